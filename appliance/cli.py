@@ -1,0 +1,220 @@
+"""`appliance`: the station's command line.
+
+Exit codes are a contract: 0 ok, 1 a runtime failure (a damaged register, a key that
+exists already), 2 bad usage or a bad config file, with a message that names the file,
+the key and the problem.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Literal, NoReturn, TextIO
+
+from appliance._secrets import SecretFileError
+from appliance._text import Language, Text
+from appliance._version import __version__
+from appliance.config import DEFAULT_CONFIG_PATH, Config, ConfigError, load_config
+from appliance.keys import init_keys
+from appliance.logs import configure_logging, mask_identity_numbers
+from appliance.register import (
+    Event,
+    PublicKey,
+    RegisterError,
+    export_csv,
+    export_jsonl,
+    read_events,
+    verify_register,
+)
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+
+class CommandFailed(Exception):
+    """A command could not do its work; the message is for the person at the terminal."""
+
+    def __init__(self, text: Text) -> None:
+        super().__init__(text.en)
+        self.text = text
+
+
+def main(argv: Sequence[str] | None = None) -> NoReturn:
+    sys.exit(run(argv))
+
+
+def run(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    out = stdout or sys.stdout
+    language: Language = args.lang
+    handler: Callable[[argparse.Namespace, TextIO], int] = args.handler
+    try:
+        return handler(args, out)
+    except ConfigError as exc:
+        _error(exc.render(language))
+        return EXIT_USAGE
+    except CommandFailed as exc:
+        _error(exc.text.in_language(language))
+        return EXIT_FAILURE
+    except (RegisterError, SecretFileError) as exc:
+        _error(str(exc))
+        return EXIT_FAILURE
+    except BrokenPipeError:
+        # The reader went away (`| head`): not an error; keep Python from
+        # complaining again when it flushes stdout at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
+    except KeyboardInterrupt:
+        return 130
+
+
+def _error(message: str) -> None:
+    print(mask_identity_numbers(message), file=sys.stderr)  # noqa: T201 - the CLI's voice
+
+
+def _load(args: argparse.Namespace) -> Config:
+    config = load_config(Path(args.config))
+    configure_logging(level=config.logging.level, format=config.logging.format)
+    return config
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="appliance", description="KTP-el station: devices, SOP pipeline, signed register."
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--lang",
+        choices=("id", "en"),
+        default="en" if os.environ.get("KTPEL_LANG") == "en" else "id",
+        help="language of messages for people (default: id, or $KTPEL_LANG)",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def with_config(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "--config",
+            default=os.environ.get("KTPEL_CONFIG", str(DEFAULT_CONFIG_PATH)),
+            help=f"config file (default: $KTPEL_CONFIG or {DEFAULT_CONFIG_PATH})",
+        )
+
+    config = commands.add_parser("config", help="the configuration file")
+    config_commands = config.add_subparsers(dest="config_command", required=True)
+    check = config_commands.add_parser("check", help="validate a config file")
+    check.add_argument("file")
+    check.set_defaults(handler=_config_check)
+
+    keys = commands.add_parser("keys", help="the station's keys")
+    keys_commands = keys.add_subparsers(dest="keys_command", required=True)
+    init = keys_commands.add_parser(
+        "init", help="create the station signing key and the biometric master key"
+    )
+    with_config(init)
+    init.set_defaults(handler=_keys_init)
+
+    register = commands.add_parser("register", help="the signed event register")
+    register_commands = register.add_subparsers(dest="register_command", required=True)
+    verify = register_commands.add_parser(
+        "verify", help="prove the register complete, in order, unaltered and signed"
+    )
+    with_config(verify)
+    verify.add_argument(
+        "--public-key",
+        help="verify against this PEM public key instead of the station key file",
+    )
+    verify.set_defaults(handler=_register_verify)
+    export = register_commands.add_parser("export", help="write the register as CSV or JSON lines")
+    with_config(export)
+    export.add_argument("--format", choices=("csv", "jsonl"), default="csv")
+    export.add_argument("--output", help="file to write (default: standard output)")
+    export.add_argument("--full-nik", action="store_true", help="do not mask NIKs in the CSV")
+    export.set_defaults(handler=_register_export)
+
+    demo = commands.add_parser(
+        "demo", help="a station's day on simulated devices, with a summary at the end"
+    )
+    demo.add_argument("--dir", help="state directory to keep (default: a temporary one)")
+    demo.add_argument("--applicants", type=int, default=40, help="applicants in the day")
+    demo.add_argument("--seed", type=int, default=2026, help="scenario random seed")
+    demo.set_defaults(handler=_demo)
+    return parser
+
+
+def _config_check(args: argparse.Namespace, out: TextIO) -> int:
+    file = Path(args.file)
+    config = load_config(file)
+    text = Text(
+        "{file}: konfigurasi sah (stasiun {station}, direktori data {state})",
+        "{file}: configuration is valid (station {station}, state directory {state})",
+    ).format(file=file, station=config.station.id, state=config.state_dir)
+    print(text.in_language(args.lang), file=out)
+    return EXIT_OK
+
+
+def _keys_init(args: argparse.Namespace, out: TextIO) -> int:
+    config = _load(args)
+    created = init_keys(config)
+    for line in created:
+        print(line.in_language(args.lang), file=out)
+    return EXIT_OK
+
+
+def _register_verify(args: argparse.Namespace, out: TextIO) -> int:
+    config = _load(args)
+    key_file = Path(args.public_key) if args.public_key else config.station_key_path
+    report = verify_register(config.register_path, PublicKey.load(key_file))
+    if report.defect is not None:
+        text = Text("register TIDAK utuh: {defect}", "register is NOT intact: {defect}").format(
+            defect=report.defect
+        )
+        _error(text.in_language(args.lang))
+        return EXIT_FAILURE
+    text = Text(
+        "register utuh: {events} kejadian, seq terakhir {head}, semua tanda tangan sah",
+        "register intact: {events} events, last seq {head}, every signature valid",
+    ).format(events=report.events, head=report.head_seq)
+    print(text.in_language(args.lang), file=out)
+    return EXIT_OK
+
+
+def _register_export(args: argparse.Namespace, out: TextIO) -> int:
+    config = _load(args)
+    fmt: Literal["csv", "jsonl"] = args.format
+    events = read_events(config.register_path)
+    if args.output:
+        with Path(args.output).open("w", encoding="utf-8", newline="") as stream:
+            _write_export(fmt, events, stream, config, args)
+    else:
+        _write_export(fmt, events, out, config, args)
+    return EXIT_OK
+
+
+def _write_export(
+    fmt: Literal["csv", "jsonl"],
+    events: Iterable[Event],
+    stream: TextIO,
+    config: Config,
+    args: argparse.Namespace,
+) -> None:
+    if fmt == "jsonl":
+        export_jsonl(events, stream)
+    else:
+        export_csv(events, stream, timezone=config.zone, language=args.lang, full_nik=args.full_nik)
+
+
+def _demo(args: argparse.Namespace, out: TextIO) -> int:
+    from appliance.demo import run_demo  # noqa: PLC0415
+
+    return run_demo(
+        state_dir=Path(args.dir) if args.dir else None,
+        applicants=args.applicants,
+        seed=args.seed,
+        language=args.lang,
+        out=out,
+    )

@@ -1,0 +1,220 @@
+"""The station's configuration: one TOML file, validated strictly.
+
+A minimal file names the station; everything else has a default fit for a Raspberry Pi
+under systemd. Unknown keys are errors, not silently ignored: a misspelt key in a box
+nobody watches is a setting that never took effect. Relative paths are read relative to
+the state directory, and a relative state directory relative to the config file.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+)
+
+from appliance._text import Text
+from appliance.domain import RequirementProfile, Step, step_budgets
+
+DEFAULT_CONFIG_PATH = Path("/etc/ktpel-station/station.toml")
+
+
+def _zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r} (e.g. Asia/Jakarta, Asia/Makassar)") from None
+    return name
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class StationSection(_Section):
+    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
+    """Station identifier: the MQTT topic segment, lower-case letters, digits and '-'."""
+    office: Annotated[str, Field(min_length=1, max_length=200)] = "Kantor Kecamatan"
+    timezone: Annotated[str, AfterValidator(_zone)] = "Asia/Jakarta"
+    requirements: RequirementProfile = RequirementProfile.LUMAJANG
+    language: Literal["id", "en"] = "id"
+
+
+class PathsSection(_Section):
+    state_dir: Path = Path("/var/lib/ktpel-station")
+
+
+class KeysSection(_Section):
+    station_key: Path = Path("keys/station.key")
+    biometric_key: Path = Path("keys/biometric.key")
+
+
+class RegisterSection(_Section):
+    path: Path = Path("register.sqlite3")
+
+
+class BiometricsSection(_Section):
+    directory: Path = Path("biometrics")
+    retention_days: Annotated[int, Field(ge=0, le=3650)] = 30
+    """Days an activated applicant's biometrics are kept before the purge."""
+
+
+class LoggingSection(_Section):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["auto", "json", "console"] = "auto"
+
+
+class SopSection(_Section):
+    budget_minutes: dict[Step, Annotated[float, Field(gt=0, le=24 * 60)]] = Field(
+        default_factory=dict
+    )
+    """Per-step budgets overriding the SOP minutes, e.g. `encode_print = 7`."""
+
+    def budgets(self) -> dict[Step, timedelta]:
+        return step_budgets(self.budget_minutes)
+
+
+class Config(_Section):
+    station: StationSection
+    paths: PathsSection = PathsSection()
+    keys: KeysSection = KeysSection()
+    # `register` is also a method of pydantic's BaseModel (via ABCMeta): the alias keeps
+    # the file's key while the attribute gets a name of its own.
+    register_: RegisterSection = Field(default=RegisterSection(), alias="register")
+    biometrics: BiometricsSection = BiometricsSection()
+    logging: LoggingSection = LoggingSection()
+    sop: SopSection = SopSection()
+
+    @property
+    def state_dir(self) -> Path:
+        return self.paths.state_dir
+
+    def state_path(self, path: Path) -> Path:
+        return path if path.is_absolute() else self.paths.state_dir / path
+
+    @property
+    def register_path(self) -> Path:
+        return self.state_path(self.register_.path)
+
+    @property
+    def station_key_path(self) -> Path:
+        return self.state_path(self.keys.station_key)
+
+    @property
+    def biometric_key_path(self) -> Path:
+        return self.state_path(self.keys.biometric_key)
+
+    @property
+    def biometrics_dir(self) -> Path:
+        return self.state_path(self.biometrics.directory)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.station.timezone)
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigProblem:
+    key: str
+    text: Text
+
+
+class ConfigError(Exception):
+    """The config file cannot be used; names the file, each key and what is wrong."""
+
+    def __init__(self, file: Path, problems: list[ConfigProblem]) -> None:
+        self.file = file
+        self.problems = problems
+        super().__init__(self.render("en"))
+
+    def render(self, language: Literal["id", "en"] = "id") -> str:
+        return "\n".join(
+            f"{self.file}: {problem.key}: {problem.text.in_language(language)}"
+            for problem in self.problems
+        )
+
+
+def load_config(file: Path) -> Config:
+    """Read and validate `file`; raises ConfigError with every problem found."""
+    try:
+        raw = file.read_bytes()
+    except OSError as exc:
+        raise ConfigError(
+            file,
+            [
+                ConfigProblem(
+                    "-", Text(f"tidak dapat dibaca: {exc.strerror}", f"cannot read: {exc.strerror}")
+                )
+            ],
+        ) from None
+    try:
+        document = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(
+            file, [ConfigProblem("-", Text("bukan teks UTF-8", "not UTF-8 text"))]
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(
+            file,
+            [ConfigProblem("-", Text(f"bukan TOML yang sah: {exc}", f"not valid TOML: {exc}"))],
+        ) from None
+    return parse_config(document, file=file)
+
+
+def parse_config(document: Mapping[str, Any], *, file: Path) -> Config:
+    try:
+        config = Config.model_validate(document)
+    except ValidationError as exc:
+        raise ConfigError(file, [_problem(error) for error in exc.errors()]) from None
+    state_dir = config.paths.state_dir
+    if not state_dir.is_absolute():
+        state_dir = (file.parent / state_dir).resolve()
+    return config.model_copy(update={"paths": PathsSection(state_dir=state_dir)})
+
+
+# Indonesian wording for the validation failures a person editing the file meets most;
+# anything rarer falls back to pydantic's English message in both languages.
+_MESSAGES_ID = {
+    "missing": "wajib diisi",
+    "extra_forbidden": "kunci tidak dikenal",
+    "string_pattern_mismatch": "format tidak sesuai",
+    "string_type": "harus berupa teks",
+    "int_type": "harus berupa bilangan bulat",
+    "int_parsing": "harus berupa bilangan bulat",
+    "float_type": "harus berupa angka",
+    "float_parsing": "harus berupa angka",
+    "bool_type": "harus true atau false",
+    "greater_than": "terlalu kecil",
+    "greater_than_equal": "terlalu kecil",
+    "less_than_equal": "terlalu besar",
+    "literal_error": "nilai tidak diizinkan",
+    "enum": "nilai tidak diizinkan",
+    "string_too_short": "terlalu pendek",
+    "string_too_long": "terlalu panjang",
+}
+_MESSAGES_EN = {"missing": "required key is missing", "extra_forbidden": "unknown key"}
+
+
+def _problem(error: Mapping[str, Any]) -> ConfigProblem:
+    key = ".".join(str(part) for part in error["loc"]) or "-"
+    kind = str(error["type"])
+    english = _MESSAGES_EN.get(kind, str(error["msg"]))
+    if kind == "value_error":
+        english = english.removeprefix("Value error, ")
+    indonesian = _MESSAGES_ID.get(kind)
+    if indonesian is None:
+        indonesian = english
+    elif kind not in _MESSAGES_EN:
+        indonesian = f"{indonesian} ({english})"
+    return ConfigProblem(key, Text(indonesian, english))

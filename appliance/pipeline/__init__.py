@@ -1,0 +1,1 @@
+"""The SOP as a durable state machine with per-step time budgets."""

@@ -1,0 +1,298 @@
+"""Register events: the sealed row, and the catalogue of event types with their payloads.
+
+The catalogue is a contract with the central office: a type that is not in it cannot be
+appended, and every payload is validated by its model before it is sealed, so a bad
+value is refused before anything reaches the disk.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Annotated, Any, Final
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+
+from appliance._text import Text
+from appliance.domain import (
+    Document,
+    MaritalStatus,
+    Role,
+    ServiceType,
+    Sex,
+    Step,
+    validate_kk,
+    validate_nik,
+)
+
+from ._canonical import canonical_json, event_body
+from ._errors import InvalidEvent
+
+GENESIS_HASH: Final = "0" * 64
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One sealed register event, exactly as stored and as shipped to the centre."""
+
+    station: str
+    seq: int
+    ts: str
+    mono_ns: int
+    boot_id: str
+    clock_synced: bool
+    type: str
+    app: str | None
+    data_json: str
+    prev_hash: str
+    hash: str
+    sig: str
+
+    def body(self) -> bytes:
+        return event_body(
+            station=self.station,
+            seq=self.seq,
+            ts=self.ts,
+            mono_ns=self.mono_ns,
+            boot_id=self.boot_id,
+            clock_synced=self.clock_synced,
+            type=self.type,
+            app=self.app,
+            data_json=self.data_json,
+            prev_hash=self.prev_hash,
+        )
+
+    @property
+    def data(self) -> dict[str, Any]:
+        value: dict[str, Any] = json.loads(self.data_json)
+        return value
+
+    def to_wire(self) -> dict[str, Any]:
+        """The event as one JSON object: the `register` topic's and the export's form."""
+        return {
+            "station": self.station,
+            "seq": self.seq,
+            "ts": self.ts,
+            "mono_ns": self.mono_ns,
+            "boot_id": self.boot_id,
+            "clock_synced": self.clock_synced,
+            "type": self.type,
+            "app": self.app,
+            "data": self.data,
+            "prev_hash": self.prev_hash,
+            "hash": self.hash,
+            "sig": self.sig,
+        }
+
+
+def _nik(value: str) -> str:
+    return validate_nik(value)
+
+
+def _kk(value: str) -> str:
+    return validate_kk(value)
+
+
+Nik = Annotated[str, AfterValidator(_nik)]
+Kk = Annotated[str, AfterValidator(_kk)]
+ShortText = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+
+class Actor(_Payload):
+    """Who did it: every officer's action carries this."""
+
+    role: Role
+    person: ShortText
+
+
+class RegisterCreated(_Payload):
+    station_id: ShortText
+    public_key: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    software_version: ShortText
+
+
+class ApplicationSubmitted(_Payload):
+    service: ServiceType
+    nik: Nik
+    kk: Kk
+    name: ShortText
+    birth_date: date
+    sex: Sex
+    marital_status: MaritalStatus
+    documents: tuple[Document, ...] = ()
+    ticket: ShortText | None = None
+    by: Actor | None = None
+
+
+class ApplicationAdvanced(_Payload):
+    step: Step
+    by: Actor | None = None
+
+
+class ApplicationReturned(_Payload):
+    step: Step
+    reason: ShortText
+    missing_documents: tuple[Document, ...] = ()
+    by: Actor | None = None
+
+
+class ApplicationCompleted(_Payload):
+    by: Actor | None = None
+
+
+class QueueTicketIssued(_Payload):
+    day: date
+    ticket: ShortText
+    service: ServiceType
+    number: Annotated[int, Field(ge=1, le=9999)]
+
+
+class QueueCalled(_Payload):
+    day: date
+    ticket: ShortText
+    counter: ShortText
+    by: Actor | None = None
+
+
+class BlankReceived(_Payload):
+    count: Annotated[int, Field(ge=1, le=100_000)]
+    reference: ShortText
+    by: Actor | None = None
+
+
+class BlankIssued(_Payload):
+    card_serial: ShortText
+
+
+class SpoilReason(StrEnum):
+    ENCODE_FAILURE = "encode_failure"
+    PRINT_FAILURE = "print_failure"
+    JAM = "jam"
+    VERIFICATION_FAILURE = "verification_failure"
+    INTERRUPTED = "interrupted"
+
+
+class BlankSpoiled(_Payload):
+    reason: SpoilReason
+    detail: Annotated[str, Field(max_length=500)] = ""
+    card_serial: ShortText | None = None
+
+
+class EventType(StrEnum):
+    REGISTER_CREATED = "register.created"
+    APPLICATION_SUBMITTED = "application.submitted"
+    APPLICATION_ADVANCED = "application.advanced"
+    APPLICATION_RETURNED = "application.returned"
+    APPLICATION_COMPLETED = "application.completed"
+    QUEUE_TICKET_ISSUED = "queue.ticket_issued"
+    QUEUE_CALLED = "queue.called"
+    BLANK_RECEIVED = "blank.received"
+    BLANK_ISSUED = "blank.issued"
+    BLANK_SPOILED = "blank.spoiled"
+
+
+@dataclass(frozen=True, slots=True)
+class EventSpec:
+    payload: type[_Payload]
+    needs_application: bool
+    description: Text
+
+
+CATALOGUE: Final = MappingProxyType(
+    {
+        EventType.REGISTER_CREATED: EventSpec(
+            RegisterCreated,
+            needs_application=False,
+            description=Text("Register dibuat", "Register created"),
+        ),
+        EventType.APPLICATION_SUBMITTED: EventSpec(
+            ApplicationSubmitted,
+            needs_application=True,
+            description=Text("Berkas permohonan diserahkan", "Application file handed in"),
+        ),
+        EventType.APPLICATION_ADVANCED: EventSpec(
+            ApplicationAdvanced,
+            needs_application=True,
+            description=Text(
+                "Permohonan masuk tahap berikutnya", "Application moved to the next step"
+            ),
+        ),
+        EventType.APPLICATION_RETURNED: EventSpec(
+            ApplicationReturned,
+            needs_application=True,
+            description=Text(
+                "Berkas dikembalikan kepada pemohon", "File returned to the applicant"
+            ),
+        ),
+        EventType.APPLICATION_COMPLETED: EventSpec(
+            ApplicationCompleted,
+            needs_application=True,
+            description=Text("KTP-el diserahkan kepada pemohon", "KTP-el handed to the applicant"),
+        ),
+        EventType.QUEUE_TICKET_ISSUED: EventSpec(
+            QueueTicketIssued,
+            needs_application=False,
+            description=Text("Nomor antrian diambil", "Queue ticket taken"),
+        ),
+        EventType.QUEUE_CALLED: EventSpec(
+            QueueCalled,
+            needs_application=False,
+            description=Text("Nomor antrian dipanggil", "Queue ticket called"),
+        ),
+        EventType.BLANK_RECEIVED: EventSpec(
+            BlankReceived,
+            needs_application=False,
+            description=Text("Blangko KTP-el diterima", "Blank cards received"),
+        ),
+        EventType.BLANK_ISSUED: EventSpec(
+            BlankIssued,
+            needs_application=True,
+            description=Text("Blangko KTP-el terpakai (dicetak)", "Blank card issued"),
+        ),
+        EventType.BLANK_SPOILED: EventSpec(
+            BlankSpoiled,
+            needs_application=False,
+            description=Text("Blangko KTP-el rusak", "Blank card spoiled"),
+        ),
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ValidatedPayload:
+    type: EventType
+    model: _Payload
+    data_json: str
+
+
+def validate_payload(
+    event_type: str, data: BaseModel | dict[str, Any], application_id: str | None
+) -> ValidatedPayload:
+    """Check an event before it is sealed; raises InvalidEvent with the reason."""
+    try:
+        kind = EventType(event_type)
+    except ValueError:
+        raise InvalidEvent(f"unknown event type {event_type!r}") from None
+    spec = CATALOGUE[kind]
+    if spec.needs_application and not application_id:
+        raise InvalidEvent(f"{kind}: an application id is required")
+    if isinstance(data, spec.payload):
+        model = data
+    elif isinstance(data, BaseModel):
+        raise InvalidEvent(f"{kind}: payload must be {spec.payload.__name__}")
+    else:
+        try:
+            model = spec.payload.model_validate(data)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(map(str, err['loc'])) or 'data'}: {err['msg']}" for err in exc.errors()
+            )
+            raise InvalidEvent(f"{kind}: {problems}") from None
+    return ValidatedPayload(kind, model, canonical_json(model.model_dump(mode="json")))

@@ -1,0 +1,185 @@
+"""Derived state: tables that follow from the events and change in the same transaction.
+
+Each projection owns its tables and knows how one event changes them. Because the
+derived tables are a pure function of the event log, `verify` can rebuild them from the
+events alone and compare, and a schema change can drop and replay them.
+A projection may refuse an event (an application that does not exist, a blank card that
+is not in stock) by raising InvalidEvent; the transaction then writes nothing.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import Final
+
+from ._errors import InvalidEvent
+from ._events import (
+    ApplicationAdvanced,
+    ApplicationReturned,
+    ApplicationSubmitted,
+    BlankReceived,
+    EventType,
+    QueueCalled,
+    QueueTicketIssued,
+    ValidatedPayload,
+)
+
+DERIVED_TABLES_DDL: Final = (
+    """CREATE TABLE applications (
+        application_id TEXT PRIMARY KEY,
+        service TEXT NOT NULL,
+        nik TEXT NOT NULL,
+        name TEXT NOT NULL,
+        ticket TEXT,
+        step TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('in_progress', 'returned', 'completed')),
+        return_reason TEXT,
+        submitted_seq INTEGER NOT NULL,
+        updated_seq INTEGER NOT NULL
+    ) STRICT""",
+    "CREATE INDEX applications_by_state ON applications (state, step)",
+    """CREATE TABLE queue (
+        day TEXT NOT NULL,
+        ticket TEXT NOT NULL,
+        service TEXT NOT NULL,
+        number INTEGER NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('waiting', 'called')),
+        counter TEXT,
+        issued_seq INTEGER NOT NULL,
+        called_seq INTEGER,
+        PRIMARY KEY (day, ticket)
+    ) STRICT""",
+    """CREATE TABLE blank_stock (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        received INTEGER NOT NULL,
+        issued INTEGER NOT NULL,
+        spoiled INTEGER NOT NULL,
+        updated_seq INTEGER NOT NULL,
+        CHECK (received - issued - spoiled >= 0)
+    ) STRICT""",
+    "INSERT INTO blank_stock VALUES (1, 0, 0, 0, 0)",
+)
+
+DERIVED_TABLES: Final = (
+    ("applications", "application_id"),
+    ("queue", "day, ticket"),
+    ("blank_stock", "id"),
+)
+
+Apply = Callable[[sqlite3.Cursor, int, str | None, ValidatedPayload], None]
+
+
+def _submitted(cur: sqlite3.Cursor, seq: int, app: str | None, event: ValidatedPayload) -> None:
+    assert isinstance(event.model, ApplicationSubmitted)
+    payload = event.model
+    try:
+        cur.execute(
+            "INSERT INTO applications VALUES (?, ?, ?, ?, ?, 'submit', 'in_progress', NULL, ?, ?)",
+            (app, payload.service, payload.nik, payload.name, payload.ticket, seq, seq),
+        )
+    except sqlite3.IntegrityError:
+        raise InvalidEvent(f"application {app} was submitted already") from None
+
+
+def _update_application(cur: sqlite3.Cursor, app: str | None, sql: str, *args: object) -> None:
+    cur.execute(sql, (*args, app))
+    if cur.rowcount == 0:
+        raise InvalidEvent(f"application {app} is not open in the register")
+
+
+def _advanced(cur: sqlite3.Cursor, seq: int, app: str | None, event: ValidatedPayload) -> None:
+    assert isinstance(event.model, ApplicationAdvanced)
+    _update_application(
+        cur,
+        app,
+        "UPDATE applications SET step = ?, updated_seq = ? "
+        "WHERE application_id = ? AND state = 'in_progress'",
+        event.model.step,
+        seq,
+    )
+
+
+def _returned(cur: sqlite3.Cursor, seq: int, app: str | None, event: ValidatedPayload) -> None:
+    assert isinstance(event.model, ApplicationReturned)
+    _update_application(
+        cur,
+        app,
+        "UPDATE applications SET step = ?, state = 'returned', return_reason = ?, "
+        "updated_seq = ? WHERE application_id = ? AND state = 'in_progress'",
+        event.model.step,
+        event.model.reason,
+        seq,
+    )
+
+
+def _completed(cur: sqlite3.Cursor, seq: int, app: str | None, _event: ValidatedPayload) -> None:
+    _update_application(
+        cur,
+        app,
+        "UPDATE applications SET step = 'handover', state = 'completed', updated_seq = ? "
+        "WHERE application_id = ? AND state = 'in_progress'",
+        seq,
+    )
+
+
+def _ticket_issued(
+    cur: sqlite3.Cursor, seq: int, _app: str | None, event: ValidatedPayload
+) -> None:
+    assert isinstance(event.model, QueueTicketIssued)
+    ticket = event.model
+    try:
+        cur.execute(
+            "INSERT INTO queue VALUES (?, ?, ?, ?, 'waiting', NULL, ?, NULL)",
+            (ticket.day.isoformat(), ticket.ticket, ticket.service, ticket.number, seq),
+        )
+    except sqlite3.IntegrityError:
+        raise InvalidEvent(f"ticket {ticket.ticket} was issued already on {ticket.day}") from None
+
+
+def _called(cur: sqlite3.Cursor, seq: int, _app: str | None, event: ValidatedPayload) -> None:
+    assert isinstance(event.model, QueueCalled)
+    call = event.model
+    cur.execute(
+        "UPDATE queue SET state = 'called', counter = ?, called_seq = ? "
+        "WHERE day = ? AND ticket = ?",
+        (call.counter, seq, call.day.isoformat(), call.ticket),
+    )
+    if cur.rowcount == 0:
+        raise InvalidEvent(f"ticket {call.ticket} was not issued on {call.day}")
+
+
+def _stock_change(column: str) -> Apply:
+    def apply(cur: sqlite3.Cursor, seq: int, _app: str | None, event: ValidatedPayload) -> None:
+        count = event.model.count if isinstance(event.model, BlankReceived) else 1
+        try:
+            cur.execute(
+                f"UPDATE blank_stock SET {column} = {column} + ?, updated_seq = ? WHERE id = 1",  # noqa: S608 - column is one of three literals
+                (count, seq),
+            )
+        except sqlite3.IntegrityError:
+            raise InvalidEvent("no blank card is in stock") from None
+
+    return apply
+
+
+PROJECTIONS: Final[Mapping[EventType, Apply]] = MappingProxyType(
+    {
+        EventType.APPLICATION_SUBMITTED: _submitted,
+        EventType.APPLICATION_ADVANCED: _advanced,
+        EventType.APPLICATION_RETURNED: _returned,
+        EventType.APPLICATION_COMPLETED: _completed,
+        EventType.QUEUE_TICKET_ISSUED: _ticket_issued,
+        EventType.QUEUE_CALLED: _called,
+        EventType.BLANK_RECEIVED: _stock_change("received"),
+        EventType.BLANK_ISSUED: _stock_change("issued"),
+        EventType.BLANK_SPOILED: _stock_change("spoiled"),
+    }
+)
+
+
+def apply_event(cur: sqlite3.Cursor, seq: int, app: str | None, event: ValidatedPayload) -> None:
+    project = PROJECTIONS.get(event.type)
+    if project is not None:
+        project(cur, seq, app, event)

@@ -1,0 +1,145 @@
+"""SQLite as the register uses it: pragmas, schema migrations, and the one place where
+sqlite3's exceptions become the register's own."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Final
+
+from ._errors import (
+    RegisterCorrupt,
+    RegisterError,
+    RegisterFull,
+    RegisterLocked,
+    RegisterReadOnly,
+)
+from ._projections import DERIVED_TABLES_DDL
+
+_CORRUPT: Final = frozenset({"SQLITE_CORRUPT", "SQLITE_NOTADB"})
+_FULL: Final = frozenset({"SQLITE_FULL"})
+_READONLY: Final = frozenset({"SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_PERM"})
+_LOCKED: Final = frozenset({"SQLITE_BUSY", "SQLITE_LOCKED"})
+
+
+@contextmanager
+def sqlite_errors(path: Path) -> Iterator[None]:
+    """Translate sqlite3 failures into the register's taxonomy, naming the file."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise translate(path, exc) from exc
+
+
+def translate(path: Path, exc: sqlite3.Error) -> RegisterError:
+    # Extended codes (SQLITE_READONLY_DBMOVED, SQLITE_IOERR_WRITE...) share their base
+    # code's prefix, which is what the taxonomy distinguishes.
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    base = "_".join(name.split("_")[:2])
+    if base in _CORRUPT:
+        return RegisterCorrupt(
+            f"{path}: the register database is damaged or not a register ({exc})"
+        )
+    if base in _FULL:
+        return RegisterFull(f"{path}: the disk is full; the event was not written ({exc})")
+    if base in _READONLY:
+        return RegisterReadOnly(f"{path}: the register cannot be written ({exc})")
+    if base in _LOCKED:
+        return RegisterLocked(f"{path}: another process holds the register ({exc})")
+    if name == "SQLITE_IOERR_SHORT_READ":
+        return RegisterCorrupt(f"{path}: the register database is truncated ({exc})")
+    return RegisterError(f"{path}: {exc}")
+
+
+def connect(
+    path: Path, *, read_only: bool = False, busy_timeout_s: float = 5.0
+) -> sqlite3.Connection:
+    """Open the database with the durability the register promises.
+
+    WAL with synchronous=FULL: a commit returns only once its frames are on stable
+    storage, so an event acknowledged before a power cut is there after it.
+    """
+    if read_only:
+        uri = f"{path.resolve().as_uri()}?mode=ro"
+        conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+    else:
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    try:
+        with sqlite_errors(path):
+            conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
+            mode = "wal" if read_only else conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute("PRAGMA trusted_schema = OFF")
+            conn.execute("SELECT count(*) FROM sqlite_schema").fetchone()
+    except BaseException:
+        conn.close()
+        raise
+    if mode != "wal":
+        conn.close()
+        raise RegisterReadOnly(f"{path}: cannot switch the register to WAL mode")
+    return conn
+
+
+def _v1(conn: sqlite3.Connection) -> None:
+    conn.execute(
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT, WITHOUT ROWID"
+    )
+    conn.execute(
+        """CREATE TABLE events (
+            seq INTEGER PRIMARY KEY,
+            ts TEXT NOT NULL,
+            mono_ns INTEGER NOT NULL,
+            boot_id TEXT NOT NULL,
+            clock_synced INTEGER NOT NULL,
+            type TEXT NOT NULL,
+            app TEXT,
+            data TEXT NOT NULL,
+            prev_hash TEXT NOT NULL,
+            hash TEXT NOT NULL,
+            sig TEXT NOT NULL
+        ) STRICT"""
+    )
+    conn.execute("CREATE INDEX events_by_app ON events (app, seq) WHERE app IS NOT NULL")
+    # The register is append-only. The triggers stop a bug or a careless hand; a
+    # determined one can drop them, which is what the hash chain and `verify` are for.
+    conn.execute(
+        "CREATE TRIGGER events_no_update BEFORE UPDATE ON events "
+        "BEGIN SELECT RAISE(ABORT, 'register events are append-only'); END"
+    )
+    conn.execute(
+        "CREATE TRIGGER events_no_delete BEFORE DELETE ON events "
+        "BEGIN SELECT RAISE(ABORT, 'register events are append-only'); END"
+    )
+    for statement in DERIVED_TABLES_DDL:
+        conn.execute(statement)
+
+
+MIGRATIONS: Final[tuple[Callable[[sqlite3.Connection], None], ...]] = (_v1,)
+SCHEMA_VERSION: Final = len(MIGRATIONS)
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    version: int = conn.execute("PRAGMA user_version").fetchone()[0]
+    return version
+
+
+def migrate(conn: sqlite3.Connection, path: Path) -> None:
+    """Bring the schema to SCHEMA_VERSION, one transaction per step."""
+    with sqlite_errors(path):
+        current = schema_version(conn)
+        if current > SCHEMA_VERSION:
+            raise RegisterError(
+                f"{path}: register schema v{current} is newer than this software "
+                f"understands (v{SCHEMA_VERSION}); upgrade the software"
+            )
+        for version in range(current, SCHEMA_VERSION):
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                MIGRATIONS[version](conn)
+                conn.execute(f"PRAGMA user_version = {version + 1}")
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise

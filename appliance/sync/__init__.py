@@ -1,0 +1,1 @@
+"""The MQTT uplink of the register and telemetry, and the central collector."""

@@ -1,0 +1,1 @@
+"""Protocol-level device simulators, fault injection and scenarios."""
