@@ -41,6 +41,10 @@ class Clock(Protocol):
 class SystemClock:
     """The real clocks of this machine."""
 
+    def __init__(self) -> None:
+        self._synced = False
+        self._synced_checked_at = -1
+
     def wall_ns(self) -> int:
         return time.time_ns()
 
@@ -48,7 +52,13 @@ class SystemClock:
         return time.monotonic_ns()
 
     def synchronised(self) -> bool:
-        return kernel_clock_synchronised()
+        # Asked for every event; sync state changes over minutes, so one system call
+        # a second is enough.
+        second = time.monotonic_ns() // 1_000_000_000
+        if second != self._synced_checked_at:
+            self._synced = kernel_clock_synchronised()
+            self._synced_checked_at = second
+        return self._synced
 
 
 def wall_datetime(clock: Clock) -> datetime:
@@ -94,3 +104,34 @@ def kernel_clock_synchronised() -> bool:
     if libc.adjtimex(ctypes.byref(timex)) < 0:
         return False
     return int(timex.maxerror) < _MAX_ERROR_SYNCED_US
+
+
+class ManualClock:
+    """A clock that moves only when told: for tests and instant simulated days."""
+
+    def __init__(
+        self, *, wall_ns: int = 1_763_700_000_000_000_000, synchronised: bool = True
+    ) -> None:
+        self._wall_ns = wall_ns
+        self._mono_ns = 0
+        self.is_synchronised = synchronised
+
+    def wall_ns(self) -> int:
+        return self._wall_ns
+
+    def monotonic_ns(self) -> int:
+        return self._mono_ns
+
+    def synchronised(self) -> bool:
+        return self.is_synchronised
+
+    def advance(self, seconds: float) -> None:
+        step = int(seconds * 1_000_000_000)
+        if step < 0:
+            raise ValueError("a monotonic clock never goes back")
+        self._wall_ns += step
+        self._mono_ns += step
+
+    def set_wall(self, wall_ns: int) -> None:
+        """Jump the wall clock alone, as NTP does after a power cut."""
+        self._wall_ns = wall_ns

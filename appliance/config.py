@@ -207,7 +207,8 @@ _MESSAGES_EN = {"missing": "required key is missing", "extra_forbidden": "unknow
 
 
 def _problem(error: Mapping[str, Any]) -> ConfigProblem:
-    key = ".".join(str(part) for part in error["loc"]) or "-"
+    # pydantic marks a bad mapping key with a "[key]" element; the key itself is the name.
+    key = ".".join(str(part) for part in error["loc"] if part != "[key]") or "-"
     kind = str(error["type"])
     english = _MESSAGES_EN.get(kind, str(error["msg"]))
     if kind == "value_error":

@@ -38,8 +38,8 @@ MINIMUM_AGE_NEW_CARD = 17
 _FEMALE_DAY_OFFSET = 40
 _MASK = "********"
 # Ten or more consecutive digits in a message can only be (part of) an identity number:
-# dates, ages and minutes are far shorter.
-_LONG_DIGIT_RUN = re.compile(r"[0-9]{10,}")
+# dates, ages and minutes are far shorter. Any script's digits, as stdnum reads them all.
+_LONG_DIGIT_RUN = re.compile(r"\d{10,}")
 
 
 class DomainError(ValueError):

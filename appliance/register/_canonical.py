@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-_ENCODER = json.JSONEncoder(
+CANONICAL_ENCODER = _ENCODER = json.JSONEncoder(
     ensure_ascii=False,
     allow_nan=False,
     sort_keys=True,
@@ -48,6 +48,14 @@ def canonical_json(value: Any) -> str:
     return _ENCODER.encode(value)
 
 
+def _string(value: str) -> str:
+    # Hashes, times, ids and type names are plain printable ASCII: quoting them directly
+    # gives exactly what the encoder would, at a fraction of the cost in `verify`.
+    if value.isascii() and value.isprintable() and '"' not in value and "\\" not in value:
+        return f'"{value}"'
+    return _ENCODER.encode(value)
+
+
 def event_body(
     *,
     station: str,
@@ -66,10 +74,11 @@ def event_body(
     `data_json` is the payload already in canonical form; it is spliced in rather than
     parsed and re-encoded, which keeps `verify` fast. Keys appear in sorted order.
     """
-    encode = _ENCODER.encode
+    app_json = "null" if app is None else _string(app)
+    synced_json = "true" if clock_synced else "false"
     return (
-        f'{{"app":{encode(app)},"boot_id":{encode(boot_id)},'
-        f'"clock_synced":{encode(clock_synced)},"data":{data_json},'
-        f'"mono_ns":{mono_ns:d},"prev_hash":{encode(prev_hash)},"seq":{seq:d},'
-        f'"station":{encode(station)},"ts":{encode(ts)},"type":{encode(type)},"v":1}}'
+        f'{{"app":{app_json},"boot_id":{_string(boot_id)},'
+        f'"clock_synced":{synced_json},"data":{data_json},'
+        f'"mono_ns":{mono_ns:d},"prev_hash":{_string(prev_hash)},"seq":{seq:d},'
+        f'"station":{_string(station)},"ts":{_string(ts)},"type":{_string(type)},"v":1}}'
     ).encode()

@@ -68,6 +68,15 @@ DERIVED_TABLES: Final = (
     ("blank_stock", "id"),
 )
 
+# The highest seq any derived row records. All event types but the genesis change derived
+# state, so this is the seq of the newest such event: an anchor for the register's tail.
+LAST_SEQ_IN_DERIVED_STATE: Final = """
+    SELECT max(seq) FROM (
+        SELECT max(updated_seq) AS seq FROM applications
+        UNION ALL SELECT max(updated_seq) FROM blank_stock
+        UNION ALL SELECT max(max(issued_seq, coalesce(called_seq, 0))) FROM queue
+    )"""
+
 Apply = Callable[[sqlite3.Cursor, int, str | None, ValidatedPayload], None]
 
 

@@ -7,8 +7,9 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Final, Self
 
@@ -17,8 +18,16 @@ from pydantic import BaseModel
 from appliance._version import __version__
 from appliance.clock import Clock, SystemClock, boot_id
 
+from ._canonical import event_body
 from ._errors import RegisterCorrupt, RegisterError, RegisterMismatch
-from ._events import GENESIS_HASH, Event, EventType, ValidatedPayload, validate_payload
+from ._events import (
+    GENESIS_HASH,
+    Event,
+    EventType,
+    ValidatedPayload,
+    canonical_data,
+    validate_payload,
+)
 from ._projections import apply_event
 from ._signing import StationKey
 from ._sqlite import connect, migrate, sqlite_errors
@@ -31,8 +40,13 @@ _COLUMNS: Final = "seq, ts, mono_ns, boot_id, clock_synced, type, app, data, pre
 def format_ts(wall_ns: int) -> str:
     """RFC 3339 UTC with microseconds, computed without floating point."""
     seconds, nanos = divmod(wall_ns, 1_000_000_000)
-    moment = datetime.fromtimestamp(seconds, tz=UTC)
-    return f"{moment:%Y-%m-%dT%H:%M:%S}.{nanos // 1000:06d}Z"
+    return f"{_utc_second(seconds)}.{nanos // 1000:06d}Z"
+
+
+@lru_cache(maxsize=4)
+def _utc_second(seconds: int) -> str:
+    # Appends arrive many to a second: format each second once.
+    return f"{datetime.fromtimestamp(seconds, tz=UTC):%Y-%m-%dT%H:%M:%S}"
 
 
 def event_from_row(station: str, row: tuple[Any, ...]) -> Event:
@@ -167,24 +181,26 @@ class Register:
         application_id: str | None = None,
     ) -> Event:
         """Validate, seal and durably write one event; returns it once it is on disk."""
-        with self.transaction() as txn:
+        with self._transaction(savepoints=False) as txn:
             return txn.append(event_type, data, application_id=application_id)
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
         """Append several events atomically and with one disk sync.
 
-        If the block raises, none of its events is written.
+        If the block raises, none of its events is written. An event refused inside the
+        block (InvalidEvent caught by the caller) leaves no trace, and the rest commits.
         """
+        with self._transaction(savepoints=True) as txn:
+            yield txn
+
+    @contextmanager
+    def _transaction(self, *, savepoints: bool) -> Iterator[Transaction]:
         with self._lock, sqlite_errors(self._path):
             self._conn.execute("BEGIN IMMEDIATE")
             try:
-                txn = Transaction(self, self._conn.cursor())
+                txn = Transaction(self, self._conn.cursor(), savepoints=savepoints)
                 yield txn
-                self._conn.execute(
-                    "INSERT OR REPLACE INTO meta VALUES ('head', ?)",
-                    (f"{txn.head_seq}:{txn.head_hash}",),
-                )
                 self._conn.execute("COMMIT")
             except BaseException:
                 if self._conn.in_transaction:
@@ -224,24 +240,38 @@ class Register:
 
     def _seal(self, seq: int, prev_hash: str, payload: ValidatedPayload, app: str | None) -> Event:
         clock = self._clock
-        event = Event(
+        ts = format_ts(clock.wall_ns())
+        mono_ns = clock.monotonic_ns()
+        synced = clock.synchronised()
+        data_json = canonical_data(payload)
+        body = event_body(
             station=self._station,
             seq=seq,
-            ts=format_ts(clock.wall_ns()),
-            mono_ns=clock.monotonic_ns(),
+            ts=ts,
+            mono_ns=mono_ns,
             boot_id=self._boot_id,
-            clock_synced=clock.synchronised(),
+            clock_synced=synced,
             type=payload.type.value,
             app=app,
-            data_json=payload.data_json,
+            data_json=data_json,
             prev_hash=prev_hash,
-            hash="",
-            sig="",
         )
-        digest = hashlib.sha256(event.body()).digest()
-        # Signing the 32-byte digest binds every field, since the digest covers them all.
-        signature = self._key.sign(digest)
-        return replace(event, hash=digest.hex(), sig=signature.hex())
+        digest = hashlib.sha256(body).digest()
+        return Event(
+            station=self._station,
+            seq=seq,
+            ts=ts,
+            mono_ns=mono_ns,
+            boot_id=self._boot_id,
+            clock_synced=synced,
+            type=payload.type.value,
+            app=app,
+            data_json=data_json,
+            prev_hash=prev_hash,
+            hash=digest.hex(),
+            # Signing the 32-byte digest binds every field, since the digest covers them.
+            sig=self._key.sign(digest).hex(),
+        )
 
     def _claim_or_check_identity(self) -> None:
         with sqlite_errors(self._path):
@@ -278,9 +308,10 @@ class Register:
 class Transaction:
     """Appends within one open register transaction (see Register.transaction)."""
 
-    def __init__(self, register: Register, cursor: sqlite3.Cursor) -> None:
+    def __init__(self, register: Register, cursor: sqlite3.Cursor, *, savepoints: bool) -> None:
         self._register = register
         self._cur = cursor
+        self._savepoints = savepoints
         row = cursor.execute(_HEAD).fetchone()
         self.head_seq: int = row[0] if row else 0
         self.head_hash: str = row[1] if row else GENESIS_HASH
@@ -294,8 +325,19 @@ class Transaction:
     ) -> Event:
         payload = validate_payload(event_type, data, application_id)
         event = self._register._seal(self.head_seq + 1, self.head_hash, payload, application_id)  # noqa: SLF001 - the register's own helper
-        # A savepoint per event: a caller that catches a refused event inside a batch
-        # keeps a consistent transaction, with neither the row nor its derived changes.
+        if self._savepoints:
+            self._write_in_savepoint(event, application_id, payload)
+        else:  # a lone append: its own transaction rolls back the same way
+            self._insert(event)
+            apply_event(self._cur, event.seq, application_id, payload)
+        self.head_seq, self.head_hash = event.seq, event.hash
+        return event
+
+    def _write_in_savepoint(
+        self, event: Event, application_id: str | None, payload: ValidatedPayload
+    ) -> None:
+        # A caller that catches a refused event inside a batch keeps a consistent
+        # transaction, with neither the row nor its derived changes.
         self._cur.execute("SAVEPOINT event")
         try:
             self._insert(event)
@@ -308,8 +350,6 @@ class Transaction:
                 self._cur.execute("RELEASE event")
             raise
         self._cur.execute("RELEASE event")
-        self.head_seq, self.head_hash = event.seq, event.hash
-        return event
 
     def _insert(self, event: Event) -> None:
         self._cur.execute(

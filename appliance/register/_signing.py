@@ -15,7 +15,6 @@ from pathlib import Path
 
 import nacl.bindings
 import nacl.exceptions
-import nacl.signing
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
@@ -83,25 +82,28 @@ class PublicKey:
 class StationKey:
     """The station's private signing key."""
 
-    __slots__ = ("_public", "_signing")
+    __slots__ = ("_public", "_secret", "_seed")
 
     def __init__(self, *, seed: bytes) -> None:
-        self._signing = nacl.signing.SigningKey(seed)
-        self._public = PublicKey(bytes(self._signing.verify_key))
+        public, secret = nacl.bindings.crypto_sign_seed_keypair(seed)
+        self._seed = seed
+        self._secret = secret  # libsodium's 64-byte form: seed and public key
+        self._public = PublicKey(public)
 
     @property
     def public_key(self) -> PublicKey:
         return self._public
 
     def sign(self, message: bytes) -> bytes:
-        return bytes(self._signing.sign(message).signature)
+        signed: bytes = nacl.bindings.crypto_sign(message, self._secret)
+        return signed[:SIGNATURE_SIZE]
 
     @classmethod
     def generate(cls) -> StationKey:
         return cls(seed=Ed25519PrivateKey.generate().private_bytes_raw())
 
     def to_pem(self) -> bytes:
-        private = Ed25519PrivateKey.from_private_bytes(bytes(self._signing))
+        private = Ed25519PrivateKey.from_private_bytes(self._seed)
         return private.private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,

@@ -61,15 +61,37 @@ def connect(
     WAL with synchronous=FULL: a commit returns only once its frames are on stable
     storage, so an event acknowledged before a power cut is there after it.
     """
-    if read_only:
-        uri = f"{path.resolve().as_uri()}?mode=ro"
-        conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
-    else:
+    if not read_only:
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        return _prepare(conn, path, busy_timeout_s, wal=True)
+    try:
+        return _open_read_only(path, busy_timeout_s, "mode=ro")
+    except RegisterReadOnly:
+        # A WAL database on a read-only medium (an SD card mounted for an audit) cannot
+        # get its shared-memory file. Reading it as immutable is exact only when no
+        # frames wait in the WAL; otherwise say so rather than show a stale register.
+        wal = path.with_name(f"{path.name}-wal")
+        if wal.exists() and wal.stat().st_size > 0:
+            raise RegisterReadOnly(
+                f"{path}: on a read-only medium with unmerged changes in {wal.name}; "
+                "copy the register and its -wal file to a writable place to read it"
+            ) from None
+        return _open_read_only(path, busy_timeout_s, "immutable=1")
+
+
+def _open_read_only(path: Path, busy_timeout_s: float, flags: str) -> sqlite3.Connection:
+    uri = f"{path.resolve().as_uri()}?{flags}"
+    conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+    return _prepare(conn, path, busy_timeout_s, wal=False)
+
+
+def _prepare(
+    conn: sqlite3.Connection, path: Path, busy_timeout_s: float, *, wal: bool
+) -> sqlite3.Connection:
     try:
         with sqlite_errors(path):
             conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
-            mode = "wal" if read_only else conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0] if wal else "wal"
             conn.execute("PRAGMA synchronous = FULL")
             conn.execute("PRAGMA trusted_schema = OFF")
             conn.execute("SELECT count(*) FROM sqlite_schema").fetchone()

@@ -1,0 +1,45 @@
+"""Helpers shared by the tests."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+VALID_NIK = "3508014101900001"  # a woman born 1 January 1990, Lumajang
+VALID_KK = "3508011502150003"
+
+
+def run_on_small_filesystem(
+    script: Path, *args: str, mount: Path, size: str = "256k", remount_ro: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """Run `python script MOUNT ARGS...` in a private mount namespace over a tiny tmpfs.
+
+    A real filesystem that runs out of space (or is read-only), without root and without
+    touching the machine's mounts: the namespace and its tmpfs vanish with the child.
+    With `remount_ro`, the script runs once to prepare (argument `prepare`), the tmpfs is
+    remounted read-only, and the script runs again (argument `check`).
+    """
+    mount.mkdir(exist_ok=True)
+    py = f'"{sys.executable}" "{script}" "$1"'
+    rest = " ".join(f'"{a}"' for a in args)
+    if remount_ro:
+        body = (
+            f'mount -t tmpfs -o size={size} tmpfs "$1" && {py} prepare {rest} && '
+            f'mount -o remount,ro "$1" && {py} check {rest}'
+        )
+    else:
+        body = f'mount -t tmpfs -o size={size} tmpfs "$1" && exec {py} {rest}'
+    command = ["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", body, "sh"]
+    return subprocess.run(
+        [*command, str(mount)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
