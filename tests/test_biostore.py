@@ -7,8 +7,6 @@ import os
 import shutil
 import sqlite3
 import stat
-import subprocess
-import sys
 import textwrap
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -29,11 +27,11 @@ from appliance.biostore import (
     StoreFull,
     create_master_key,
 )
+from tests.support import run_on_small_filesystem
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-REPO = Path(__file__).resolve().parents[1]
 # Distinctive, so that finding it anywhere on disk can only mean a leak.
 SECRET = b"FINGERPRINT-OF-SITI-AMINAH-3273014501900001|" * 64
 T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
@@ -567,18 +565,7 @@ def test_disk_full_leaves_nothing_half_written(tmp_path: Path, blob_size: int) -
     child = tmp_path / "child.py"
     child.write_text(DISK_FULL_CHILD)
     mount = tmp_path / "tmpfs"
-    mount.mkdir()
-    script = 'mount -t tmpfs -o size=256k tmpfs "$1" && exec "$2" "$3" "$1" "$4"'
-    command = ["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", script, "sh"]
-    result = subprocess.run(
-        [*command, str(mount), sys.executable, str(child), str(blob_size)],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-        cwd=REPO,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-    )
+    result = run_on_small_filesystem(child, str(blob_size), mount=mount)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["error"] is not None, "the tmpfs never filled up"
