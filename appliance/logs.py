@@ -151,7 +151,7 @@ def configure_logging(
     if render_json:
         renderer = [
             structlog.processors.format_exc_info,
-            # ensure_ascii=False keeps non-ASCII digits literal: escaped as \uXXXX they
+            # ensure_ascii=False keeps non-ASCII digits literal: escaped as \u sequences they
             # would slip past the masking regex.
             structlog.processors.JSONRenderer(serializer=json.dumps, ensure_ascii=False),
         ]

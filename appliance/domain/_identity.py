@@ -1,6 +1,6 @@
 """Identity numbers and the applicant's eligibility: NIK, KK number, sex, marital status, age.
 
-The NIK is `PPRRSSDDMMYYXXXX`: the region of first registration, the birth date (40 added to
+The NIK is `PPRRSSDDMMYYNNNN`: the region of first registration, the birth date (40 added to
 the day for women) and a serial from 0001. The KK number has the same shape with the date of
 issuance in place of the birth date and nothing added to the day. `python-stdnum` validates
 the NIK's format, length, date and province; the rules it does not know (the serial, the day

@@ -240,38 +240,21 @@ class Register:
 
     def _seal(self, seq: int, prev_hash: str, payload: ValidatedPayload, app: str | None) -> Event:
         clock = self._clock
-        ts = format_ts(clock.wall_ns())
-        mono_ns = clock.monotonic_ns()
-        synced = clock.synchronised()
-        data_json = canonical_data(payload)
-        body = event_body(
-            station=self._station,
-            seq=seq,
-            ts=ts,
-            mono_ns=mono_ns,
-            boot_id=self._boot_id,
-            clock_synced=synced,
-            type=payload.type.value,
-            app=app,
-            data_json=data_json,
-            prev_hash=prev_hash,
-        )
-        digest = hashlib.sha256(body).digest()
-        return Event(
-            station=self._station,
-            seq=seq,
-            ts=ts,
-            mono_ns=mono_ns,
-            boot_id=self._boot_id,
-            clock_synced=synced,
-            type=payload.type.value,
-            app=app,
-            data_json=data_json,
-            prev_hash=prev_hash,
-            hash=digest.hex(),
-            # Signing the 32-byte digest binds every field, since the digest covers them.
-            sig=self._key.sign(digest).hex(),
-        )
+        fields: dict[str, Any] = {
+            "station": self._station,
+            "seq": seq,
+            "ts": format_ts(clock.wall_ns()),
+            "mono_ns": clock.monotonic_ns(),
+            "boot_id": self._boot_id,
+            "clock_synced": clock.synchronised(),
+            "type": payload.type.value,
+            "app": app,
+            "data_json": canonical_data(payload),
+            "prev_hash": prev_hash,
+        }
+        digest = hashlib.sha256(event_body(**fields)).digest()
+        # Signing the 32-byte digest binds every field, since the digest covers them.
+        return Event(**fields, hash=digest.hex(), sig=self._key.sign(digest).hex())
 
     def _claim_or_check_identity(self) -> None:
         with sqlite_errors(self._path):
