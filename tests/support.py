@@ -6,11 +6,24 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 
 VALID_NIK = "3508014101900001"  # a woman born 1 January 1990, Lumajang
 VALID_KK = "3508011502150003"
+
+# An `application.submitted` payload that every rule accepts.
+SUBMITTED: dict[str, Any] = {
+    "service": "baru",
+    "nik": VALID_NIK,
+    "kk": VALID_KK,
+    "name": "Siti Aminah",
+    "birth_date": "1990-01-01",
+    "sex": "P",
+    "marital_status": "kawin",
+    "documents": ["fc_kk"],
+}
 
 
 def run_on_small_filesystem(

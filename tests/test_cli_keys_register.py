@@ -17,7 +17,7 @@ import pytest
 from appliance.cli import run
 from appliance.config import load_config
 from appliance.register import EventType, Register, StationKey
-from tests.support import REPO, VALID_KK, VALID_NIK
+from tests.support import REPO, SUBMITTED, VALID_NIK
 
 
 @pytest.fixture
@@ -67,13 +67,8 @@ def _fill(config_file: Path) -> Path:
         reg.append(
             EventType.APPLICATION_SUBMITTED,
             {
+                **SUBMITTED,
                 "service": "hilang",
-                "nik": VALID_NIK,
-                "kk": VALID_KK,
-                "name": "Siti Aminah",
-                "birth_date": "1990-01-01",
-                "sex": "P",
-                "marital_status": "kawin",
                 "documents": ["fc_ktp", "surat_kehilangan", "fc_kk"],
                 "by": {"role": "petugas_loket", "person": "rina"},
             },

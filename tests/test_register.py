@@ -29,18 +29,7 @@ from appliance.register import (
     read_events,
     verify_register,
 )
-from tests.support import VALID_KK, VALID_NIK
-
-SUBMITTED: dict[str, Any] = {
-    "service": "baru",
-    "nik": VALID_NIK,
-    "kk": VALID_KK,
-    "name": "Siti Aminah",
-    "birth_date": "1990-01-01",
-    "sex": "P",
-    "marital_status": "kawin",
-    "documents": ["fc_kk"],
-}
+from tests.support import SUBMITTED
 
 
 def test_a_new_register_starts_with_its_signed_genesis(

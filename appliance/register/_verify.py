@@ -209,8 +209,8 @@ class _Verifier:
         return self._diagnose(row, station, own)
 
     def _diagnose(self, row: _Row, station: str, own: str) -> Defect:
-        written_as = self._written_as(row, station, own)
         predecessor = self._seq_with_hash(row.prev_hash)
+        written_as = self._written_as(row, station, own, predecessor)
         if written_as is not None and written_as != row.seq:
             if predecessor is not None or written_as < row.seq:
                 return Defect(
@@ -236,10 +236,9 @@ class _Verifier:
             f"follows seq {predecessor} instead of seq {row.seq - 1}",
         )
 
-    def _written_as(self, row: _Row, station: str, own: str) -> int | None:
+    def _written_as(self, row: _Row, station: str, own: str, predecessor: int | None) -> int | None:
         if own == row.hash:
             return row.seq
-        predecessor = self._seq_with_hash(row.prev_hash)
         candidates = [] if predecessor is None else [predecessor + 1]
         low = max(1, row.seq - _DIAGNOSIS_WINDOW)
         candidates += range(low, row.seq + _DIAGNOSIS_WINDOW)
