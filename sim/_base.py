@@ -1,0 +1,86 @@
+"""What every simulated device shares: its faults and its sense of time."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
+
+
+class Fault(StrEnum):
+    UNPLUG = "unplug"  # the device vanishes from its transport, as if its cable were pulled
+    HANG = "hang"  # it keeps the line open and never answers again
+    GARBAGE = "garbage"  # answers are corrupted bytes
+    SLOW = "slow"  # answers come, but late (param: delay_s)
+    PAPER_OUT = "paper_out"
+    COVER_OPEN = "cover_open"
+    LOW_QUALITY = "low_quality"  # captures succeed with poor quality scores
+    NO_FINGER = "no_finger"  # nothing is presented: captures find nothing
+    BUSY = "busy"  # the device says it is busy with something else
+
+
+@dataclass(slots=True)
+class Timing:
+    """Scales the simulated device's own delays: 1.0 is realistic, 0.0 is instant."""
+
+    scale: float = 1.0
+
+    async def pause(self, seconds: float) -> None:
+        if self.scale > 0 and seconds > 0:
+            await asyncio.sleep(seconds * self.scale)
+
+
+@dataclass(slots=True)
+class FaultState:
+    """The faults currently injected into one device, with their parameters."""
+
+    active: dict[Fault, Mapping[str, Any]] = field(default_factory=dict)
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def __contains__(self, fault: object) -> bool:
+        return fault in self.active
+
+    def inject(self, fault: Fault, params: Mapping[str, Any] | None = None) -> None:
+        self.active[fault] = dict(params or {})
+        self._signal()
+
+    def clear(self, fault: Fault | None = None) -> None:
+        if fault is None:
+            self.active.clear()
+        else:
+            self.active.pop(fault, None)
+        self._signal()
+
+    def param(self, fault: Fault, name: str, default: float) -> float:
+        return float(self.active.get(fault, {}).get(name, default))
+
+    def _signal(self) -> None:
+        # Wake whoever waits for a change (a hung answer waiting to be released).
+        self.changed.set()
+        self.changed = asyncio.Event()
+
+
+class SimulatedDevice(Protocol):
+    """A device simulated at the far end of its real transport."""
+
+    name: str
+    supported_faults: frozenset[Fault]
+    faults: FaultState
+
+    async def start(self) -> None:
+        """Begin serving on the transport (create the pty, bind the port...)."""
+
+    async def stop(self) -> None:
+        """Stop serving and release the transport."""
+
+    def config_overlay(self) -> dict[str, Any]:
+        """The `[devices.<name>]` table that points the daemon's driver at this device."""
+        ...
+
+
+def seeded(seed: int, name: str) -> random.Random:
+    """A device's own deterministic random stream: same seed, same behaviour."""
+    return random.Random(f"{seed}:{name}")  # noqa: S311 - simulation, not security
