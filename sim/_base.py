@@ -29,8 +29,8 @@ class Timing:
     scale: float = 1.0
 
     async def pause(self, seconds: float) -> None:
-        if self.scale > 0 and seconds > 0:
-            await asyncio.sleep(seconds * self.scale)
+        # Even an instant device yields, so that a burst does not outrun its reader.
+        await asyncio.sleep(max(0.0, seconds * self.scale))
 
 
 @dataclass(slots=True)

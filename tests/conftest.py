@@ -8,6 +8,8 @@ import pytest
 from appliance.clock import ManualClock
 from appliance.register import Register, StationKey
 
+from .fault_matrix import RESULTS, render_table
+
 
 @pytest.fixture(scope="session")
 def station_key() -> StationKey:
@@ -32,3 +34,9 @@ def register(
         register_path, station_id="lumajang-01", key=station_key, clock=clock
     ) as reg:
         yield reg
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if RESULTS:
+        terminalreporter.section("fault matrix: device x fault -> error, then recovery")
+        terminalreporter.write_line(render_table())

@@ -142,6 +142,8 @@ class Device(ABC):
 
     def _refuse_unless_usable(self) -> None:
         state = self._status.state
+        if state is DeviceState.BUSY:  # the device says so itself (another host holds it)
+            raise DeviceBusy(self.name, "the device reports it is busy")
         if state is DeviceState.DISCONNECTED:
             raise DeviceGone(self.name, self._status.reason.en if self._status.reason else None)
         if state in (DeviceState.NOT_READY, DeviceState.ERROR):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from abc import abstractmethod
+from pathlib import Path
 from typing import Final
 
 import serial
@@ -57,12 +58,13 @@ class SerialLineDevice(Device):
         self._events: asyncio.Queue[Frame | DeviceError] = asyncio.Queue(_EVENT_QUEUE)
 
     async def _connect(self) -> DeviceIdentity:
+        if not Path(self.path).exists():  # noqa: ASYNC240 - one stat of a device node
+            # Unplugged adapters vanish from /dev/serial/by-id: the usual, plain case.
+            raise DeviceGone(self.name, f"{self.path} does not exist", code="not_found")
         try:
             reader, writer = await serial_asyncio_fast.open_serial_connection(
                 url=self.path, baudrate=self.baudrate, exclusive=True, limit=MAX_LINE * 4
             )
-        except FileNotFoundError:
-            raise DeviceGone(self.name, f"{self.path} does not exist") from None
         except (serial.SerialException, OSError) as exc:
             raise DeviceGone(self.name, f"cannot open {self.path}: {exc}") from None
         self._writer = writer
@@ -114,19 +116,35 @@ class SerialLineDevice(Device):
             raise DeviceGone(self.name, f"write failed: {exc}") from None
         try:
             async with asyncio.timeout(self.reply_timeout_s):
-                reply = await self._replies.get()
+                reply = await self._reply_to(kind)
         except TimeoutError:
             raise DeviceTimeout(
                 self.name, f"no answer to {kind} within {self.reply_timeout_s:g} s"
             ) from None
-        if isinstance(reply, DeviceError):
-            raise reply
         if reply.kind == "ERR":
             code = reply.fields[0] if reply.fields else "device_error"
             raise DeviceFault(
                 self.name, code if code in _DEVICE_CODES else "device_error", f"{kind} refused"
             )
         return reply
+
+    async def _reply_to(self, kind: str) -> Frame:
+        # A late answer to an abandoned command may still arrive: skip what does not
+        # answer this one, rather than take it for the answer.
+        while True:
+            reply = await self._replies.get()
+            if isinstance(reply, DeviceError):
+                raise reply
+            if reply.kind == kind or (reply.kind == "ACK" and reply.fields[:1] == (kind,)):
+                return reply
+            if reply.kind == "ERR" and reply.fields[1:2] in {(), (kind,)}:
+                return reply
+
+    def send(self, kind: str, *fields: str | int) -> None:
+        """Send a command without waiting for its answer (to stop a device that may be hung)."""
+        if self._writer is not None:
+            with contextlib.suppress(OSError, serial.SerialException):
+                self._writer.write(encode(kind, *fields))
 
     async def next_event(self) -> Frame:
         """The next spontaneous frame from the device; raises if the device fails meanwhile."""

@@ -1,0 +1,203 @@
+"""The device supervisor: opens every device, watches it, and brings it back by itself.
+
+One named task per device, all in one TaskGroup. A device that is disconnected is
+reopened with jittered exponential backoff (reopening re-enumerates USB and reopens the
+serial port by its stable path); a connected one is asked for its status between
+operations, which is how a hang or a quiet unplug is noticed. Every status change goes
+into a bounded health history and to every subscriber (the uplink ships them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections import deque
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from appliance.clock import Clock, SystemClock
+from appliance.logs import get_logger
+
+from ._device import Device
+from ._errors import DeviceError
+from ._status import DeviceIdentity, DeviceState, DeviceStatus
+
+log = get_logger(__name__)
+
+_SUBSCRIBER_QUEUE: Final = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    device: str
+    kind: str
+    status: DeviceStatus
+    identity: DeviceIdentity | None
+    wall_ns: int
+    monotonic_ns: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "device": self.device,
+            "kind": self.kind,
+            **self.status.to_json(),
+            "identity": None if self.identity is None else self.identity.to_json(),
+            "wall_ns": self.wall_ns,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """Delays between reconnection attempts: doubling, capped, with jitter so that
+    devices on one hub do not all retry in the same instant."""
+
+    initial_s: float = 0.1
+    maximum_s: float = 1.0
+    jitter: float = 0.2
+
+    def delays(self, rng: random.Random) -> AsyncIterator[None]:
+        return self._delays(rng)
+
+    async def _delays(self, rng: random.Random) -> AsyncIterator[None]:
+        delay = self.initial_s
+        while True:
+            yield None
+            await asyncio.sleep(delay * (1 + rng.uniform(-self.jitter, self.jitter)))
+            delay = min(delay * 2, self.maximum_s)
+
+
+class DeviceSupervisor:
+    def __init__(
+        self,
+        *,
+        devices: Sequence[Device],
+        poll_interval_s: float = 0.5,
+        backoff: Backoff | None = None,
+        history_size: int = 1000,
+        clock: Clock | None = None,
+        seed: int | None = None,
+    ) -> None:
+        names = [device.name for device in devices]
+        if len(set(names)) != len(names):
+            raise ValueError(f"device names must be unique: {names}")
+        self.devices = {device.name: device for device in devices}
+        self.poll_interval_s = poll_interval_s
+        self.backoff = backoff or Backoff()
+        self.history: deque[StatusChange] = deque(maxlen=history_size)
+        self._clock = clock or SystemClock()
+        self._rng = random.Random(seed)  # noqa: S311 - jitter, not security
+        self._subscribers: list[asyncio.Queue[StatusChange]] = []
+        self._changed = {name: asyncio.Event() for name in names}
+        for device in devices:
+            device.add_listener(self._on_status)
+
+    def __getitem__(self, name: str) -> Device:
+        return self.devices[name]
+
+    async def run(self) -> None:
+        """Supervise every device until cancelled; closes them all on the way out."""
+        try:
+            async with asyncio.TaskGroup() as group:
+                for device in self.devices.values():
+                    group.create_task(self._supervise(device), name=f"supervise-{device.name}")
+        finally:
+            for device in self.devices.values():
+                await device.disconnect()
+
+    def subscribe(self) -> AsyncIterator[StatusChange]:
+        """Every status change from now on, in order; a slow reader loses the oldest."""
+        queue: asyncio.Queue[StatusChange] = asyncio.Queue(_SUBSCRIBER_QUEUE)
+        self._subscribers.append(queue)
+        return self._drain(queue)
+
+    async def wait_for(self, name: str, *states: DeviceState) -> DeviceStatus:
+        """Wait until device `name` is in one of `states` (bound it with asyncio.timeout)."""
+        device = self.devices[name]
+        while device.status.state not in states:
+            event = self._changed[name]
+            await event.wait()
+        return device.status
+
+    def snapshot(self) -> dict[str, dict[str, Any]]:
+        """Each device's status and identity now: for `status`, telemetry and the API."""
+        return {
+            name: {
+                "kind": device.kind.value,
+                **device.status.to_json(),
+                "identity": None if device.identity is None else device.identity.to_json(),
+            }
+            for name, device in self.devices.items()
+        }
+
+    async def _supervise(self, device: Device) -> None:
+        while True:
+            if device.status.state is DeviceState.DISCONNECTED:
+                await self._reconnect(device)
+            await self._pause_or_wake(device)
+            if device.status.state is DeviceState.ERROR and not device.in_use:
+                # A device that misbehaves may recover by itself (check again), or only
+                # once reopened, as a USB device after a firmware crash: do both.
+                if (await device.check()).state is DeviceState.ERROR:
+                    await device.disconnect()
+            elif device.status.state is not DeviceState.DISCONNECTED:
+                await device.check()
+
+    async def _reconnect(self, device: Device) -> None:
+        async for _ in self.backoff.delays(self._rng):
+            try:
+                await device.connect()
+            except DeviceError as error:
+                log.debug(
+                    "device_connect_failed",
+                    device=device.name,
+                    code=error.code,
+                    detail=error.detail,
+                )
+                continue
+            log.info("device_connected", device=device.name, state=device.status.state.value)
+            return
+
+    async def _pause_or_wake(self, device: Device) -> None:
+        # Sleep until the next poll, but wake at once if the device reports a change
+        # itself (a serial reader that saw the port vanish).
+        event = self._changed[device.name]
+        try:
+            async with asyncio.timeout(self.poll_interval_s):
+                while device.status.state is not DeviceState.DISCONNECTED:
+                    await event.wait()
+                    event = self._changed[device.name]
+        except TimeoutError:
+            pass
+
+    def _on_status(self, device: Device, status: DeviceStatus) -> None:
+        change = StatusChange(
+            device=device.name,
+            kind=device.kind.value,
+            status=status,
+            identity=device.identity,
+            wall_ns=self._clock.wall_ns(),
+            monotonic_ns=self._clock.monotonic_ns(),
+        )
+        self.history.append(change)
+        log.info(
+            "device_status",
+            device=device.name,
+            state=status.state.value,
+            code=status.code,
+            reason=None if status.reason is None else status.reason.en,
+        )
+        for queue in self._subscribers:
+            if queue.full():
+                queue.get_nowait()
+            queue.put_nowait(change)
+        event = self._changed[device.name]
+        self._changed[device.name] = asyncio.Event()
+        event.set()
+
+    async def _drain(self, queue: asyncio.Queue[StatusChange]) -> AsyncIterator[StatusChange]:
+        try:
+            while True:
+                yield await queue.get()
+        finally:
+            self._subscribers.remove(queue)
