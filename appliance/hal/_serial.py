@@ -114,10 +114,14 @@ class SerialLineDevice(Device):
             await writer.drain()
         except (OSError, serial.SerialException) as exc:
             raise DeviceGone(self.name, f"write failed: {exc}") from None
+        garbled: list[DeviceFault] = []
         try:
             async with asyncio.timeout(self.reply_timeout_s):
-                reply = await self._reply_to(kind)
+                reply = await self._reply_to(kind, garbled)
         except TimeoutError:
+            if garbled:
+                # Only noise came back: that, not silence, is what to report.
+                raise garbled[-1] from None
             raise DeviceTimeout(
                 self.name, f"no answer to {kind} within {self.reply_timeout_s:g} s"
             ) from None
@@ -128,11 +132,15 @@ class SerialLineDevice(Device):
             )
         return reply
 
-    async def _reply_to(self, kind: str) -> Frame:
-        # A late answer to an abandoned command may still arrive: skip what does not
-        # answer this one, rather than take it for the answer.
+    async def _reply_to(self, kind: str, garbled: list[DeviceFault]) -> Frame:
+        # A late answer to an abandoned command may still arrive, and a noisy line may
+        # garble a line or two: skip what does not answer this command, rather than
+        # take it for the answer, until the deadline.
         while True:
             reply = await self._replies.get()
+            if isinstance(reply, DeviceFault) and reply.code == "garbage":
+                garbled.append(reply)
+                continue
             if isinstance(reply, DeviceError):
                 raise reply
             if reply.kind == kind or (reply.kind == "ACK" and reply.fields[:1] == (kind,)):
