@@ -29,6 +29,8 @@ from appliance.register import (
     read_events,
     verify_register,
 )
+from sim.cli import add_arguments as add_sim_arguments
+from sim.cli import run as run_sim
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -136,6 +138,12 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--full-nik", action="store_true", help="do not mask NIKs in the CSV")
     export.set_defaults(handler=_register_export)
 
+    sim = commands.add_parser(
+        "sim", help="simulated devices on their real transports, with faults on demand"
+    )
+    add_sim_arguments(sim)
+    sim.set_defaults(handler=_sim)
+
     demo = commands.add_parser(
         "demo", help="a station's day on simulated devices, with a summary at the end"
     )
@@ -206,6 +214,10 @@ def _write_export(
         export_jsonl(events, stream)
     else:
         export_csv(events, stream, timezone=config.zone, language=args.lang, full_nik=args.full_nik)
+
+
+def _sim(args: argparse.Namespace, out: TextIO) -> int:
+    return run_sim(args, out)
 
 
 def _demo(args: argparse.Namespace, out: TextIO) -> int:

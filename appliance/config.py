@@ -9,7 +9,7 @@ the state directory, and a relative state directory relative to the config file.
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -26,6 +26,7 @@ from pydantic import (
 
 from appliance._text import Text
 from appliance.domain import RequirementProfile, Step, step_budgets
+from appliance.hal._config import DeviceConfig, HalSection
 
 DEFAULT_CONFIG_PATH = Path("/etc/ktpel-station/station.toml")
 
@@ -85,6 +86,9 @@ class SopSection(_Section):
         return step_budgets(self.budget_minutes)
 
 
+DeviceName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+
+
 class Config(_Section):
     station: StationSection
     paths: PathsSection = PathsSection()
@@ -95,6 +99,8 @@ class Config(_Section):
     biometrics: BiometricsSection = BiometricsSection()
     logging: LoggingSection = LoggingSection()
     sop: SopSection = SopSection()
+    hal: HalSection = HalSection()
+    devices: dict[DeviceName, DeviceConfig] = {}
 
     @property
     def state_dir(self) -> Path:
@@ -145,8 +151,27 @@ class ConfigError(Exception):
         )
 
 
-def load_config(file: Path) -> Config:
-    """Read and validate `file`; raises ConfigError with every problem found."""
+def load_config(file: Path, *, overlays: Sequence[Path] = ()) -> Config:
+    """Read and validate `file`; raises ConfigError with every problem found.
+
+    Each overlay (such as the one `appliance sim` writes) is merged over the file,
+    table by table, before validation.
+    """
+    document = _read_document(file)
+    for overlay in overlays:
+        _merge(document, _read_document(overlay))
+    return parse_config(document, file=file)
+
+
+def _merge(base: dict[str, Any], overlay: Mapping[str, Any]) -> None:
+    for key, value in overlay.items():
+        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
+        else:
+            base[key] = value
+
+
+def _read_document(file: Path) -> dict[str, Any]:
     try:
         raw = file.read_bytes()
     except OSError as exc:
@@ -169,7 +194,7 @@ def load_config(file: Path) -> Config:
             file,
             [ConfigProblem("-", Text(f"bukan TOML yang sah: {exc}", f"not valid TOML: {exc}"))],
         ) from None
-    return parse_config(document, file=file)
+    return document
 
 
 def parse_config(document: Mapping[str, Any], *, file: Path) -> Config:
@@ -202,6 +227,8 @@ _MESSAGES_ID = {
     "enum": "nilai tidak diizinkan",
     "string_too_short": "terlalu pendek",
     "string_too_long": "terlalu panjang",
+    "union_tag_invalid": "jenis perangkat (kind) tidak dikenal",
+    "union_tag_not_found": "jenis perangkat (kind) wajib diisi",
 }
 _MESSAGES_EN = {"missing": "required key is missing", "extra_forbidden": "unknown key"}
 

@@ -1,0 +1,39 @@
+"""From the station config's `[devices.<name>]` tables to driver instances.
+
+Each driver owns its config model (a `kind` tag plus its transport's settings); this
+module is the one place that knows them all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ._device import Device
+from ._keypad import KeypadConfig, SatisfactionKeypad
+from ._signature_pad import SignaturePad, SignaturePadConfig
+
+DeviceConfig = Annotated[SignaturePadConfig | KeypadConfig, Field(discriminator="kind")]
+
+
+class HalSection(BaseModel):
+    """How the supervisor watches devices."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    poll_interval_s: float = Field(default=0.5, gt=0, le=60)
+    reconnect_initial_s: float = Field(default=0.1, gt=0, le=60)
+    reconnect_max_s: float = Field(default=1.0, gt=0, le=600)
+
+
+def build_devices(configs: Mapping[str, DeviceConfig]) -> list[Device]:
+    devices: list[Device] = []
+    for name, config in configs.items():
+        match config:
+            case SignaturePadConfig():
+                devices.append(SignaturePad.from_config(name, config))
+            case KeypadConfig():
+                devices.append(SatisfactionKeypad.from_config(name, config))
+    return devices

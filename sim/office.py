@@ -1,0 +1,74 @@
+"""Every simulated device of one station, as `appliance sim` runs them.
+
+Serial devices appear under `<dir>/dev/serial/by-id/`, the way udev names real ones;
+the overlay file `<dir>/devices.toml` points `appliance run` at them, and the control
+socket `<dir>/control.sock` takes faults at run time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from ._base import Timing
+from .control import Controllable, serve_control
+from .serial_devices import SatisfactionKeypadSim, SerialLineSim, SignaturePadSim
+
+
+class SimulatedOffice:
+    def __init__(self, *, directory: Path, seed: int = 0, timing: Timing | None = None) -> None:
+        self.directory = directory
+        self.timing = timing or Timing()
+        by_id = directory / "dev" / "serial" / "by-id"
+        serial: list[SerialLineSim] = [
+            SignaturePadSim(
+                name="signature_pad",
+                link=by_id / "usb-KTPEL-SIM_SignPad-500_SIM0001-if00-port0",
+                seed=seed,
+                timing=self.timing,
+            ),
+            SatisfactionKeypadSim(
+                name="satisfaction_keypad",
+                link=by_id / "usb-KTPEL-SIM_SKM-4_SIM0002-if00-port0",
+                seed=seed,
+                timing=self.timing,
+            ),
+        ]
+        self.devices: dict[str, Controllable] = {device.name: device for device in serial}
+        self._serial = serial
+        self._control: Any = None
+
+    @property
+    def overlay_path(self) -> Path:
+        return self.directory / "devices.toml"
+
+    @property
+    def control_path(self) -> Path:
+        return self.directory / "control.sock"
+
+    def overlay(self) -> dict[str, Any]:
+        return {"devices": {device.name: device.config_overlay() for device in self._serial}}
+
+    async def start(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        for device in self._serial:
+            await device.start()
+        self.overlay_path.write_text(
+            "# Written by `appliance sim`: pass with --config-overlay to `appliance run`.\n"
+            + tomli_w.dumps(self.overlay()),
+            encoding="utf-8",
+        )
+        self._control = await serve_control(self.control_path, self.devices)
+
+    async def stop(self) -> None:
+        if self._control is not None:
+            self._control.close()
+            with contextlib.suppress(Exception):
+                await self._control.wait_closed()
+            self._control = None
+        for device in self._serial:
+            await device.stop()
+        self.control_path.unlink(missing_ok=True)
