@@ -1,0 +1,129 @@
+"""HAL figures: round trips per second per transport, capture overhead over the
+simulator's own delay, time to notice an unplug and to be READY after a replug.
+
+Prints one JSON object. Targets (issue 3): capture overhead <= 5 ms, unplug noticed
+<= 1 s, READY again <= 2 s after replug, with the supervisor's default settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from appliance.hal import DeviceState
+from appliance.hal._keypad import SatisfactionKeypad
+from appliance.hal._signature_pad import SignaturePad
+from appliance.hal._supervisor import DeviceSupervisor
+from appliance.logs import configure_logging
+from sim._base import Fault, Timing
+from sim.serial_devices import SatisfactionKeypadSim, SignaturePadSim
+
+
+async def _serial_round_trips(directory: Path, count: int) -> dict[str, Any]:
+    sim = SatisfactionKeypadSim(name="skm", link=directory / "skm-rt", timing=Timing(scale=0))
+    await sim.start()
+    keypad = SatisfactionKeypad(name="skm", path=str(sim.port.link))
+    await keypad.connect()
+    try:
+        started = time.perf_counter()
+        for _ in range(count):
+            await keypad.check()  # STAT and its answer through the pty
+        elapsed = time.perf_counter() - started
+    finally:
+        await keypad.disconnect()
+        await sim.stop()
+    return {"transport": "serial (pty)", "round_trips_per_s": round(count / elapsed)}
+
+
+async def _serial_capture_overhead(directory: Path, rounds: int, delay_s: float) -> dict[str, Any]:
+    """A key press the simulator sends `delay_s` after ARM, against the driver's total."""
+    sim = SatisfactionKeypadSim(
+        name="skm", link=directory / "skm-cap", auto_press=False, timing=Timing(scale=0)
+    )
+    await sim.start()
+    keypad = SatisfactionKeypad(name="skm", path=str(sim.port.link))
+    await keypad.connect()
+    overheads = []
+    try:
+        for _ in range(rounds):
+            sim.received.clear()
+            started = time.perf_counter()
+            rating = asyncio.create_task(keypad.rating(timeout_s=10))
+            await sim.wait_received("ARM")
+            await asyncio.sleep(delay_s)  # the visitor's own time to press
+            sim.press(2)
+            await rating
+            overheads.append(time.perf_counter() - started - delay_s)
+    finally:
+        await keypad.disconnect()
+        await sim.stop()
+    return {
+        "device": "satisfaction_keypad",
+        "simulated_delay_ms": delay_s * 1000,
+        "overhead_ms_median": round(statistics.median(overheads) * 1000, 2),
+        "overhead_ms_max": round(max(overheads) * 1000, 2),
+        "target_ms": 5,
+    }
+
+
+async def _unplug_replug(directory: Path, rounds: int) -> dict[str, Any]:
+    sim = SignaturePadSim(name="pad", link=directory / "pad-plug", timing=Timing(scale=0))
+    await sim.start()
+    supervisor = DeviceSupervisor(devices=[SignaturePad(name="pad", path=str(sim.port.link))])
+    task = asyncio.create_task(supervisor.run(), name="supervisor")
+    detect, ready = [], []
+    try:
+        await supervisor.wait_for("pad", DeviceState.READY)
+        for _ in range(rounds):
+            started = time.perf_counter()
+            sim.inject(Fault.UNPLUG)
+            await supervisor.wait_for("pad", DeviceState.DISCONNECTED)
+            detect.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            sim.clear(Fault.UNPLUG)
+            await supervisor.wait_for("pad", DeviceState.READY)
+            ready.append(time.perf_counter() - started)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await sim.stop()
+    return {
+        "device": "signature_pad (serial)",
+        "unplug_detected_s_max": round(max(detect), 3),
+        "ready_after_replug_s_max": round(max(ready), 3),
+        "ready_after_replug_s_median": round(statistics.median(ready), 3),
+        "targets_s": {"detect": 1.0, "ready": 2.0},
+    }
+
+
+async def _main(args: argparse.Namespace) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="ktpel-hal-") as tmp:
+        directory = Path(tmp)
+        return {
+            "benchmark": "hal",
+            "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+            "round_trips": [await _serial_round_trips(directory, args.round_trips)],
+            "capture_overhead": [await _serial_capture_overhead(directory, args.captures, 0.2)],
+            "unplug_replug": [await _unplug_replug(directory, args.plugs)],
+        }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--round-trips", type=int, default=2000)
+    parser.add_argument("--captures", type=int, default=20)
+    parser.add_argument("--plugs", type=int, default=5)
+    configure_logging(level="warning")  # stdout is for the JSON
+    print(json.dumps(asyncio.run(_main(parser.parse_args())), indent=2))
+
+
+if __name__ == "__main__":
+    main()
