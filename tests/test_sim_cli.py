@@ -16,6 +16,8 @@ from appliance.config import load_config
 from appliance.hal import DeviceState, DeviceTimeout
 from appliance.hal._config import build_devices
 from appliance.hal._signature_pad import SignaturePad
+from sim.office import SimulatedOffice
+from sim.scenario import Scenario
 
 APPLIANCE = [sys.executable, "-m", "appliance"]
 
@@ -100,3 +102,13 @@ def test_a_scenario_naming_an_unknown_device_is_refused(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert "unknown device 'toaster'" in done.stdout
+
+
+def test_the_example_scenario_is_valid() -> None:
+    scenario = Scenario.load(Path(__file__).parent.parent / "examples" / "sim-scenario.toml")
+    scenario.check_against(SimulatedOffice(directory=Path("/nonexistent")).devices)
+    assert [f.device for f in scenario.fault] == [
+        "signature_pad",
+        "satisfaction_keypad",
+        "signature_pad",
+    ]
