@@ -81,6 +81,21 @@ def test_budget_overrides_apply(tmp_path: Path) -> None:
         ),
         ('[station]\nid = "s1"\n[register]\npath = 5\n', "register.path", "Input"),
         ("[station\nid = 1\n", "-", "not valid TOML"),
+        (
+            '[station]\nid = "s1"\n[devices.pad]\nkind = "toaster"\npath = "/dev/x"\n',
+            "devices.pad",
+            "does not match any of the expected tags",
+        ),
+        (
+            '[station]\nid = "s1"\n[devices.pad]\nkind = "signature_pad"\n',
+            "devices.pad.signature_pad.path",
+            "required key is missing",
+        ),
+        (
+            '[station]\nid = "s1"\n[devices."Pad 1"]\nkind = "signature_pad"\npath = "/d"\n',
+            "devices.Pad 1",
+            "should match pattern",
+        ),
     ],
 )
 def test_each_problem_names_the_file_the_key_and_what_is_wrong(
@@ -129,3 +144,16 @@ def test_bad_usage_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
         run(["register", "explode"])
     assert caught.value.code == 2
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_an_overlay_adds_devices_to_the_station_file(tmp_path: Path) -> None:
+    base = _write(tmp_path, '[station]\nid = "s1"\n[hal]\npoll_interval_s = 2\n')
+    overlay = tmp_path / "devices.toml"
+    overlay.write_text(
+        '[devices.signature_pad]\nkind = "signature_pad"\npath = "/dev/serial/by-id/pad"\n'
+        "[hal]\nreconnect_max_s = 3\n",
+        encoding="utf-8",
+    )
+    config = load_config(base, overlays=[overlay])
+    assert config.devices["signature_pad"].path == "/dev/serial/by-id/pad"
+    assert (config.hal.poll_interval_s, config.hal.reconnect_max_s) == (2, 3)

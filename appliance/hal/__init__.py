@@ -2,6 +2,7 @@
 on real transports, and the device supervisor."""
 
 from ._blocking import BlockingCaller
+from ._config import DeviceConfig, HalSection, build_devices
 from ._device import Device, StatusListener
 from ._errors import (
     FAULT_CODES,
@@ -13,17 +14,22 @@ from ._errors import (
     FaultSpec,
     status_for,
 )
+from ._keypad import KeypadConfig, Rating, SatisfactionKeypad
 from ._lineproto import Frame, FrameError
 from ._serial import SerialLineDevice
+from ._signature_pad import PenSample, Signature, SignaturePad, SignaturePadConfig
 from ._status import BUSY, READY, DeviceIdentity, DeviceKind, DeviceState, DeviceStatus
+from ._supervisor import Backoff, DeviceSupervisor, StatusChange
 
 __all__ = [
     "BUSY",
     "FAULT_CODES",
     "READY",
+    "Backoff",
     "BlockingCaller",
     "Device",
     "DeviceBusy",
+    "DeviceConfig",
     "DeviceError",
     "DeviceFault",
     "DeviceGone",
@@ -31,11 +37,22 @@ __all__ = [
     "DeviceKind",
     "DeviceState",
     "DeviceStatus",
+    "DeviceSupervisor",
     "DeviceTimeout",
     "FaultSpec",
     "Frame",
     "FrameError",
+    "HalSection",
+    "KeypadConfig",
+    "PenSample",
+    "Rating",
+    "SatisfactionKeypad",
     "SerialLineDevice",
+    "Signature",
+    "SignaturePad",
+    "SignaturePadConfig",
+    "StatusChange",
     "StatusListener",
+    "build_devices",
     "status_for",
 ]
