@@ -1,6 +1,7 @@
 """Every simulated device of one station, as `appliance sim` runs them.
 
-Serial devices appear under `<dir>/dev/serial/by-id/`, the way udev names real ones;
+Serial devices appear under `<dir>/dev/serial/by-id/`, the way udev names real ones, and
+the biometric devices as SBI services on loopback ports in 4501-4600;
 the overlay file `<dir>/devices.toml` points `appliance run` at them, and the control
 socket `<dir>/control.sock` takes faults at run time.
 """
@@ -15,6 +16,7 @@ import tomli_w
 
 from ._base import Timing
 from .control import Controllable, serve_control
+from .sbi import SbiKind, SbiSimulator
 from .serial_devices import SatisfactionKeypadSim, SerialLineSim, SignaturePadSim
 
 
@@ -37,8 +39,19 @@ class SimulatedOffice:
                 timing=self.timing,
             ),
         ]
-        self.devices: dict[str, Controllable] = {device.name: device for device in serial}
+        sbi = [
+            SbiSimulator(name=name, kind=kind, seed=seed, timing=self.timing)
+            for name, kind in (
+                ("camera", SbiKind.FACE),
+                ("fingerprint_scanner", SbiKind.FINGER_SLAP),
+                ("single_finger_scanner", SbiKind.FINGER_SINGLE),
+                ("iris_scanner", SbiKind.IRIS),
+            )
+        ]
         self._serial = serial
+        self._sbi = sbi
+        self.devices: dict[str, Controllable] = {device.name: device for device in serial}
+        self.devices |= {service.name: service for service in sbi}
         self._control: Any = None
 
     @property
@@ -50,12 +63,16 @@ class SimulatedOffice:
         return self.directory / "control.sock"
 
     def overlay(self) -> dict[str, Any]:
-        return {"devices": {device.name: device.config_overlay() for device in self._serial}}
+        devices = {device.name: device.config_overlay() for device in self._serial}
+        devices |= {service.name: service.config_overlay() for service in self._sbi}
+        return {"devices": devices}
 
     async def start(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         for device in self._serial:
             await device.start()
+        for service in self._sbi:  # each takes a free port in the SBI range, 4501-4600
+            await service.start()
         self.overlay_path.write_text(
             "# Written by `appliance sim`: pass with --config-overlay to `appliance run`.\n"
             + tomli_w.dumps(self.overlay()),
@@ -71,4 +88,6 @@ class SimulatedOffice:
             self._control = None
         for device in self._serial:
             await device.stop()
+        for service in self._sbi:
+            await service.stop()
         self.control_path.unlink(missing_ok=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -19,13 +20,16 @@ from appliance.hal import (
     DeviceTimeout,
     status_for,
 )
+from appliance.hal._biometric import CaptureNotAccepted
 from appliance.hal._keypad import SatisfactionKeypad
 from appliance.hal._signature_pad import SignaturePad
 from appliance.hal._supervisor import Backoff, DeviceSupervisor
 from sim._base import Fault, Timing
+from sim.sbi import SbiKind, SbiSimulator
 from sim.serial_devices import SatisfactionKeypadSim, SerialLineSim, SignaturePadSim
 
-from .fault_matrix import RESULTS, RIGS, Expect, Rig, rig
+from .fault_matrix import RESULTS, RIGS, Expect, Rig, RigFactory, rig
+from .test_hal_sbi import KINDS, driver_for
 
 OPERATION_TIMEOUT_S = 0.4
 # How long past its deadline an operation may take to unwind (abandon, status update).
@@ -84,6 +88,44 @@ async def _keypad(tmp_path: Path) -> AsyncIterator[Rig]:
         await sim.stop()
 
 
+SBI_EXPECTATIONS = {
+    Fault.UNPLUG: Expect(DeviceGone, "disconnected"),
+    Fault.HANG: Expect(DeviceTimeout, "not_responding"),
+    Fault.GARBAGE: Expect(DeviceFault, "garbage"),
+    Fault.SLOW: Expect(DeviceTimeout, "not_responding"),
+    # The applicant's outcomes: the device itself stays READY.
+    Fault.LOW_QUALITY: Expect(CaptureNotAccepted, "low_quality"),
+    Fault.NO_FINGER: Expect(CaptureNotAccepted, "no_capture"),
+    Fault.BUSY: Expect(DeviceBusy, "device_busy"),
+}
+
+
+def _sbi_rig_factory(kind: SbiKind) -> RigFactory:
+    @asynccontextmanager
+    async def factory(_tmp_path: Path) -> AsyncIterator[Rig]:
+        sim = SbiSimulator(
+            name=f"sim-{kind}", kind=kind, seed=uuid.uuid4().int, timing=Timing(scale=0)
+        )
+        await sim.start()
+        try:
+            device = driver_for(sim)
+            yield Rig(
+                device=device,
+                # The capture's deadline is the driver's configured budget (FAST).
+                operate=lambda _timeout_s: KINDS[kind].capture(device),
+                inject=sim.inject,
+                clear=sim.clear,
+            )
+        finally:
+            await sim.stop()
+
+    return factory
+
+
+for _kind in SbiKind:
+    rig(f"sbi_{_kind}", SBI_EXPECTATIONS)(_sbi_rig_factory(_kind))
+
+
 CELLS = [(name, fault) for name, (_, expectations) in RIGS.items() for fault in expectations]
 
 
@@ -116,7 +158,10 @@ async def test_fault(name: str, fault: Fault, tmp_path: Path) -> None:
                     await rig_.operate(OPERATION_TIMEOUT_S)
             assert caught.value.code == expect.code
             assert device.status.state is status_for(expect.code).state
-            assert device.status.reason is not None
+            # A device that is not usable says why; the applicant's outcomes (poor
+            # quality, nothing presented) leave it READY, with the reason on the error.
+            assert (device.status.reason is not None) != device.status.usable
+            assert caught.value.text.id
             rig_.clear()
             async with asyncio.timeout(RECOVERY_S):
                 await supervisor.wait_for(device.name, DeviceState.READY)

@@ -15,6 +15,7 @@ import pytest
 from appliance.config import load_config
 from appliance.hal import DeviceState, DeviceTimeout
 from appliance.hal._config import build_devices
+from appliance.hal._biometric import SbiFaceCamera
 from appliance.hal._signature_pad import SignaturePad
 from sim.office import SimulatedOffice
 from sim.scenario import Scenario
@@ -56,8 +57,23 @@ async def test_station_config_reaches_the_simulated_devices(
     base = tmp_path / "station.toml"
     base.write_text('[station]\nid = "lumajang-01"\n', encoding="utf-8")
     config = load_config(base, overlays=[simulator / "devices.toml"])
-    assert set(config.devices) == {"signature_pad", "satisfaction_keypad"}
+    assert set(config.devices) == {
+        "signature_pad",
+        "satisfaction_keypad",
+        "camera",
+        "fingerprint_scanner",
+        "single_finger_scanner",
+        "iris_scanner",
+    }
     devices = {device.name: device for device in build_devices(config.devices)}
+    camera = devices["camera"]
+    assert isinstance(camera, SbiFaceCamera)
+    await camera.connect()
+    try:
+        face = await camera.capture_face()
+        assert face.captures
+    finally:
+        await camera.disconnect()
     pad = devices["signature_pad"]
     assert isinstance(pad, SignaturePad)
     await pad.connect()

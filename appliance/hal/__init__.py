@@ -1,6 +1,22 @@
 """The hardware abstraction layer: one async interface per device class, real drivers
 on real transports, and the device supervisor."""
 
+from ._biometric import (
+    BiometricCapture,
+    CaptureNotAccepted,
+    CaptureResult,
+    SbiDevice,
+    SbiDeviceConfig,
+    SbiFaceCamera,
+    SbiFaceCameraConfig,
+    SbiFingerprintScanner,
+    SbiFingerprintScannerConfig,
+    SbiIrisScanner,
+    SbiIrisScannerConfig,
+    SbiSingleFingerScanner,
+    SbiSingleFingerScannerConfig,
+    choose_chip_fingers,
+)
 from ._blocking import BlockingCaller
 from ._config import DeviceConfig, HalSection, build_devices
 from ._device import Device, StatusListener
@@ -16,6 +32,7 @@ from ._errors import (
 )
 from ._keypad import KeypadConfig, Rating, SatisfactionKeypad
 from ._lineproto import Frame, FrameError
+from ._sbi_protocol import SBI_ERRORS, BioType, Eye, Finger, Slap
 from ._serial import SerialLineDevice
 from ._signature_pad import PenSample, Signature, SignaturePad, SignaturePadConfig
 from ._status import BUSY, READY, DeviceIdentity, DeviceKind, DeviceState, DeviceStatus
@@ -25,8 +42,13 @@ __all__ = [
     "BUSY",
     "FAULT_CODES",
     "READY",
+    "SBI_ERRORS",
     "Backoff",
+    "BioType",
+    "BiometricCapture",
     "BlockingCaller",
+    "CaptureNotAccepted",
+    "CaptureResult",
     "Device",
     "DeviceBusy",
     "DeviceConfig",
@@ -39,7 +61,9 @@ __all__ = [
     "DeviceStatus",
     "DeviceSupervisor",
     "DeviceTimeout",
+    "Eye",
     "FaultSpec",
+    "Finger",
     "Frame",
     "FrameError",
     "HalSection",
@@ -47,12 +71,24 @@ __all__ = [
     "PenSample",
     "Rating",
     "SatisfactionKeypad",
+    "SbiDevice",
+    "SbiDeviceConfig",
+    "SbiFaceCamera",
+    "SbiFaceCameraConfig",
+    "SbiFingerprintScanner",
+    "SbiFingerprintScannerConfig",
+    "SbiIrisScanner",
+    "SbiIrisScannerConfig",
+    "SbiSingleFingerScanner",
+    "SbiSingleFingerScannerConfig",
     "SerialLineDevice",
     "Signature",
     "SignaturePad",
     "SignaturePadConfig",
+    "Slap",
     "StatusChange",
     "StatusListener",
     "build_devices",
+    "choose_chip_fingers",
     "status_for",
 ]

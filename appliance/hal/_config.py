@@ -11,11 +11,29 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ._biometric import (
+    SbiFaceCamera,
+    SbiFaceCameraConfig,
+    SbiFingerprintScanner,
+    SbiFingerprintScannerConfig,
+    SbiIrisScanner,
+    SbiIrisScannerConfig,
+    SbiSingleFingerScanner,
+    SbiSingleFingerScannerConfig,
+)
 from ._device import Device
 from ._keypad import KeypadConfig, SatisfactionKeypad
 from ._signature_pad import SignaturePad, SignaturePadConfig
 
-DeviceConfig = Annotated[SignaturePadConfig | KeypadConfig, Field(discriminator="kind")]
+DeviceConfig = Annotated[
+    SignaturePadConfig
+    | KeypadConfig
+    | SbiFaceCameraConfig
+    | SbiFingerprintScannerConfig
+    | SbiSingleFingerScannerConfig
+    | SbiIrisScannerConfig,
+    Field(discriminator="kind"),
+]
 
 
 class HalSection(BaseModel):
@@ -36,4 +54,12 @@ def build_devices(configs: Mapping[str, DeviceConfig]) -> list[Device]:
                 devices.append(SignaturePad.from_config(name, config))
             case KeypadConfig():
                 devices.append(SatisfactionKeypad.from_config(name, config))
+            case SbiFaceCameraConfig():
+                devices.append(SbiFaceCamera(name=name, config=config))
+            case SbiFingerprintScannerConfig():
+                devices.append(SbiFingerprintScanner(name=name, config=config))
+            case SbiSingleFingerScannerConfig():
+                devices.append(SbiSingleFingerScanner(name=name, config=config))
+            case SbiIrisScannerConfig():
+                devices.append(SbiIrisScanner(name=name, config=config))
     return devices
