@@ -1,7 +1,8 @@
 """Every simulated device of one station, as `appliance sim` runs them.
 
 Serial devices appear under `<dir>/dev/serial/by-id/`, the way udev names real ones, and
-the biometric devices as SBI services on loopback ports in 4501-4600;
+the biometric devices as SBI services on loopback ports in 4501-4600, and the ticket
+printer on a simulated USB bus the driver reaches through pyusb (`usb_backend = "sim"`);
 the overlay file `<dir>/devices.toml` points `appliance run` at them, and the control
 socket `<dir>/control.sock` takes faults at run time.
 """
@@ -16,8 +17,10 @@ import tomli_w
 
 from ._base import Timing
 from .control import Controllable, serve_control
+from .escpos_printer import EscposPrinterSim
 from .sbi import SbiKind, SbiSimulator
 from .serial_devices import SatisfactionKeypadSim, SerialLineSim, SignaturePadSim
+from .usb import UsbBus
 
 
 class SimulatedOffice:
@@ -48,10 +51,17 @@ class SimulatedOffice:
                 ("iris_scanner", SbiKind.IRIS),
             )
         ]
+        # The socket path must fit a UNIX address (108 bytes): keep DIR short.
+        self._usb = UsbBus(socket_path=directory / "usb.sock")
+        printer = EscposPrinterSim(
+            name="ticket_printer", bus=self._usb, seed=seed, timing=self.timing
+        )
         self._serial = serial
         self._sbi = sbi
+        self._printer = printer
         self.devices: dict[str, Controllable] = {device.name: device for device in serial}
         self.devices |= {service.name: service for service in sbi}
+        self.devices[printer.name] = printer
         self._control: Any = None
 
     @property
@@ -65,6 +75,7 @@ class SimulatedOffice:
     def overlay(self) -> dict[str, Any]:
         devices = {device.name: device.config_overlay() for device in self._serial}
         devices |= {service.name: service.config_overlay() for service in self._sbi}
+        devices[self._printer.name] = self._printer.config_overlay()
         return {"devices": devices}
 
     async def start(self) -> None:
@@ -73,6 +84,8 @@ class SimulatedOffice:
             await device.start()
         for service in self._sbi:  # each takes a free port in the SBI range, 4501-4600
             await service.start()
+        await self._usb.start()
+        await self._printer.start()
         self.overlay_path.write_text(
             "# Written by `appliance sim`: pass with --config-overlay to `appliance run`.\n"
             + tomli_w.dumps(self.overlay()),
@@ -90,4 +103,6 @@ class SimulatedOffice:
             await device.stop()
         for service in self._sbi:
             await service.stop()
+        await self._printer.stop()
+        await self._usb.stop()
         self.control_path.unlink(missing_ok=True)

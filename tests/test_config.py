@@ -10,6 +10,7 @@ import pytest
 from appliance.cli import run
 from appliance.config import ConfigError, load_config
 from appliance.domain import RequirementProfile, Step
+from appliance.hal import SignaturePadConfig
 from tests.support import REPO
 
 
@@ -155,5 +156,7 @@ def test_an_overlay_adds_devices_to_the_station_file(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     config = load_config(base, overlays=[overlay])
-    assert config.devices["signature_pad"].path == "/dev/serial/by-id/pad"
+    pad = config.devices["signature_pad"]
+    assert isinstance(pad, SignaturePadConfig)
+    assert pad.path == "/dev/serial/by-id/pad"
     assert (config.hal.poll_interval_s, config.hal.reconnect_max_s) == (2, 3)

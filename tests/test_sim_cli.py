@@ -14,8 +14,8 @@ import pytest
 
 from appliance.config import load_config
 from appliance.hal import DeviceState, DeviceTimeout
-from appliance.hal._config import build_devices
 from appliance.hal._biometric import SbiFaceCamera
+from appliance.hal._config import build_devices
 from appliance.hal._signature_pad import SignaturePad
 from sim.office import SimulatedOffice
 from sim.scenario import Scenario
@@ -64,6 +64,7 @@ async def test_station_config_reaches_the_simulated_devices(
         "fingerprint_scanner",
         "single_finger_scanner",
         "iris_scanner",
+        "ticket_printer",
     }
     devices = {device.name: device for device in build_devices(config.devices)}
     camera = devices["camera"]

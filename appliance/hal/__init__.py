@@ -37,6 +37,8 @@ from ._serial import SerialLineDevice
 from ._signature_pad import PenSample, Signature, SignaturePad, SignaturePadConfig
 from ._status import BUSY, READY, DeviceIdentity, DeviceKind, DeviceState, DeviceStatus
 from ._supervisor import Backoff, DeviceSupervisor, StatusChange
+from ._ticket_printer import Ticket, TicketPrinter, TicketPrinterConfig
+from ._usb import UsbBulkDevice
 
 __all__ = [
     "BUSY",
@@ -88,6 +90,10 @@ __all__ = [
     "Slap",
     "StatusChange",
     "StatusListener",
+    "Ticket",
+    "TicketPrinter",
+    "TicketPrinterConfig",
+    "UsbBulkDevice",
     "build_devices",
     "choose_chip_fingers",
     "status_for",

@@ -36,7 +36,9 @@ class BlockingCaller:
         future: asyncio.Future[T] = loop.create_future()
         jobs.put((function, loop, future))
         try:
-            return await future
+            # Shielded: cancelling the caller must not cancel the future too, or it
+            # would look settled and the hung thread would never be abandoned.
+            return await asyncio.shield(future)
         except asyncio.CancelledError:
             if not future.done():
                 # Still running on the thread: let it finish (or never) on its own.

@@ -24,9 +24,11 @@ from ._biometric import (
 from ._device import Device
 from ._keypad import KeypadConfig, SatisfactionKeypad
 from ._signature_pad import SignaturePad, SignaturePadConfig
+from ._ticket_printer import TicketPrinter, TicketPrinterConfig
 
 DeviceConfig = Annotated[
-    SignaturePadConfig
+    TicketPrinterConfig
+    | SignaturePadConfig
     | KeypadConfig
     | SbiFaceCameraConfig
     | SbiFingerprintScannerConfig
@@ -50,6 +52,8 @@ def build_devices(configs: Mapping[str, DeviceConfig]) -> list[Device]:
     devices: list[Device] = []
     for name, config in configs.items():
         match config:
+            case TicketPrinterConfig():
+                devices.append(TicketPrinter.from_config(name=name, config=config))
             case SignaturePadConfig():
                 devices.append(SignaturePad.from_config(name, config))
             case KeypadConfig():

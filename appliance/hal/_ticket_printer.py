@@ -1,0 +1,253 @@
+"""The queue-ticket printer: an ESC/POS thermal printer on USB.
+
+python-escpos composes the ticket (its `Dummy` printer collects the bytes: text in the
+printer profile's code page, sizes, native QR, cut); the bytes go out on the printer's
+bulk OUT endpoint through `UsbBulkDevice`. python-escpos's own `Usb` printer is not used
+for the transport: it turns every USB error into "not found" (an unplug could not be
+told from a wrong vendor id), resets the device on every open and reads with a fixed
+timeout; `UsbBulkDevice` keeps errno and deadlines.
+
+Status comes from the real-time requests `DLE EOT n`, which printers answer even while
+offline: n=1 (printer: offline), n=2 (offline cause: cover open, stopped at paper end,
+error) and n=4 (paper sensors: near-end, end). Each answer is one byte whose bits 0 and
+7 are 0 and bits 1 and 4 are 1; anything else is garbage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Final, Literal, Self
+
+from escpos.capabilities import get_profile
+from escpos.constants import QR_ECLEVEL_M
+from escpos.printer import Dummy
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, model_validator
+
+from appliance.logs import get_logger
+
+from ._device import Device
+from ._errors import DeviceFault, DeviceTimeout, status_for
+from ._status import READY, DeviceIdentity, DeviceKind, DeviceStatus
+from ._usb import UsbBulkDevice
+
+log = get_logger(__name__)
+
+STATUS_REQUESTS: Final = (1, 2, 4)
+_FIXED_MASK: Final = 0x93
+_FIXED_BITS: Final = 0x12
+_REPLY_SIZE: Final = 64  # one full-speed packet: room to see noise for what it is
+# Emptying the IN pipe of answers that came too late: each read waits this long for more.
+_DRAIN_WAIT_S: Final = 0.02
+_DRAIN_READS: Final = 8
+_MAX_NUMBER_CHARS: Final = 8  # 4x size on a 58 mm roll: 32 columns / 4
+_MAX_QR_CHARS: Final = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    """What a queue ticket shows."""
+
+    office: str
+    number: str  # "A-017": printed big
+    service: str
+    issued_at: datetime
+    qr_payload: str
+
+    def __post_init__(self) -> None:
+        if not 0 < len(self.number) <= _MAX_NUMBER_CHARS:
+            raise ValueError(f"queue number must be 1 to {_MAX_NUMBER_CHARS} characters")
+        if not 0 < len(self.qr_payload) <= _MAX_QR_CHARS:
+            raise ValueError(f"QR payload must be 1 to {_MAX_QR_CHARS} characters")
+
+
+def ticket_bytes(ticket: Ticket, *, profile: str = "default") -> bytes:
+    """The ESC/POS job for one ticket, composed by python-escpos."""
+    job = Dummy(profile=profile)
+    job.hw("INIT")
+    job.set(align="center", bold=True)
+    job.textln(ticket.office)
+    job.set(bold=False)
+    job.textln("Nomor Antrean / Queue number")
+    job.set(custom_size=True, width=4, height=4)
+    job.textln(ticket.number)
+    job.set(custom_size=True, width=1, height=1)
+    job.textln(ticket.service)
+    job.textln(ticket.issued_at.strftime("%d-%m-%Y %H:%M"))
+    job.qr(ticket.qr_payload, native=True, size=6, ec=QR_ECLEVEL_M)
+    job.ln()
+    job.textln("Mohon menunggu panggilan")
+    job.cut()
+    output: bytes = job.output
+    return output
+
+
+def status_byte(reply: bytes) -> int | None:
+    """The status byte in a DLE EOT answer, or None if the answer is not one."""
+    if len(reply) != 1 or reply[0] & _FIXED_MASK != _FIXED_BITS:
+        return None
+    return reply[0]
+
+
+@dataclass(frozen=True, slots=True)
+class PrinterReport:
+    """What the printer says about itself in its three status bytes."""
+
+    offline: bool
+    cover_open: bool
+    paper_out: bool
+    paper_low: bool
+    error: bool
+
+    @classmethod
+    def from_bytes(cls, *, printer: int, offline_cause: int, paper: int) -> Self:
+        return cls(
+            offline=bool(printer & 0x08),
+            cover_open=bool(offline_cause & 0x04),
+            paper_out=bool(offline_cause & 0x20 or paper & 0x60),
+            paper_low=bool(paper & 0x0C),
+            error=bool(offline_cause & 0x40),
+        )
+
+    def device_status(self) -> DeviceStatus:
+        # The cover first: with the cover open the paper sensor reads "out" on most models.
+        if self.cover_open:
+            return status_for("cover_open")
+        if self.paper_out:
+            return status_for("paper_out")
+        if self.error:
+            return status_for("device_error", "the printer reports an error (cutter, head)")
+        if self.offline:
+            return status_for("device_error", "the printer is offline")
+        if self.paper_low:
+            return status_for("paper_low")
+        return READY
+
+
+class TicketPrinterConfig(BaseModel):
+    """`[devices.<name>]` for an ESC/POS ticket printer on USB."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["escpos_usb"]
+    vendor_id: int = Field(ge=0, le=0xFFFF)
+    product_id: int = Field(ge=0, le=0xFFFF)
+    serial: str | None = None  # to pick one of several identical printers
+    usb_backend: Literal["libusb1", "sim"] = "libusb1"
+    sim_socket: Path | None = None
+    profile: str = "default"  # a python-escpos printer profile (code pages, cutter)
+    connect_timeout_s: PositiveFloat = 5.0
+    probe_timeout_s: PositiveFloat = 2.0
+    reply_timeout_s: PositiveFloat = 0.5
+    print_timeout_s: PositiveFloat = 10.0
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.usb_backend == "sim" and self.sim_socket is None:
+            raise ValueError('usb_backend "sim" needs sim_socket')
+        try:
+            get_profile(self.profile)
+        except LookupError:
+            raise ValueError(f"unknown python-escpos printer profile {self.profile!r}") from None
+        return self
+
+
+class TicketPrinter(Device):
+    kind = DeviceKind.TICKET_PRINTER
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        vendor_id: int,
+        product_id: int,
+        serial: str | None = None,
+        backend: Any = None,
+        profile: str = "default",
+        reply_timeout_s: float = 0.5,
+        print_timeout_s: float = 10.0,
+        connect_timeout_s: float = 5.0,
+        probe_timeout_s: float = 2.0,
+    ) -> None:
+        """`backend` is a pyusb backend object; None lets pyusb find libusb."""
+        super().__init__(
+            name=name, connect_timeout_s=connect_timeout_s, probe_timeout_s=probe_timeout_s
+        )
+        self.profile = profile
+        self.reply_timeout_s = reply_timeout_s
+        self.print_timeout_s = print_timeout_s
+        self._usb = UsbBulkDevice(
+            name=name, vendor_id=vendor_id, product_id=product_id, serial=serial, backend=backend
+        )
+        # Set while an answer may still be on its way (a status request cut short): the
+        # next request first empties the pipe so as not to read the old answer as its own.
+        self._stale_answers = True
+
+    @classmethod
+    def from_config(cls, *, name: str, config: TicketPrinterConfig) -> Self:
+        backend: Any = None
+        if config.usb_backend == "sim":
+            from sim.usb import SimUsbBackend  # noqa: PLC0415 - only for the simulator
+
+            assert config.sim_socket is not None  # the model checks it
+            backend = SimUsbBackend(config.sim_socket)
+        return cls(
+            name=name,
+            vendor_id=config.vendor_id,
+            product_id=config.product_id,
+            serial=config.serial,
+            backend=backend,
+            profile=config.profile,
+            reply_timeout_s=config.reply_timeout_s,
+            print_timeout_s=config.print_timeout_s,
+            connect_timeout_s=config.connect_timeout_s,
+            probe_timeout_s=config.probe_timeout_s,
+        )
+
+    async def print_ticket(self, ticket: Ticket, *, timeout_s: float | None = None) -> None:
+        """Print one ticket, after checking there is paper and the cover is closed."""
+        job = ticket_bytes(ticket, profile=self.profile)
+        deadline = self.print_timeout_s if timeout_s is None else timeout_s
+        async with self.operation("print_ticket", timeout_s=deadline):
+            status = await self._probe()
+            if not status.usable:
+                raise DeviceFault(self.name, status.code or "device_error", "refused to print")
+            await self._usb.write(job, timeout_s=deadline)
+        log.info("ticket_printed", device=self.name, number=ticket.number)
+        # The roll may have reached its near-end (or its end) with this ticket: say so now.
+        await self.check()
+
+    async def _connect(self) -> DeviceIdentity:
+        identity = await self._usb.open()
+        self._stale_answers = True
+        log.info("ticket_printer_opened", device=self.name, **identity.to_json())
+        return identity
+
+    async def _disconnect(self) -> None:
+        await self._usb.close()
+
+    async def _probe(self) -> DeviceStatus:
+        printer, offline_cause, paper = [await self._ask(n) for n in STATUS_REQUESTS]
+        report = PrinterReport.from_bytes(printer=printer, offline_cause=offline_cause, paper=paper)
+        return report.device_status()
+
+    async def _ask(self, request: int) -> int:
+        if self._stale_answers:
+            await self._drain()
+        self._stale_answers = True
+        await self._usb.write(bytes([0x10, 0x04, request]), timeout_s=self.reply_timeout_s)
+        reply = await self._usb.read(size=_REPLY_SIZE, timeout_s=self.reply_timeout_s)
+        value = status_byte(reply)
+        if value is None:
+            raise DeviceFault(self.name, "garbage", f"DLE EOT {request} answered {reply.hex()}")
+        self._stale_answers = False
+        return value
+
+    async def _drain(self) -> None:
+        for _ in range(_DRAIN_READS):
+            try:
+                await self._usb.read(size=_REPLY_SIZE, timeout_s=_DRAIN_WAIT_S)
+            except DeviceTimeout:
+                return  # nothing more: the pipe is empty
+        raise DeviceFault(self.name, "garbage", "the printer keeps sending unasked data")

@@ -1,0 +1,217 @@
+"""USB devices with a bulk OUT and a bulk IN endpoint, through pyusb.
+
+The device is found afresh (`usb.core.find`) on every open, by vendor, product and
+optionally serial number, so a printer that comes back after an unplug, at another
+address, is found again; nothing from a previous open is reused. The pyusb backend is
+injectable: None lets pyusb pick libusb, and the simulator passes its forwarding
+backend, so the same code runs against both.
+
+Every pyusb call runs through a BlockingCaller, so a transfer that never returns costs
+a thread, not the daemon; and every pyusb error is turned into the HAL's taxonomy here,
+in `usb_error`, and nowhere else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+from collections.abc import Callable
+from typing import Any, Final, TypeVar
+
+import usb.core
+import usb.util
+
+from ._blocking import BlockingCaller
+from ._errors import DeviceError, DeviceFault, DeviceGone, DeviceTimeout
+from ._status import DeviceIdentity
+
+T = TypeVar("T")
+
+# Errors after which only reopening can help: the device went away (ENODEV, or ENOENT
+# when libusb no longer finds what it asks for) or the link broke under a transfer (EIO,
+# which libusb reports for a reset device or a bad cable).
+_GONE: Final = frozenset({errno.ENODEV, errno.ENOENT, errno.ESHUTDOWN, errno.EIO})
+
+
+def usb_error(device: str, what: str, error: Exception) -> DeviceError:
+    """The HAL error for a pyusb error raised while doing `what`."""
+    code = getattr(error, "errno", None)
+    detail = f"{what}: {error}"
+    if isinstance(error, usb.core.USBTimeoutError) or code == errno.ETIMEDOUT:
+        return DeviceTimeout(device, detail)
+    if isinstance(error, usb.core.NoBackendError):
+        return DeviceFault(device, "device_error", f"{what}: no USB library (libusb) installed")
+    if code in _GONE:
+        return DeviceGone(device, detail)
+    if code in (errno.EACCES, errno.EPERM):
+        return DeviceFault(device, "device_error", f"{detail} (is the udev rule installed?)")
+    if code == errno.EBUSY:
+        return DeviceFault(device, "device_error", f"{detail} (claimed by another program)")
+    return DeviceFault(device, "device_error", detail)
+
+
+class UsbBulkDevice:
+    """One USB device, opened by vendor/product/serial, talked to over bulk endpoints."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        vendor_id: int,
+        product_id: int,
+        serial: str | None = None,
+        backend: Any = None,
+        interface: int = 0,
+    ) -> None:
+        self.name = name
+        self.vendor_id = vendor_id
+        self.product_id = product_id
+        self.serial = serial
+        self.backend = backend
+        self.interface = interface
+        self._caller = BlockingCaller(name=name)
+        self._device: Any = None
+        self._out: int = 0
+        self._in: int = 0
+
+    @property
+    def is_open(self) -> bool:
+        return self._device is not None
+
+    async def open(self) -> DeviceIdentity:
+        """Find the device, claim its interface and read its identity strings."""
+        await self.close()
+        return await self._run("open", self._open)
+
+    async def close(self) -> None:
+        device, self._device = self._device, None
+        if device is not None:
+            await self._call(lambda: _dispose_quietly(device))
+        self._caller.close()
+
+    async def write(self, data: bytes, *, timeout_s: float) -> None:
+        device, endpoint = self._opened(), self._out
+        written = await self._run(
+            "write", lambda: device.write(endpoint, data, _milliseconds(timeout_s))
+        )
+        if written != len(data):
+            raise DeviceFault(self.name, "device_error", f"wrote {written} of {len(data)} bytes")
+
+    async def read(self, *, size: int, timeout_s: float) -> bytes:
+        device, endpoint = self._opened(), self._in
+        return await self._run(
+            "read", lambda: bytes(device.read(endpoint, size, _milliseconds(timeout_s)))
+        )
+
+    def _opened(self) -> Any:
+        if self._device is None:
+            raise DeviceGone(self.name, "USB device is not open")
+        return self._device
+
+    async def _call(self, action: Callable[[], T]) -> T:
+        try:
+            return await self._caller.call(action)
+        except asyncio.CancelledError:
+            # The call may still be stuck in libusb: the next one must not queue behind it
+            # on the same worker. (BlockingCaller means to do this itself, but its check
+            # misses it: cancelling the awaiting task also cancels the future it checks.)
+            self._caller.close()
+            self._caller = BlockingCaller(name=self.name)
+            raise
+
+    async def _run(self, what: str, action: Callable[[], T]) -> T:
+        try:
+            return await self._call(action)
+        except (usb.core.USBError, usb.core.NoBackendError) as exc:
+            error = usb_error(self.name, what, exc)
+        if isinstance(error, DeviceGone):
+            await self.close()  # the next open must enumerate again
+        raise error
+
+    def _open(self) -> DeviceIdentity:
+        device = usb.core.find(
+            backend=self.backend,
+            idVendor=self.vendor_id,
+            idProduct=self.product_id,
+            custom_match=None if self.serial is None else self._has_serial,
+        )
+        if device is None:
+            raise DeviceGone(self.name, f"no USB device {self._wanted()}", code="not_found")
+        try:
+            identity = self._claim(device)
+        except BaseException:
+            _dispose_quietly(device)
+            raise
+        self._device = device
+        return identity
+
+    def _claim(self, device: Any) -> DeviceIdentity:
+        try:
+            configuration = device.get_active_configuration()
+        except usb.core.USBError:
+            device.set_configuration()  # not configured yet (no kernel did it for us)
+            configuration = device.get_active_configuration()
+        interface = configuration[(self.interface, 0)]
+        number = interface.bInterfaceNumber
+        try:
+            if device.is_kernel_driver_active(number):
+                device.detach_kernel_driver(number)  # usblp claims printers on Linux
+        except NotImplementedError:
+            pass  # backends without kernel drivers
+        usb.util.claim_interface(device, number)
+        self._out = _bulk_endpoint(interface, usb.util.ENDPOINT_OUT, self.name)
+        self._in = _bulk_endpoint(interface, usb.util.ENDPOINT_IN, self.name)
+        return DeviceIdentity(
+            make=_string(device, device.iManufacturer) or f"{device.idVendor:04x}",
+            model=_string(device, device.iProduct) or f"{device.idProduct:04x}",
+            serial=_string(device, device.iSerialNumber),
+            firmware=f"{device.bcdDevice >> 8:x}.{device.bcdDevice & 0xFF:02x}",
+        )
+
+    def _has_serial(self, device: Any) -> bool:
+        try:
+            matches: bool = _string(device, device.iSerialNumber) == self.serial
+        except usb.core.USBError:
+            matches = False  # a device we may not read (another user's): not ours
+        if not matches:
+            _dispose_quietly(device)
+        return matches
+
+    def _wanted(self) -> str:
+        serial = "" if self.serial is None else f" serial {self.serial}"
+        return f"{self.vendor_id:04x}:{self.product_id:04x}{serial}"
+
+
+def _dispose_quietly(device: Any) -> None:
+    # Releasing a device that is gone: nothing left to release.
+    with contextlib.suppress(usb.core.USBError):
+        usb.util.dispose_resources(device)
+
+
+def _bulk_endpoint(interface: Any, direction: int, device: str) -> int:
+    endpoint = usb.util.find_descriptor(
+        interface,
+        custom_match=lambda e: (
+            usb.util.endpoint_direction(e.bEndpointAddress) == direction
+            and usb.util.endpoint_type(e.bmAttributes) == usb.util.ENDPOINT_TYPE_BULK
+        ),
+    )
+    if endpoint is None:
+        way = "IN" if direction == usb.util.ENDPOINT_IN else "OUT"
+        raise DeviceFault(device, "device_error", f"the interface has no bulk {way} endpoint")
+    address: int = endpoint.bEndpointAddress
+    return address
+
+
+def _string(device: Any, index: int) -> str:
+    """A string descriptor, or "" if the device has none (no language, index 0)."""
+    try:
+        text = usb.util.get_string(device, index)
+    except ValueError:
+        return ""
+    return "" if text is None else str(text)
+
+
+def _milliseconds(seconds: float) -> int:
+    return max(1, round(seconds * 1000))  # 0 would mean "no timeout" to libusb

@@ -1,0 +1,744 @@
+"""A USB bus for simulated devices, reached through a pyusb backend over a UNIX socket.
+
+The daemon's driver makes the same pyusb calls it makes against libusb; `SimUsbBackend`
+forwards each of them, as one small request, to a `UsbBus` that may live in another
+process (`appliance sim`). The bus hosts `SimulatedUsbDevice`s: it answers descriptor and
+string requests from their `UsbDescriptor`, hands bulk transfers to them, and plays the
+faults any USB device can have:
+
+- unplug: the device leaves the enumeration, every call on a handle opened before fails
+  with errno ENODEV (libusb's LIBUSB_ERROR_NO_DEVICE), and a replug gives it a new address;
+- hang: a bulk transfer that never returns, whatever its timeout (a wedged device or host
+  controller); only the caller's own deadline gets it back;
+- slow: bulk transfers start late (param `delay_s`, real seconds), so a short transfer
+  timeout expires as it would with libusb, leaving the late answer in the pipe.
+
+Wire format: every request and reply is a 4-byte big-endian length and a JSON object;
+bytes travel base64-encoded. One connection per call: a call abandoned by its caller (a
+hung transfer) can never mix its late reply into another call's.
+"""
+
+from __future__ import annotations
+
+import array
+import asyncio
+import base64
+import contextlib
+import errno
+import json
+import os
+import socket
+import struct
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, Final, Protocol, TypeVar
+
+import usb.backend
+import usb.core
+
+from ._base import Fault, FaultState
+
+T = TypeVar("T")
+
+MAX_FRAME: Final = 16 * 1024 * 1024
+_HEADER: Final = struct.Struct(">I")
+_LANGID_EN_US: Final = 0x0409
+_GET_DESCRIPTOR: Final = 0x06
+_STRING_DESCRIPTOR: Final = 0x03
+_BULK: Final = 0x02
+_DIRECTION_IN: Final = 0x80
+_DEFAULT_SLOW_S: Final = 2.0
+
+# libusb's own codes and texts, so that an error from the simulator reads like one from
+# the hardware (pyusb keeps the code in `backend_error_code`).
+_LIBUSB: Final = {
+    errno.EIO: (-1, "Input/Output Error"),
+    errno.EINVAL: (-2, "Invalid parameter"),
+    errno.ENODEV: (-4, "No such device (it may have been disconnected)"),
+    errno.ETIMEDOUT: (-7, "Operation timed out"),
+    errno.EPIPE: (-9, "Pipe error"),
+}
+
+
+# ---------------------------------------------------------------- what a device declares
+
+
+@dataclass(frozen=True, slots=True)
+class UsbEndpoint:
+    address: int  # bit 7 set for IN
+    attributes: int = _BULK
+    max_packet: int = 64
+
+
+@dataclass(frozen=True, slots=True)
+class UsbDescriptor:
+    """The descriptors a simulated device enumerates with: one configuration, one interface."""
+
+    vendor_id: int
+    product_id: int
+    manufacturer: str
+    product: str
+    serial: str
+    bcd_device: int = 0x0100
+    interface_class: int = 0x07  # printer
+    interface_subclass: int = 0x01
+    interface_protocol: int = 0x02  # bidirectional
+    endpoints: tuple[UsbEndpoint, ...] = (UsbEndpoint(0x01), UsbEndpoint(0x82))
+
+    def strings(self) -> dict[int, str]:
+        """String descriptors by index (0 is the language list, answered separately)."""
+        return {1: self.manufacturer, 2: self.product, **({3: self.serial} if self.serial else {})}
+
+    def tree(self, *, port: int, address: int) -> dict[str, Any]:
+        """Every descriptor as pyusb's backends present them, for the client to keep."""
+        endpoints = [
+            {
+                "bLength": 7,
+                "bDescriptorType": 5,
+                "bEndpointAddress": ep.address,
+                "bmAttributes": ep.attributes,
+                "wMaxPacketSize": ep.max_packet,
+                "bInterval": 0,
+                "bRefresh": 0,
+                "bSynchAddress": 0,
+                "extra_descriptors": [],
+            }
+            for ep in self.endpoints
+        ]
+        interface = {
+            "bLength": 9,
+            "bDescriptorType": 4,
+            "bInterfaceNumber": 0,
+            "bAlternateSetting": 0,
+            "bNumEndpoints": len(endpoints),
+            "bInterfaceClass": self.interface_class,
+            "bInterfaceSubClass": self.interface_subclass,
+            "bInterfaceProtocol": self.interface_protocol,
+            "iInterface": 0,
+            "extra_descriptors": [],
+        }
+        configuration = {
+            "bLength": 9,
+            "bDescriptorType": 2,
+            "wTotalLength": 9 + 9 + 7 * len(endpoints),
+            "bNumInterfaces": 1,
+            "bConfigurationValue": 1,
+            "iConfiguration": 0,
+            "bmAttributes": 0xC0,
+            "bMaxPower": 50,
+            "extra_descriptors": [],
+        }
+        device = {
+            "bLength": 18,
+            "bDescriptorType": 1,
+            "bcdUSB": 0x0200,
+            "bDeviceClass": 0,
+            "bDeviceSubClass": 0,
+            "bDeviceProtocol": 0,
+            "bMaxPacketSize0": 64,
+            "idVendor": self.vendor_id,
+            "idProduct": self.product_id,
+            "bcdDevice": self.bcd_device,
+            "iManufacturer": 1,
+            "iProduct": 2,
+            "iSerialNumber": 3 if self.serial else 0,
+            "bNumConfigurations": 1,
+            "bus": 1,
+            "address": address,
+            "port_number": port,
+            "port_numbers": [port],
+            "speed": 2,  # full speed, as most receipt printers
+        }
+        return {
+            "port": port,
+            "address": address,
+            "device": device,
+            "configurations": [
+                {
+                    "descriptor": configuration,
+                    "interfaces": [[{**interface, "endpoints": endpoints}]],
+                }
+            ],
+        }
+
+
+class SimulatedUsbDevice(Protocol):
+    """A device the bus can host: its descriptors and what it does with bulk transfers."""
+
+    name: str
+    faults: FaultState
+    usb_descriptor: UsbDescriptor
+
+    async def bulk_out(self, endpoint: int, data: bytes) -> None:
+        """Take data the host sent to an OUT endpoint."""
+
+    async def bulk_in(self, endpoint: int, size: int) -> bytes:
+        """Wait until the device has something for the host, then give up to `size` bytes."""
+        ...
+
+    def usb_reset(self) -> None:
+        """The host reset or re-enumerated the device: drop half-received commands and
+        answers nobody read."""
+
+
+class UsbInPipe:
+    """The bytes a device has for the host, waiting to be read from its IN endpoint."""
+
+    def __init__(self) -> None:
+        self._data = bytearray()
+        self._ready = asyncio.Event()
+
+    def put(self, data: bytes) -> None:
+        self._data += data
+        if self._data:
+            self._ready.set()
+
+    async def get(self, size: int) -> bytes:
+        while not self._data:
+            self._ready.clear()
+            await self._ready.wait()
+        chunk = bytes(self._data[:size])
+        del self._data[:size]
+        return chunk
+
+    def clear(self) -> None:
+        self._data.clear()
+
+
+# ---------------------------------------------------------------- the server: the bus
+
+
+class _UsbFailure(Exception):
+    """A failure to report to the client as the USBError libusb would raise."""
+
+    def __init__(self, code: int, detail: str | None = None) -> None:
+        self.errno = code
+        self.detail = detail
+        super().__init__(detail or os.strerror(code))
+
+    def to_json(self) -> dict[str, Any]:
+        backend_code, text = _LIBUSB.get(self.errno, (-99, "Other error"))
+        message = text if self.detail is None else f"{text} ({self.detail})"
+        return {"errno": self.errno, "code": backend_code, "message": message}
+
+
+@dataclass(eq=False, slots=True)
+class _Slot:
+    device: SimulatedUsbDevice
+    port: int
+    address: int = 0  # 0 while unplugged
+    configuration: int = 1  # as Linux leaves a device after enumeration
+    unplugged: asyncio.Event = field(default_factory=asyncio.Event)
+    watcher: asyncio.Task[None] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Handle:
+    slot: _Slot
+    address: int  # the address it was opened at: a replugged device is another device
+
+
+class UsbBus:
+    """Hosts simulated USB devices and serves `SimUsbBackend` clients on a UNIX socket."""
+
+    def __init__(self, *, socket_path: Path) -> None:
+        if len(os.fsencode(socket_path)) >= 108:
+            raise ValueError(f"UNIX socket path too long (108 bytes at most): {socket_path}")
+        self.socket_path = socket_path
+        self._slots: list[_Slot] = []
+        self._handles: dict[int, _Handle] = {}
+        self._next_handle = 1
+        self._last_address = 0
+        self._server: asyncio.Server | None = None
+        self._calls: set[asyncio.Task[Any]] = set()
+        self._operations: dict[str, Callable[[dict[str, Any]], Awaitable[Any]]] = {
+            "enumerate": self._enumerate,
+            "open": self._open,
+            "close": self._close,
+            "set_configuration": self._set_configuration,
+            "get_configuration": self._get_configuration,
+            "claim_interface": self._accept,
+            "release_interface": self._accept,
+            "set_interface_altsetting": self._accept,
+            "clear_halt": self._accept,
+            "detach_kernel_driver": self._accept,
+            "attach_kernel_driver": self._accept,
+            "is_kernel_driver_active": self._kernel_driver_active,
+            "reset_device": self._reset,
+            "ctrl_transfer": self._ctrl_transfer,
+            "bulk_write": self._bulk_write,
+            "bulk_read": self._bulk_read,
+        }
+
+    async def start(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.socket_path.unlink()
+        self._server = await asyncio.start_unix_server(self._serve, path=self.socket_path)
+
+    async def stop(self) -> None:
+        for slot in list(self._slots):
+            self.detach(slot.device)
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        # Calls still running (hung transfers) end with their connections: their clients
+        # see the simulator go away.
+        calls = list(self._calls)
+        for call in calls:
+            call.cancel()
+        await asyncio.gather(*calls, return_exceptions=True)
+        with contextlib.suppress(FileNotFoundError):
+            self.socket_path.unlink()
+
+    async def __aenter__(self) -> UsbBus:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.stop()
+
+    def attach(self, device: SimulatedUsbDevice) -> None:
+        """Plug `device` into a free port (unless its UNPLUG fault is active)."""
+        slot = _Slot(device=device, port=len(self._slots) + 1)
+        self._slots.append(slot)
+        slot.watcher = asyncio.create_task(self._watch(slot), name=f"usb-{device.name}")
+
+    def detach(self, device: SimulatedUsbDevice) -> None:
+        for slot in self._slots:
+            if slot.device is device:
+                self._slots.remove(slot)
+                if slot.watcher is not None:
+                    slot.watcher.cancel()
+                self._unplug(slot)
+                return
+
+    def address_of(self, device: SimulatedUsbDevice) -> int | None:
+        """The device's address on the bus now; None while unplugged."""
+        for slot in self._slots:
+            if slot.device is device:
+                self._reconcile(slot)
+                return slot.address or None
+        return None
+
+    @property
+    def open_handles(self) -> int:
+        """Handles opened by clients and not closed yet: a leak shows here."""
+        return len(self._handles)
+
+    async def _watch(self, slot: _Slot) -> None:
+        # Follows the device's UNPLUG fault as it changes, so that an unplug and replug
+        # between two calls still kills the handles opened before. (An unplug cleared in
+        # the same instant it was injected is a glitch no host would notice either.)
+        while True:
+            self._reconcile(slot)
+            await slot.device.faults.changed.wait()
+
+    def _reconcile(self, slot: _Slot) -> None:
+        present = Fault.UNPLUG not in slot.device.faults
+        if present and not slot.address:
+            slot.address = self._free_address()
+            slot.configuration = 1
+            slot.unplugged = asyncio.Event()
+            slot.device.usb_reset()
+        elif not present and slot.address:
+            self._unplug(slot)
+
+    def _unplug(self, slot: _Slot) -> None:
+        slot.address = 0
+        slot.unplugged.set()
+        self._handles = {key: h for key, h in self._handles.items() if h.slot is not slot}
+
+    def _free_address(self) -> int:
+        used = {slot.address for slot in self._slots}
+        while True:
+            self._last_address = self._last_address % 127 + 1
+            if self._last_address not in used:
+                return self._last_address
+
+    # -- the wire
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._calls.add(task)
+        try:
+            request = await _read_frame(reader)
+            if request is None:
+                return
+            reply = await self._answer(request)
+            writer.write(_frame(reply))
+            await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError, ValueError, TypeError):
+            pass  # a client that went away or sent nonsense: nothing to answer
+        except asyncio.CancelledError:
+            # The bus is stopping: end the call quietly (the stream protocol reports a
+            # cancelled handler as an error); closing the connection tells the client.
+            pass
+        finally:
+            self._calls.discard(task)
+            writer.close()
+
+    async def _answer(self, request: dict[str, Any]) -> dict[str, Any]:
+        operation = self._operations.get(str(request.get("op")))
+        if operation is None:
+            return {"error": _UsbFailure(errno.EINVAL, "unknown operation").to_json()}
+        try:
+            return {"ok": await operation(request)}
+        except _UsbFailure as failure:
+            return {"error": failure.to_json()}
+        except (KeyError, TypeError, ValueError) as exc:
+            return {"error": _UsbFailure(errno.EINVAL, f"bad request: {exc!r}").to_json()}
+
+    # -- operations
+
+    async def _enumerate(self, _: dict[str, Any]) -> list[dict[str, Any]]:
+        found = []
+        for slot in self._slots:
+            self._reconcile(slot)
+            if slot.address:
+                found.append(slot.device.usb_descriptor.tree(port=slot.port, address=slot.address))
+        return found
+
+    async def _open(self, request: dict[str, Any]) -> int:
+        for slot in self._slots:
+            self._reconcile(slot)
+            if slot.port == request["port"] and slot.address == request["address"] != 0:
+                handle = self._next_handle
+                self._next_handle += 1
+                self._handles[handle] = _Handle(slot=slot, address=slot.address)
+                return handle
+        raise _UsbFailure(errno.ENODEV)
+
+    async def _close(self, request: dict[str, Any]) -> None:
+        self._handles.pop(request["handle"], None)  # closing a dead handle always works
+
+    async def _set_configuration(self, request: dict[str, Any]) -> None:
+        slot = self._live(request)
+        if request["value"] not in (0, 1):
+            raise _UsbFailure(errno.EINVAL, "no such configuration")
+        slot.configuration = request["value"]
+
+    async def _get_configuration(self, request: dict[str, Any]) -> int:
+        return self._live(request).configuration
+
+    async def _accept(self, request: dict[str, Any]) -> None:
+        # Claiming, releasing and the like only need a device that is still there.
+        self._live(request)
+
+    async def _kernel_driver_active(self, request: dict[str, Any]) -> bool:
+        self._live(request)
+        return False
+
+    async def _reset(self, request: dict[str, Any]) -> None:
+        self._live(request).device.usb_reset()
+
+    async def _ctrl_transfer(self, request: dict[str, Any]) -> dict[str, Any]:
+        slot = self._live(request)
+        kind, index = request["value"] >> 8, request["value"] & 0xFF
+        if (
+            request["request_type"] & _DIRECTION_IN
+            and request["request"] == _GET_DESCRIPTOR
+            and kind == _STRING_DESCRIPTOR
+        ):
+            if index == 0:
+                body = _LANGID_EN_US.to_bytes(2, "little")
+            elif (text := slot.device.usb_descriptor.strings().get(index)) is not None:
+                body = text.encode("utf-16-le")
+            else:
+                raise _UsbFailure(errno.EPIPE, "no such string")
+            descriptor = bytes([2 + len(body), _STRING_DESCRIPTOR]) + body
+            return {"data": _b64(descriptor[: request["length"]])}
+        raise _UsbFailure(errno.EPIPE, "request not supported")  # a stall, as devices answer
+
+    async def _bulk_write(self, request: dict[str, Any]) -> int:
+        slot = self._live(request)
+        data = base64.b64decode(request["data"], validate=True)
+        endpoint = self._endpoint(slot, request["endpoint"], incoming=False)
+        await self._transfer(slot, request, lambda: slot.device.bulk_out(endpoint, data))
+        return len(data)
+
+    async def _bulk_read(self, request: dict[str, Any]) -> str:
+        slot = self._live(request)
+        endpoint = self._endpoint(slot, request["endpoint"], incoming=True)
+        size = max(0, int(request["size"]))
+        data = await self._transfer(slot, request, lambda: slot.device.bulk_in(endpoint, size))
+        return _b64(data)
+
+    # -- helpers
+
+    def _live(self, request: dict[str, Any]) -> _Slot:
+        handle = self._handles.get(request["handle"])
+        if handle is None:
+            raise _UsbFailure(errno.ENODEV)
+        self._reconcile(handle.slot)
+        if handle.slot.address != handle.address:
+            raise _UsbFailure(errno.ENODEV)
+        return handle.slot
+
+    @staticmethod
+    def _endpoint(slot: _Slot, address: int, *, incoming: bool) -> int:
+        for endpoint in slot.device.usb_descriptor.endpoints:
+            if endpoint.address == address and bool(address & _DIRECTION_IN) == incoming:
+                return address
+        raise _UsbFailure(errno.EINVAL, f"no such endpoint {address:#04x}")
+
+    async def _transfer(
+        self, slot: _Slot, request: dict[str, Any], work: Callable[[], Awaitable[T]]
+    ) -> T:
+        """Run one bulk transfer as libusb would see it: hung, late, timed out or unplugged."""
+        faults = slot.device.faults
+        if Fault.HANG in faults:
+            await self._hang(slot)
+        delay = faults.param(Fault.SLOW, "delay_s", _DEFAULT_SLOW_S) if Fault.SLOW in faults else 0
+
+        async def late() -> T:
+            await asyncio.sleep(delay)
+            return await work()
+
+        timeout_ms = int(request["timeout"])
+        job = asyncio.ensure_future(late())
+        gone = asyncio.ensure_future(slot.unplugged.wait())
+        try:
+            done, _ = await asyncio.wait(
+                {job, gone},
+                timeout=timeout_ms / 1000 if timeout_ms > 0 else None,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        finally:
+            job.cancel()
+            gone.cancel()
+        if job in done:
+            return job.result()
+        if gone in done:
+            raise _UsbFailure(errno.ENODEV)
+        raise _UsbFailure(errno.ETIMEDOUT)
+
+    async def _hang(self, slot: _Slot) -> None:
+        faults = slot.device.faults
+        while Fault.HANG in faults and Fault.UNPLUG not in faults:
+            await faults.changed.wait()
+        if Fault.UNPLUG in faults:
+            raise _UsbFailure(errno.ENODEV)
+        # Whoever started this transfer gave up long ago: fail it rather than let it
+        # consume an answer meant for a later one.
+        raise _UsbFailure(errno.EIO, "transfer abandoned while the device hung")
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _frame(message: dict[str, Any]) -> bytes:
+    body = json.dumps(message, separators=(",", ":")).encode()
+    return _HEADER.pack(len(body)) + body
+
+
+async def _read_frame(reader: asyncio.StreamReader) -> dict[str, Any] | None:
+    try:
+        header = await reader.readexactly(_HEADER.size)
+    except asyncio.IncompleteReadError:
+        return None
+    (length,) = _HEADER.unpack(header)
+    if length > MAX_FRAME:
+        raise ValueError("frame too large")
+    message = json.loads(await reader.readexactly(length))
+    if not isinstance(message, dict):
+        raise TypeError("a request is a JSON object")
+    return message
+
+
+# ---------------------------------------------------------------- the client: the backend
+
+
+@dataclass(frozen=True, slots=True)
+class _SimDevice:
+    """What `enumerate_devices` yields: where the device sits and all its descriptors."""
+
+    port: int
+    address: int
+    tree: dict[str, Any]
+
+
+class SimUsbBackend(usb.backend.IBackend):  # type: ignore[misc]
+    """A pyusb backend whose devices live on a `UsbBus` behind `socket_path`.
+
+    Pass it as `backend=` to `usb.core.find`. Every call blocks like a libusb call would
+    (a hung simulated transfer blocks for good), so callers bound it the same way.
+    """
+
+    def __init__(self, socket_path: str | os.PathLike[str]) -> None:
+        super().__init__()
+        self.socket_path = os.fspath(socket_path)
+
+    def enumerate_devices(self) -> list[_SimDevice]:
+        return [
+            _SimDevice(port=tree["port"], address=tree["address"], tree=tree)
+            for tree in self._call("enumerate")
+        ]
+
+    def get_parent(self, dev: _SimDevice) -> None:  # noqa: ARG002 - pyusb's signature
+        return None  # every simulated device sits on the root hub
+
+    def get_device_descriptor(self, dev: _SimDevice) -> SimpleNamespace:
+        fields = dict(dev.tree["device"])
+        fields["port_numbers"] = tuple(fields["port_numbers"])
+        return SimpleNamespace(**fields)
+
+    def get_configuration_descriptor(self, dev: _SimDevice, config: int) -> SimpleNamespace:
+        return SimpleNamespace(**dev.tree["configurations"][config]["descriptor"])
+
+    def get_interface_descriptor(
+        self, dev: _SimDevice, intf: int, alt: int, config: int
+    ) -> SimpleNamespace:
+        # IndexError past the last alternate setting is how pyusb stops iterating.
+        fields = dict(dev.tree["configurations"][config]["interfaces"][intf][alt])
+        del fields["endpoints"]
+        return SimpleNamespace(**fields)
+
+    def get_endpoint_descriptor(
+        self, dev: _SimDevice, ep: int, intf: int, alt: int, config: int
+    ) -> SimpleNamespace:
+        interface = dev.tree["configurations"][config]["interfaces"][intf][alt]
+        return SimpleNamespace(**interface["endpoints"][ep])
+
+    def open_device(self, dev: _SimDevice) -> int:
+        return int(self._call("open", port=dev.port, address=dev.address))
+
+    def close_device(self, dev_handle: int) -> None:
+        # Closing never fails in libusb; without a simulator there is nothing left open.
+        with contextlib.suppress(usb.core.USBError):
+            self._call("close", handle=dev_handle)
+
+    def set_configuration(self, dev_handle: int, config_value: int) -> None:
+        self._call("set_configuration", handle=dev_handle, value=config_value)
+
+    def get_configuration(self, dev_handle: int) -> int:
+        return int(self._call("get_configuration", handle=dev_handle))
+
+    def set_interface_altsetting(self, dev_handle: int, intf: int, altsetting: int) -> None:
+        self._call("set_interface_altsetting", handle=dev_handle, intf=intf, alt=altsetting)
+
+    def claim_interface(self, dev_handle: int, intf: int) -> None:
+        self._call("claim_interface", handle=dev_handle, intf=intf)
+
+    def release_interface(self, dev_handle: int, intf: int) -> None:
+        self._call("release_interface", handle=dev_handle, intf=intf)
+
+    def is_kernel_driver_active(self, dev_handle: int, intf: int) -> bool:
+        return bool(self._call("is_kernel_driver_active", handle=dev_handle, intf=intf))
+
+    def detach_kernel_driver(self, dev_handle: int, intf: int) -> None:
+        self._call("detach_kernel_driver", handle=dev_handle, intf=intf)
+
+    def attach_kernel_driver(self, dev_handle: int, intf: int) -> None:
+        self._call("attach_kernel_driver", handle=dev_handle, intf=intf)
+
+    def clear_halt(self, dev_handle: int, ep: int) -> None:
+        self._call("clear_halt", handle=dev_handle, endpoint=ep)
+
+    def reset_device(self, dev_handle: int) -> None:
+        self._call("reset_device", handle=dev_handle)
+
+    def bulk_write(
+        self,
+        dev_handle: int,
+        ep: int,
+        intf: int,  # noqa: ARG002 - the simulated device has one interface
+        data: array.array[int],
+        timeout: int,
+    ) -> int:
+        return int(
+            self._call(
+                "bulk_write",
+                handle=dev_handle,
+                endpoint=ep,
+                data=_b64(data.tobytes()),
+                timeout=timeout,
+            )
+        )
+
+    def bulk_read(
+        self,
+        dev_handle: int,
+        ep: int,
+        intf: int,  # noqa: ARG002 - the simulated device has one interface
+        buff: array.array[int],
+        timeout: int,
+    ) -> int:
+        size = len(buff) * buff.itemsize
+        reply = self._call("bulk_read", handle=dev_handle, endpoint=ep, size=size, timeout=timeout)
+        return _fill(buff, base64.b64decode(reply))
+
+    def ctrl_transfer(  # noqa: PLR0917 - pyusb's signature
+        self,
+        dev_handle: int,
+        bmRequestType: int,  # noqa: N803 - pyusb's parameter names
+        bRequest: int,  # noqa: N803
+        wValue: int,  # noqa: N803
+        wIndex: int,  # noqa: N803
+        data: array.array[int],
+        timeout: int,
+    ) -> int:
+        reply = self._call(
+            "ctrl_transfer",
+            handle=dev_handle,
+            request_type=bmRequestType,
+            request=bRequest,
+            value=wValue,
+            index=wIndex,
+            length=len(data) * data.itemsize,
+            timeout=timeout,
+        )
+        if bmRequestType & _DIRECTION_IN:
+            return _fill(data, base64.b64decode(reply["data"]))
+        return len(data) * data.itemsize
+
+    def _call(self, op: str, **arguments: Any) -> Any:
+        request = _frame({"op": op, **arguments})
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
+            try:
+                connection.connect(self.socket_path)
+                connection.sendall(request)
+                reply = _receive(connection)
+            except (OSError, ValueError) as exc:
+                # No simulator is no bus, and no bus is no device.
+                raise usb.core.USBError(
+                    f"USB simulator at {self.socket_path} not reachable: {exc}",
+                    _LIBUSB[errno.ENODEV][0],
+                    errno.ENODEV,
+                ) from None
+        if "error" in reply:
+            error = reply["error"]
+            kind = (
+                usb.core.USBTimeoutError if error["errno"] == errno.ETIMEDOUT else usb.core.USBError
+            )
+            raise kind(error["message"], error["code"], error["errno"])
+        return reply["ok"]
+
+
+def _receive(connection: socket.socket) -> dict[str, Any]:
+    (length,) = _HEADER.unpack(_receive_exactly(connection, _HEADER.size))
+    if length > MAX_FRAME:
+        raise ConnectionError("reply too large")
+    reply = json.loads(_receive_exactly(connection, length))
+    if not isinstance(reply, dict):
+        raise ConnectionError("malformed reply")
+    return reply
+
+
+def _receive_exactly(connection: socket.socket, size: int) -> bytes:
+    chunks = bytearray()
+    while len(chunks) < size:
+        chunk = connection.recv(size - len(chunks))
+        if not chunk:
+            raise ConnectionError("the simulator closed the connection")
+        chunks += chunk
+    return bytes(chunks)
+
+
+def _fill(buffer: array.array[int], data: bytes) -> int:
+    size = min(len(data), len(buffer) * buffer.itemsize)
+    memoryview(buffer).cast("B")[:size] = data[:size]
+    return size
