@@ -11,13 +11,13 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from appliance._text import Text
 
 from ._errors import DeviceFault
 from ._lineproto import FrameError
-from ._serial import SerialLineDevice
+from ._serial import SerialDeviceConfig, SerialLineDevice
 from ._status import DeviceKind
 
 
@@ -40,27 +40,14 @@ _LABELS = {
 }
 
 
-class KeypadConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class KeypadConfig(SerialDeviceConfig):
     kind: Literal["satisfaction_keypad"] = "satisfaction_keypad"
-    path: str = Field(description="stable serial path, e.g. /dev/serial/by-id/usb-...-if00")
     baudrate: int = 9600
     rating_timeout_s: float = Field(default=60.0, gt=0)
-    reply_timeout_s: float = Field(default=1.0, gt=0)
 
 
 class SatisfactionKeypad(SerialLineDevice):
     kind: ClassVar[DeviceKind] = DeviceKind.SATISFACTION_KEYPAD
-
-    @classmethod
-    def from_config(cls, name: str, config: KeypadConfig) -> SatisfactionKeypad:
-        return cls(
-            name=name,
-            path=config.path,
-            baudrate=config.baudrate,
-            reply_timeout_s=config.reply_timeout_s,
-        )
 
     async def rating(self, *, timeout_s: float) -> Rating:
         """Light the buttons and wait for the visitor's press."""

@@ -14,10 +14,11 @@ import asyncio
 import contextlib
 from abc import abstractmethod
 from pathlib import Path
-from typing import Final
+from typing import Final, Self
 
 import serial
 import serial_asyncio_fast
+from pydantic import BaseModel, ConfigDict, Field
 
 from ._device import Device
 from ._errors import DeviceError, DeviceFault, DeviceGone, DeviceTimeout
@@ -26,6 +27,16 @@ from ._status import READY, DeviceIdentity, DeviceStatus
 
 _REPLY_KINDS: Final = frozenset({"ID", "STAT", "ACK", "ERR"})
 _EVENT_QUEUE: Final = 4096
+
+
+class SerialDeviceConfig(BaseModel):
+    """What every serial peripheral's `[devices.<name>]` table has."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    path: str = Field(description="stable serial path, e.g. /dev/serial/by-id/usb-...-if00")
+    baudrate: int = 115_200
+    reply_timeout_s: float = Field(default=1.0, gt=0)
 
 
 class SerialLineDevice(Device):
@@ -56,6 +67,15 @@ class SerialLineDevice(Device):
         self._reader_task: asyncio.Task[None] | None = None
         self._replies: asyncio.Queue[Frame | DeviceError] = asyncio.Queue()
         self._events: asyncio.Queue[Frame | DeviceError] = asyncio.Queue(_EVENT_QUEUE)
+
+    @classmethod
+    def from_config(cls, name: str, config: SerialDeviceConfig) -> Self:
+        return cls(
+            name=name,
+            path=config.path,
+            baudrate=config.baudrate,
+            reply_timeout_s=config.reply_timeout_s,
+        )
 
     async def _connect(self) -> DeviceIdentity:
         if not Path(self.path).exists():  # noqa: ASYNC240 - one stat of a device node

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from typing import ClassVar, Final, Literal
 
 from PIL import Image, ImageDraw
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from ._errors import DeviceFault
 from ._lineproto import Frame, FrameError
-from ._serial import SerialLineDevice
+from ._serial import SerialDeviceConfig, SerialLineDevice
 from ._status import DeviceIdentity, DeviceKind
 
 # A capture that meets more garbage than this is not worth keeping.
@@ -47,14 +47,9 @@ class Signature:
     png: bytes
 
 
-class SignaturePadConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class SignaturePadConfig(SerialDeviceConfig):
     kind: Literal["signature_pad"] = "signature_pad"
-    path: str = Field(description="stable serial path, e.g. /dev/serial/by-id/usb-...-if00")
-    baudrate: int = 115_200
     capture_timeout_s: float = Field(default=120.0, gt=0)
-    reply_timeout_s: float = Field(default=1.0, gt=0)
 
 
 class SignaturePad(SerialLineDevice):
@@ -65,15 +60,6 @@ class SignaturePad(SerialLineDevice):
     ) -> None:
         super().__init__(name=name, path=path, baudrate=baudrate, reply_timeout_s=reply_timeout_s)
         self.width = self.height = self.max_pressure = 0
-
-    @classmethod
-    def from_config(cls, name: str, config: SignaturePadConfig) -> SignaturePad:
-        return cls(
-            name=name,
-            path=config.path,
-            baudrate=config.baudrate,
-            reply_timeout_s=config.reply_timeout_s,
-        )
 
     def _identified(self, frame: Frame) -> None:
         try:
