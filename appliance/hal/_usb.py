@@ -13,7 +13,6 @@ in `usb_error`, and nowhere else.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import errno
 from collections.abc import Callable
@@ -87,7 +86,7 @@ class UsbBulkDevice:
     async def close(self) -> None:
         device, self._device = self._device, None
         if device is not None:
-            await self._call(lambda: _dispose_quietly(device))
+            await self._caller.call(lambda: _dispose_quietly(device))
         self._caller.close()
 
     async def write(self, data: bytes, *, timeout_s: float) -> None:
@@ -109,20 +108,9 @@ class UsbBulkDevice:
             raise DeviceGone(self.name, "USB device is not open")
         return self._device
 
-    async def _call(self, action: Callable[[], T]) -> T:
-        try:
-            return await self._caller.call(action)
-        except asyncio.CancelledError:
-            # The call may still be stuck in libusb: the next one must not queue behind it
-            # on the same worker. (BlockingCaller means to do this itself, but its check
-            # misses it: cancelling the awaiting task also cancels the future it checks.)
-            self._caller.close()
-            self._caller = BlockingCaller(name=self.name)
-            raise
-
     async def _run(self, what: str, action: Callable[[], T]) -> T:
         try:
-            return await self._call(action)
+            return await self._caller.call(action)
         except (usb.core.USBError, usb.core.NoBackendError) as exc:
             error = usb_error(self.name, what, exc)
         if isinstance(error, DeviceGone):
@@ -158,7 +146,7 @@ class UsbBulkDevice:
             if device.is_kernel_driver_active(number):
                 device.detach_kernel_driver(number)  # usblp claims printers on Linux
         except NotImplementedError:
-            pass  # backends without kernel drivers
+            pass  # pyusb's contract for a backend that has no kernel drivers to detach
         usb.util.claim_interface(device, number)
         self._out = _bulk_endpoint(interface, usb.util.ENDPOINT_OUT, self.name)
         self._in = _bulk_endpoint(interface, usb.util.ENDPOINT_IN, self.name)
