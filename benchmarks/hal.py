@@ -18,12 +18,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from appliance.hal import DeviceState, SbiFaceCamera, SbiFaceCameraConfig
+from appliance.hal import Device, DeviceState, SbiFaceCamera, SbiFaceCameraConfig
 from appliance.hal._keypad import SatisfactionKeypad
 from appliance.hal._signature_pad import SignaturePad
 from appliance.hal._supervisor import DeviceSupervisor
 from appliance.logs import configure_logging
 from sim._base import Fault, Timing
+from sim.control import Controllable
 from sim.sbi import SbiKind, SbiSimulator
 from sim.serial_devices import SatisfactionKeypadSim, SignaturePadSim
 
@@ -66,42 +67,57 @@ async def _serial_capture_overhead(directory: Path, rounds: int, delay_s: float)
     finally:
         await keypad.disconnect()
         await sim.stop()
-    return {
-        "device": "satisfaction_keypad",
-        "simulated_delay_ms": delay_s * 1000,
-        "overhead_ms_median": round(statistics.median(overheads) * 1000, 2),
-        "overhead_ms_max": round(max(overheads) * 1000, 2),
-        "target_ms": 5,
-    }
+    return _overhead_figures("satisfaction_keypad", delay_s, overheads)
 
 
-async def _unplug_replug(directory: Path, rounds: int) -> dict[str, Any]:
-    sim = SignaturePadSim(name="pad", link=directory / "pad-plug", timing=Timing(scale=0))
-    await sim.start()
-    supervisor = DeviceSupervisor(devices=[SignaturePad(name="pad", path=str(sim.port.link))])
+async def _plug_cycles(
+    device: Device, sim: Controllable, rounds: int, label: str
+) -> dict[str, Any]:
+    """Pull and replug `sim` `rounds` times under a default supervisor, timing both ends."""
+    supervisor = DeviceSupervisor(devices=[device])
     task = asyncio.create_task(supervisor.run(), name="supervisor")
     detect, ready = [], []
     try:
-        await supervisor.wait_for("pad", DeviceState.READY)
+        await supervisor.wait_for(device.name, DeviceState.READY)
         for _ in range(rounds):
             started = time.perf_counter()
             sim.inject(Fault.UNPLUG)
-            await supervisor.wait_for("pad", DeviceState.DISCONNECTED)
+            await supervisor.wait_for(device.name, DeviceState.DISCONNECTED)
             detect.append(time.perf_counter() - started)
             started = time.perf_counter()
             sim.clear(Fault.UNPLUG)
-            await supervisor.wait_for("pad", DeviceState.READY)
+            await supervisor.wait_for(device.name, DeviceState.READY)
             ready.append(time.perf_counter() - started)
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
-        await sim.stop()
     return {
-        "device": "signature_pad (serial)",
+        "device": label,
         "unplug_detected_s_max": round(max(detect), 3),
+        "unplug_detected_s_median": round(statistics.median(detect), 3),
         "ready_after_replug_s_max": round(max(ready), 3),
         "ready_after_replug_s_median": round(statistics.median(ready), 3),
         "targets_s": {"detect": 1.0, "ready": 2.0},
+    }
+
+
+async def _serial_unplug_replug(directory: Path, rounds: int) -> dict[str, Any]:
+    sim = SignaturePadSim(name="pad", link=directory / "pad-plug", timing=Timing(scale=0))
+    await sim.start()
+    try:
+        pad = SignaturePad(name="pad", path=str(sim.port.link))
+        return await _plug_cycles(pad, sim, rounds, "signature_pad (serial)")
+    finally:
+        await sim.stop()
+
+
+def _overhead_figures(label: str, delay_s: float, overheads: list[float]) -> dict[str, Any]:
+    return {
+        "device": label,
+        "simulated_delay_ms": delay_s * 1000,
+        "overhead_ms_median": round(statistics.median(overheads) * 1000, 2),
+        "overhead_ms_max": round(max(overheads) * 1000, 2),
+        "target_ms": 5,
     }
 
 
@@ -143,45 +159,18 @@ async def _sbi_capture_overhead(rounds: int, delay_s: float) -> dict[str, Any]:
     finally:
         await camera.disconnect()
         await sim.stop()
-    return {
-        "device": "camera (SBI RCAPTURE, one face image)",
-        "simulated_delay_ms": delay_s * 1000,
-        "overhead_ms_median": round(statistics.median(overheads) * 1000, 2),
-        "overhead_ms_max": round(max(overheads) * 1000, 2),
-        "target_ms": 5,
-        "note": "overhead includes the simulator rendering and signing the image",
-    }
+    # The overhead includes the simulator rendering and signing the image.
+    return _overhead_figures("camera (SBI RCAPTURE, one face image)", delay_s, overheads)
 
 
 async def _sbi_unplug_replug(rounds: int) -> dict[str, Any]:
     sim = SbiSimulator(name="camera", kind=SbiKind.FACE, timing=Timing(scale=0))
     await sim.start()
-    supervisor = DeviceSupervisor(devices=[_camera(sim)])
-    task = asyncio.create_task(supervisor.run(), name="supervisor")
-    detect, ready = [], []
     try:
-        await supervisor.wait_for("camera", DeviceState.READY)
-        for _ in range(rounds):
-            started = time.perf_counter()
-            await sim.unplug()
-            await supervisor.wait_for("camera", DeviceState.DISCONNECTED)
-            detect.append(time.perf_counter() - started)
-            started = time.perf_counter()
-            await sim.replug()
-            await supervisor.wait_for("camera", DeviceState.READY)
-            ready.append(time.perf_counter() - started)
+        label = "camera (SBI, noticed by polling every 0.5 s)"
+        return await _plug_cycles(_camera(sim), sim, rounds, label)
     finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
         await sim.stop()
-    return {
-        "device": "camera (SBI, noticed by polling every 0.5 s)",
-        "unplug_detected_s_max": round(max(detect), 3),
-        "unplug_detected_s_median": round(statistics.median(detect), 3),
-        "ready_after_replug_s_max": round(max(ready), 3),
-        "ready_after_replug_s_median": round(statistics.median(ready), 3),
-        "targets_s": {"detect": 1.0, "ready": 2.0},
-    }
 
 
 async def _main(args: argparse.Namespace) -> dict[str, Any]:
@@ -199,7 +188,7 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
                 await _sbi_capture_overhead(args.captures, 0.2),
             ],
             "unplug_replug": [
-                await _unplug_replug(directory, args.plugs),
+                await _serial_unplug_replug(directory, args.plugs),
                 await _sbi_unplug_replug(args.plugs),
             ],
         }
