@@ -28,6 +28,7 @@ import math
 import os
 import random
 import socket
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -128,6 +129,9 @@ class SbiSimulator:
         self.serial = f"SIM{self._rng.randrange(16**10):010X}"
         self.device_id = "1"
         self.captures_served = 0
+        self.service_s_total = 0.0
+        """Seconds spent between reading a request and writing its answer, over all requests:
+        the device's own share of a round trip, which benchmarks subtract from the driver's."""
         self.last_capture_request: dict[str, Any] | None = None
         self.capture_started = asyncio.Event()
         """Set when a capture request has been read (to act mid-capture)."""
@@ -280,6 +284,7 @@ class SbiSimulator:
                 break
         if request is None:
             return
+        started = time.perf_counter()
         status, payload = await self._respond(
             request.method.decode("ascii", "replace"),
             request.target.decode("ascii", "replace"),
@@ -295,6 +300,7 @@ class SbiSimulator:
         writer.write(connection.send(h11.Data(data=payload)) or b"")
         writer.write(connection.send(h11.EndOfMessage()) or b"")
         await writer.drain()
+        self.service_s_total += time.perf_counter() - started
 
     # -- the device
 
