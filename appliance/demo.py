@@ -11,6 +11,7 @@ from the register and its verification, not from the scenario.
 
 from __future__ import annotations
 
+import hashlib
 import random
 import tempfile
 import time
@@ -302,10 +303,13 @@ def _serve(
         _advance(
             register, app, step, Role.SECTION_HEAD if step is Step.BIOMETRIC else Role.OPERATOR
         )
-    if not _print_card(register, rng, app):
+    serial = _print_card(register, rng, app)
+    if serial is None:
         return  # recorded, not printed: waits at encode_print for a blank card
     for step in _STEPS_AFTER_PRINT:
         _advance(register, app, step, Role.OPERATOR)
+        if step is Step.ACTIVATE:  # the holder's finger matched: the blank is used for good
+            register.append(EventType.BLANK_ISSUED, {"card_serial": serial}, application_id=app)
     register.append(
         EventType.APPLICATION_COMPLETED, {"by": _by(Role.COUNTER_OFFICER)}, application_id=app
     )
@@ -317,23 +321,36 @@ def _advance(register: Register, app: str, step: Step, role: Role) -> None:
     )
 
 
-def _print_card(register: Register, rng: random.Random, app: str) -> bool:
-    """Use a blank card; a jam spoils one and the next blank is tried."""
+def _print_card(register: Register, rng: random.Random, app: str) -> str | None:
+    """Feed a blank and follow it to the printed card; a jam spoils it and the next blank
+    is fed. With no blank left the applicant gets a Surat Keterangan and waits."""
     while register.blank_stock().available > 0:
         serial = f"KTP{rng.randrange(16**8):08X}"
+        register.append(EventType.BLANK_FED, {"printer": "card_printer"}, application_id=app)
         if rng.random() < 0.05:
             register.append(
                 EventType.BLANK_SPOILED,
-                {
-                    "reason": SpoilReason.JAM,
-                    "detail": "kartu macet di printer",
-                    "card_serial": serial,
-                },
+                {"reason": SpoilReason.JAM, "detail": "kartu macet di printer"},
+                application_id=app,
             )
             continue
-        register.append(EventType.BLANK_ISSUED, {"card_serial": serial}, application_id=app)
-        return True
-    return False
+        register.append(
+            EventType.CARD_PERSONALISED,
+            {
+                "card_serial": serial,
+                "security_object_sha256": hashlib.sha256(serial.encode()).hexdigest(),
+                "chip_fingers": (2, 7),
+            },
+            application_id=app,
+        )
+        register.append(EventType.CARD_PRINTED, {"card_serial": serial}, application_id=app)
+        return serial
+    register.append(
+        EventType.SURAT_KETERANGAN_ISSUED,
+        {"number": f"SK-{app}", "by": _by(Role.OPERATOR)},
+        application_id=app,
+    )
+    return None
 
 
 def _states(register: Register) -> dict[str, int]:
@@ -341,11 +358,7 @@ def _states(register: Register) -> dict[str, int]:
     for event in register.events():
         if event.type == EventType.APPLICATION_SUBMITTED and event.app:
             state = register.application(event.app)
-            key = (
-                "waiting_blank"
-                if state and state["state"] == "in_progress"
-                else str(state and state["state"])
-            )
+            key = str(state and state["state"])
             counts[key] = counts.get(key, 0) + 1
     return counts
 

@@ -90,7 +90,7 @@ def test_derived_tables_follow_the_events(register: Register) -> None:
     )
     register.append(EventType.APPLICATION_ADVANCED, {"step": "check"}, application_id="A1")
     register.append(EventType.BLANK_RECEIVED, {"count": 3, "reference": "BA-1"})
-    register.append(EventType.BLANK_ISSUED, {"card_serial": "C1"}, application_id="A1")
+    issue_card(register, "A1", "C1")
     register.append(EventType.BLANK_SPOILED, {"reason": "jam"})
     application = register.application("A1")
     assert application is not None
@@ -125,12 +125,24 @@ def test_a_batch_is_atomic(register: Register) -> None:
 
 def test_a_refused_event_caught_inside_a_batch_leaves_no_trace(register: Register) -> None:
     with register.transaction() as txn:
-        with pytest.raises(InvalidEvent, match="no blank card"):
+        with pytest.raises(InvalidEvent, match="not a printed card"):
             txn.append(EventType.BLANK_ISSUED, {"card_serial": "C1"}, application_id="A1")
         ok = txn.append(EventType.BLANK_RECEIVED, {"count": 1, "reference": "BA-1"})
     assert ok.seq == 2
     assert [e.type for e in register.events()] == ["register.created", "blank.received"]
     assert verify_register(register.path, register_key(register)).ok
+
+
+def issue_card(register: Register, app: str, serial: str) -> None:
+    """A blank's whole way: fed, chip written, printed, activated."""
+    register.append(EventType.BLANK_FED, {"printer": "card_printer"}, application_id=app)
+    register.append(
+        EventType.CARD_PERSONALISED,
+        {"card_serial": serial, "security_object_sha256": "ab" * 32, "chip_fingers": [2, 7]},
+        application_id=app,
+    )
+    register.append(EventType.CARD_PRINTED, {"card_serial": serial}, application_id=app)
+    register.append(EventType.BLANK_ISSUED, {"card_serial": serial}, application_id=app)
 
 
 def register_key(register: Register) -> Any:
@@ -156,7 +168,9 @@ def register_key(register: Register) -> Any:
         ),
         (EventType.APPLICATION_ADVANCED, {"step": "check"}, "nobody", "not open"),
         (EventType.APPLICATION_ADVANCED, {"step": "lunch"}, "A", "step"),
-        (EventType.BLANK_ISSUED, {"card_serial": "C1"}, "A", "no blank card"),
+        (EventType.BLANK_ISSUED, {"card_serial": "C1"}, "A", "not a printed card"),
+        (EventType.BLANK_FED, {"printer": "p"}, "A", "no blank card"),
+        (EventType.CARD_PRINTED, {"card_serial": "C1"}, "A", "no card C1"),
         (
             EventType.QUEUE_CALLED,
             {"day": "2026-11-21", "ticket": "X", "counter": "1"},

@@ -20,18 +20,23 @@ from ._events import (
     ApplicationCompleted,
     ApplicationReturned,
     ApplicationSubmitted,
+    BlankFed,
     BlankIssued,
     BlankReceived,
     BlankSpoiled,
+    CardActivationAttempt,
+    CardPersonalised,
+    CardPrinted,
     Event,
     EventType,
     QueueCalled,
     QueueTicketIssued,
     RegisterCreated,
     SpoilReason,
+    SuratKeteranganIssued,
 )
 from ._export import ExportFormat, export_csv, export_jsonl
-from ._register import BlankStock, Register, Transaction, format_ts, read_events
+from ._register import BlankStock, OpenCard, Register, Transaction, format_ts, read_events
 from ._signing import PublicKey, StationKey
 from ._sqlite import SCHEMA_VERSION
 from ._verify import Defect, DefectKind, VerifyReport, verify_register
@@ -45,10 +50,14 @@ __all__ = [
     "ApplicationCompleted",
     "ApplicationReturned",
     "ApplicationSubmitted",
+    "BlankFed",
     "BlankIssued",
     "BlankReceived",
     "BlankSpoiled",
     "BlankStock",
+    "CardActivationAttempt",
+    "CardPersonalised",
+    "CardPrinted",
     "Defect",
     "DefectKind",
     "Event",
@@ -57,6 +66,7 @@ __all__ = [
     "InvalidEvent",
     "KeyFileError",
     "NotCanonicalError",
+    "OpenCard",
     "PublicKey",
     "QueueCalled",
     "QueueTicketIssued",
@@ -70,6 +80,7 @@ __all__ = [
     "RegisterReadOnly",
     "SpoilReason",
     "StationKey",
+    "SuratKeteranganIssued",
     "Transaction",
     "VerifyReport",
     "canonical_json",

@@ -167,8 +167,48 @@ class BlankReceived(_Payload):
     by: Actor | None = None
 
 
-class BlankIssued(_Payload):
+FingerPosition = Annotated[int, Field(ge=1, le=10)]  # ISO/IEC 19794-2 finger codes
+Sha256Hex = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+
+
+class BlankFed(_Payload):
+    """Recorded before the printer is told to feed: a crash after it leaves a card the
+    station knows to look for, never a card nobody counted."""
+
+    printer: ShortText
+
+
+class CardPersonalised(_Payload):
     card_serial: ShortText
+    security_object_sha256: Sha256Hex
+    chip_fingers: tuple[FingerPosition, FingerPosition]
+
+
+class CardPrinted(_Payload):
+    card_serial: ShortText
+
+
+class CardActivationAttempt(_Payload):
+    card_serial: ShortText
+    finger: FingerPosition
+    attempt: Annotated[int, Field(ge=1, le=100)]
+    score: Annotated[int, Field(ge=0)]  # the matcher's score x 1000
+    threshold: Annotated[int, Field(ge=0)]  # likewise
+    matched: bool
+
+
+class BlankIssued(_Payload):
+    """The card is active in its holder's hands: the blank is used for good."""
+
+    card_serial: ShortText
+
+
+class SuratKeteranganIssued(_Payload):
+    """No blank card: the applicant leaves with a printed certificate and the application
+    waits, recorded but not printed, until a blank arrives."""
+
+    number: ShortText
+    by: Actor | None = None
 
 
 class SpoilReason(StrEnum):
@@ -194,8 +234,13 @@ class EventType(StrEnum):
     QUEUE_TICKET_ISSUED = "queue.ticket_issued"
     QUEUE_CALLED = "queue.called"
     BLANK_RECEIVED = "blank.received"
+    BLANK_FED = "blank.fed"
     BLANK_ISSUED = "blank.issued"
     BLANK_SPOILED = "blank.spoiled"
+    CARD_PERSONALISED = "card.personalised"
+    CARD_PRINTED = "card.printed"
+    CARD_ACTIVATION_ATTEMPT = "card.activation_attempt"
+    SURAT_KETERANGAN_ISSUED = "suket.issued"
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,15 +296,52 @@ CATALOGUE: Final = MappingProxyType(
             needs_application=False,
             description=Text("Blangko KTP-el diterima", "Blank cards received"),
         ),
+        EventType.BLANK_FED: EventSpec(
+            BlankFed,
+            needs_application=True,
+            description=Text(
+                "Blangko KTP-el diambil printer kartu", "Blank card fed into the card printer"
+            ),
+        ),
         EventType.BLANK_ISSUED: EventSpec(
             BlankIssued,
             needs_application=True,
-            description=Text("Blangko KTP-el terpakai (dicetak)", "Blank card issued"),
+            description=Text(
+                "Blangko KTP-el terpakai (kartu aktif diserahkan)",
+                "Blank card issued (active card handed over)",
+            ),
         ),
         EventType.BLANK_SPOILED: EventSpec(
             BlankSpoiled,
             needs_application=False,
             description=Text("Blangko KTP-el rusak", "Blank card spoiled"),
+        ),
+        EventType.CARD_PERSONALISED: EventSpec(
+            CardPersonalised,
+            needs_application=True,
+            description=Text(
+                "Chip KTP-el diisi dan diperiksa ulang", "Card chip written and read back"
+            ),
+        ),
+        EventType.CARD_PRINTED: EventSpec(
+            CardPrinted,
+            needs_application=True,
+            description=Text("KTP-el dicetak", "Card printed"),
+        ),
+        EventType.CARD_ACTIVATION_ATTEMPT: EventSpec(
+            CardActivationAttempt,
+            needs_application=True,
+            description=Text(
+                "Percobaan aktivasi dengan sidik jari", "Fingerprint activation attempt"
+            ),
+        ),
+        EventType.SURAT_KETERANGAN_ISSUED: EventSpec(
+            SuratKeteranganIssued,
+            needs_application=True,
+            description=Text(
+                "Surat Keterangan diterbitkan (sudah direkam, belum dicetak)",
+                "Surat Keterangan issued (recorded, not printed)",
+            ),
         ),
     }
 )

@@ -19,7 +19,13 @@ from ._events import (
     ApplicationAdvanced,
     ApplicationReturned,
     ApplicationSubmitted,
+    BlankFed,
+    BlankIssued,
     BlankReceived,
+    BlankSpoiled,
+    CardActivationAttempt,
+    CardPersonalised,
+    CardPrinted,
     EventType,
     QueueCalled,
     QueueTicketIssued,
@@ -34,7 +40,8 @@ DERIVED_TABLES_DDL: Final = (
         name TEXT NOT NULL,
         ticket TEXT,
         step TEXT NOT NULL,
-        state TEXT NOT NULL CHECK (state IN ('in_progress', 'returned', 'completed')),
+        state TEXT NOT NULL
+            CHECK (state IN ('in_progress', 'waiting_blank', 'returned', 'completed')),
         return_reason TEXT,
         submitted_seq INTEGER NOT NULL,
         updated_seq INTEGER NOT NULL
@@ -60,12 +67,30 @@ DERIVED_TABLES_DDL: Final = (
         CHECK (received - issued - spoiled >= 0)
     ) STRICT""",
     "INSERT INTO blank_stock VALUES (1, 0, 0, 0, 0)",
+    # Every blank that left the hopper, from the moment it was fed until it is issued or
+    # spoiled: a card can always be found here, whatever happened to the station.
+    """CREATE TABLE cards (
+        fed_seq INTEGER PRIMARY KEY,
+        application_id TEXT NOT NULL,
+        printer TEXT NOT NULL,
+        card_serial TEXT,
+        state TEXT NOT NULL
+            CHECK (state IN ('fed', 'personalised', 'printed', 'issued', 'spoiled')),
+        spoil_reason TEXT,
+        updated_seq INTEGER NOT NULL
+    ) STRICT""",
+    (
+        "CREATE UNIQUE INDEX cards_one_open_per_application ON cards (application_id) "
+        "WHERE state IN ('fed', 'personalised', 'printed')"
+    ),
 )
+
 
 DERIVED_TABLES: Final = (
     ("applications", "application_id"),
     ("queue", "day, ticket"),
     ("blank_stock", "id"),
+    ("cards", "fed_seq"),
 )
 
 # The highest seq any derived row records. All event types but the genesis change derived
@@ -74,6 +99,7 @@ LAST_SEQ_IN_DERIVED_STATE: Final = """
     SELECT max(seq) FROM (
         SELECT max(updated_seq) AS seq FROM applications
         UNION ALL SELECT max(updated_seq) FROM blank_stock
+        UNION ALL SELECT max(updated_seq) FROM cards
         UNION ALL SELECT max(max(issued_seq, coalesce(called_seq, 0))) FROM queue
     )"""
 
@@ -106,6 +132,16 @@ def _advanced(cur: sqlite3.Cursor, seq: int, app: str | None, event: ValidatedPa
         "UPDATE applications SET step = ?, updated_seq = ? "
         "WHERE application_id = ? AND state = 'in_progress'",
         event.model.step,
+        seq,
+    )
+
+
+def _suket_issued(cur: sqlite3.Cursor, seq: int, app: str | None, _event: ValidatedPayload) -> None:
+    _update_application(
+        cur,
+        app,
+        "UPDATE applications SET state = 'waiting_blank', updated_seq = ? "
+        "WHERE application_id = ? AND state = 'in_progress'",
         seq,
     )
 
@@ -159,6 +195,85 @@ def _called(cur: sqlite3.Cursor, seq: int, _app: str | None, event: ValidatedPay
         raise InvalidEvent(f"ticket {call.ticket} was not issued on {call.day}")
 
 
+STOCK_QUERY: Final = (
+    "SELECT received, issued, spoiled, (SELECT count(*) FROM cards WHERE state IN "
+    "('fed', 'personalised', 'printed')) FROM blank_stock WHERE id = 1"
+)
+
+
+def _open_card(cur: sqlite3.Cursor, app: str | None) -> tuple[int, str, str | None] | None:
+    """The application's card that is neither issued nor spoiled: (fed_seq, state, serial)."""
+    row = cur.execute(
+        "SELECT fed_seq, state, card_serial FROM cards "
+        "WHERE application_id = ? AND state IN ('fed', 'personalised', 'printed')",
+        (app,),
+    ).fetchone()
+    return None if row is None else (row[0], row[1], row[2])
+
+
+def _refuse_unless_a_blank_is_left(cur: sqlite3.Cursor) -> None:
+    received, issued, spoiled, in_process = cur.execute(STOCK_QUERY).fetchone()
+    if received - issued - spoiled - in_process <= 0:
+        raise InvalidEvent("no blank card is in stock")
+
+
+def _fed(cur: sqlite3.Cursor, seq: int, app: str | None, event: ValidatedPayload) -> None:
+    assert isinstance(event.model, BlankFed)
+    _refuse_unless_a_blank_is_left(cur)
+    # A blank arriving resumes an application that waited for one.
+    _update_application(
+        cur,
+        app,
+        "UPDATE applications SET state = 'in_progress', updated_seq = ? "
+        "WHERE application_id = ? AND state IN ('in_progress', 'waiting_blank')",
+        seq,
+    )
+    try:
+        cur.execute(
+            "INSERT INTO cards VALUES (?, ?, ?, NULL, 'fed', NULL, ?)",
+            (seq, app, event.model.printer, seq),
+        )
+    except sqlite3.IntegrityError:
+        raise InvalidEvent(f"application {app} already has a card in the printer") from None
+
+
+def _card_progress(state: str, *, previous: str) -> Apply:
+    def apply(cur: sqlite3.Cursor, seq: int, app: str | None, event: ValidatedPayload) -> None:
+        assert isinstance(event.model, CardPersonalised | CardPrinted | CardActivationAttempt)
+        serial = event.model.card_serial
+        card = _open_card(cur, app)
+        if card is None or card[1] != previous or card[2] not in (None, serial):
+            raise InvalidEvent(f"application {app} has no card {serial} in state {previous}")
+        cur.execute(
+            "UPDATE cards SET state = ?, card_serial = ?, updated_seq = ? WHERE fed_seq = ?",
+            (state, serial, seq, card[0]),
+        )
+
+    return apply
+
+
+def _close_card(cur: sqlite3.Cursor, seq: int, app: str | None, event: ValidatedPayload) -> None:
+    """An issued or spoiled blank ends the application's card in the printer, if any."""
+    assert isinstance(event.model, BlankIssued | BlankSpoiled)
+    card = _open_card(cur, app) if app else None
+    if isinstance(event.model, BlankIssued):
+        serial = event.model.card_serial
+        if card is None or card[1] != "printed" or card[2] != serial:
+            raise InvalidEvent(f"card {serial} is not a printed card of application {app}")
+        cur.execute(
+            "UPDATE cards SET state = 'issued', updated_seq = ? WHERE fed_seq = ?",
+            (seq, card[0]),
+        )
+    elif card is None:  # a blank spoiled in the stockroom: it must be one still there
+        _refuse_unless_a_blank_is_left(cur)
+    else:
+        cur.execute(
+            "UPDATE cards SET state = 'spoiled', spoil_reason = ?, "
+            "card_serial = coalesce(card_serial, ?), updated_seq = ? WHERE fed_seq = ?",
+            (event.model.reason, event.model.card_serial, seq, card[0]),
+        )
+
+
 def _stock_change(column: str) -> Apply:
     def apply(cur: sqlite3.Cursor, seq: int, _app: str | None, event: ValidatedPayload) -> None:
         count = event.model.count if isinstance(event.model, BlankReceived) else 1
@@ -173,6 +288,14 @@ def _stock_change(column: str) -> Apply:
     return apply
 
 
+def _then(*steps: Apply) -> Apply:
+    def apply(cur: sqlite3.Cursor, seq: int, app: str | None, event: ValidatedPayload) -> None:
+        for step in steps:
+            step(cur, seq, app, event)
+
+    return apply
+
+
 PROJECTIONS: Final[Mapping[EventType, Apply]] = MappingProxyType(
     {
         EventType.APPLICATION_SUBMITTED: _submitted,
@@ -182,8 +305,13 @@ PROJECTIONS: Final[Mapping[EventType, Apply]] = MappingProxyType(
         EventType.QUEUE_TICKET_ISSUED: _ticket_issued,
         EventType.QUEUE_CALLED: _called,
         EventType.BLANK_RECEIVED: _stock_change("received"),
-        EventType.BLANK_ISSUED: _stock_change("issued"),
-        EventType.BLANK_SPOILED: _stock_change("spoiled"),
+        EventType.BLANK_FED: _fed,
+        EventType.BLANK_ISSUED: _then(_close_card, _stock_change("issued")),
+        EventType.BLANK_SPOILED: _then(_close_card, _stock_change("spoiled")),
+        EventType.CARD_PERSONALISED: _card_progress("personalised", previous="fed"),
+        EventType.CARD_PRINTED: _card_progress("printed", previous="personalised"),
+        EventType.CARD_ACTIVATION_ATTEMPT: _card_progress("printed", previous="printed"),
+        EventType.SURAT_KETERANGAN_ISSUED: _suket_issued,
     }
 )
 

@@ -28,7 +28,7 @@ from ._events import (
     canonical_data,
     validate_payload,
 )
-from ._projections import apply_event
+from ._projections import STOCK_QUERY, apply_event
 from ._signing import StationKey
 from ._sqlite import connect, migrate, sqlite_errors
 
@@ -92,13 +92,32 @@ def read_events(path: Path, *, after: int = 0) -> Iterator[Event]:
 
 @dataclass(frozen=True, slots=True)
 class BlankStock:
+    """The office's blank cards. `in_process` have left the hopper (fed, in the printer,
+    or printed and waiting for activation) and are neither issued nor spoiled yet."""
+
     received: int
     issued: int
     spoiled: int
+    in_process: int = 0
+
+    @property
+    def stock(self) -> int:
+        """Every blank not used up: received - issued - spoiled."""
+        return self.received - self.issued - self.spoiled
 
     @property
     def available(self) -> int:
-        return self.received - self.issued - self.spoiled
+        """Blanks that can still be fed for a new card."""
+        return self.stock - self.in_process
+
+
+@dataclass(frozen=True, slots=True)
+class OpenCard:
+    fed_seq: int
+    application_id: str
+    printer: str
+    card_serial: str | None
+    state: str  # fed, personalised or printed
 
 
 class Register:
@@ -223,10 +242,17 @@ class Register:
 
     def blank_stock(self) -> BlankStock:
         with self._lock, sqlite_errors(self._path):
-            row = self._conn.execute(
-                "SELECT received, issued, spoiled FROM blank_stock WHERE id = 1"
-            ).fetchone()
+            row = self._conn.execute(STOCK_QUERY).fetchone()
         return BlankStock(*row)
+
+    def open_cards(self) -> list[OpenCard]:
+        """Cards fed and neither issued nor spoiled, oldest first."""
+        with self._lock, sqlite_errors(self._path):
+            rows = self._conn.execute(
+                "SELECT fed_seq, application_id, printer, card_serial, state FROM cards "
+                "WHERE state IN ('fed', 'personalised', 'printed') ORDER BY fed_seq"
+            ).fetchall()
+        return [OpenCard(*row) for row in rows]
 
     def application(self, application_id: str) -> dict[str, Any] | None:
         """The derived state of one application, or None if it was never submitted."""
@@ -362,4 +388,4 @@ def _refuse_foreign_database(conn: sqlite3.Connection, path: Path) -> None:
         raise RegisterCorrupt(f"{path}: this SQLite database is not a register")
 
 
-__all__ = ["BlankStock", "Register", "Transaction", "read_events"]
+__all__ = ["BlankStock", "OpenCard", "Register", "Transaction", "read_events"]

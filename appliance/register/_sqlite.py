@@ -3,6 +3,7 @@ sqlite3's exceptions become the register's own."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -16,7 +17,8 @@ from ._errors import (
     RegisterLocked,
     RegisterReadOnly,
 )
-from ._projections import DERIVED_TABLES_DDL
+from ._events import validate_payload
+from ._projections import DERIVED_TABLES_DDL, apply_event
 
 _CORRUPT: Final = frozenset({"SQLITE_CORRUPT", "SQLITE_NOTADB"})
 _FULL: Final = frozenset({"SQLITE_FULL"})
@@ -138,7 +140,35 @@ def _v1(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
-MIGRATIONS: Final[tuple[Callable[[sqlite3.Connection], None], ...]] = (_v1,)
+def _rebuild_derived_state(conn: sqlite3.Connection) -> None:
+    """Drop the derived tables and replay every event into the current ones.
+
+    The derived state is a pure function of the events, so a change to its tables is a
+    migration that costs a replay, never a hand-written data conversion.
+    """
+    derived = [
+        name
+        for (name,) in conn.execute(
+            "SELECT name FROM sqlite_schema WHERE type = 'table' "
+            "AND name NOT IN ('meta', 'events') AND name NOT LIKE 'sqlite_%'"
+        )
+    ]
+    for name in derived:
+        conn.execute(f'DROP TABLE "{name}"')
+    for statement in DERIVED_TABLES_DDL:
+        conn.execute(statement)
+    cur = conn.cursor()
+    for seq, event_type, app, data in conn.execute(
+        "SELECT seq, type, app, data FROM events ORDER BY seq"
+    ):
+        apply_event(cur, seq, app, validate_payload(event_type, json.loads(data), app))
+
+
+# A change to DERIVED_TABLES_DDL appends another _rebuild_derived_state.
+MIGRATIONS: Final[tuple[Callable[[sqlite3.Connection], None], ...]] = (
+    _v1,
+    _rebuild_derived_state,  # v2: blank cards followed one by one (cards table)
+)
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 
 
