@@ -19,7 +19,7 @@ from PIL import Image
 from appliance.hal import DeviceBusy, DeviceFault, DeviceGone, DeviceState, DeviceTimeout
 from appliance.hal._status import DeviceStatus
 from appliance.hal._supervisor import Backoff, DeviceSupervisor
-from appliance.hal._ticket_printer import Ticket, TicketPrinter, TicketPrinterConfig
+from appliance.hal._ticket_printer import Slip, Ticket, TicketPrinter, TicketPrinterConfig
 from sim._base import Fault, Timing
 from sim.escpos_printer import EscposPrinterSim, PrintedTicket
 from sim.usb import SimUsbBackend, UsbBus
@@ -125,6 +125,23 @@ async def test_a_printed_ticket_shows_office_number_service_time_and_qr(
         assert image.format == "PNG"
         assert image.width == 384
         assert image.height > 300  # text lines and a QR code, not an empty strip
+
+
+async def test_a_slip_prints_its_title_rows_closing_and_qr(rig: Rig) -> None:
+    slip = Slip(
+        title=("SURAT KETERANGAN", "Nomor: SK-0001"),
+        rows=(("NIK", "3508014101900001"), ("Nama", "SITI AMINAH")),
+        closing=("Berlaku sebagai pengganti KTP-el sementara.",),
+        qr_payload="ktpel-sk:lumajang-01:SK-0001",
+    )
+    await rig.printer.print_slip(slip)
+
+    printed = _only_ticket(rig.sim)
+    texts = [line.text for line in printed.lines]
+    assert texts[:2] == ["SURAT KETERANGAN", "Nomor: SK-0001"]
+    assert "Nama: SITI AMINAH" in texts
+    assert "Berlaku sebagai pengganti KTP-el sementara." in texts
+    assert printed.qr_payloads == ["ktpel-sk:lumajang-01:SK-0001"]
 
 
 async def test_accented_office_names_survive_the_code_page(rig: Rig) -> None:

@@ -37,7 +37,7 @@ from ._serial import SerialLineDevice
 from ._signature_pad import PenSample, Signature, SignaturePad, SignaturePadConfig
 from ._status import BUSY, READY, DeviceIdentity, DeviceKind, DeviceState, DeviceStatus
 from ._supervisor import Backoff, DeviceSupervisor, StatusChange
-from ._ticket_printer import Ticket, TicketPrinter, TicketPrinterConfig
+from ._ticket_printer import Slip, Ticket, TicketPrinter, TicketPrinterConfig
 from ._usb import UsbBulkDevice
 
 __all__ = [
@@ -88,6 +88,7 @@ __all__ = [
     "SignaturePad",
     "SignaturePadConfig",
     "Slap",
+    "Slip",
     "StatusChange",
     "StatusListener",
     "Ticket",

@@ -83,6 +83,42 @@ def ticket_bytes(ticket: Ticket, *, profile: str = "default") -> bytes:
     return output
 
 
+@dataclass(frozen=True, slots=True)
+class Slip:
+    """A printed document on the ticket roll: a title, label/value rows, closing lines
+    and a QR code to check it by (the Surat Keterangan when no blank card is left)."""
+
+    title: tuple[str, ...]
+    rows: tuple[tuple[str, str], ...]
+    closing: tuple[str, ...]
+    qr_payload: str
+
+    def __post_init__(self) -> None:
+        if not 0 < len(self.qr_payload) <= _MAX_QR_CHARS:
+            raise ValueError(f"QR payload must be 1 to {_MAX_QR_CHARS} characters")
+
+
+def slip_bytes(slip: Slip, *, profile: str = "default") -> bytes:
+    """The ESC/POS job for one slip, composed by python-escpos."""
+    job = Dummy(profile=profile)
+    job.hw("INIT")
+    job.set(align="center", bold=True)
+    for line in slip.title:
+        job.textln(line)
+    job.set(align="left", bold=False)
+    job.ln()
+    for label, value in slip.rows:
+        job.textln(f"{label}: {value}")
+    job.ln()
+    for line in slip.closing:
+        job.textln(line)
+    job.set(align="center")
+    job.qr(slip.qr_payload, native=True, size=5, ec=QR_ECLEVEL_M)
+    job.cut()
+    output: bytes = job.output
+    return output
+
+
 def status_byte(reply: bytes) -> int | None:
     """The status byte in a DLE EOT answer, or None if the answer is not one."""
     if len(reply) != 1 or reply[0] & _FIXED_MASK != _FIXED_BITS:
@@ -207,15 +243,22 @@ class TicketPrinter(Device):
 
     async def print_ticket(self, ticket: Ticket, *, timeout_s: float | None = None) -> None:
         """Print one ticket, after checking there is paper and the cover is closed."""
-        job = ticket_bytes(ticket, profile=self.profile)
+        await self._print(ticket_bytes(ticket, profile=self.profile), "print_ticket", timeout_s)
+        log.info("ticket_printed", device=self.name, number=ticket.number)
+
+    async def print_slip(self, slip: Slip, *, timeout_s: float | None = None) -> None:
+        """Print one slip, with the same checks as a ticket."""
+        await self._print(slip_bytes(slip, profile=self.profile), "print_slip", timeout_s)
+        log.info("slip_printed", device=self.name, title=slip.title[0] if slip.title else "")
+
+    async def _print(self, job: bytes, what: str, timeout_s: float | None) -> None:
         deadline = self.print_timeout_s if timeout_s is None else timeout_s
-        async with self.operation("print_ticket", timeout_s=deadline):
+        async with self.operation(what, timeout_s=deadline):
             status = await self._probe()
             if not status.usable:
                 raise DeviceFault(self.name, status.code or "device_error", "refused to print")
             await self._usb.write(job, timeout_s=deadline)
-        log.info("ticket_printed", device=self.name, number=ticket.number)
-        # The roll may have reached its near-end (or its end) with this ticket: say so now.
+        # The roll may have reached its near-end (or its end) with this job: say so now.
         await self.check()
 
     async def _connect(self) -> DeviceIdentity:
