@@ -91,6 +91,22 @@ def test_a_spoiled_card_closes_the_applications_card_and_keeps_its_reason(
     assert register.blank_stock().stock == 0
 
 
+def test_a_feed_that_took_no_card_leaves_the_blank_in_stock(register: Register) -> None:
+    _submit(register, "A1")
+    register.append(EventType.BLANK_RECEIVED, {"count": 1, "reference": "BA-1"})
+    register.append(EventType.BLANK_FED, {"printer": "card_printer"}, application_id="A1")
+    register.append(EventType.BLANK_FEED_FAILED, {"detail": "hopper empty"}, application_id="A1")
+    assert register.open_cards() == []
+    stock = register.blank_stock()
+    assert (stock.stock, stock.available) == (1, 1)
+    register.append(EventType.BLANK_FED, {"printer": "card_printer"}, application_id="A1")
+    register.append(
+        EventType.CARD_PERSONALISED, {"card_serial": "K1", **PERSONALISED}, application_id="A1"
+    )
+    with pytest.raises(InvalidEvent, match="no card just fed"):  # that card is in the chip stage
+        register.append(EventType.BLANK_FEED_FAILED, {}, application_id="A1")
+
+
 def test_an_application_cannot_hold_two_cards_at_once(register: Register) -> None:
     _submit(register, "A1")
     register.append(EventType.BLANK_RECEIVED, {"count": 5, "reference": "BA-1"})
@@ -157,7 +173,16 @@ def test_an_older_register_gains_the_card_table_by_replaying_its_events(
 _ACTIONS = st.lists(
     st.tuples(
         st.sampled_from(
-            ["receive", "feed", "personalise", "print", "activate", "spoil", "stockroom"]
+            [
+                "receive",
+                "feed",
+                "feed_failed",
+                "personalise",
+                "print",
+                "activate",
+                "spoil",
+                "stockroom",
+            ]
         ),
         st.integers(0, 3),
     ),
@@ -174,6 +199,7 @@ def test_whatever_happens_the_stock_adds_up_and_replays(
     events: dict[str, tuple[EventType, dict[str, Any]]] = {
         "receive": (EventType.BLANK_RECEIVED, {"count": 2, "reference": "BA"}),
         "feed": (EventType.BLANK_FED, {"printer": "card_printer"}),
+        "feed_failed": (EventType.BLANK_FEED_FAILED, {}),
         "spoil": (EventType.BLANK_SPOILED, {"reason": "jam"}),
         "stockroom": (EventType.BLANK_SPOILED, {"reason": "jam"}),
     }

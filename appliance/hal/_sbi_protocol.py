@@ -56,6 +56,32 @@ class Finger(StrEnum):
     RIGHT_RING = "Right RingFinger"
     RIGHT_LITTLE = "Right LittleFinger"
 
+    @property
+    def iso_position(self) -> int:
+        """The ISO/IEC 19794-2 finger position code: 1-5 right thumb to little, 6-10 left."""
+        return _ISO_POSITIONS[self]
+
+    @classmethod
+    def from_iso_position(cls, code: int) -> Finger:
+        for finger, position in _ISO_POSITIONS.items():
+            if position == code:
+                return finger
+        raise ValueError(f"{code} is not an ISO/IEC 19794-2 finger position (1-10)")
+
+
+_ISO_POSITIONS: Final = {
+    Finger.RIGHT_THUMB: 1,
+    Finger.RIGHT_INDEX: 2,
+    Finger.RIGHT_MIDDLE: 3,
+    Finger.RIGHT_RING: 4,
+    Finger.RIGHT_LITTLE: 5,
+    Finger.LEFT_THUMB: 6,
+    Finger.LEFT_INDEX: 7,
+    Finger.LEFT_MIDDLE: 8,
+    Finger.LEFT_RING: 9,
+    Finger.LEFT_LITTLE: 10,
+}
+
 
 class Eye(StrEnum):
     LEFT = "Left"

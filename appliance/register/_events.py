@@ -178,6 +178,12 @@ class BlankFed(_Payload):
     printer: ShortText
 
 
+class BlankFeedFailed(_Payload):
+    """The printer took no card after all (its hopper was empty): the blank stays in stock."""
+
+    detail: Annotated[str, Field(max_length=500)] = ""
+
+
 class CardPersonalised(_Payload):
     card_serial: ShortText
     security_object_sha256: Sha256Hex
@@ -235,6 +241,7 @@ class EventType(StrEnum):
     QUEUE_CALLED = "queue.called"
     BLANK_RECEIVED = "blank.received"
     BLANK_FED = "blank.fed"
+    BLANK_FEED_FAILED = "blank.feed_failed"
     BLANK_ISSUED = "blank.issued"
     BLANK_SPOILED = "blank.spoiled"
     CARD_PERSONALISED = "card.personalised"
@@ -301,6 +308,13 @@ CATALOGUE: Final = MappingProxyType(
             needs_application=True,
             description=Text(
                 "Blangko KTP-el diambil printer kartu", "Blank card fed into the card printer"
+            ),
+        ),
+        EventType.BLANK_FEED_FAILED: EventSpec(
+            BlankFeedFailed,
+            needs_application=True,
+            description=Text(
+                "Printer kartu tidak mengambil blangko", "The card printer took no blank"
             ),
         ),
         EventType.BLANK_ISSUED: EventSpec(

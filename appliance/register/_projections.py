@@ -75,7 +75,7 @@ DERIVED_TABLES_DDL: Final = (
         printer TEXT NOT NULL,
         card_serial TEXT,
         state TEXT NOT NULL
-            CHECK (state IN ('fed', 'personalised', 'printed', 'issued', 'spoiled')),
+            CHECK (state IN ('fed', 'personalised', 'printed', 'issued', 'spoiled', 'not_fed')),
         spoil_reason TEXT,
         updated_seq INTEGER NOT NULL
     ) STRICT""",
@@ -237,6 +237,15 @@ def _fed(cur: sqlite3.Cursor, seq: int, app: str | None, event: ValidatedPayload
         raise InvalidEvent(f"application {app} already has a card in the printer") from None
 
 
+def _feed_failed(cur: sqlite3.Cursor, seq: int, app: str | None, _event: ValidatedPayload) -> None:
+    card = _open_card(cur, app)
+    if card is None or card[1] != "fed":
+        raise InvalidEvent(f"application {app} has no card just fed")
+    cur.execute(
+        "UPDATE cards SET state = 'not_fed', updated_seq = ? WHERE fed_seq = ?", (seq, card[0])
+    )
+
+
 def _card_progress(state: str, *, previous: str) -> Apply:
     def apply(cur: sqlite3.Cursor, seq: int, app: str | None, event: ValidatedPayload) -> None:
         assert isinstance(event.model, CardPersonalised | CardPrinted | CardActivationAttempt)
@@ -306,6 +315,7 @@ PROJECTIONS: Final[Mapping[EventType, Apply]] = MappingProxyType(
         EventType.QUEUE_CALLED: _called,
         EventType.BLANK_RECEIVED: _stock_change("received"),
         EventType.BLANK_FED: _fed,
+        EventType.BLANK_FEED_FAILED: _feed_failed,
         EventType.BLANK_ISSUED: _then(_close_card, _stock_change("issued")),
         EventType.BLANK_SPOILED: _then(_close_card, _stock_change("spoiled")),
         EventType.CARD_PERSONALISED: _card_progress("personalised", previous="fed"),
