@@ -20,6 +20,11 @@ class Fault(StrEnum):
     LOW_QUALITY = "low_quality"  # captures succeed with poor quality scores
     NO_FINGER = "no_finger"  # nothing is presented: captures find nothing
     BUSY = "busy"  # the device says it is busy with something else
+    WRITE_FAILURE = "write_failure"  # a card's chip stops writing mid-file (param: after_bytes)
+    CARD_REMOVED = "card_removed"  # the card leaves the reader mid-write (param: after_writes)
+    JAM = "jam"  # the next card movement jams: the card stops in the card path
+    RIBBON_OUT = "ribbon_out"  # the ribbon is torn or missing, whatever its count says
+    FEEDER_EMPTY = "feeder_empty"  # the feeder picks no card, whatever its count says
 
 
 @dataclass(slots=True)

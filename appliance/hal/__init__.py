@@ -18,6 +18,7 @@ from ._biometric import (
     choose_chip_fingers,
 )
 from ._blocking import BlockingCaller
+from ._card_printer import CardPosition, CardPrinter, CardPrinterConfig, CardPrinterReport
 from ._config import DeviceConfig, HalSection, build_devices
 from ._device import Device, StatusListener
 from ._errors import (
@@ -51,6 +52,10 @@ __all__ = [
     "BlockingCaller",
     "CaptureNotAccepted",
     "CaptureResult",
+    "CardPosition",
+    "CardPrinter",
+    "CardPrinterConfig",
+    "CardPrinterReport",
     "Device",
     "DeviceBusy",
     "DeviceConfig",

@@ -21,6 +21,7 @@ from ._biometric import (
     SbiSingleFingerScanner,
     SbiSingleFingerScannerConfig,
 )
+from ._card_printer import CardPrinter, CardPrinterConfig
 from ._device import Device
 from ._keypad import KeypadConfig, SatisfactionKeypad
 from ._signature_pad import SignaturePad, SignaturePadConfig
@@ -28,6 +29,7 @@ from ._ticket_printer import TicketPrinter, TicketPrinterConfig
 
 DeviceConfig = Annotated[
     TicketPrinterConfig
+    | CardPrinterConfig
     | SignaturePadConfig
     | KeypadConfig
     | SbiFaceCameraConfig
@@ -54,6 +56,8 @@ def build_devices(configs: Mapping[str, DeviceConfig]) -> list[Device]:
         match config:
             case TicketPrinterConfig():
                 devices.append(TicketPrinter.from_config(name=name, config=config))
+            case CardPrinterConfig():
+                devices.append(CardPrinter.from_config(name=name, config=config))
             case SignaturePadConfig():
                 devices.append(SignaturePad.from_config(name, config))
             case KeypadConfig():

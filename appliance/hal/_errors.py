@@ -92,6 +92,91 @@ FAULT_CODES: Final = MappingProxyType(
                 "Device not found; check connection and power",
             ),
         ),
+        "feeder_empty": FaultSpec(
+            DeviceState.NOT_READY,
+            Text(
+                "Blangko habis di pengumpan; isi blangko KTP-el",
+                "The card feeder is empty; load blank KTP-el cards",
+            ),
+        ),
+        "ribbon_out": FaultSpec(
+            DeviceState.NOT_READY,
+            Text(
+                "Pita printer kartu habis atau putus; ganti pita",
+                "The card printer ribbon is used up or torn; replace it",
+            ),
+        ),
+        "ribbon_low": FaultSpec(
+            DeviceState.READY,
+            Text("Pita printer kartu hampir habis", "The card printer ribbon is low"),
+        ),
+        "card_jam": FaultSpec(
+            DeviceState.NOT_READY,
+            Text(
+                "Kartu macet di printer kartu; buka tutup dan bebaskan kartu",
+                "A card is jammed in the card printer; open the cover and free it",
+            ),
+        ),
+        "reject_box_full": FaultSpec(
+            DeviceState.NOT_READY,
+            Text(
+                "Kotak kartu gagal penuh; kosongkan dan catat kartunya",
+                "The reject box is full; empty it and record its cards",
+            ),
+        ),
+        "overheating": FaultSpec(
+            DeviceState.NOT_READY,
+            Text(
+                "Kepala cetak terlalu panas; tunggu hingga dingin",
+                "The print head is too hot; wait for it to cool down",
+            ),
+        ),
+        "card_in_printer": FaultSpec(
+            DeviceState.READY,
+            Text(
+                "Masih ada kartu di dalam printer; tolak kartu itu dahulu",
+                "A card is still in the printer; reject it first",
+            ),
+        ),
+        "no_card": FaultSpec(
+            DeviceState.READY,
+            Text("Tidak ada kartu di dalam printer", "There is no card in the printer"),
+        ),
+        "no_card_in_reader": FaultSpec(
+            DeviceState.READY,
+            Text(
+                "Tidak ada kartu di pembaca chip; masukkan kartu",
+                "No card at the chip reader; insert a card",
+            ),
+        ),
+        "card_removed": FaultSpec(
+            DeviceState.READY,
+            Text(
+                "Kartu terlepas dari pembaca chip saat diproses; ulangi dengan kartu baru",
+                "The card left the chip reader during the operation; try again with a new card",
+            ),
+        ),
+        "write_failed": FaultSpec(
+            DeviceState.READY,
+            Text(
+                "Penulisan chip kartu gagal; tolak kartu ini dan pakai kartu baru",
+                "Writing the card chip failed; reject this card and use a new one",
+            ),
+        ),
+        "card_rejected": FaultSpec(
+            DeviceState.READY,
+            Text(
+                "Chip kartu menolak perintah; tolak kartu ini dan pakai kartu lain",
+                "The card chip refused a command; reject this card and use another",
+            ),
+        ),
+        "pcsc_unavailable": FaultSpec(
+            DeviceState.DISCONNECTED,
+            Text(
+                "Layanan pembaca kartu (pcscd) tidak berjalan; jalankan ulang layanan itu",
+                "The card reader service (pcscd) is not running; restart it",
+            ),
+        ),
     }
 )
 

@@ -25,6 +25,8 @@ class DeviceKind(StrEnum):
     FINGERPRINT_SCANNER = "fingerprint_scanner"
     SINGLE_FINGER_SCANNER = "single_finger_scanner"
     IRIS_SCANNER = "iris_scanner"
+    CARD_PRINTER = "card_printer"
+    CARD_ENCODER = "card_encoder"
 
 
 @dataclass(frozen=True, slots=True)

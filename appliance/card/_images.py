@@ -1,0 +1,82 @@
+"""Images for the chip: ICAO 9303 stores the face (DG2) and the signature (DG7) as JPEG or
+JPEG 2000 only, so anything else a device delivers (the camera and the signature pad of the
+simulator send PNG) is re-encoded as JPEG before it is written."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Literal
+
+from PIL import Image
+
+from ._errors import CardDataError
+
+_JPEG_MAGIC = b"\xff\xd8\xff"
+_JPEG2000_MAGICS = (
+    b"\x00\x00\x00\x0cjP  \r\n\x87\n",  # JP2 file (ISO/IEC 15444-1 annex I)
+    b"\xff\x4f\xff\x51",  # bare codestream: SOC then SIZ
+)
+_JPEG_QUALITY = 90
+_WHITE = 255
+
+
+class ImageFormat(StrEnum):
+    JPEG = "jpeg"
+    JPEG2000 = "jpeg2000"
+
+
+@dataclass(frozen=True, slots=True)
+class CardImage:
+    """An image as the chip holds it: JPEG or JPEG 2000 bytes and their size in pixels."""
+
+    data: bytes = field(repr=False)
+    format: ImageFormat
+    width: int
+    height: int
+
+
+def image_format(data: bytes) -> ImageFormat | None:
+    """The chip format of these bytes, by their signature; None for any other format."""
+    if data.startswith(_JPEG_MAGIC):
+        return ImageFormat.JPEG
+    if data.startswith(_JPEG2000_MAGICS):
+        return ImageFormat.JPEG2000
+    return None
+
+
+def open_image(data: bytes, *, what: str) -> Image.Image:
+    """Open image bytes with Pillow (lazily: only the header is read until pixels are used)."""
+    try:
+        return Image.open(io.BytesIO(data))
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise CardDataError(f"the {what} is not an image Pillow can read: {exc}") from None
+
+
+def card_image(data: bytes, *, mode: Literal["RGB", "L"], what: str) -> CardImage:
+    """The bytes as the chip will hold them: JPEG and JPEG 2000 as they are, anything else
+    re-encoded as JPEG in `mode` (colour for the face, grey for the signature) with any
+    transparency laid on white."""
+    image = open_image(data, what=what)
+    found = image_format(data)
+    if found is not None:
+        return CardImage(data=data, format=found, width=image.width, height=image.height)
+    try:
+        flat = flatten(image, mode=mode)
+        out = io.BytesIO()
+        flat.save(out, format="JPEG", quality=_JPEG_QUALITY)
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise CardDataError(f"the {what} cannot be decoded: {exc}") from None
+    return CardImage(
+        data=out.getvalue(), format=ImageFormat.JPEG, width=flat.width, height=flat.height
+    )
+
+
+def flatten(image: Image.Image, *, mode: Literal["RGB", "L"]) -> Image.Image:
+    """The image in `mode`, transparent parts white (a signature pad draws on nothing)."""
+    if image.mode in {"RGBA", "LA", "PA"} or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (_WHITE, _WHITE, _WHITE, _WHITE))
+        image = Image.alpha_composite(white, rgba)
+    return image.convert(mode)
