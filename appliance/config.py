@@ -59,6 +59,9 @@ class PathsSection(_Section):
 class KeysSection(_Section):
     station_key: Path = Path("keys/station.key")
     biometric_key: Path = Path("keys/biometric.key")
+    document_signer_key: Path = Path("keys/document-signer.key")
+    """Signs each card's security object (EF.SOD); its certificate sits beside it."""
+    document_signer_certificate: Path = Path("keys/document-signer.crt")
 
 
 class RegisterSection(_Section):
@@ -120,6 +123,14 @@ class Config(_Section):
     @property
     def biometric_key_path(self) -> Path:
         return self.state_path(self.keys.biometric_key)
+
+    @property
+    def document_signer_paths(self) -> tuple[Path, Path]:
+        """The document signer's key and certificate."""
+        return (
+            self.state_path(self.keys.document_signer_key),
+            self.state_path(self.keys.document_signer_certificate),
+        )
 
     @property
     def biometrics_dir(self) -> Path:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from appliance.card import DocumentSigner
 from appliance.cli import run
 from appliance.config import load_config
 from appliance.register import EventType, Register, StationKey
@@ -39,6 +40,10 @@ def test_keys_init_creates_owner_only_keys_and_refuses_to_overwrite(
     assert _mode(config.station_key_path) == 0o600
     assert _mode(config.biometric_key_path) == 0o600
     assert len(config.biometric_key_path.read_bytes()) == 32
+    signer_key, signer_certificate = config.document_signer_paths
+    assert _mode(signer_key) == 0o600
+    signer = DocumentSigner.load(signer_key, signer_certificate)
+    assert config.station.id in signer.certificate.subject.rfc4514_string()
     public = config.station_key_path.with_suffix(".pub").read_bytes()
     assert public.startswith(b"-----BEGIN PUBLIC KEY-----")
     assert StationKey.load(config.station_key_path).public_key.to_pem() == public
