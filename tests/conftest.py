@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -7,8 +8,13 @@ import pytest
 
 from appliance.clock import ManualClock
 from appliance.register import Register, StationKey
+from sim.pcscd import SOCKET_VARIABLE, PrivatePcscd
 
 from .fault_matrix import RESULTS, render_table
+
+# libpcsclite reads its socket's path once per process, at the first PC/SC context: point
+# this process at the private pcscd the tests start, never at the machine's own.
+os.environ.setdefault(SOCKET_VARIABLE, str(PrivatePcscd().socket_path))
 
 
 @pytest.fixture(scope="session")

@@ -18,6 +18,7 @@ from ._biometric import (
     choose_chip_fingers,
 )
 from ._blocking import BlockingCaller
+from ._card_encoder import CardApplication, CardEncoder, CardEncoderConfig, CardInfo
 from ._card_printer import CardPosition, CardPrinter, CardPrinterConfig, CardPrinterReport
 from ._config import DeviceConfig, HalSection, build_devices
 from ._device import Device, StatusListener
@@ -52,6 +53,10 @@ __all__ = [
     "BlockingCaller",
     "CaptureNotAccepted",
     "CaptureResult",
+    "CardApplication",
+    "CardEncoder",
+    "CardEncoderConfig",
+    "CardInfo",
     "CardPosition",
     "CardPrinter",
     "CardPrinterConfig",

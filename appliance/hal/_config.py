@@ -21,6 +21,7 @@ from ._biometric import (
     SbiSingleFingerScanner,
     SbiSingleFingerScannerConfig,
 )
+from ._card_encoder import CardEncoder, CardEncoderConfig
 from ._card_printer import CardPrinter, CardPrinterConfig
 from ._device import Device
 from ._keypad import KeypadConfig, SatisfactionKeypad
@@ -30,6 +31,7 @@ from ._ticket_printer import TicketPrinter, TicketPrinterConfig
 DeviceConfig = Annotated[
     TicketPrinterConfig
     | CardPrinterConfig
+    | CardEncoderConfig
     | SignaturePadConfig
     | KeypadConfig
     | SbiFaceCameraConfig
@@ -58,6 +60,8 @@ def build_devices(configs: Mapping[str, DeviceConfig]) -> list[Device]:
                 devices.append(TicketPrinter.from_config(name=name, config=config))
             case CardPrinterConfig():
                 devices.append(CardPrinter.from_config(name=name, config=config))
+            case CardEncoderConfig():
+                devices.append(CardEncoder.from_config(name=name, config=config))
             case SignaturePadConfig():
                 devices.append(SignaturePad.from_config(name, config))
             case KeypadConfig():
