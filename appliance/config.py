@@ -27,6 +27,7 @@ from pydantic import (
 from appliance._text import Text
 from appliance.domain import RequirementProfile, Step, step_budgets
 from appliance.hal._config import DeviceConfig, HalSection
+from appliance.issuance._settings import IssuanceSection
 
 DEFAULT_CONFIG_PATH = Path("/etc/ktpel-station/station.toml")
 
@@ -104,6 +105,7 @@ class Config(_Section):
     sop: SopSection = SopSection()
     hal: HalSection = HalSection()
     devices: dict[DeviceName, DeviceConfig] = {}
+    issuance: IssuanceSection = IssuanceSection()
 
     @property
     def state_dir(self) -> Path:

@@ -189,6 +189,7 @@ class Place(StrEnum):
 class SimCard:
     serial: str
     place: Place
+    chip: VirtualCard | None = None  # made when the card first reaches the contactless station
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,6 +259,8 @@ class CardPrinterSim:
         self.card: SimCard | None = None
         self.reject_box: list[str] = []
         self.ejected: list[str] = []
+        self.output_tray: list[VirtualCard] = []
+        """Ejected cards with their chips, for a person (or a test) to take to a reader."""
         self.printed: list[PrintedFace] = []
         self.printed_panels = 0
         self.parameters: dict[str, tuple[str, ...]] = {}
@@ -483,10 +486,11 @@ class CardPrinterSim:
             return refused
         if self.card is None:
             return "ERR;NO_CARD"
-        serial = self.card.serial
-        answer = await self._move(self.card, None)
+        card = self.card
+        answer = await self._move(card, None)
         if answer == "OK":
-            self.ejected.append(serial)
+            self.ejected.append(card.serial)
+            self.output_tray.append(card.chip or self._card_for(card.serial))
         return answer
 
     async def _reject(self) -> str:
@@ -508,7 +512,7 @@ class CardPrinterSim:
         if to is not Place.PRINT:  # a card taken away from printing ends the print job
             self._sequence, self._panel = False, None
         if card.place is Place.CONTACTLESS and self.slot is not None:
-            await self.slot.remove()
+            card.chip = await self.slot.remove() or card.chip
         if Fault.JAM in self.faults:
             card.place = Place.PATH
             self._jammed = True
@@ -518,7 +522,8 @@ class CardPrinterSim:
             return "OK"
         card.place = to
         if to is Place.CONTACTLESS and self.slot is not None:
-            await self.slot.insert(self._card_for(card.serial))
+            card.chip = card.chip or self._card_for(card.serial)
+            await self.slot.insert(card.chip)
         return "OK"
 
     def _card_for(self, serial: str) -> VirtualCard:

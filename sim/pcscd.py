@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import functools
 import os
 import selectors
 import shutil
@@ -197,7 +198,7 @@ class PrivatePcscd:
             seed=seed,
             timing=timing,
             reader=f"{self.friendly_name} 00 {index:02d}",
-            connect=self.connect_vpcd,
+            connect=functools.partial(self.connect_vpcd, self.vpcd_port + index),
             pcsc_socket=str(self.socket_path),
             **options,
         )

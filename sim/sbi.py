@@ -12,7 +12,10 @@ connections is what makes "unplug" (listener closed, open connections cut) and "
 
 Behaviour is deterministic for a seed: serial number, quality scores, images and which
 kind of garbage is sent. Images are small synthetic PNGs (ridges, an oval face, iris
-rings), not ISO records.
+rings), not ISO records. Once a person is presented to a fingerprint scanner
+(`person_seed=` or `present()`), its fingers are that person's synthetic fingers
+(`sim.fingerprints`): a fresh 500 dpi impression of the requested finger at every capture,
+which the station's minutiae extraction and matcher can work on.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import dataclasses
 import functools
 import hashlib
 import io
@@ -35,6 +39,7 @@ from enum import StrEnum
 from typing import Any, Final
 
 import h11
+import numpy as np
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
@@ -43,6 +48,7 @@ from cryptography.x509.oid import NameOID
 from PIL import Image, ImageDraw
 
 from ._base import Fault, FaultState, Timing, seeded
+from .fingerprints import SyntheticFinger
 
 SBI_PORTS: Final = (4501, 4600)
 _MAX_REQUEST: Final = 1024 * 1024
@@ -71,7 +77,7 @@ _PROFILES: Final = {
         "Finger", "Slap", ("1", "2", "3"), "Registration", "sbi_finger_slap", "SimSlap 4-4-2"
     ),
     SbiKind.FINGER_SINGLE: _Profile(
-        "Finger", "Single", ("0",), "Auth", "sbi_finger_single", "SimTouch 1"
+        "Finger", "Single", ("0",), "Registration", "sbi_finger_single", "SimTouch 1"
     ),
     SbiKind.IRIS: _Profile(
         "Iris", "Double", ("1", "2", "3"), "Registration", "sbi_iris", "SimIris 2"
@@ -84,6 +90,24 @@ _SLAP_FINGERS: Final = {
     "3": ("Left Thumb", "Right Thumb"),
 }
 _EYES: Final = {"1": ("Left",), "2": ("Right",), "3": ("Left", "Right"), "0": ("Left",)}
+_ISO_FINGER_POSITIONS: Final = {
+    name: position
+    for position, name in enumerate(
+        (
+            "Right Thumb",
+            "Right IndexFinger",
+            "Right MiddleFinger",
+            "Right RingFinger",
+            "Right LittleFinger",
+            "Left Thumb",
+            "Left IndexFinger",
+            "Left MiddleFinger",
+            "Left RingFinger",
+            "Left LittleFinger",
+        ),
+        start=1,
+    )
+}
 
 _NO_OBJECT: Final = ("101", "Unable to detect a biometric object")
 _BUSY: Final = ("111", "Device is Busy")
@@ -115,7 +139,11 @@ class SbiSimulator:
         port: int | None = None,
         port_range: tuple[int, int] = SBI_PORTS,
         capture_delay_s: float = 1.5,
+        person_seed: int | None = None,
+        purpose: str | None = None,
     ) -> None:
+        """`purpose` overrides the kind's ("Auth": a device certified for online
+        authentication, which seals every image for the ID authority)."""
         self.name = name
         self.kind = kind
         self.faults = FaultState()
@@ -124,7 +152,8 @@ class SbiSimulator:
         self.port = port
         self.port_range = port_range
         self.capture_delay_s = capture_delay_s
-        self.profile = _PROFILES[kind]
+        profile = _PROFILES[kind]
+        self.profile = dataclasses.replace(profile, purpose=purpose or profile.purpose)
         self._rng = seeded(seed, name)
         self.serial = f"SIM{self._rng.randrange(16**10):010X}"
         self.device_id = "1"
@@ -136,6 +165,7 @@ class SbiSimulator:
         self.capture_started = asyncio.Event()
         """Set when a capture request has been read (to act mid-capture)."""
         self._scripted_scores: list[float] = []
+        self._person_seed = person_seed
         self._capturing = False
         self._server: asyncio.Server | None = None
         self._handlers: set[asyncio.Task[None]] = set()
@@ -168,6 +198,7 @@ class SbiSimulator:
         }
         if self.kind is SbiKind.FINGER_SINGLE:
             overlay["env"] = "Developer"
+            overlay["purpose"] = self.profile.purpose
         return overlay
 
     # -- control
@@ -199,6 +230,10 @@ class SbiSimulator:
         """Plug it back in: listen again on the same port."""
         self.faults.clear(Fault.UNPLUG)
         await self._apply_unplug()
+
+    def present(self, person_seed: int | None) -> None:
+        """Put a synthetic person's fingers on the scanner (None: the generic toy print)."""
+        self._person_seed = person_seed
 
     def script_scores(self, *scores: float) -> None:
         """Quality scores for the next captured biometrics, in order, before random ones."""
@@ -428,7 +463,7 @@ class SbiSimulator:
         previous = str(bio.get("previousHash", ""))
         entries = []
         for subtype, score in zip(subtypes, scores, strict=True):
-            image = _render(self.profile.bio_type, self._rng)
+            image = await self._image(subtype)
             chain = _chain_hash(previous, image)
             entries.append(
                 self._entry(
@@ -443,6 +478,16 @@ class SbiSimulator:
             previous = chain
         self.captures_served += 1
         return {"biometrics": entries}
+
+    async def _image(self, subtype: str | None) -> bytes:
+        position = _ISO_FINGER_POSITIONS.get(subtype or "")
+        if self.profile.bio_type != "Finger" or self._person_seed is None or position is None:
+            return _render(self.profile.bio_type, self._rng)
+        finger = SyntheticFinger(person_seed=self._person_seed, finger=position)
+        # Drawn here, so the thread touches no shared state and the seed decides the image.
+        capture_rng = np.random.default_rng(self._rng.getrandbits(64))
+        # Growing a finger takes a few hundred ms: off the loop, as a device's own CPU.
+        return await asyncio.to_thread(finger.impression, rng=capture_rng)
 
     def _subtypes(self, bio: dict[str, Any]) -> list[str | None]:
         if self.profile.bio_type == "Face":

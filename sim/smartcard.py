@@ -169,6 +169,17 @@ class VirtualCard:
                 return {c.fid: bytes(c.data) for c in df.children if isinstance(c, _EF)}
         raise KeyError(aid.hex())
 
+    def overwrite(self, aid: bytes, fid: int, data: bytes) -> None:
+        """Change an EF's content behind the file system's back, as someone with a card
+        writer and the chip's keys could: what activation must notice."""
+        for df in self._mf.dfs():
+            if df.name == aid:
+                for child in df.children:
+                    if isinstance(child, _EF) and child.fid == fid:
+                        child.data[:] = data
+                        return
+        raise KeyError(f"{aid.hex()}/{fid:04X}")
+
     def _walk(self, df: _DF, path: str) -> list[tuple[str, bytes]]:
         found: list[tuple[str, bytes]] = []
         for child in df.children:

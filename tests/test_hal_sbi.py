@@ -162,14 +162,24 @@ async def test_capture_records_identity_quality_and_image(
         assert len(capture.chain_hash) == 64
         assert "bio_value" not in repr(capture)
         assert "session_key" not in repr(capture)
-    if kind is SbiKind.FINGER_SINGLE:
-        # Authentication captures are sealed for the ID authority.
-        assert all(c.sealed and c.thumbprint for c in result.captures)
-    else:
-        assert all(c.bio_value.startswith(PNG) for c in result.captures)
+    assert all(c.bio_value.startswith(PNG) for c in result.captures)
     assert device.status.state is DeviceState.READY
     assert sim.last_capture_request is not None
     assert sim.last_capture_request["purpose"] == device.config.purpose
+
+
+async def test_an_auth_device_seals_its_capture_for_the_id_authority(
+    make_sim: SimFactory,
+) -> None:
+    sim = await make_sim(SbiKind.FINGER_SINGLE, purpose="Auth")
+    device = await connected(sim)
+
+    result = await device.capture_finger(Finger.RIGHT_INDEX)
+
+    assert sim.last_capture_request is not None
+    assert sim.last_capture_request["purpose"] == "Auth"
+    assert all(c.sealed and c.thumbprint for c in result.captures)
+    assert not any(c.bio_value.startswith(PNG) for c in result.captures)
 
 
 async def test_captures_are_chained_by_previous_hash(make_sim: SimFactory) -> None:

@@ -149,7 +149,10 @@ class SbiSingleFingerScannerConfig(SbiDeviceConfig):
     kind: Literal["sbi_finger_single"] = "sbi_finger_single"
     device_type: Literal["Finger"] = "Finger"
     device_subtype: Literal["Single", "Touchless"] = "Single"
-    purpose: Purpose = "Auth"
+    purpose: Purpose = "Registration"
+    """Activation matches the finger against the chip here, offline, so the station must
+    read the image: a Registration-purpose device. An Auth-purpose device seals every
+    image for the ID authority (online authentication), which the station cannot open."""
     domain_uri: str | None = None
     """The authentication server an auth capture is encrypted for (SBI `domainUri`)."""
 
@@ -660,7 +663,7 @@ class SbiFingerprintScanner(SbiDevice):
 
 
 class SbiSingleFingerScanner(SbiDevice):
-    """The single-finger scanner used at card activation (SBI authentication capture)."""
+    """The single-finger scanner used at card activation, to match a live finger 1:1."""
 
     kind = DeviceKind.SINGLE_FINGER_SCANNER
     bio_type = BioType.FINGER
@@ -669,7 +672,12 @@ class SbiSingleFingerScanner(SbiDevice):
         super().__init__(name=name, config=config)
 
     async def capture_finger(self, finger: Finger) -> CaptureResult:
-        return await self._capture(_CaptureSpec("CAPTURE", "0", (finger.value,), ()))
+        """One finger: an image the station reads (RCAPTURE) from a Registration-purpose
+        device, or an authentication capture sealed for the ID authority (CAPTURE)."""
+        method: Literal["RCAPTURE", "CAPTURE"] = (
+            "CAPTURE" if self.config.purpose == "Auth" else "RCAPTURE"
+        )
+        return await self._capture(_CaptureSpec(method, "0", (finger.value,), ()))
 
 
 class SbiIrisScanner(SbiDevice):

@@ -1,0 +1,36 @@
+"""Fingerprint templates for the card chip: ISO/IEC 19794-2 records, minutiae extraction
+and the 1:1 match of a live finger against the chip at card activation."""
+
+from ._extract import MAX_MINUTIAE, ExtractionError, extract_template
+from ._iso import (
+    ANGLE_UNITS,
+    PPCM_500_DPI,
+    FingerTemplate,
+    ImpressionType,
+    Minutia,
+    MinutiaKind,
+    TemplateError,
+    decode_iso19794_2,
+    encode_iso19794_2,
+)
+from ._match import DEFAULT_THRESHOLD, FingerMatcher, MatcherSettings, MatchResult, match_score
+
+__all__ = [
+    "ANGLE_UNITS",
+    "DEFAULT_THRESHOLD",
+    "MAX_MINUTIAE",
+    "PPCM_500_DPI",
+    "ExtractionError",
+    "FingerMatcher",
+    "FingerTemplate",
+    "ImpressionType",
+    "MatchResult",
+    "MatcherSettings",
+    "Minutia",
+    "MinutiaKind",
+    "TemplateError",
+    "decode_iso19794_2",
+    "encode_iso19794_2",
+    "extract_template",
+    "match_score",
+]
