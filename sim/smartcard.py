@@ -18,7 +18,8 @@ vpcd writes the length and the body in two writes, and so would wait for the ACK
 first (Nagle) while this side delays it (up to 40 ms on Linux): the card side sets
 TCP_NODELAY, and TCP_QUICKACK after every read (Linux clears it again by itself).
 
-Faults of the slot: `hang` (an APDU is held until the hang ends, then answered), `slow`
+Faults of the slot: `hang` (an APDU is held until the hang ends, then answered; param
+`after_writes`: only once the card has had that many UPDATE BINARYs), `slow`
 (param `delay_s`, real seconds), `garbage` (answers that cannot be valid: too short, no
 status word, or longer than asked for), `write_failure` (param `after_bytes`: the chip
 of each card in the slot fails after writing that many more bytes, answering 6581 in
@@ -494,6 +495,8 @@ class VpcdSlot:
         self._card: VirtualCard | None = None
         self._link: asyncio.Task[None] | None = None
         self._writes = 0  # UPDATE BINARY commands the current card has had
+        self.holding = asyncio.Event()
+        """Set once a command is held by a hang: the moment to act mid-command."""
         self._running = False
 
     @property
@@ -612,18 +615,24 @@ class VpcdSlot:
             writer.write(len(answer).to_bytes(2, "big") + answer)
 
     async def _answer(self, card: VirtualCard, apdu: bytes) -> bytes | None:
-        while Fault.HANG in self.faults:
-            await self.faults.changed.wait()  # held until the hang ends, then answered
-        if Fault.SLOW in self.faults:
-            await asyncio.sleep(self.faults.param(Fault.SLOW, "delay_s", 2.0))
         writing = len(apdu) > 1 and apdu[1] in _WRITE_INS
         if writing:
             self._writes += 1
-            if Fault.CARD_REMOVED in self.faults and self._writes > self.faults.param(
-                Fault.CARD_REMOVED, "after_writes", 2
-            ):
-                self._card = None
-                return None
+        # A hang may wait for the card to be part-written (param `after_writes`).
+        while Fault.HANG in self.faults and self._writes > self.faults.param(
+            Fault.HANG, "after_writes", -1
+        ):
+            self.holding.set()
+            await self.faults.changed.wait()  # held until the hang ends, then answered
+        if Fault.SLOW in self.faults:
+            await asyncio.sleep(self.faults.param(Fault.SLOW, "delay_s", 2.0))
+        if (
+            writing
+            and Fault.CARD_REMOVED in self.faults
+            and self._writes > self.faults.param(Fault.CARD_REMOVED, "after_writes", 2)
+        ):
+            self._card = None
+            return None
         if Fault.WRITE_FAILURE in self.faults and card.write_budget is None:
             card.write_budget = int(self.faults.param(Fault.WRITE_FAILURE, "after_bytes", 1000))
         if Fault.GARBAGE in self.faults:

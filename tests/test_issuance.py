@@ -7,17 +7,20 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import sys
 import tempfile
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
 from PIL import Image
 
-from appliance.card import CARD_AID, FILE_IDS
+from appliance.card import CARD_AID, FILE_IDS, DocumentSigner
+from appliance.clock import ManualClock
 from appliance.fingerprint import FingerMatcher
-from appliance.hal import DeviceFault
+from appliance.hal import DeviceFault, TicketPrinter, TicketPrinterConfig
 from appliance.issuance import (
     ActivationRefused,
     CardActivator,
@@ -25,13 +28,17 @@ from appliance.issuance import (
     CardSpoiled,
     NoBlankCard,
     WrongCard,
+    check_suket_qr,
+    issue_surat_keterangan,
 )
-from appliance.register import EventType, Register
-from sim._base import Fault
+from appliance.register import EventType, Register, StationKey, verify_register
+from sim._base import Fault, Timing
+from sim.escpos_printer import EscposPrinterSim
 from sim.pcscd import PrivatePcscd
+from sim.usb import UsbBus
 
-from .card_rig import CardStation, card_station, request
-from .support import SUBMITTED
+from .card_rig import CardStation, card_station, holder, request
+from .support import REPO, SUBMITTED
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -170,8 +177,6 @@ async def test_a_tampered_card_fails_activation_and_is_spoiled(
 async def test_a_security_object_signed_by_another_key_fails_activation(
     station: CardStation, office: Register
 ) -> None:
-    from appliance.card import DocumentSigner  # noqa: PLC0415
-
     forger = DocumentSigner.generate(station_id="lumajang-01")  # same name, another key
     forged = CardIssuer(
         register=office, printer=station.printer, encoder=station.encoder, signer=forger
@@ -271,3 +276,106 @@ async def test_a_step_cancelled_at_its_budget_rejects_the_card_as_interrupted(
     station.contactless.clear(Fault.HANG)
     assert _card_states(office) == [("spoiled", "interrupted")]
     assert len(station.printer_sim.reject_box) == 1
+
+
+async def test_a_station_killed_mid_encoding_rejects_and_counts_the_card_after_restart(
+    pcscd: PrivatePcscd, short_dir: Path, station_key: StationKey, clock: ManualClock
+) -> None:
+    state = short_dir / "state"
+    state.mkdir()
+    station_key.save(state / "station.key")
+    signer = DocumentSigner.create(state / "ds.key", state / "ds.crt", station_id="lumajang-01")
+    path = state / "register.sqlite3"
+    with Register.open(path, station_id="lumajang-01", key=station_key, clock=clock) as register:
+        register.append(EventType.APPLICATION_SUBMITTED, SUBMITTED, application_id=APP)
+        register.append(EventType.BLANK_RECEIVED, {"count": 5, "reference": "BA-2026-11"})
+        register.append(
+            EventType.APPLICATION_ADVANCED, {"step": "encode_print"}, application_id=APP
+        )
+
+    async with card_station(pcscd, short_dir) as station:
+        await station.printer.disconnect()  # the station process owns the printer
+        station.contactless.inject(Fault.HANG, {"after_writes": 3})
+        child = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "tests.issuance_child",
+            str(state),
+            str(station.printer_sim.config_overlay()["sim_socket"]),
+            str(pcscd.socket_path),
+            f"{pcscd.friendly_name} 00 00",
+            cwd=REPO,
+        )
+        try:
+            async with asyncio.timeout(60):
+                await station.contactless.holding.wait()  # the chip is part-written
+        finally:
+            child.kill()
+            await child.wait()
+        station.contactless.clear(Fault.HANG)
+        assert station.printer_sim.card is not None  # the half-encoded card is inside
+
+        await station.printer.connect()  # the restarted station
+        with Register.open(path, station_id="lumajang-01", key=station_key, clock=clock) as reg:
+            assert [card.state for card in reg.open_cards()] == ["fed"]
+            issuer = CardIssuer(
+                register=reg, printer=station.printer, encoder=station.encoder, signer=signer
+            )
+
+            (recovered,) = await issuer.recover()
+
+            assert recovered.found_in_printer
+            assert station.printer_sim.card is None
+            assert len(station.printer_sim.reject_box) == 1
+            assert _card_states(reg) == [("spoiled", "interrupted")]
+            application = reg.application(APP)
+            assert application is not None
+            assert (application["step"], application["state"]) == ("encode_print", "in_progress")
+            # The step runs again from its start, with a new blank.
+            printed = await issuer.issue(request(APP))
+            assert _card_states(reg) == [("spoiled", "interrupted"), ("printed", None)]
+            assert printed.card_serial in station.printer_sim.ejected
+            stock = reg.blank_stock()
+            assert (stock.stock, stock.in_process, stock.spoiled) == (4, 1, 1)
+            assert verify_register(path, station_key.public_key).ok
+
+
+async def test_without_a_blank_the_applicant_gets_a_checkable_surat_keterangan(
+    register: Register, station_key: StationKey, short_dir: Path
+) -> None:
+    register.append(EventType.APPLICATION_SUBMITTED, SUBMITTED, application_id=APP)
+    async with UsbBus(socket_path=short_dir / "tp.sock") as bus:
+        sim = EscposPrinterSim(name="ticket_printer", bus=bus, timing=Timing(scale=0))
+        await sim.start()
+        printer = TicketPrinter.from_config(
+            name="ticket_printer", config=TicketPrinterConfig.model_validate(sim.config_overlay())
+        )
+        await printer.connect()
+        try:
+            suket = await issue_surat_keterangan(
+                register=register,
+                printer=printer,
+                key=station_key,
+                application_id=APP,
+                holder=holder(),
+                office="Kecamatan Sukodono",
+                issued_at=datetime(2026, 11, 21, 9, 30, tzinfo=UTC),
+            )
+        finally:
+            await printer.disconnect()
+
+    (slip,) = sim.printed
+    texts = [line.text for line in slip.lines]
+    assert "SURAT KETERANGAN" in texts
+    assert f"Nomor: {suket.number}" in texts
+    assert f"NIK: {holder().nik}" in texts
+    (qr,) = slip.qr_payloads
+    facts = check_suket_qr(qr, station_key.public_key)
+    assert facts is not None
+    assert (facts.number, facts.nik) == (suket.number, holder().nik)
+    assert (
+        check_suket_qr(qr.replace(holder().nik, "3508014101900002"), station_key.public_key) is None
+    )
+    application = register.application(APP)
+    assert application is not None
+    assert application["state"] == "waiting_blank"  # recorded, not printed

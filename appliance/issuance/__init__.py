@@ -12,7 +12,13 @@ from ._errors import (
 )
 from ._issuer import CardIssuer, CardRequest, PrintedCard, RecoveredCard
 from ._settings import IssuanceSection
-from ._suket import SuratKeterangan, issue_surat_keterangan, suket_slip
+from ._suket import (
+    SuketFacts,
+    SuratKeterangan,
+    check_suket_qr,
+    issue_surat_keterangan,
+    suket_slip,
+)
 
 __all__ = [
     "ActivatedCard",
@@ -27,8 +33,10 @@ __all__ = [
     "NoCardToActivate",
     "PrintedCard",
     "RecoveredCard",
+    "SuketFacts",
     "SuratKeterangan",
     "WrongCard",
+    "check_suket_qr",
     "issue_surat_keterangan",
     "suket_slip",
 ]

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from appliance.card import CardHolder
 from appliance.hal import Slip, TicketPrinter
 from appliance.logs import get_logger
-from appliance.register import EventType, Register, StationKey
+from appliance.register import EventType, PublicKey, Register, StationKey
 
 log = get_logger(__name__)
 
@@ -27,6 +27,31 @@ QR_PREFIX = "KTPEL-SK1"
 class SuratKeterangan:
     number: str
     slip: Slip
+
+
+@dataclass(frozen=True, slots=True)
+class SuketFacts:
+    """What a genuine certificate's QR code vouches for."""
+
+    number: str
+    nik: str
+    issued_on: date
+
+
+def check_suket_qr(payload: str, public_key: PublicKey) -> SuketFacts | None:
+    """The facts a QR code vouches for if the station's key signed them, else None."""
+    facts, _, signature = payload.rpartition("|")
+    fields = facts.split("|")
+    if len(fields) != 4 or fields[0] != QR_PREFIX:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4))
+        issued_on = date.fromisoformat(fields[3])
+    except ValueError:
+        return None
+    if not public_key.verify(facts.encode(), raw):
+        return None
+    return SuketFacts(number=fields[1], nik=fields[2], issued_on=issued_on)
 
 
 def suket_slip(
