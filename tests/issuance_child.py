@@ -1,6 +1,6 @@
 """A station process that issues one card, for the test that SIGKILLs it mid-encoding.
 
-    python -m tests.issuance_child STATE_DIR USB_SOCKET PCSC_SOCKET READER
+python -m tests.issuance_child STATE_DIR USB_SOCKET PCSC_SOCKET READER
 """
 
 from __future__ import annotations
@@ -18,11 +18,15 @@ from sim.usb import SimUsbBackend
 from .card_rig import request
 
 APP = "APP-0001"
-PRINTER_IDS = {"vendor_id": 0x0F49, "product_id": 0x5A01}
 
 
 async def _issue(state: Path, usb_socket: str, pcsc_socket: str, reader: str) -> None:
-    printer = CardPrinter(name="card_printer", backend=SimUsbBackend(usb_socket), **PRINTER_IDS)
+    printer = CardPrinter(
+        name="card_printer",
+        vendor_id=0x0F49,
+        product_id=0x5A01,
+        backend=SimUsbBackend(usb_socket),
+    )
     encoder = CardEncoder(name="card_encoder", reader=reader, pcsc_socket=pcsc_socket)
     await printer.connect()
     await encoder.connect()

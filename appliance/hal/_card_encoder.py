@@ -372,6 +372,19 @@ class CardEncoder(Device):
         log.info("card_found", device=self.name, **info.to_json())
         return info
 
+    async def wait_until_empty(self, *, timeout_s: float) -> None:
+        """Return once the reader holds no card. pcscd reports a card that left only at
+        its next poll, so a caller about to bring a new card waits for the old one to be
+        seen gone, rather than take it for the new one."""
+        try:
+            async with asyncio.timeout(timeout_s):
+                while self._present:
+                    await self._card_changed.wait()
+        except TimeoutError:
+            raise DeviceFault(
+                self.name, "device_error", f"a card is still on the reader after {timeout_s:g} s"
+            ) from None
+
     async def personalise(self, application: CardApplication, *, timeout_s: float) -> None:
         """Create and write `application`, then read it all back and compare."""
         started = time.perf_counter()

@@ -94,6 +94,9 @@ class CardIssuer:
         app = request.application_id
         if self._register.blank_stock().available <= 0:
             raise NoBlankCard
+        # The station is empty (the printer feeds only then); a card just taken away may
+        # still be reported by the reader, and must not be taken for the new one.
+        await self._encoder.wait_until_empty(timeout_s=self._card_timeout_s)
         self._register.append(
             EventType.BLANK_FED, {"printer": self._printer.name}, application_id=app
         )
