@@ -2,7 +2,7 @@
 
 appliance sim [--dir D] [--seed N] [--timing realistic|instant] [--scenario F]
 appliance sim list | inject DEVICE FAULT [--param k=v ...] | clear DEVICE [FAULT]
-              | press DEVICE KEY                                   [--dir D]
+              | press DEVICE KEY | present DEVICE PERSON | take-card  [--dir D]
 """
 
 from __future__ import annotations
@@ -42,14 +42,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     press = actions.add_parser("press", help="press a button (satisfaction keypad)")
     press.add_argument("device")
     press.add_argument("key")
+    present = actions.add_parser("present", help="put a synthetic person's finger on a scanner")
+    present.add_argument("device")
+    present.add_argument("person", type=int, help="the person's seed")
+    actions.add_parser("take-card", help="carry the newest ejected card to the desk reader")
 
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
     directory = Path(args.dir)
     if args.sim_action is None:
         return asyncio.run(_serve(args, directory, out))
-    request: dict[str, Any] = {"cmd": args.sim_action}
-    if args.sim_action != "list":
+    request: dict[str, Any] = {"cmd": args.sim_action.replace("-", "_")}
+    if args.sim_action not in {"list", "take-card"}:
         request["device"] = args.device
     if args.sim_action in {"inject", "clear"} and args.fault is not None:
         request["fault"] = args.fault
@@ -57,6 +61,8 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         request["params"] = dict(_param(item) for item in args.param)
     if args.sim_action == "press":
         request["key"] = args.key
+    if args.sim_action == "present":
+        request["person"] = args.person
     try:
         reply = asyncio.run(send_control(directory / "control.sock", request))
     except OSError as exc:
@@ -99,7 +105,10 @@ async def _serve(args: argparse.Namespace, directory: Path, out: TextIO) -> int:
         loop.add_signal_handler(signum, stop.set)
     await office.start()
     print(f"simulated devices up; config overlay: {office.overlay_path}", file=out)
-    print(f"control: appliance sim --dir {directory} list|inject|clear|press", file=out)
+    print(
+        f"control: appliance sim --dir {directory} list|inject|clear|press|present|take-card",
+        file=out,
+    )
     out.flush()
     playing = None
     if scenario is not None:

@@ -4,6 +4,8 @@
     {"cmd": "inject", "device": "signature_pad", "fault": "slow", "params": {"delay_s": 3}}
     {"cmd": "clear", "device": "signature_pad"}            (or "fault": "slow" for one)
     {"cmd": "press", "device": "satisfaction_keypad", "key": 2}
+    {"cmd": "present", "device": "single_finger_scanner", "person": 1001}
+    {"cmd": "take_card"}       (the newest ejected card to the activation desk reader)
 
 Every request gets one line back: {"ok": true, ...} or {"ok": false, "error": "..."}.
 A socket, not a TCP port: it is reachable by the technician on the box and nobody else.
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -38,11 +40,24 @@ class ControlError(ValueError):
     pass
 
 
-def handle_request(devices: Mapping[str, Controllable], request: Any) -> dict[str, Any]:
-    """Apply one control request; raises ControlError with a message for the technician."""
+Action = Callable[[], Awaitable[str]]
+
+
+async def handle_request(
+    devices: Mapping[str, Controllable], request: Any, actions: Mapping[str, Action] | None = None
+) -> dict[str, Any]:
+    """Apply one control request; raises ControlError with a message for the technician.
+
+    `actions` are the office's own (moving a card between devices), by command name."""
     if not isinstance(request, dict):
         raise ControlError("a request is a JSON object")
     command = request.get("cmd")
+    action = (actions or {}).get(str(command))
+    if action is not None:
+        try:
+            return {"result": await action()}
+        except LookupError as exc:
+            raise ControlError(str(exc)) from None
     if command == "list":
         return {
             "devices": {
@@ -58,6 +73,12 @@ def handle_request(devices: Mapping[str, Controllable], request: Any) -> dict[st
     device = devices.get(str(request.get("device")))
     if device is None:
         raise ControlError(f"unknown device {request.get('device')!r}; known: {', '.join(devices)}")
+    return _device_command(device, command, request)
+
+
+def _device_command(
+    device: Controllable, command: object, request: dict[str, Any]
+) -> dict[str, Any]:
     if command == "inject":
         fault = _fault(request.get("fault"))
         if fault not in device.supported_faults:
@@ -77,7 +98,18 @@ def handle_request(devices: Mapping[str, Controllable], request: Any) -> dict[st
             raise ControlError(f"{device.name} has no buttons to press")
         press(request.get("key"))
         return {}
-    raise ControlError(f"unknown command {command!r}; use list, inject, clear or press")
+    if command == "present":
+        present = getattr(device, "present", None)
+        if present is None:
+            raise ControlError(f"{device.name} takes no person's fingers")
+        person = request.get("person")
+        if person is not None and not isinstance(person, int):
+            raise ControlError("person must be a whole number (a synthetic person's seed)")
+        present(person)
+        return {}
+    raise ControlError(
+        f"unknown command {command!r}; use list, inject, clear, press, present or take_card"
+    )
 
 
 def _fault(raw: object) -> Fault:
@@ -89,12 +121,15 @@ def _fault(raw: object) -> Fault:
         ) from None
 
 
-async def serve_control(path: Path, devices: Mapping[str, Controllable]) -> asyncio.Server:
+async def serve_control(
+    path: Path, devices: Mapping[str, Controllable], *, actions: Mapping[str, Action] | None = None
+) -> asyncio.Server:
     async def session(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while line := await reader.readline():
                 try:
-                    reply = {"ok": True, **handle_request(devices, json.loads(line))}
+                    request = json.loads(line)
+                    reply = {"ok": True, **await handle_request(devices, request, actions)}
                 except (ControlError, json.JSONDecodeError, UnicodeDecodeError) as exc:
                     reply = {"ok": False, "error": str(exc)}
                 writer.write(json.dumps(reply).encode() + b"\n")

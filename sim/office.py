@@ -1,10 +1,13 @@
 """Every simulated device of one station, as `appliance sim` runs them.
 
 Serial devices appear under `<dir>/dev/serial/by-id/`, the way udev names real ones, and
-the biometric devices as SBI services on loopback ports in 4501-4600, and the ticket
-printer on a simulated USB bus the driver reaches through pyusb (`usb_backend = "sim"`);
-the overlay file `<dir>/devices.toml` points `appliance run` at them, and the control
-socket `<dir>/control.sock` takes faults at run time.
+the biometric devices as SBI services on loopback ports in 4501-4600; the ticket printer
+and the card printer on a simulated USB bus the drivers reach through pyusb
+(`usb_backend = "sim"`); the card readers as the two slots of a vpcd reader on a private
+pcscd (slot 0 is the card printer's contactless station, into which it moves each card;
+slot 1 the activation desk, where `take_card` puts the newest ejected card). The overlay
+file `<dir>/devices.toml` points `appliance run` at them, and the control socket
+`<dir>/control.sock` takes faults and actions at run time.
 """
 
 from __future__ import annotations
@@ -16,8 +19,10 @@ from typing import Any
 import tomli_w
 
 from ._base import Timing
+from .card_printer import CardPrinterSim
 from .control import Controllable, serve_control
 from .escpos_printer import EscposPrinterSim
+from .pcscd import PrivatePcscd
 from .sbi import SbiKind, SbiSimulator
 from .serial_devices import SatisfactionKeypadSim, SerialLineSim, SignaturePadSim
 from .usb import UsbBus
@@ -56,12 +61,28 @@ class SimulatedOffice:
         printer = EscposPrinterSim(
             name="ticket_printer", bus=self._usb, seed=seed, timing=self.timing
         )
+        self._pcscd = PrivatePcscd(directory=directory / "pcscd")
+        self._contactless = self._pcscd.slot(
+            index=0, seed=seed, timing=self.timing, name="card_encoder"
+        )
+        self._desk = self._pcscd.slot(
+            index=1, seed=seed, timing=self.timing, name="activation_reader"
+        )
+        self._card_printer = CardPrinterSim(
+            name="card_printer",
+            bus=self._usb,
+            slot=self._contactless,
+            faces_dir=directory / "faces",
+            seed=seed,
+            timing=self.timing,
+        )
         self._serial = serial
         self._sbi = sbi
         self._printer = printer
         self.devices: dict[str, Controllable] = {device.name: device for device in serial}
         self.devices |= {service.name: service for service in sbi}
-        self.devices[printer.name] = printer
+        for device in (printer, self._card_printer, self._contactless, self._desk):
+            self.devices[device.name] = device
         self._control: Any = None
 
     @property
@@ -75,8 +96,17 @@ class SimulatedOffice:
     def overlay(self) -> dict[str, Any]:
         devices = {device.name: device.config_overlay() for device in self._serial}
         devices |= {service.name: service.config_overlay() for service in self._sbi}
-        devices[self._printer.name] = self._printer.config_overlay()
+        for device in (self._printer, self._card_printer, self._contactless, self._desk):
+            devices[device.name] = device.config_overlay()
         return {"devices": devices}
+
+    async def take_card(self) -> str:
+        """The operator carries the newest ejected card to the activation desk reader."""
+        if not self._card_printer.output_tray:
+            raise LookupError("the card printer's output tray is empty")
+        card = self._card_printer.output_tray.pop()
+        await self._desk.insert(card)
+        return card.serial
 
     async def start(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -86,12 +116,18 @@ class SimulatedOffice:
             await service.start()
         await self._usb.start()
         await self._printer.start()
+        await self._pcscd.start()
+        for slot in (self._contactless, self._desk):
+            await slot.start()
+        await self._card_printer.start()
         self.overlay_path.write_text(
             "# Written by `appliance sim`: pass with --config-overlay to `appliance run`.\n"
             + tomli_w.dumps(self.overlay()),
             encoding="utf-8",
         )
-        self._control = await serve_control(self.control_path, self.devices)
+        self._control = await serve_control(
+            self.control_path, self.devices, actions={"take_card": self.take_card}
+        )
 
     async def stop(self) -> None:
         if self._control is not None:
@@ -104,5 +140,9 @@ class SimulatedOffice:
         for service in self._sbi:
             await service.stop()
         await self._printer.stop()
+        await self._card_printer.stop()
+        for slot in (self._contactless, self._desk):
+            await slot.stop()
+        await self._pcscd.stop()
         await self._usb.stop()
         self.control_path.unlink(missing_ok=True)

@@ -4,6 +4,7 @@ station's own config reaches through the overlay it writes, with faults on deman
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -13,11 +14,12 @@ from pathlib import Path
 import pytest
 
 from appliance.config import load_config
-from appliance.hal import DeviceState, DeviceTimeout
+from appliance.hal import CardPrinter, DeviceState, DeviceTimeout
 from appliance.hal._biometric import SbiFaceCamera
 from appliance.hal._config import build_devices
 from appliance.hal._signature_pad import SignaturePad
 from sim.office import SimulatedOffice
+from sim.pcscd import SOCKET_VARIABLE
 from sim.scenario import Scenario
 
 APPLIANCE = [sys.executable, "-m", "appliance"]
@@ -26,10 +28,13 @@ APPLIANCE = [sys.executable, "-m", "appliance"]
 @pytest.fixture
 def simulator(tmp_path: Path) -> Iterator[Path]:
     directory = tmp_path / "sim"
+    # The simulator runs its own pcscd: not the one this test process is pointed at.
+    env = {k: v for k, v in os.environ.items() if k != SOCKET_VARIABLE}
     process = subprocess.Popen(
         [*APPLIANCE, "sim", "--dir", str(directory), "--timing", "instant", "--seed", "4"],
         stdout=subprocess.PIPE,
         text=True,
+        env=env,
     )
     assert process.stdout is not None
     first = process.stdout.readline()  # blocks until the devices are up
@@ -65,6 +70,9 @@ async def test_station_config_reaches_the_simulated_devices(
         "single_finger_scanner",
         "iris_scanner",
         "ticket_printer",
+        "card_printer",
+        "card_encoder",
+        "activation_reader",
     }
     devices = {device.name: device for device in build_devices(config.devices)}
     camera = devices["camera"]
@@ -94,6 +102,32 @@ async def test_station_config_reaches_the_simulated_devices(
         assert (await pad.check()).state is DeviceState.READY
     finally:
         await pad.disconnect()
+
+
+async def test_a_card_from_the_simulated_printer_can_be_carried_to_the_desk_reader(
+    simulator: Path, tmp_path: Path
+) -> None:
+    base = tmp_path / "station.toml"
+    base.write_text('[station]\nid = "lumajang-01"\n', encoding="utf-8")
+    config = load_config(base, overlays=[simulator / "devices.toml"])
+    assert config.devices["card_encoder"].kind == "pcsc_encoder"
+    assert config.devices["activation_reader"].kind == "pcsc_encoder"
+    (printer,) = [d for d in build_devices(config.devices) if isinstance(d, CardPrinter)]
+    await printer.connect()
+    try:
+        await printer.feed()
+        await printer.eject()
+    finally:
+        await printer.disconnect()
+
+    code, reply = _sim(simulator, "take-card")
+    assert code == 0
+    assert str(reply["result"]).startswith("KTP")
+    code, reply = _sim(simulator, "take-card")
+    assert (code, reply) == (2, {"ok": False, "error": "the card printer's output tray is empty"})
+    assert _sim(simulator, "present", "single_finger_scanner", "1001")[0] == 0
+    code, reply = _sim(simulator, "present", "signature_pad", "1001")
+    assert (code, reply["error"]) == (2, "signature_pad takes no person's fingers")
 
 
 def test_bad_control_requests_are_refused_with_a_reason(simulator: Path) -> None:

@@ -19,7 +19,7 @@ class IssuanceSection(BaseModel):
     """The reader at the printer's contactless station."""
     activation_reader: DeviceName = "activation_reader"
     """The reader on the operator's desk where the applicant's card is read back."""
-    activation_scanner: DeviceName = "finger_single"
+    activation_scanner: DeviceName = "single_finger_scanner"
     ticket_printer: DeviceName = "ticket_printer"
     """Prints the Surat Keterangan when no blank card is left."""
     attempts_per_finger: Annotated[int, Field(ge=1, le=10)] = 3
