@@ -867,3 +867,24 @@ def test_face_png_records_300_dpi() -> None:
     image = Image.open(io.BytesIO(png))
     assert image.size == CARD_FACE_SIZE
     assert tuple(round(d) for d in image.info["dpi"]) == (CARD_FACE_DPI, CARD_FACE_DPI)
+
+
+def test_a_cameras_large_photo_is_scaled_to_fit_the_chip() -> None:
+    from appliance.card._images import MAX_IMAGE_BYTES, card_image  # noqa: PLC0415
+
+    rng = random.Random(3)
+    photo = Image.new("RGB", (1800, 2400), (120, 140, 200))
+    draw = ImageDraw.Draw(photo)
+    for _ in range(400):  # detail, so that the JPEG does not shrink by itself
+        x, y = rng.randrange(1800), rng.randrange(2400)
+        colour = (rng.randrange(256), rng.randrange(256), rng.randrange(256))
+        draw.ellipse((x, y, x + rng.randrange(10, 200), y + rng.randrange(10, 200)), fill=colour)
+    out = io.BytesIO()
+    photo.save(out, format="JPEG", quality=95)
+    assert len(out.getvalue()) > 10 * MAX_IMAGE_BYTES
+
+    stored = card_image(out.getvalue(), mode="RGB", what="face image")
+
+    assert len(stored.data) <= MAX_IMAGE_BYTES
+    assert stored.width * 4 == stored.height * 3  # scaled, not cropped
+    assert 240 <= stored.width <= 480

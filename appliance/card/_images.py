@@ -20,6 +20,12 @@ _JPEG2000_MAGICS = (
 )
 _JPEG_QUALITY = 90
 _WHITE = 255
+# A chip holds tens of kilobytes; a camera's photo can be hundreds. ICAO 9303 (part 10,
+# DG2) suggests portraits of 15-20 KB: a bigger image is scaled down to fit a passport
+# photo's pixels and re-encoded at falling quality until it fits its budget.
+MAX_IMAGE_BYTES = 20_000
+_SIZES = ((480, 640), (360, 480), (240, 320))  # 240 wide still holds ICAO's 90 px eyes
+_QUALITIES = (90, 80, 70, 60, 50)
 
 
 class ImageFormat(StrEnum):
@@ -54,23 +60,35 @@ def open_image(data: bytes, *, what: str) -> Image.Image:
         raise CardDataError(f"the {what} is not an image Pillow can read: {exc}") from None
 
 
-def card_image(data: bytes, *, mode: Literal["RGB", "L"], what: str) -> CardImage:
-    """The bytes as the chip will hold them: JPEG and JPEG 2000 as they are, anything else
-    re-encoded as JPEG in `mode` (colour for the face, grey for the signature) with any
-    transparency laid on white."""
+def card_image(
+    data: bytes, *, mode: Literal["RGB", "L"], what: str, max_bytes: int = MAX_IMAGE_BYTES
+) -> CardImage:
+    """The bytes as the chip will hold them: JPEG and JPEG 2000 within `max_bytes` as they
+    are; anything else, or anything larger, re-encoded as JPEG in `mode` (colour for the
+    face, grey for the signature) with transparency laid on white, at the largest size
+    (up to 480 x 640) and best quality that fit `max_bytes`."""
     image = open_image(data, what=what)
     found = image_format(data)
-    if found is not None:
+    if found is not None and len(data) <= max_bytes:
         return CardImage(data=data, format=found, width=image.width, height=image.height)
     try:
         flat = flatten(image, mode=mode)
-        out = io.BytesIO()
-        flat.save(out, format="JPEG", quality=_JPEG_QUALITY)
+        for size in _SIZES:
+            scaled = flat.copy()
+            scaled.thumbnail(size)  # keeps the aspect ratio; never enlarges
+            for quality in _QUALITIES:
+                out = io.BytesIO()
+                scaled.save(out, format="JPEG", quality=quality)
+                if out.tell() <= max_bytes:
+                    return CardImage(
+                        data=out.getvalue(),
+                        format=ImageFormat.JPEG,
+                        width=scaled.width,
+                        height=scaled.height,
+                    )
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
         raise CardDataError(f"the {what} cannot be decoded: {exc}") from None
-    return CardImage(
-        data=out.getvalue(), format=ImageFormat.JPEG, width=flat.width, height=flat.height
-    )
+    raise CardDataError(f"the {what} does not fit {max_bytes} bytes even small and coarse")
 
 
 def flatten(image: Image.Image, *, mode: Literal["RGB", "L"]) -> Image.Image:
