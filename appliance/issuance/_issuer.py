@@ -94,6 +94,15 @@ class CardIssuer:
         app = request.application_id
         if self._register.blank_stock().available <= 0:
             raise NoBlankCard
+        # The chip's data does not depend on the card: built (and any problem with it
+        # found) before a blank is spent.
+        files = build_card_files(
+            request.holder,
+            face_image=request.face_image,
+            finger_templates=request.fingers,
+            signature_image=request.signature_image,
+            signer=self._signer,
+        )
         # The station is empty (the printer feeds only then); a card just taken away may
         # still be reported by the reader, and must not be taken for the new one.
         await self._encoder.wait_until_empty(timeout_s=self._card_timeout_s)
@@ -107,13 +116,6 @@ class CardIssuer:
             stage = _Stage.ENCODE
             card = await self._encoder.wait_for_card(timeout_s=self._card_timeout_s)
             serial = card.serial
-            files = build_card_files(
-                request.holder,
-                face_image=request.face_image,
-                finger_templates=request.fingers,
-                signature_image=request.signature_image,
-                signer=self._signer,
-            )
             await self._encoder.personalise(
                 CardApplication(aid=CARD_AID, files=files), timeout_s=self._card_timeout_s
             )
