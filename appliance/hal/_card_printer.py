@@ -22,18 +22,17 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from enum import StrEnum
-from pathlib import Path
 from typing import Any, Final, Literal, Self
 
 from PIL import Image
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, model_validator
+from pydantic import PositiveFloat
 
 from appliance.logs import get_logger
 
 from ._device import Device
 from ._errors import DeviceFault, DeviceTimeout, status_for
 from ._status import READY, DeviceIdentity, DeviceKind, DeviceState, DeviceStatus
-from ._usb import UsbBulkDevice
+from ._usb import UsbBulkDevice, UsbDeviceConfig
 
 log = get_logger(__name__)
 
@@ -243,28 +242,15 @@ class CardPrinterReport:
         return READY
 
 
-class CardPrinterConfig(BaseModel):
+class CardPrinterConfig(UsbDeviceConfig):
     """`[devices.<name>]` for an Evolis-style card printer on USB."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
     kind: Literal["evolis_usb"]
-    vendor_id: int = Field(ge=0, le=0xFFFF)
-    product_id: int = Field(ge=0, le=0xFFFF)
-    serial: str | None = None  # to pick one of several identical printers
-    usb_backend: Literal["libusb1", "sim"] = "libusb1"
-    sim_socket: Path | None = None
     connect_timeout_s: PositiveFloat = 5.0
     probe_timeout_s: PositiveFloat = 2.0
     reply_timeout_s: PositiveFloat = 0.5
     move_timeout_s: PositiveFloat = 10.0
     print_timeout_s: PositiveFloat = 30.0
-
-    @model_validator(mode="after")
-    def _consistent(self) -> Self:
-        if self.usb_backend == "sim" and self.sim_socket is None:
-            raise ValueError('usb_backend "sim" needs sim_socket')
-        return self
 
 
 class CardPrinter(Device):
@@ -303,18 +289,12 @@ class CardPrinter(Device):
 
     @classmethod
     def from_config(cls, *, name: str, config: CardPrinterConfig) -> Self:
-        backend: Any = None
-        if config.usb_backend == "sim":
-            from sim.usb import SimUsbBackend  # noqa: PLC0415 - only for the simulator
-
-            assert config.sim_socket is not None  # the model checks it
-            backend = SimUsbBackend(config.sim_socket)
         return cls(
             name=name,
             vendor_id=config.vendor_id,
             product_id=config.product_id,
             serial=config.serial,
-            backend=backend,
+            backend=config.pyusb_backend(),
             reply_timeout_s=config.reply_timeout_s,
             move_timeout_s=config.move_timeout_s,
             print_timeout_s=config.print_timeout_s,

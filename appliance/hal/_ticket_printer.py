@@ -17,20 +17,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any, Final, Literal, Self
 
 from escpos.capabilities import get_profile
 from escpos.constants import QR_ECLEVEL_M
 from escpos.printer import Dummy
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, model_validator
+from pydantic import PositiveFloat, model_validator
 
 from appliance.logs import get_logger
 
 from ._device import Device
 from ._errors import DeviceFault, DeviceTimeout, status_for
 from ._status import READY, DeviceIdentity, DeviceKind, DeviceStatus
-from ._usb import UsbBulkDevice
+from ._usb import UsbBulkDevice, UsbDeviceConfig
 
 log = get_logger(__name__)
 
@@ -161,17 +160,10 @@ class PrinterReport:
         return READY
 
 
-class TicketPrinterConfig(BaseModel):
+class TicketPrinterConfig(UsbDeviceConfig):
     """`[devices.<name>]` for an ESC/POS ticket printer on USB."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
     kind: Literal["escpos_usb"]
-    vendor_id: int = Field(ge=0, le=0xFFFF)
-    product_id: int = Field(ge=0, le=0xFFFF)
-    serial: str | None = None  # to pick one of several identical printers
-    usb_backend: Literal["libusb1", "sim"] = "libusb1"
-    sim_socket: Path | None = None
     profile: str = "default"  # a python-escpos printer profile (code pages, cutter)
     connect_timeout_s: PositiveFloat = 5.0
     probe_timeout_s: PositiveFloat = 2.0
@@ -179,9 +171,7 @@ class TicketPrinterConfig(BaseModel):
     print_timeout_s: PositiveFloat = 10.0
 
     @model_validator(mode="after")
-    def _consistent(self) -> Self:
-        if self.usb_backend == "sim" and self.sim_socket is None:
-            raise ValueError('usb_backend "sim" needs sim_socket')
+    def _known_profile(self) -> Self:
         try:
             get_profile(self.profile)
         except LookupError:
@@ -222,18 +212,12 @@ class TicketPrinter(Device):
 
     @classmethod
     def from_config(cls, *, name: str, config: TicketPrinterConfig) -> Self:
-        backend: Any = None
-        if config.usb_backend == "sim":
-            from sim.usb import SimUsbBackend  # noqa: PLC0415 - only for the simulator
-
-            assert config.sim_socket is not None  # the model checks it
-            backend = SimUsbBackend(config.sim_socket)
         return cls(
             name=name,
             vendor_id=config.vendor_id,
             product_id=config.product_id,
             serial=config.serial,
-            backend=backend,
+            backend=config.pyusb_backend(),
             profile=config.profile,
             reply_timeout_s=config.reply_timeout_s,
             print_timeout_s=config.print_timeout_s,

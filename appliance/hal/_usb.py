@@ -16,10 +16,12 @@ from __future__ import annotations
 import contextlib
 import errno
 from collections.abc import Callable
-from typing import Any, Final, TypeVar
+from pathlib import Path
+from typing import Any, Final, Literal, Self, TypeVar
 
 import usb.core
 import usb.util
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ._blocking import BlockingCaller
 from ._errors import DeviceError, DeviceFault, DeviceGone, DeviceTimeout
@@ -48,6 +50,34 @@ def usb_error(device: str, what: str, error: Exception) -> DeviceError:
     if code == errno.EBUSY:
         return DeviceFault(device, "device_error", f"{detail} (claimed by another program)")
     return DeviceFault(device, "device_error", detail)
+
+
+class UsbDeviceConfig(BaseModel):
+    """What every USB device's `[devices.<name>]` table has: which device, and which pyusb
+    backend reaches it (libusb, or the simulator's socket)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    vendor_id: int = Field(ge=0, le=0xFFFF)
+    product_id: int = Field(ge=0, le=0xFFFF)
+    serial: str | None = None  # to pick one of several identical devices
+    usb_backend: Literal["libusb1", "sim"] = "libusb1"
+    sim_socket: Path | None = None
+
+    @model_validator(mode="after")
+    def _backend_reachable(self) -> Self:
+        if self.usb_backend == "sim" and self.sim_socket is None:
+            raise ValueError('usb_backend "sim" needs sim_socket')
+        return self
+
+    def pyusb_backend(self) -> Any:
+        """None lets pyusb find libusb; "sim" forwards to the simulator's USB bus."""
+        if self.usb_backend != "sim":
+            return None
+        from sim.usb import SimUsbBackend  # noqa: PLC0415 - only for the simulator
+
+        assert self.sim_socket is not None  # the validator checks it
+        return SimUsbBackend(self.sim_socket)
 
 
 class UsbBulkDevice:
