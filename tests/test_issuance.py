@@ -20,7 +20,7 @@ from PIL import Image
 from appliance.card import CARD_AID, FILE_IDS, DocumentSigner
 from appliance.clock import ManualClock
 from appliance.fingerprint import FingerMatcher
-from appliance.hal import DeviceFault, TicketPrinter, TicketPrinterConfig
+from appliance.hal import DeviceFault, DeviceGone, TicketPrinter, TicketPrinterConfig
 from appliance.issuance import (
     ActivationRefused,
     CardActivator,
@@ -379,3 +379,26 @@ async def test_without_a_blank_the_applicant_gets_a_checkable_surat_keterangan(
     application = register.application(APP)
     assert application is not None
     assert application["state"] == "waiting_blank"  # recorded, not printed
+
+
+async def test_pcscd_restarting_mid_encoding_spoils_that_card_and_the_next_one_is_issued(
+    station: CardStation, office: Register
+) -> None:
+    station.contactless.inject(Fault.HANG, {"after_writes": 2})
+    issuing = asyncio.create_task(_issuer(station, office).issue(request(APP)))
+    async with asyncio.timeout(30):
+        await station.contactless.holding.wait()
+    await station.pcscd.restart()
+    station.contactless.clear(Fault.HANG)
+
+    with pytest.raises(CardSpoiled) as spoiled:
+        await issuing
+
+    assert spoiled.value.reason == "encode_failure"
+    assert len(station.printer_sim.reject_box) == 1
+    with pytest.raises(DeviceGone):  # no blank is fed while the reader is gone
+        await _issuer(station, office).issue(request(APP))
+    await station.encoder.connect()  # as the supervisor does: a new PC/SC context
+    printed = await _issuer(station, office).issue(request(APP))
+    assert _card_states(office) == [("spoiled", "encode_failure"), ("printed", None)]
+    assert printed.card_serial in station.printer_sim.ejected

@@ -140,6 +140,11 @@ class Device(ABC):
             self._in_use = None
         self._set_status(READY)
 
+    def ensure_usable(self) -> None:
+        """Raise now what an operation would raise (DeviceGone, DeviceBusy, DeviceFault)
+        if the device cannot take one: for a caller about to commit to using it."""
+        self._refuse_unless_usable()
+
     def _refuse_unless_usable(self) -> None:
         state = self._status.state
         if state is DeviceState.BUSY:  # the device says so itself (another host holds it)

@@ -103,6 +103,8 @@ class CardIssuer:
             signature_image=request.signature_image,
             signer=self._signer,
         )
+        # A blank fed with no reader to write it would be a blank wasted.
+        self._encoder.ensure_usable()
         # The station is empty (the printer feeds only then); a card just taken away may
         # still be reported by the reader, and must not be taken for the new one.
         await self._encoder.wait_until_empty(timeout_s=self._card_timeout_s)
