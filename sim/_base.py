@@ -40,8 +40,11 @@ class Timing:
 
 @dataclass(slots=True)
 class FaultState:
-    """The faults currently injected into one device, with their parameters."""
+    """The faults currently injected into one device, with their parameters; a fault the
+    device cannot have (`supported`) is refused with ValueError."""
 
+    owner: str = "device"
+    supported: frozenset[Fault] = frozenset(Fault)
     active: dict[Fault, Mapping[str, Any]] = field(default_factory=dict)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -49,6 +52,8 @@ class FaultState:
         return fault in self.active
 
     def inject(self, fault: Fault, params: Mapping[str, Any] | None = None) -> None:
+        if fault not in self.supported:
+            raise ValueError(f"{self.owner} cannot have fault {fault}")
         self.active[fault] = dict(params or {})
         self._signal()
 

@@ -238,7 +238,7 @@ class EscposPrinterSim:
         seconds_per_line: float = 0.03,
     ) -> None:
         self.name = name
-        self.faults = FaultState()
+        self.faults = FaultState(owner=name, supported=self.supported_faults)
         self.timing = timing or Timing()
         self.usb_descriptor = UsbDescriptor(
             vendor_id=vendor_id,
@@ -273,18 +273,9 @@ class EscposPrinterSim:
         self._bus.detach(self)
 
     def config_overlay(self) -> dict[str, Any]:
-        return {
-            "kind": self.driver_kind,
-            "vendor_id": self.usb_descriptor.vendor_id,
-            "product_id": self.usb_descriptor.product_id,
-            "serial": self.usb_descriptor.serial,
-            "usb_backend": "sim",
-            "sim_socket": str(self._bus.socket_path),
-        }
+        return self._bus.config_overlay(self.driver_kind, self.usb_descriptor)
 
     def inject(self, fault: Fault, params: dict[str, Any] | None = None) -> None:
-        if fault not in self.supported_faults:
-            raise ValueError(f"{self.name} cannot have fault {fault}")
         self.faults.inject(fault, params)
 
     def clear(self, fault: Fault | None = None) -> None:

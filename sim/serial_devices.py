@@ -40,7 +40,7 @@ class SerialLineSim:
         serial: str | None = None,
     ) -> None:
         self.name = name
-        self.faults = FaultState()
+        self.faults = FaultState(owner=name, supported=self.supported_faults)
         self.timing = timing or Timing()
         self.serial = serial or f"SIM-{name.upper()}-{seed:04d}"
         self.port = PtyPort(link=link)
@@ -75,8 +75,6 @@ class SerialLineSim:
         self.port.unplug()
 
     def inject(self, fault: Fault, params: dict[str, Any] | None = None) -> None:
-        if fault not in self.supported_faults:
-            raise ValueError(f"{self.name} cannot have fault {fault}")
         self.faults.inject(fault, params)
         if fault is Fault.UNPLUG:
             self._stop_stream()
