@@ -299,6 +299,17 @@ class UsbBus:
     async def __aexit__(self, *_: object) -> None:
         await self.stop()
 
+    def config_overlay(self, kind: str, descriptor: UsbDescriptor) -> dict[str, Any]:
+        """The `[devices.<name>]` table that points a station's driver at a device here."""
+        return {
+            "kind": kind,
+            "vendor_id": descriptor.vendor_id,
+            "product_id": descriptor.product_id,
+            "serial": descriptor.serial,
+            "usb_backend": "sim",
+            "sim_socket": str(self.socket_path),
+        }
+
     def attach(self, device: SimulatedUsbDevice) -> None:
         """Plug `device` into a free port (unless its UNPLUG fault is active)."""
         slot = _Slot(device=device, port=len(self._slots) + 1)
