@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import io
 import json
 import os
 import platform
@@ -25,11 +24,8 @@ import random
 import statistics
 import sys
 import time
-from datetime import date
 from pathlib import Path
 from typing import Any
-
-from PIL import Image, ImageDraw
 
 # Run as a script (`python benchmarks/card.py`): its siblings are found from the root.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -47,7 +43,7 @@ from appliance.fingerprint import encode_iso19794_2, extract_template
 from appliance.hal import CardApplication, CardEncoder
 from appliance.logs import configure_logging
 from benchmarks.card_apdu import apdu_figures
-from benchmarks.card_data import data_figures
+from benchmarks.card_data import data_figures, sample_face, sample_holder, sample_signature
 from benchmarks.card_matcher import matcher_figures
 from sim._base import Timing
 from sim.fingerprints import SyntheticFinger
@@ -55,38 +51,7 @@ from sim.pcscd import PrivatePcscd
 from sim.smartcard import VirtualCard
 
 
-def _png(image: Image.Image) -> bytes:
-    out = io.BytesIO()
-    image.save(out, format="PNG")
-    return out.getvalue()
-
-
 def _inputs() -> tuple[CardHolder, bytes, bytes, list[FingerTemplateRecord]]:
-    holder = CardHolder.model_validate(
-        {
-            "nik": "3508014101900001",
-            "name": "Siti Aminah",
-            "birth_place": "Lumajang",
-            "birth_date": date(1990, 1, 1),
-            "sex": "P",
-            "blood_type": "O",
-            "address": "Jl. Raya Sukodono No. 12",
-            "rt_rw": "003/005",
-            "village": "Sukodono",
-            "kecamatan": "Sukodono",
-            "regency": "Lumajang",
-            "province": "Jawa Timur",
-            "religion": "ISLAM",
-            "marital_status": "kawin",
-            "occupation": "Wiraswasta",
-            "issue_place": "Lumajang",
-            "issue_date": date(2026, 11, 21),
-        }
-    )
-    photo = Image.new("RGB", (480, 640), (120, 140, 200))
-    ImageDraw.Draw(photo).ellipse((100, 100, 380, 520), fill=(220, 180, 150))
-    signature = Image.new("L", (400, 120), 255)
-    ImageDraw.Draw(signature).line((10, 100, 130, 20, 260, 90, 390, 30), fill=0, width=4)
     fingers = []
     for position in (2, 7):
         image = SyntheticFinger(person_seed=1, finger=position).impression(
@@ -96,7 +61,8 @@ def _inputs() -> tuple[CardHolder, bytes, bytes, list[FingerTemplateRecord]]:
         fingers.append(
             FingerTemplateRecord(position=position, iso_19794_2=encode_iso19794_2(template))
         )
-    return holder, _png(photo), _png(signature), fingers
+    face = sample_face(random.Random(0))
+    return sample_holder(), face, sample_signature(), fingers
 
 
 async def _personalise_and_verify(cards: int) -> dict[str, Any]:

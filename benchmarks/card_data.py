@@ -35,7 +35,7 @@ from appliance.domain import MaritalStatus, Sex
 TARGET_MS = 1000.0
 
 
-def _holder() -> CardHolder:
+def sample_holder() -> CardHolder:
     return CardHolder(
         nik="3508015708900002",
         name="SITI NUR'AINI BINTI ABDUL RAHMAN",
@@ -63,7 +63,7 @@ def _png(image: Image.Image) -> bytes:
     return out.getvalue()
 
 
-def _face(rng: random.Random) -> bytes:
+def sample_face(rng: random.Random) -> bytes:
     # A photo-like image: a gradient background, a face shape and some noise, so the
     # JPEG encoder has realistic work (a flat image would compress to nothing).
     image = Image.linear_gradient("L").resize((480, 640)).convert("RGB")
@@ -73,7 +73,7 @@ def _face(rng: random.Random) -> bytes:
     return _png(Image.blend(image, noise.convert("RGB"), 0.04))
 
 
-def _signature() -> bytes:
+def sample_signature() -> bytes:
     image = Image.new("RGBA", (500, 200), (0, 0, 0, 0))
     ImageDraw.Draw(image).line(
         (20, 150, 90, 40, 160, 170, 260, 50, 330, 160, 480, 60), fill=(0, 0, 0, 255), width=6
@@ -91,8 +91,8 @@ def _minutiae(position: int, rng: random.Random) -> bytes:
 def data_figures(rounds: int) -> dict[str, Any]:
     """Median milliseconds to build and sign all files, and to parse and verify them."""
     rng = random.Random(4)
-    holder = _holder()
-    face, signature = _face(rng), _signature()
+    holder = sample_holder()
+    face, signature = sample_face(rng), sample_signature()
     fingers = [
         FingerTemplateRecord(position=position, iso_19794_2=_minutiae(position, rng))
         for position in (2, 7)
