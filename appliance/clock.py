@@ -8,14 +8,22 @@ takes a `Clock`, so tests and the simulator can drive it.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import ctypes
 import ctypes.util
+import heapq
+import itertools
 import time
 import uuid
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Callable
+    from contextlib import AbstractAsyncContextManager
 
 _BOOT_ID_PATH = Path("/proc/sys/kernel/random/boot_id")
 # systemd's ntp_synced(): the kernel's maximum error estimate stays below 16 s only while
@@ -135,3 +143,131 @@ class ManualClock:
     def set_wall(self, wall_ns: int) -> None:
         """Jump the wall clock alone, as NTP does after a power cut."""
         self._wall_ns = wall_ns
+
+
+class Timekeeper(Clock, Protocol):
+    """A clock that can also wait: what the pipeline's budgets, breaches and no-shows run
+    on. Durations are in the clock's own seconds, which a simulated day runs faster."""
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait `seconds` of this clock's time."""
+        ...
+
+    def timeout(self, seconds: float | None) -> AbstractAsyncContextManager[object]:
+        """A cancel scope: the block is cancelled (TimeoutError) after `seconds`."""
+        ...
+
+
+class RealTimekeeper(SystemClock):
+    """Production time: the machine's clocks, asyncio's timers."""
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+    def timeout(self, seconds: float | None) -> AbstractAsyncContextManager[object]:
+        return asyncio.timeout(seconds)
+
+
+class ScaledClock:
+    """Simulated time, `speed` times faster than real time, from `start_wall_ns`.
+
+    Simulated time is a function of the machine's monotonic clock, which every process of
+    one boot shares: a daemon restarted with the same anchor carries on the same simulated
+    day where its predecessor stood, which is what lets a crash test run a day at speed.
+    """
+
+    def __init__(
+        self, *, speed: float, start_wall_ns: int, anchor_monotonic_ns: int | None = None
+    ) -> None:
+        if not speed > 0:
+            raise ValueError("the clock's speed must be positive")
+        self.speed = speed
+        self.start_wall_ns = start_wall_ns
+        self.anchor_monotonic_ns = (
+            time.monotonic_ns() if anchor_monotonic_ns is None else anchor_monotonic_ns
+        )
+
+    def monotonic_ns(self) -> int:
+        return int((time.monotonic_ns() - self.anchor_monotonic_ns) * self.speed)
+
+    def wall_ns(self) -> int:
+        return self.start_wall_ns + self.monotonic_ns()
+
+    def synchronised(self) -> bool:
+        return True  # simulated time is exactly what it says
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(max(0.0, seconds) / self.speed)
+
+    def timeout(self, seconds: float | None) -> AbstractAsyncContextManager[object]:
+        return asyncio.timeout(None if seconds is None else max(0.0, seconds) / self.speed)
+
+
+class ManualTimekeeper(ManualClock):
+    """A ManualClock whose sleeps and timeouts end only when `advance` passes them."""
+
+    def __init__(
+        self, *, wall_ns: int = 1_763_700_000_000_000_000, synchronised: bool = True
+    ) -> None:
+        super().__init__(wall_ns=wall_ns, synchronised=synchronised)
+        self._timers: list[tuple[int, int, Callable[[], None]]] = []
+        self._order = itertools.count()
+        self.timers_changed = asyncio.Event()
+
+    @property
+    def pending(self) -> int:
+        """Sleeps and timeouts waiting for the clock to move."""
+        return len(self._timers)
+
+    def advance(self, seconds: float) -> None:
+        super().advance(seconds)
+        now = self.monotonic_ns()
+        while self._timers and self._timers[0][0] <= now:
+            _, _, fire = heapq.heappop(self._timers)
+            fire()
+        self._changed()
+
+    async def sleep(self, seconds: float) -> None:
+        if seconds <= 0:
+            await asyncio.sleep(0)
+            return
+        woken: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def wake() -> None:
+            if not woken.done():
+                woken.set_result(None)
+
+        entry = self._at(seconds, wake)
+        try:
+            await woken
+        finally:
+            self._forget(entry)
+
+    @contextlib.asynccontextmanager
+    async def timeout(self, seconds: float | None) -> AsyncIterator[object]:
+        async with asyncio.timeout(None) as scope:
+            if seconds is None:
+                yield scope
+                return
+            loop = asyncio.get_running_loop()
+            entry = self._at(seconds, lambda: scope.reschedule(loop.time()))
+            try:
+                yield scope
+            finally:
+                self._forget(entry)
+
+    def _at(self, seconds: float, fire: Callable[[], None]) -> tuple[int, int, Callable[[], None]]:
+        entry = (self.monotonic_ns() + int(seconds * 1e9), next(self._order), fire)
+        heapq.heappush(self._timers, entry)
+        self._changed()
+        return entry
+
+    def _forget(self, entry: tuple[int, int, Callable[[], None]]) -> None:
+        with contextlib.suppress(ValueError):
+            self._timers.remove(entry)
+            heapq.heapify(self._timers)
+            self._changed()
+
+    def _changed(self) -> None:
+        self.timers_changed.set()
+        self.timers_changed = asyncio.Event()

@@ -175,7 +175,7 @@ def register_key(register: Register) -> Any:
             EventType.QUEUE_CALLED,
             {"day": "2026-11-21", "ticket": "X", "counter": "1"},
             None,
-            "not issued",
+            "not waiting",
         ),
     ],
 )

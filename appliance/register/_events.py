@@ -128,12 +128,71 @@ class ApplicationSubmitted(_Payload):
     marital_status: MaritalStatus
     documents: tuple[Document, ...] = ()
     ticket: ShortText | None = None
+    ticket_day: date | None = None
+    """With `ticket`: the queue day of the ticket, which the submission serves."""
     by: Actor | None = None
 
 
 class ApplicationAdvanced(_Payload):
+    """The application enters `step` and waits there for its people and devices."""
+
     step: Step
     by: Actor | None = None
+
+
+Milliseconds = Annotated[int, Field(ge=0)]
+DeviceList = tuple[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")], ...]
+
+
+class StepStarted(_Payload):
+    """The step's person and devices are given to the application until it ends."""
+
+    step: Step
+    by: Actor | None = None
+    devices: DeviceList = ()
+
+
+class StepFinished(_Payload):
+    step: Step
+    duration_ms: Milliseconds
+    by: Actor | None = None
+
+
+class StepFailed(_Payload):
+    """A device step that did not finish (its budget ran out, a device failed, the
+    station restarted under it): its devices are left safe and it can start again."""
+
+    step: Step
+    code: ShortText
+    detail: Annotated[str, Field(max_length=500)] = ""
+    duration_ms: Milliseconds = 0
+    by: Actor | None = None
+
+
+class StepSkipped(_Payload):
+    step: Step
+    reason: ShortText
+
+
+class StepBreached(_Payload):
+    """A person's step ran past its budget: escalated to the section head, not aborted."""
+
+    step: Step
+    budget_ms: Milliseconds
+    by: Actor | None = None
+
+
+class BiometricsRecorded(_Payload):
+    """Captured and stored encrypted on the station; the images never enter the register."""
+
+    modalities: tuple[ShortText, ...]
+    chip_fingers: tuple[Annotated[int, Field(ge=1, le=10)], Annotated[int, Field(ge=1, le=10)]]
+
+
+class ApplicationOverdue(_Payload):
+    """The service promise (one working day) has passed without the card handed over."""
+
+    due: ShortText
 
 
 class ApplicationReturned(_Payload):
@@ -145,6 +204,8 @@ class ApplicationReturned(_Payload):
 
 class ApplicationCompleted(_Payload):
     by: Actor | None = None
+    receipt: ShortText | None = None
+    """The biometric store's id of the receipt the applicant signed on the pad."""
 
 
 class QueueTicketIssued(_Payload):
@@ -158,6 +219,23 @@ class QueueCalled(_Payload):
     day: date
     ticket: ShortText
     counter: ShortText
+    waited_ms: Milliseconds | None = None
+    """From the ticket's issue to this call."""
+    by: Actor | None = None
+
+
+class QueueRecalled(_Payload):
+    day: date
+    ticket: ShortText
+    counter: ShortText
+    by: Actor | None = None
+
+
+class QueueNoShow(_Payload):
+    """Called, and nobody came to the counter within the configured time."""
+
+    day: date
+    ticket: ShortText
     by: Actor | None = None
 
 
@@ -239,6 +317,15 @@ class EventType(StrEnum):
     APPLICATION_COMPLETED = "application.completed"
     QUEUE_TICKET_ISSUED = "queue.ticket_issued"
     QUEUE_CALLED = "queue.called"
+    QUEUE_RECALLED = "queue.recalled"
+    QUEUE_NO_SHOW = "queue.no_show"
+    STEP_STARTED = "step.started"
+    STEP_FINISHED = "step.finished"
+    STEP_FAILED = "step.failed"
+    STEP_SKIPPED = "step.skipped"
+    STEP_BREACHED = "step.breached"
+    BIOMETRICS_RECORDED = "biometrics.recorded"
+    APPLICATION_OVERDUE = "application.overdue"
     BLANK_RECEIVED = "blank.received"
     BLANK_FED = "blank.fed"
     BLANK_FEED_FAILED = "blank.feed_failed"
@@ -297,6 +384,61 @@ CATALOGUE: Final = MappingProxyType(
             QueueCalled,
             needs_application=False,
             description=Text("Nomor antrian dipanggil", "Queue ticket called"),
+        ),
+        EventType.QUEUE_RECALLED: EventSpec(
+            QueueRecalled,
+            needs_application=False,
+            description=Text("Nomor antrian dipanggil ulang", "Queue ticket called again"),
+        ),
+        EventType.QUEUE_NO_SHOW: EventSpec(
+            QueueNoShow,
+            needs_application=False,
+            description=Text(
+                "Nomor antrian tidak hadir saat dipanggil", "Queue ticket called, nobody came"
+            ),
+        ),
+        EventType.STEP_STARTED: EventSpec(
+            StepStarted,
+            needs_application=True,
+            description=Text("Langkah SOP dimulai", "SOP step started"),
+        ),
+        EventType.STEP_FINISHED: EventSpec(
+            StepFinished,
+            needs_application=True,
+            description=Text("Langkah SOP selesai", "SOP step finished"),
+        ),
+        EventType.STEP_FAILED: EventSpec(
+            StepFailed,
+            needs_application=True,
+            description=Text(
+                "Langkah SOP gagal, dapat diulang", "SOP step failed, can be started again"
+            ),
+        ),
+        EventType.STEP_SKIPPED: EventSpec(
+            StepSkipped,
+            needs_application=True,
+            description=Text("Langkah SOP dilewati", "SOP step skipped"),
+        ),
+        EventType.STEP_BREACHED: EventSpec(
+            StepBreached,
+            needs_application=True,
+            description=Text(
+                "Langkah SOP melewati batas waktu (eskalasi)",
+                "SOP step over its time budget (escalated)",
+            ),
+        ),
+        EventType.BIOMETRICS_RECORDED: EventSpec(
+            BiometricsRecorded,
+            needs_application=True,
+            description=Text("Perekaman biometrik selesai", "Biometrics recorded"),
+        ),
+        EventType.APPLICATION_OVERDUE: EventSpec(
+            ApplicationOverdue,
+            needs_application=True,
+            description=Text(
+                "Janji layanan satu hari kerja terlewati",
+                "The one-working-day service promise has passed",
+            ),
         ),
         EventType.BLANK_RECEIVED: EventSpec(
             BlankReceived,

@@ -9,6 +9,7 @@ is not in stock) by raising InvalidEvent; the transaction then writes nothing.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
@@ -28,20 +29,36 @@ from ._events import (
     CardPrinted,
     EventType,
     QueueCalled,
+    QueueNoShow,
+    QueueRecalled,
     QueueTicketIssued,
+    StepBreached,
+    StepFailed,
+    StepFinished,
+    StepSkipped,
+    StepStarted,
     ValidatedPayload,
 )
 
 DERIVED_TABLES_DDL: Final = (
+    # One row per application: where it stands in the SOP. `phase` is the step's own
+    # state: waiting for its person and devices, active (given to them), or finished.
     """CREATE TABLE applications (
         application_id TEXT PRIMARY KEY,
         service TEXT NOT NULL,
         nik TEXT NOT NULL,
         name TEXT NOT NULL,
         ticket TEXT,
+        ticket_day TEXT,
         step TEXT NOT NULL,
+        phase TEXT NOT NULL CHECK (phase IN ('waiting', 'active', 'finished')),
         state TEXT NOT NULL
             CHECK (state IN ('in_progress', 'waiting_blank', 'returned', 'completed')),
+        active_by TEXT,
+        active_devices TEXT NOT NULL,
+        phase_seq INTEGER NOT NULL,
+        breaches INTEGER NOT NULL,
+        overdue INTEGER NOT NULL,
         return_reason TEXT,
         submitted_seq INTEGER NOT NULL,
         updated_seq INTEGER NOT NULL
@@ -52,10 +69,13 @@ DERIVED_TABLES_DDL: Final = (
         ticket TEXT NOT NULL,
         service TEXT NOT NULL,
         number INTEGER NOT NULL,
-        state TEXT NOT NULL CHECK (state IN ('waiting', 'called')),
+        state TEXT NOT NULL CHECK (state IN ('waiting', 'called', 'served', 'no_show')),
         counter TEXT,
+        calls INTEGER NOT NULL,
+        application_id TEXT,
         issued_seq INTEGER NOT NULL,
         called_seq INTEGER,
+        updated_seq INTEGER NOT NULL,
         PRIMARY KEY (day, ticket)
     ) STRICT""",
     """CREATE TABLE blank_stock (
@@ -100,7 +120,7 @@ LAST_SEQ_IN_DERIVED_STATE: Final = """
         SELECT max(updated_seq) AS seq FROM applications
         UNION ALL SELECT max(updated_seq) FROM blank_stock
         UNION ALL SELECT max(updated_seq) FROM cards
-        UNION ALL SELECT max(max(issued_seq, coalesce(called_seq, 0))) FROM queue
+        UNION ALL SELECT max(updated_seq) FROM queue
     )"""
 
 Apply = Callable[[sqlite3.Cursor, int, str | None, ValidatedPayload], None]
@@ -109,13 +129,35 @@ Apply = Callable[[sqlite3.Cursor, int, str | None, ValidatedPayload], None]
 def _submitted(cur: sqlite3.Cursor, seq: int, app: str | None, event: ValidatedPayload) -> None:
     assert isinstance(event.model, ApplicationSubmitted)
     payload = event.model
+    day = payload.ticket_day.isoformat() if payload.ticket_day else None
+    by = payload.by.person if payload.by else None
     try:
         cur.execute(
-            "INSERT INTO applications VALUES (?, ?, ?, ?, ?, 'submit', 'in_progress', NULL, ?, ?)",
-            (app, payload.service, payload.nik, payload.name, payload.ticket, seq, seq),
+            "INSERT INTO applications VALUES "
+            "(?, ?, ?, ?, ?, ?, 'submit', 'active', 'in_progress', ?, '[]', ?, 0, 0, NULL, ?, ?)",
+            (
+                app,
+                payload.service,
+                payload.nik,
+                payload.name,
+                payload.ticket,
+                day,
+                by,
+                seq,
+                seq,
+                seq,
+            ),
         )
     except sqlite3.IntegrityError:
         raise InvalidEvent(f"application {app} was submitted already") from None
+    if day is not None:
+        cur.execute(
+            "UPDATE queue SET state = 'served', application_id = ?, updated_seq = ? "
+            "WHERE day = ? AND ticket = ? AND state = 'called'",
+            (app, seq, day, payload.ticket),
+        )
+        if cur.rowcount == 0:
+            raise InvalidEvent(f"ticket {payload.ticket} of {day} is not called to a counter")
 
 
 def _update_application(cur: sqlite3.Cursor, app: str | None, sql: str, *args: object) -> None:
@@ -129,9 +171,98 @@ def _advanced(cur: sqlite3.Cursor, seq: int, app: str | None, event: ValidatedPa
     _update_application(
         cur,
         app,
-        "UPDATE applications SET step = ?, updated_seq = ? "
+        "UPDATE applications SET step = ?, phase = 'waiting', active_by = NULL, "
+        "active_devices = '[]', phase_seq = ?, updated_seq = ? "
         "WHERE application_id = ? AND state = 'in_progress'",
         event.model.step,
+        seq,
+        seq,
+    )
+
+
+def _in_step(
+    cur: sqlite3.Cursor, app: str | None, step: str, phase: str, sql: str, *args: object
+) -> None:
+    """Change an application that stands at `step` in `phase`, or refuse the event."""
+    cur.execute(
+        f"{sql} WHERE application_id = ? AND step = ? AND phase = ? "
+        "AND state IN ('in_progress', 'waiting_blank')",
+        (*args, app, step, phase),
+    )
+    if cur.rowcount == 0:
+        raise InvalidEvent(f"application {app} is not {phase} at step {step}")
+
+
+def _step_started(cur: sqlite3.Cursor, seq: int, app: str | None, event: ValidatedPayload) -> None:
+    assert isinstance(event.model, StepStarted)
+    started = event.model
+    _in_step(
+        cur,
+        app,
+        started.step,
+        "waiting",
+        "UPDATE applications SET phase = 'active', state = 'in_progress', active_by = ?, "
+        "active_devices = ?, phase_seq = ?, updated_seq = ?",
+        started.by.person if started.by else None,
+        json.dumps(list(started.devices)),
+        seq,
+        seq,
+    )
+
+
+def _step_finished(cur: sqlite3.Cursor, seq: int, app: str | None, event: ValidatedPayload) -> None:
+    assert isinstance(event.model, StepFinished | StepSkipped)
+    phase = "active" if isinstance(event.model, StepFinished) else "waiting"
+    _in_step(
+        cur,
+        app,
+        event.model.step,
+        phase,
+        "UPDATE applications SET phase = 'finished', active_by = NULL, active_devices = '[]', "
+        "phase_seq = ?, updated_seq = ?",
+        seq,
+        seq,
+    )
+
+
+def _step_failed(cur: sqlite3.Cursor, seq: int, app: str | None, event: ValidatedPayload) -> None:
+    assert isinstance(event.model, StepFailed)
+    _in_step(
+        cur,
+        app,
+        event.model.step,
+        "active",
+        "UPDATE applications SET phase = 'waiting', active_by = NULL, active_devices = '[]', "
+        "phase_seq = ?, updated_seq = ?",
+        seq,
+        seq,
+    )
+
+
+def _breached(cur: sqlite3.Cursor, seq: int, app: str | None, event: ValidatedPayload) -> None:
+    assert isinstance(event.model, StepBreached)
+    _in_step(
+        cur,
+        app,
+        event.model.step,
+        "active",
+        "UPDATE applications SET breaches = breaches + 1, updated_seq = ?",
+        seq,
+    )
+
+
+def _biometrics_recorded(
+    cur: sqlite3.Cursor, seq: int, app: str | None, _event: ValidatedPayload
+) -> None:
+    _in_step(cur, app, "biometric", "active", "UPDATE applications SET updated_seq = ?", seq)
+
+
+def _overdue(cur: sqlite3.Cursor, seq: int, app: str | None, _event: ValidatedPayload) -> None:
+    _update_application(
+        cur,
+        app,
+        "UPDATE applications SET overdue = 1, updated_seq = ? "
+        "WHERE application_id = ? AND state IN ('in_progress', 'waiting_blank') AND overdue = 0",
         seq,
     )
 
@@ -140,8 +271,10 @@ def _suket_issued(cur: sqlite3.Cursor, seq: int, app: str | None, _event: Valida
     _update_application(
         cur,
         app,
-        "UPDATE applications SET state = 'waiting_blank', updated_seq = ? "
+        "UPDATE applications SET state = 'waiting_blank', phase = 'waiting', active_by = NULL, "
+        "active_devices = '[]', phase_seq = ?, updated_seq = ? "
         "WHERE application_id = ? AND state = 'in_progress'",
+        seq,
         seq,
     )
 
@@ -151,7 +284,8 @@ def _returned(cur: sqlite3.Cursor, seq: int, app: str | None, event: ValidatedPa
     _update_application(
         cur,
         app,
-        "UPDATE applications SET step = ?, state = 'returned', return_reason = ?, "
+        "UPDATE applications SET step = ?, phase = 'finished', state = 'returned', "
+        "active_by = NULL, active_devices = '[]', return_reason = ?, "
         "updated_seq = ? WHERE application_id = ? AND state = 'in_progress'",
         event.model.step,
         event.model.reason,
@@ -163,7 +297,8 @@ def _completed(cur: sqlite3.Cursor, seq: int, app: str | None, _event: Validated
     _update_application(
         cur,
         app,
-        "UPDATE applications SET step = 'handover', state = 'completed', updated_seq = ? "
+        "UPDATE applications SET step = 'handover', phase = 'finished', state = 'completed', "
+        "active_by = NULL, active_devices = '[]', updated_seq = ? "
         "WHERE application_id = ? AND state = 'in_progress'",
         seq,
     )
@@ -176,23 +311,44 @@ def _ticket_issued(
     ticket = event.model
     try:
         cur.execute(
-            "INSERT INTO queue VALUES (?, ?, ?, ?, 'waiting', NULL, ?, NULL)",
-            (ticket.day.isoformat(), ticket.ticket, ticket.service, ticket.number, seq),
+            "INSERT INTO queue VALUES (?, ?, ?, ?, 'waiting', NULL, 0, NULL, ?, NULL, ?)",
+            (ticket.day.isoformat(), ticket.ticket, ticket.service, ticket.number, seq, seq),
         )
     except sqlite3.IntegrityError:
         raise InvalidEvent(f"ticket {ticket.ticket} was issued already on {ticket.day}") from None
 
 
-def _called(cur: sqlite3.Cursor, seq: int, _app: str | None, event: ValidatedPayload) -> None:
-    assert isinstance(event.model, QueueCalled)
-    call = event.model
+def _queue_call(*, from_states: tuple[str, ...], recall: bool) -> Apply:
+    def apply(cur: sqlite3.Cursor, seq: int, _app: str | None, event: ValidatedPayload) -> None:
+        assert isinstance(event.model, QueueCalled | QueueRecalled)
+        call = event.model
+        first_call = "called_seq = ?, " if not recall else ""
+        cur.execute(
+            f"UPDATE queue SET state = 'called', counter = ?, calls = calls + 1, {first_call}"  # noqa: S608 - literals only
+            f"updated_seq = ? WHERE day = ? AND ticket = ? AND state IN {_sql_list(from_states)}",
+            (call.counter, *(() if recall else (seq,)), seq, call.day.isoformat(), call.ticket),
+        )
+        if cur.rowcount == 0:
+            raise InvalidEvent(
+                f"ticket {call.ticket} of {call.day} is not {' or '.join(from_states)}"
+            )
+
+    return apply
+
+
+def _no_show(cur: sqlite3.Cursor, seq: int, _app: str | None, event: ValidatedPayload) -> None:
+    assert isinstance(event.model, QueueNoShow)
     cur.execute(
-        "UPDATE queue SET state = 'called', counter = ?, called_seq = ? "
-        "WHERE day = ? AND ticket = ?",
-        (call.counter, seq, call.day.isoformat(), call.ticket),
+        "UPDATE queue SET state = 'no_show', updated_seq = ? "
+        "WHERE day = ? AND ticket = ? AND state = 'called'",
+        (seq, event.model.day.isoformat(), event.model.ticket),
     )
     if cur.rowcount == 0:
-        raise InvalidEvent(f"ticket {call.ticket} was not issued on {call.day}")
+        raise InvalidEvent(f"ticket {event.model.ticket} of {event.model.day} is not called")
+
+
+def _sql_list(values: tuple[str, ...]) -> str:
+    return "(" + ", ".join(f"'{value}'" for value in values) + ")"
 
 
 STOCK_QUERY: Final = (
@@ -312,7 +468,16 @@ PROJECTIONS: Final[Mapping[EventType, Apply]] = MappingProxyType(
         EventType.APPLICATION_RETURNED: _returned,
         EventType.APPLICATION_COMPLETED: _completed,
         EventType.QUEUE_TICKET_ISSUED: _ticket_issued,
-        EventType.QUEUE_CALLED: _called,
+        EventType.QUEUE_CALLED: _queue_call(from_states=("waiting",), recall=False),
+        EventType.QUEUE_RECALLED: _queue_call(from_states=("called", "no_show"), recall=True),
+        EventType.QUEUE_NO_SHOW: _no_show,
+        EventType.STEP_STARTED: _step_started,
+        EventType.STEP_FINISHED: _step_finished,
+        EventType.STEP_SKIPPED: _step_finished,
+        EventType.STEP_FAILED: _step_failed,
+        EventType.STEP_BREACHED: _breached,
+        EventType.BIOMETRICS_RECORDED: _biometrics_recorded,
+        EventType.APPLICATION_OVERDUE: _overdue,
         EventType.BLANK_RECEIVED: _stock_change("received"),
         EventType.BLANK_FED: _fed,
         EventType.BLANK_FEED_FAILED: _feed_failed,

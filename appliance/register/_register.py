@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from appliance._version import __version__
 from appliance.clock import Clock, SystemClock, boot_id
+from appliance.logs import get_logger
 
 from ._canonical import event_body
 from ._errors import RegisterCorrupt, RegisterError, RegisterMismatch
@@ -31,6 +32,8 @@ from ._events import (
 from ._projections import STOCK_QUERY, apply_event
 from ._signing import StationKey
 from ._sqlite import connect, migrate, sqlite_errors
+
+log = get_logger(__name__)
 
 _INSERT: Final = "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 _HEAD: Final = "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1"
@@ -145,6 +148,7 @@ class Register:
         self._clock = clock
         self._boot_id = boot_id()
         self._lock = threading.Lock()
+        self._listeners: list[Callable[[Sequence[Event]], None]] = []
 
     @classmethod
     def open(
@@ -186,6 +190,14 @@ class Register:
         with self._lock:
             self._conn.close()
 
+    def add_listener(self, listener: Callable[[Sequence[Event]], None]) -> None:
+        """Call `listener` with the events of every transaction once it is durable.
+
+        A listener runs in the appending thread, after the commit: it must be quick and
+        must not raise (what it raises is logged, not propagated: the events are written).
+        """
+        self._listeners.append(listener)
+
     def __enter__(self) -> Self:
         return self
 
@@ -225,6 +237,15 @@ class Register:
                 if self._conn.in_transaction:
                     self._conn.execute("ROLLBACK")
                 raise
+        if txn.written:
+            self._notify(txn.written)
+
+    def _notify(self, events: Sequence[Event]) -> None:
+        for listener in self._listeners:
+            try:
+                listener(events)
+            except Exception:  # the events are durable whatever a listener does
+                log.exception("register_listener_failed")
 
     def head(self) -> tuple[int, str]:
         """The last sequence number and its hash (0 and the genesis hash when empty)."""
@@ -239,6 +260,21 @@ class Register:
             rows = self._conn.execute(sql, (after, -1 if limit is None else limit)).fetchall()
         for row in rows:
             yield event_from_row(self._station, row)
+
+    def event(self, seq: int) -> Event | None:
+        """The event with sequence number `seq`, if the register has it."""
+        sql = f"SELECT {_COLUMNS} FROM events WHERE seq = ?"  # noqa: S608
+        with self._lock, sqlite_errors(self._path):
+            row = self._conn.execute(sql, (seq,)).fetchone()
+        return None if row is None else event_from_row(self._station, row)
+
+    def query(self, sql: str, *params: object) -> list[dict[str, Any]]:
+        """Rows of the derived tables, read under the register's lock (read-only SQL)."""
+        with self._lock, sqlite_errors(self._path):
+            cur = self._conn.execute(sql, params)
+            names = [column[0] for column in cur.description]
+            rows = cur.fetchall()
+        return [dict(zip(names, row, strict=True)) for row in rows]
 
     def blank_stock(self) -> BlankStock:
         with self._lock, sqlite_errors(self._path):
@@ -324,6 +360,7 @@ class Transaction:
         row = cursor.execute(_HEAD).fetchone()
         self.head_seq: int = row[0] if row else 0
         self.head_hash: str = row[1] if row else GENESIS_HASH
+        self.written: list[Event] = []
 
     def append(
         self,
@@ -340,6 +377,7 @@ class Transaction:
             self._insert(event)
             apply_event(self._cur, event.seq, application_id, payload)
         self.head_seq, self.head_hash = event.seq, event.hash
+        self.written.append(event)
         return event
 
     def _write_in_savepoint(

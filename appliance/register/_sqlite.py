@@ -168,6 +168,7 @@ def _rebuild_derived_state(conn: sqlite3.Connection) -> None:
 MIGRATIONS: Final[tuple[Callable[[sqlite3.Connection], None], ...]] = (
     _v1,
     _rebuild_derived_state,  # v2: blank cards followed one by one (cards table)
+    _rebuild_derived_state,  # v3: SOP step phases, queue calls, no-shows and service
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 
