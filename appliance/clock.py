@@ -153,7 +153,7 @@ class Timekeeper(Clock, Protocol):
         """Wait `seconds` of this clock's time."""
         ...
 
-    def timeout(self, seconds: float | None) -> AbstractAsyncContextManager[object]:
+    def timeout(self, seconds: float | None) -> AbstractAsyncContextManager[asyncio.Timeout]:
         """A cancel scope: the block is cancelled (TimeoutError) after `seconds`."""
         ...
 
@@ -164,7 +164,7 @@ class RealTimekeeper(SystemClock):
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
 
-    def timeout(self, seconds: float | None) -> AbstractAsyncContextManager[object]:
+    def timeout(self, seconds: float | None) -> AbstractAsyncContextManager[asyncio.Timeout]:
         return asyncio.timeout(seconds)
 
 
@@ -199,7 +199,7 @@ class ScaledClock:
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(max(0.0, seconds) / self.speed)
 
-    def timeout(self, seconds: float | None) -> AbstractAsyncContextManager[object]:
+    def timeout(self, seconds: float | None) -> AbstractAsyncContextManager[asyncio.Timeout]:
         return asyncio.timeout(None if seconds is None else max(0.0, seconds) / self.speed)
 
 
@@ -244,7 +244,7 @@ class ManualTimekeeper(ManualClock):
             self._forget(entry)
 
     @contextlib.asynccontextmanager
-    async def timeout(self, seconds: float | None) -> AsyncIterator[object]:
+    async def timeout(self, seconds: float | None) -> AsyncIterator[asyncio.Timeout]:
         async with asyncio.timeout(None) as scope:
             if seconds is None:
                 yield scope

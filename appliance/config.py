@@ -8,6 +8,7 @@ the state directory, and a relative state directory relative to the config file.
 
 from __future__ import annotations
 
+import ipaddress
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -18,16 +19,20 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
+    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
     ValidationError,
+    model_validator,
 )
 
 from appliance._text import Text
 from appliance.domain import RequirementProfile, Step, step_budgets
 from appliance.hal._config import DeviceConfig, HalSection
 from appliance.issuance._settings import IssuanceSection
+from appliance.pipeline._records import SiakSection
+from appliance.pipeline._settings import PipelineSection
 
 DEFAULT_CONFIG_PATH = Path("/etc/ktpel-station/station.toml")
 
@@ -75,6 +80,60 @@ class BiometricsSection(_Section):
     """Days an activated applicant's biometrics are kept before the purge."""
 
 
+class StaffSection(_Section):
+    file: Path = Path("staff.toml")
+    """Who may log in, in which roles, with their hashed PINs (see docs/staff.md)."""
+    session_idle_minutes: Annotated[int, Field(gt=0, le=24 * 60)] = 480
+    """A login session unused this long is closed: one working day by default."""
+    max_failures: Annotated[int, Field(ge=1, le=100)] = 5
+    """Consecutive wrong PINs for one login name before it is locked."""
+    lockout_minutes: Annotated[float, Field(gt=0, le=24 * 60)] = 5
+
+    @property
+    def session_idle(self) -> timedelta:
+        return timedelta(minutes=self.session_idle_minutes)
+
+    @property
+    def lockout(self) -> timedelta:
+        return timedelta(minutes=self.lockout_minutes)
+
+
+class ApiSection(_Section):
+    host: str = "127.0.0.1"
+    """Loopback by default: the officers' screens run on the station itself."""
+    port: Annotated[int, Field(ge=0, le=65535)] = 8470
+    allow_remote: bool = False
+    """Must be set to listen on anything but loopback (an office LAN)."""
+    max_body_bytes: Annotated[int, Field(ge=1024, le=16 * 1024 * 1024)] = 64 * 1024
+
+    @model_validator(mode="after")
+    def _loopback_unless_allowed(self) -> ApiSection:
+        if not self.allow_remote and not _is_loopback(self.host):
+            raise ValueError(
+                f"host {self.host!r} is not loopback; set allow_remote = true to listen there"
+            )
+        return self
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class ClockSection(_Section):
+    """For the simulator only: run the station on simulated time, `speed` times real time,
+    starting at `start`; `anchor_monotonic_ns` lets a restarted daemon carry on the same
+    simulated day."""
+
+    speed: Annotated[float, Field(gt=0, le=1_000_000)] = 1.0
+    start: AwareDatetime | None = None
+    anchor_monotonic_ns: Annotated[int, Field(ge=0)] | None = None
+
+
 class LoggingSection(_Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["auto", "json", "console"] = "auto"
@@ -101,11 +160,16 @@ class Config(_Section):
     # the file's key while the attribute gets a name of its own.
     register_: RegisterSection = Field(default=RegisterSection(), alias="register")
     biometrics: BiometricsSection = BiometricsSection()
+    staff: StaffSection = StaffSection()
     logging: LoggingSection = LoggingSection()
     sop: SopSection = SopSection()
     hal: HalSection = HalSection()
     devices: dict[DeviceName, DeviceConfig] = {}
     issuance: IssuanceSection = IssuanceSection()
+    pipeline: PipelineSection = PipelineSection()
+    siak: SiakSection = SiakSection()
+    api: ApiSection = ApiSection()
+    clock: ClockSection = ClockSection()
 
     @property
     def state_dir(self) -> Path:
@@ -137,6 +201,10 @@ class Config(_Section):
     @property
     def biometrics_dir(self) -> Path:
         return self.state_path(self.biometrics.directory)
+
+    @property
+    def staff_path(self) -> Path:
+        return self.state_path(self.staff.file)
 
     @property
     def zone(self) -> ZoneInfo:

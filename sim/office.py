@@ -5,14 +5,16 @@ the biometric devices as SBI services on loopback ports in 4501-4600; the ticket
 and the card printer on a simulated USB bus the drivers reach through pyusb
 (`usb_backend = "sim"`); the card readers as the two slots of a vpcd reader on a private
 pcscd (slot 0 is the card printer's contactless station, into which it moves each card;
-slot 1 the activation desk, where `take_card` puts the newest ejected card). The overlay
-file `<dir>/devices.toml` points `appliance run` at them, and the control socket
-`<dir>/control.sock` takes faults and actions at run time.
+slot 1 the activation desk, where `take_card` puts an ejected card); the central records
+(SIAK) as an HTTP service on a free loopback port, where `enroll_record` records a
+synthetic person. The overlay file `<dir>/devices.toml` points `appliance run` at them,
+and the control socket `<dir>/control.sock` takes faults and actions at run time.
 """
 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +22,12 @@ import tomli_w
 
 from ._base import Timing
 from .card_printer import CardPrinterSim
-from .control import Controllable, serve_control
+from .control import Action, Controllable, serve_control
 from .escpos_printer import EscposPrinterSim
 from .pcscd import PrivatePcscd
 from .sbi import SbiKind, SbiSimulator
 from .serial_devices import SatisfactionKeypadSim, SerialLineSim, SignaturePadSim
+from .siak import SiakSim
 from .usb import UsbBus
 
 
@@ -76,12 +79,13 @@ class SimulatedOffice:
             seed=seed,
             timing=self.timing,
         )
+        self._siak = SiakSim()
         self._serial = serial
         self._sbi = sbi
         self._printer = printer
         self.devices: dict[str, Controllable] = {device.name: device for device in serial}
         self.devices |= {service.name: service for service in sbi}
-        for device in (printer, self._card_printer, self._contactless, self._desk):
+        for device in (printer, self._card_printer, self._contactless, self._desk, self._siak):
             self.devices[device.name] = device
         self._control: Any = None
 
@@ -98,15 +102,52 @@ class SimulatedOffice:
         devices |= {service.name: service.config_overlay() for service in self._sbi}
         for device in (self._printer, self._card_printer, self._contactless, self._desk):
             devices[device.name] = device.config_overlay()
-        return {"devices": devices}
+        # The records service is not a device of the station: its table is `[siak]`.
+        return {"devices": devices, "siak": self._siak.config_overlay()}
 
-    async def take_card(self) -> str:
-        """The operator carries the newest ejected card to the activation desk reader."""
-        if not self._card_printer.output_tray:
+    async def take_card(self, serial: str | None = None) -> str:
+        """The operator carries an ejected card to the activation desk reader: the one
+        with `serial`, or else the newest."""
+        tray = self._card_printer.output_tray
+        if serial is not None:
+            found = [index for index, card in enumerate(tray) if card.serial == serial]
+            if not found:
+                raise LookupError(f"card {serial} is not in the card printer's output tray")
+            card = tray.pop(found[0])
+        elif tray:
+            card = tray.pop()
+        else:
             raise LookupError("the card printer's output tray is empty")
-        card = self._card_printer.output_tray.pop()
         await self._desk.insert(card)
         return card.serial
+
+    def enroll_record(self, *, nik: str, person: int) -> str:
+        """Put a synthetic person in the central records as recorded before (PRR)."""
+        self._siak.enroll(nik, person)
+        return nik
+
+    def _actions(self) -> dict[str, Action]:
+        # The control socket's own commands, each reading its parameters from the request.
+        # `request` defaults to None because sim/control.py still calls actions without it:
+        # until it passes the request, take_card takes the newest card and enroll_record
+        # refuses.
+        async def take_card(request: Mapping[str, Any] | None = None) -> str:
+            serial = (request or {}).get("serial")
+            if serial is not None and not isinstance(serial, str):
+                raise LookupError("serial must be a card's serial number, as text")
+            return await self.take_card(serial)
+
+        async def enroll_record(request: Mapping[str, Any] | None = None) -> str:
+            nik, person = (request or {}).get("nik"), (request or {}).get("person")
+            # LookupError: what the control socket answers as a refusal, whatever the cause.
+            if not isinstance(nik, str) or not isinstance(person, int):
+                raise LookupError("enroll_record needs nik (16 digits) and person (a seed)")  # noqa: TRY004
+            try:
+                return self.enroll_record(nik=nik, person=person)
+            except ValueError as exc:
+                raise LookupError(str(exc)) from None
+
+        return {"take_card": take_card, "enroll_record": enroll_record}
 
     async def start(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -120,13 +161,14 @@ class SimulatedOffice:
         for slot in (self._contactless, self._desk):
             await slot.start()
         await self._card_printer.start()
+        await self._siak.start()
         self.overlay_path.write_text(
             "# Written by `appliance sim`: pass with --config-overlay to `appliance run`.\n"
             + tomli_w.dumps(self.overlay()),
             encoding="utf-8",
         )
         self._control = await serve_control(
-            self.control_path, self.devices, actions={"take_card": self.take_card}
+            self.control_path, self.devices, actions=self._actions()
         )
 
     async def stop(self) -> None:
@@ -145,4 +187,5 @@ class SimulatedOffice:
             await slot.stop()
         await self._pcscd.stop()
         await self._usb.stop()
+        await self._siak.stop()
         self.control_path.unlink(missing_ok=True)

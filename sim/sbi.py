@@ -645,6 +645,12 @@ def _signer() -> _Signer:
 # --------------------------------------------------------------------------- images
 
 
+def face_image(person_seed: int) -> bytes:
+    """A synthetic person's face photo, a PNG like the camera's, the same at every call:
+    for the central records (`sim.siak`) of people recorded before."""
+    return _render("Face", seeded(person_seed, "face"))
+
+
 def _render(bio_type: str, rng: random.Random) -> bytes:
     if bio_type == "Face":
         image = _face(rng)

@@ -1,1 +1,55 @@
-"""The SOP as a durable state machine with per-step time budgets."""
+"""The SOP as a durable state machine with per-step time budgets: the queue, the eight
+steps and their decisions, the claims on people and devices, and the day's figures."""
+
+from ._calendar import WorkingCalendar
+from ._errors import (
+    Busy,
+    Forbidden,
+    Invalid,
+    NotFound,
+    PipelineError,
+    Unavailable,
+    WrongState,
+)
+from ._pipeline import STEP_ROLE, DeviceSteps, Officer, Pipeline, SubmitForm
+from ._settings import PipelineSection
+from ._views import (
+    ApplicationView,
+    CardView,
+    DayReport,
+    FailureView,
+    QueueFigures,
+    QueueView,
+    StepFigures,
+    TicketView,
+)
+from ._work import RecordedBiometrics, StepFailure, StepWork, card_holder
+
+__all__ = [
+    "STEP_ROLE",
+    "ApplicationView",
+    "Busy",
+    "CardView",
+    "DayReport",
+    "DeviceSteps",
+    "FailureView",
+    "Forbidden",
+    "Invalid",
+    "NotFound",
+    "Officer",
+    "Pipeline",
+    "PipelineError",
+    "PipelineSection",
+    "QueueFigures",
+    "QueueView",
+    "RecordedBiometrics",
+    "StepFailure",
+    "StepFigures",
+    "StepWork",
+    "SubmitForm",
+    "TicketView",
+    "Unavailable",
+    "WorkingCalendar",
+    "WrongState",
+    "card_holder",
+]

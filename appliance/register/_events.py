@@ -118,6 +118,18 @@ class RegisterCreated(_Payload):
     software_version: ShortText
 
 
+class Biodata(_Payload):
+    """What the card says beyond the form's identity fields, as the Family Card (KK) has it."""
+
+    birth_place: ShortText
+    address: ShortText
+    rt_rw: Annotated[str, Field(pattern=r"^[0-9]{3}/[0-9]{3}$")]
+    village: ShortText
+    religion: ShortText
+    occupation: ShortText
+    blood_type: Annotated[str, Field(pattern=r"^(A|B|AB|O|-)$")] = "-"
+
+
 class ApplicationSubmitted(_Payload):
     service: ServiceType
     nik: Nik
@@ -130,6 +142,7 @@ class ApplicationSubmitted(_Payload):
     ticket: ShortText | None = None
     ticket_day: date | None = None
     """With `ticket`: the queue day of the ticket, which the submission serves."""
+    biodata: Biodata | None = None
     by: Actor | None = None
 
 

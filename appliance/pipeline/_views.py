@@ -1,0 +1,104 @@
+"""What the pipeline shows: applications, tickets, the queue, the day's figures.
+
+These models are the local API's response bodies too, so their fields are a contract.
+NIKs appear masked: the officer has the file in hand, a screen or a log need not.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from appliance.domain import ServiceType, Step
+
+
+class _View(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class CardView(_View):
+    serial: str | None
+    state: Literal["fed", "personalised", "printed", "issued", "spoiled", "not_fed"]
+
+
+class FailureView(_View):
+    step: Step
+    code: str
+    detail: str
+
+
+class ApplicationView(_View):
+    id: str
+    service: ServiceType
+    nik: str
+    """Masked: `3508********0001`."""
+    name: str
+    ticket: str | None
+    step: Step
+    phase: Literal["waiting", "active", "finished"]
+    state: Literal["in_progress", "waiting_blank", "returned", "completed"]
+    active_by: str | None
+    devices: tuple[str, ...]
+    breaches: int
+    overdue: bool
+    return_reason: str | None
+    card: CardView | None
+    last_failure: FailureView | None
+    needs_operator: bool
+    """A failed device step waits for the operator to start it again."""
+
+
+class TicketView(_View):
+    day: date
+    ticket: str
+    service: ServiceType
+    number: int
+    state: Literal["waiting", "called", "served", "no_show"]
+    counter: str | None
+    calls: int
+    application: str | None
+    waited_s: float
+    """From the ticket's issue to its first call, or until now if not called yet."""
+    printed: bool = True
+
+
+class QueueFigures(_View):
+    waiting: int
+    called: int
+    served: int
+    no_show: int
+    mean_wait_s: float
+    max_wait_s: float
+
+
+class QueueView(_View):
+    day: date
+    tickets: tuple[TicketView, ...]
+    figures: QueueFigures
+
+
+class StepFigures(_View):
+    step: Step
+    budget_s: float
+    count: int
+    mean_s: float
+    p95_s: float
+    max_s: float
+    breaches: int
+    failures: int
+
+
+class DayReport(_View):
+    day: date
+    submitted: int
+    completed: int
+    returned: int
+    waiting_blank: int
+    in_progress: int
+    surat_keterangan: int
+    cards_printed: int
+    cards_spoiled: int
+    overdue: int
+    steps: tuple[StepFigures, ...]

@@ -1,0 +1,211 @@
+"""The station composed: register, biometric store, devices under their supervisor, card
+issuance, the SOP pipeline and its local API, in the order they depend on each other.
+
+`Station.open` builds the parts and closes them in reverse; `Station.run` runs the
+background work (device supervision, the pipeline's loops, the API server) as named
+tasks of one TaskGroup until cancelled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from typing import TypeVar
+
+from appliance.api import LiveEvents, create_app
+from appliance.api._server import ApiServer
+from appliance.biostore import BiometricStore
+from appliance.card import DocumentSigner
+from appliance.clock import RealTimekeeper, ScaledClock, Timekeeper
+from appliance.config import Config
+from appliance.fingerprint import FingerMatcher
+from appliance.hal import (
+    Backoff,
+    CardEncoder,
+    CardPrinter,
+    Device,
+    DeviceSupervisor,
+    SbiSingleFingerScanner,
+    build_devices,
+)
+from appliance.issuance import CardActivator, CardIssuer
+from appliance.logs import get_logger
+from appliance.pipeline import DeviceSteps, Pipeline, StepWork
+from appliance.pipeline._records import NoRecords, PersonRecords, SiakRecords
+from appliance.register import Register, StationKey
+from appliance.staff import Sessions, StaffDirectory
+
+log = get_logger(__name__)
+
+_D = TypeVar("_D", bound=Device)
+
+
+def station_clock(config: Config) -> Timekeeper:
+    """Real time, unless the config asks for the simulator's scaled time."""
+    clock = config.clock
+    if clock.speed == 1.0 and clock.start is None:
+        return RealTimekeeper()
+    start = clock.start.timestamp() if clock.start else None
+    return ScaledClock(
+        speed=clock.speed,
+        start_wall_ns=int(start * 1e9) if start is not None else RealTimekeeper().wall_ns(),
+        anchor_monotonic_ns=clock.anchor_monotonic_ns,
+    )
+
+
+@dataclass(slots=True)
+class Station:
+    config: Config
+    clock: Timekeeper
+    register: Register
+    biostore: BiometricStore
+    supervisor: DeviceSupervisor
+    pipeline: Pipeline
+    staff: StaffDirectory
+    sessions: Sessions
+    records: PersonRecords
+    api: ApiServer
+
+    @classmethod
+    @asynccontextmanager
+    async def open(
+        cls, config: Config, *, clock: Timekeeper | None = None
+    ) -> AsyncIterator[Station]:
+        clock = clock or station_clock(config)
+        async with AsyncExitStack() as stack:
+            register = Register.open(
+                config.register_path,
+                station_id=config.station.id,
+                key=StationKey.load(config.station_key_path),
+                clock=clock,
+            )
+            stack.callback(register.close)
+            biostore = BiometricStore.open(
+                config.biometrics_dir, master_key_path=config.biometric_key_path
+            )
+            stack.callback(biostore.close)
+            devices = build_devices(config.devices)
+            supervisor = DeviceSupervisor(
+                devices=devices,
+                poll_interval_s=config.hal.poll_interval_s,
+                backoff=Backoff(
+                    initial_s=config.hal.reconnect_initial_s, maximum_s=config.hal.reconnect_max_s
+                ),
+                clock=clock,
+            )
+            by_name = supervisor.devices
+            records: PersonRecords = NoRecords()
+            if config.siak.url is not None:
+                siak = SiakRecords(url=config.siak.url, timeout_s=config.siak.timeout_s)
+                stack.push_async_callback(siak.aclose)
+                records = siak
+            issuance = config.issuance
+            signer = DocumentSigner.load(*config.document_signer_paths)
+            printer = _named(by_name, issuance.card_printer, CardPrinter)
+            encoder = _named(by_name, issuance.card_encoder, CardEncoder)
+            reader = _named(by_name, issuance.activation_reader, CardEncoder)
+            scanner = _named(by_name, issuance.activation_scanner, SbiSingleFingerScanner)
+            issuer = (
+                CardIssuer(
+                    register=register,
+                    printer=printer,
+                    encoder=encoder,
+                    signer=signer,
+                    card_timeout_s=issuance.card_timeout_s,
+                )
+                if printer and encoder
+                else None
+            )
+            activator = (
+                CardActivator(
+                    register=register,
+                    reader=reader,
+                    scanner=scanner,
+                    matcher=FingerMatcher.from_settings(issuance.matcher),
+                    trust=(signer.certificate,),
+                    attempts_per_finger=issuance.attempts_per_finger,
+                    fingers_to_try=issuance.fingers_to_try,
+                    card_timeout_s=issuance.card_timeout_s,
+                )
+                if reader and scanner
+                else None
+            )
+            settings = config.pipeline
+            work = StepWork(
+                register=register,
+                biostore=biostore,
+                devices=by_name,
+                settings=settings,
+                issuer=issuer,
+                activator=activator,
+                records=records,
+                ticket_printer=issuance.ticket_printer,
+                station_key=StationKey.load(config.station_key_path),
+                office=config.station.office,
+            )
+            pipeline = Pipeline(
+                register=register,
+                clock=clock,
+                settings=settings,
+                budgets=config.sop.budgets(),
+                requirements=config.station.requirements,
+                zone=config.zone,
+                office=config.station.office,
+                devices=by_name,
+                device_steps=DeviceSteps(
+                    biometric=(
+                        settings.camera,
+                        settings.fingerprint_scanner,
+                        settings.iris_scanner,
+                        settings.signature_pad,
+                    ),
+                    encode_print=(issuance.card_printer, issuance.card_encoder),
+                    activate=(issuance.activation_reader, issuance.activation_scanner),
+                    handover=(settings.signature_pad,),
+                ),
+                work=work,
+                records=records,
+            )
+            staff = StaffDirectory.load(
+                config.staff_path,
+                clock=clock,
+                max_failures=config.staff.max_failures,
+                lockout=config.staff.lockout,
+            )
+            sessions = Sessions(clock=clock, idle=config.staff.session_idle)
+            app = create_app(
+                pipeline=pipeline,
+                staff=staff,
+                sessions=sessions,
+                live=LiveEvents(register=register),
+                devices=supervisor.snapshot,
+                station_id=config.station.id,
+                max_body_bytes=config.api.max_body_bytes,
+            )
+            api = ApiServer(app=app, host=config.api.host, port=config.api.port)
+            yield cls(
+                config=config,
+                clock=clock,
+                register=register,
+                biostore=biostore,
+                supervisor=supervisor,
+                pipeline=pipeline,
+                staff=staff,
+                sessions=sessions,
+                records=records,
+                api=api,
+            )
+
+    async def run(self) -> None:
+        """Supervise the devices, run the pipeline and serve the API until cancelled."""
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(self.supervisor.run(), name="devices")
+            tasks.create_task(self.pipeline.run(), name="pipeline")
+            tasks.create_task(self.api.serve(), name="api")
+
+
+def _named(devices: dict[str, Device], name: str, kind: type[_D]) -> _D | None:
+    device = devices.get(name)
+    return device if isinstance(device, kind) else None
