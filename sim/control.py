@@ -40,7 +40,7 @@ class ControlError(ValueError):
     pass
 
 
-Action = Callable[[], Awaitable[str]]
+Action = Callable[[Mapping[str, Any]], Awaitable[str]]
 
 
 async def handle_request(
@@ -55,7 +55,7 @@ async def handle_request(
     action = (actions or {}).get(str(command))
     if action is not None:
         try:
-            return {"result": await action()}
+            return {"result": await action(request)}
         except LookupError as exc:
             raise ControlError(str(exc)) from None
     if command == "list":

@@ -32,7 +32,17 @@ from .usb import UsbBus
 
 
 class SimulatedOffice:
-    def __init__(self, *, directory: Path, seed: int = 0, timing: Timing | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        directory: Path,
+        seed: int = 0,
+        timing: Timing | None = None,
+        pcscd: PrivatePcscd | None = None,
+    ) -> None:
+        """`pcscd` is one already running, started and stopped by the caller (a process
+        reaches a single pcscd: libpcsclite reads its socket once); by default the office
+        runs its own under `directory`."""
         self.directory = directory
         self.timing = timing or Timing()
         by_id = directory / "dev" / "serial" / "by-id"
@@ -64,7 +74,8 @@ class SimulatedOffice:
         printer = EscposPrinterSim(
             name="ticket_printer", bus=self._usb, seed=seed, timing=self.timing
         )
-        self._pcscd = PrivatePcscd(directory=directory / "pcscd")
+        self._own_pcscd = pcscd is None
+        self._pcscd = pcscd or PrivatePcscd(directory=directory / "pcscd")
         self._contactless = self._pcscd.slot(
             index=0, seed=seed, timing=self.timing, name="card_encoder"
         )
@@ -128,17 +139,14 @@ class SimulatedOffice:
 
     def _actions(self) -> dict[str, Action]:
         # The control socket's own commands, each reading its parameters from the request.
-        # `request` defaults to None because sim/control.py still calls actions without it:
-        # until it passes the request, take_card takes the newest card and enroll_record
-        # refuses.
-        async def take_card(request: Mapping[str, Any] | None = None) -> str:
-            serial = (request or {}).get("serial")
+        async def take_card(request: Mapping[str, Any]) -> str:
+            serial = request.get("serial")
             if serial is not None and not isinstance(serial, str):
                 raise LookupError("serial must be a card's serial number, as text")
             return await self.take_card(serial)
 
-        async def enroll_record(request: Mapping[str, Any] | None = None) -> str:
-            nik, person = (request or {}).get("nik"), (request or {}).get("person")
+        async def enroll_record(request: Mapping[str, Any]) -> str:
+            nik, person = request.get("nik"), request.get("person")
             # LookupError: what the control socket answers as a refusal, whatever the cause.
             if not isinstance(nik, str) or not isinstance(person, int):
                 raise LookupError("enroll_record needs nik (16 digits) and person (a seed)")  # noqa: TRY004
@@ -157,7 +165,8 @@ class SimulatedOffice:
             await service.start()
         await self._usb.start()
         await self._printer.start()
-        await self._pcscd.start()
+        if self._own_pcscd:
+            await self._pcscd.start()
         for slot in (self._contactless, self._desk):
             await slot.start()
         await self._card_printer.start()
@@ -185,7 +194,8 @@ class SimulatedOffice:
         await self._card_printer.stop()
         for slot in (self._contactless, self._desk):
             await slot.stop()
-        await self._pcscd.stop()
+        if self._own_pcscd:
+            await self._pcscd.stop()
         await self._usb.stop()
         await self._siak.stop()
         self.control_path.unlink(missing_ok=True)

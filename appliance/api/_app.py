@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, Path, Query, Response
+from fastapi import Depends, FastAPI, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -109,6 +109,24 @@ class Health(BaseModel):
     station: str
 
 
+_bearer = HTTPBearer(auto_error=False)
+
+
+async def _officer(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Officer:
+    sessions: Sessions = request.app.state.sessions
+    member = sessions.resolve(credentials.credentials) if credentials else None
+    if member is None:
+        raise ApiError(401, "not_logged_in", Text("Silakan masuk (login) dahulu.", "Log in first."))
+    return Officer(person=member.id, roles=member.roles)
+
+
+Me = Annotated[Officer, Depends(_officer)]
+"""The logged-in officer making the request."""
+
+
 def create_app(
     *,
     pipeline: Pipeline,
@@ -119,8 +137,6 @@ def create_app(
     station_id: str,
     max_body_bytes: int = 64 * 1024,
 ) -> FastAPI:
-    bearer = HTTPBearer(auto_error=False)
-
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         live.bind(asyncio.get_running_loop())
@@ -139,19 +155,7 @@ def create_app(
     app.add_exception_handler(HTTPException, on_http_error)
     app.add_middleware(_BodyLimit, limit=max_body_bytes)
 
-    async def officer(
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-    ) -> Officer:
-        member = sessions.resolve(credentials.credentials) if credentials else None
-        if member is None:
-            raise ApiError(
-                401,
-                "not_logged_in",
-                Text("Silakan masuk (login) dahulu.", "Log in first."),
-            )
-        return Officer(person=member.id, roles=member.roles)
-
-    Me = Annotated[Officer, Depends(officer)]  # noqa: N806 - a type alias
+    app.state.sessions = sessions
 
     @app.get("/api/v1/health", tags=["station"])
     async def health() -> Health:
@@ -170,7 +174,7 @@ def create_app(
 
     @app.delete("/api/v1/session", tags=["session"], status_code=204)
     async def logout(
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> Response:
         if credentials is not None:
             sessions.close(credentials.credentials)

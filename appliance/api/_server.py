@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 from collections.abc import Iterator
 
 import uvicorn
@@ -46,15 +45,10 @@ class ApiServer:
             sockets = [s for server in self._server.servers for s in server.sockets]
             self.port = sockets[0].getsockname()[1] if sockets else None
             self.started.set()
-            await task
+            # Shielded: a cancelled daemon asks uvicorn to stop (below) rather than killing
+            # it mid-way, so connections and the listening socket are closed properly.
+            await asyncio.shield(task)
         finally:
             self._server.should_exit = True
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-
-
-def free_loopback_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port

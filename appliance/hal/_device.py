@@ -12,12 +12,15 @@ import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import ClassVar
+from typing import ClassVar, Final
 
 from ._errors import DeviceBusy, DeviceError, DeviceFault, DeviceGone, DeviceTimeout, status_for
 from ._status import BUSY, READY, DeviceIdentity, DeviceKind, DeviceState, DeviceStatus
 
 StatusListener = Callable[["Device", DeviceStatus], None]
+
+
+_CHECK: Final = "check"
 
 
 class Device(ABC):
@@ -32,6 +35,8 @@ class Device(ABC):
         self._status = status_for("disconnected")
         self._identity: DeviceIdentity | None = None
         self._in_use: str | None = None
+        self._checked = asyncio.Event()
+        self._checked.set()
         self._listeners: list[StatusListener] = []
 
     @property
@@ -89,7 +94,8 @@ class Device(ABC):
         """Ask the device how it is (between operations); the supervisor calls this."""
         if self._in_use is not None:
             return self._status
-        self._in_use = "check"
+        self._in_use = _CHECK
+        self._checked.clear()
         try:
             async with asyncio.timeout(self.probe_timeout_s):
                 status = await self._probe()
@@ -101,6 +107,7 @@ class Device(ABC):
             status = error.status
         finally:
             self._in_use = None
+            self._checked.set()
         self._set_status(status)
         return status
 
@@ -108,10 +115,13 @@ class Device(ABC):
     async def operation(self, what: str, *, timeout_s: float) -> AsyncIterator[None]:
         """Hold the device for one operation, which must end within `timeout_s`.
 
-        Fails at once with DeviceBusy if another operation holds it, and with the
+        Waits for a status check in progress (short, and bounded by its own timeout);
+        fails at once with DeviceBusy if another operation holds it, and with the
         device's own reason if it is not usable. A timeout becomes DeviceTimeout and
         calls `_abandon` so the driver can leave the device safe.
         """
+        while self._in_use == _CHECK:
+            await self._checked.wait()
         if self._in_use is not None:
             raise DeviceBusy(self.name, f"in use by {self._in_use}")
         self._refuse_unless_usable()
