@@ -19,7 +19,15 @@ import httpx
 
 from appliance.clock import Timekeeper
 from appliance.config import Config, load_config
-from appliance.domain import MaritalStatus, Role, ServiceType, Sex, compose_kk, compose_nik
+from appliance.domain import (
+    MaritalStatus,
+    Role,
+    ServiceType,
+    Sex,
+    compose_kk,
+    compose_nik,
+    required_documents,
+)
 from appliance.hal import DeviceState
 from appliance.keys import init_keys
 from appliance.staff import add_member
@@ -108,8 +116,6 @@ def form(
     declared_birth: date | None = None,
     documents: tuple[str, ...] | None = None,
 ) -> dict[str, Any]:
-    from appliance.domain import required_documents  # noqa: PLC0415
-
     return {
         "ticket": ticket,
         "service": service,

@@ -31,18 +31,19 @@ class LiveEvents:
 
     def _fan_out(self, lines: list[str]) -> None:
         for queue in list(self._subscribers):
+            if queue.qsize() + len(lines) > _QUEUE:
+                # A screen that stopped reading is dropped, not waited for: its stream ends,
+                # and it reconnects and reads the state afresh.
+                self._subscribers.discard(queue)
+                while not queue.empty():
+                    queue.get_nowait()
+                queue.put_nowait(None)
+                continue
             for line in lines:
-                try:
-                    queue.put_nowait(line)
-                except asyncio.QueueFull:
-                    # A screen that stopped reading is dropped, not waited for: it reconnects
-                    # and reads the state afresh.
-                    self._subscribers.discard(queue)
-                    queue.put_nowait(None) if not queue.full() else None
-                    break
+                queue.put_nowait(line)
 
     async def stream(self) -> AsyncIterator[str]:
-        queue: asyncio.Queue[str | None] = asyncio.Queue(maxsize=_QUEUE)
+        queue: asyncio.Queue[str | None] = asyncio.Queue()  # bounded by _fan_out
         self._subscribers.add(queue)
         try:
             yield ": connected\n\n"

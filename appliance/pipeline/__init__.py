@@ -16,11 +16,9 @@ from ._settings import PipelineSection
 from ._views import (
     ApplicationView,
     CardView,
-    DayReport,
     FailureView,
     QueueFigures,
     QueueView,
-    StepFigures,
     TicketView,
 )
 from ._work import RecordedBiometrics, StepFailure, StepWork, card_holder
@@ -30,7 +28,6 @@ __all__ = [
     "ApplicationView",
     "Busy",
     "CardView",
-    "DayReport",
     "DeviceSteps",
     "FailureView",
     "Forbidden",
@@ -44,7 +41,6 @@ __all__ = [
     "QueueView",
     "RecordedBiometrics",
     "StepFailure",
-    "StepFigures",
     "StepWork",
     "SubmitForm",
     "TicketView",

@@ -49,6 +49,7 @@ from appliance.hal import Device, DeviceError, DeviceState, DeviceStatus
 from appliance.issuance import ActivationRefused, CardSpoiled, NoCardToActivate, WrongCard
 from appliance.logs import get_logger
 from appliance.register import (
+    ApplicationSubmitted,
     Biodata,
     BlankStock,
     EventType,
@@ -187,8 +188,6 @@ class Pipeline:
         self._needs_operator: dict[str, FailureView] = {}
         self._encode_wake = asyncio.Event()
         self.ready = asyncio.Event()
-        self.alive_at_ns = 0
-        """The clock's monotonic time when the pipeline last proved its loop alive."""
 
     # ================================================================ lifecycle
 
@@ -458,8 +457,6 @@ class Pipeline:
         return self.application(app)
 
     def _refuse_unprintable(self, data: Mapping[str, Any], day: date) -> None:
-        from appliance.register import ApplicationSubmitted  # noqa: PLC0415 - one use
-
         try:
             card_holder(ApplicationSubmitted.model_validate(data), self._settings, today=day)
         except ValidationError as error:
@@ -849,7 +846,6 @@ class Pipeline:
         devices = self._device_steps.encode_print
         while True:
             self._encode_wake.clear()
-            self.alive_at_ns = self._clock.monotonic_ns()
             if self._claims.free(devices) and self._devices_ready(devices):
                 app = self._next_to_print()
                 if app is not None:
@@ -1113,7 +1109,7 @@ def _forbidden(role: Role) -> Forbidden:
     )
 
 
-def _rule_broken(submitted: Any, today: date) -> DomainError | None:
+def _rule_broken(submitted: ApplicationSubmitted, today: date) -> DomainError | None:
     try:
         check_nik_matches(submitted.nik, birth_date=submitted.birth_date, sex=submitted.sex)
         if submitted.service is ServiceType.BARU:

@@ -77,28 +77,3 @@ class QueueView(_View):
     day: date
     tickets: tuple[TicketView, ...]
     figures: QueueFigures
-
-
-class StepFigures(_View):
-    step: Step
-    budget_s: float
-    count: int
-    mean_s: float
-    p95_s: float
-    max_s: float
-    breaches: int
-    failures: int
-
-
-class DayReport(_View):
-    day: date
-    submitted: int
-    completed: int
-    returned: int
-    waiting_blank: int
-    in_progress: int
-    surat_keterangan: int
-    cards_printed: int
-    cards_spoiled: int
-    overdue: int
-    steps: tuple[StepFigures, ...]
