@@ -8,6 +8,7 @@ the key and the problem.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import getpass
 import os
 import sys
@@ -150,6 +151,20 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--full-nik", action="store_true", help="do not mask NIKs in the CSV")
     export.set_defaults(handler=_register_export)
 
+    run = commands.add_parser(
+        "run", help="the station daemon: devices, SOP pipeline and local API, until SIGTERM"
+    )
+    with_config(run)
+    run.add_argument(
+        "--config-overlay",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a file merged over the config, table by table (such as the one `appliance sim` "
+        "writes); repeatable",
+    )
+    run.set_defaults(handler=_run)
+
     _add_staff_commands(commands, with_config)
 
     sim = commands.add_parser(
@@ -200,6 +215,15 @@ def _add_staff_commands(
     staff_list = staff_commands.add_parser("list", help="everyone who may log in, and their roles")
     with_config(staff_list)
     staff_list.set_defaults(handler=_staff, staff_action=_staff_list)
+
+
+def _run(args: argparse.Namespace, _out: TextIO) -> int:
+    from appliance.daemon import serve  # noqa: PLC0415 - the daemon's imports are heavy
+
+    config = load_config(Path(args.config), overlays=[Path(f) for f in args.config_overlay])
+    configure_logging(level=config.logging.level, format=config.logging.format)
+    asyncio.run(serve(config))
+    return EXIT_OK
 
 
 def _config_check(args: argparse.Namespace, out: TextIO) -> int:

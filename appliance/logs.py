@@ -119,6 +119,20 @@ def _safe_repr(value: object) -> str:
         return f"<unrepresentable {type(value).__name__}: {type(exc).__name__}>"
 
 
+def _replaced(handler: logging.Handler) -> bool:
+    """Ours from an earlier call, or the one `logging.basicConfig()` installs: a library
+    that calls it at import (python-escpos does) would print every record a second
+    time, unmasked."""
+    if isinstance(handler, _MaskingStreamHandler):
+        return True
+    formatter = handler.formatter
+    return (
+        type(handler) is logging.StreamHandler
+        and formatter is not None
+        and formatter._fmt == logging.BASIC_FORMAT  # noqa: SLF001 - no public accessor
+    )
+
+
 def configure_logging(
     *,
     level: str = "info",
@@ -177,7 +191,7 @@ def configure_logging(
     handler.setFormatter(formatter)
 
     root = logging.getLogger()
-    for old in [h for h in root.handlers if isinstance(h, _MaskingStreamHandler)]:
+    for old in [h for h in root.handlers if _replaced(h)]:
         root.removeHandler(old)
         old.close()
     root.addHandler(handler)

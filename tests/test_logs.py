@@ -324,6 +324,28 @@ def test_configure_is_idempotent() -> None:
     assert "once too" in lines[1]
 
 
+def test_a_handler_left_by_a_library_calling_basic_config_does_not_print_twice() -> None:
+    # python-escpos calls logging.basicConfig() when imported: a plain handler on the root
+    # logger that would repeat every record, unmasked.
+    root = logging.getLogger()
+    leftover = io.StringIO()
+    basic = logging.StreamHandler(leftover)
+    basic.setFormatter(logging.Formatter(logging.BASIC_FORMAT))
+    root.addHandler(basic)
+    ours = io.StringIO()
+    try:
+        configure_logging(format="json", stream=ours)
+        still_there = basic in root.handlers
+        logging.getLogger("escpos").warning("NIK 3508011705900001 read")
+    finally:
+        root.removeHandler(basic)
+
+    assert not still_there
+    assert leftover.getvalue() == ""
+    assert "3508011705900001" not in ours.getvalue()
+    assert "read" in ours.getvalue()
+
+
 def test_level_filters_structlog_and_stdlib_alike() -> None:
     stream = io.StringIO()
     configure_logging(level="WARNING", stream=stream)
