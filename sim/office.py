@@ -13,6 +13,7 @@ and the control socket `<dir>/control.sock` takes faults and actions at run time
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Mapping
 from pathlib import Path
@@ -31,6 +32,9 @@ from .siak import SiakSim
 from .usb import UsbBus
 
 
+_SEATED_WITHIN_S = 10.0
+
+
 class SimulatedOffice:
     def __init__(
         self,
@@ -39,10 +43,12 @@ class SimulatedOffice:
         seed: int = 0,
         timing: Timing | None = None,
         pcscd: PrivatePcscd | None = None,
+        card_print_s: float = 6.0,
     ) -> None:
         """`pcscd` is one already running, started and stopped by the caller (a process
         reaches a single pcscd: libpcsclite reads its socket once); by default the office
-        runs its own under `directory`."""
+        runs its own under `directory`. `card_print_s` is the card printer's printing
+        time per card (before `timing` scales it)."""
         self.directory = directory
         self.timing = timing or Timing()
         by_id = directory / "dev" / "serial" / "by-id"
@@ -89,6 +95,7 @@ class SimulatedOffice:
             faces_dir=directory / "faces",
             seed=seed,
             timing=self.timing,
+            seconds_per_print=card_print_s,
         )
         self._siak = SiakSim()
         self._serial = serial
@@ -118,7 +125,11 @@ class SimulatedOffice:
 
     async def take_card(self, serial: str | None = None) -> str:
         """The operator carries an ejected card to the activation desk reader: the one
-        with `serial`, or else the newest."""
+        with `serial`, or else the newest. A card already in the desk reader is taken
+        out first (it leaves with its applicant), unless it is the one asked for."""
+        held = self._desk.card
+        if held is not None and serial is not None and held.serial == serial:
+            return serial
         tray = self._card_printer.output_tray
         if serial is not None:
             found = [index for index, card in enumerate(tray) if card.serial == serial]
@@ -129,8 +140,18 @@ class SimulatedOffice:
             card = tray.pop()
         else:
             raise LookupError("the card printer's output tray is empty")
+        await self._desk.remove()
         await self._desk.insert(card)
+        # The operator waits for the reader's light: pcscd has seen the card.
+        async with asyncio.timeout(_SEATED_WITHIN_S):
+            await self._desk.seen.wait()
         return card.serial
+
+    async def hand_card_over(self) -> str | None:
+        """The operator takes the activated card out of the desk reader; its serial, or
+        None if the reader was empty."""
+        card = await self._desk.remove()
+        return None if card is None else card.serial
 
     def enroll_record(self, *, nik: str, person: int) -> str:
         """Put a synthetic person in the central records as recorded before (PRR)."""

@@ -497,6 +497,8 @@ class VpcdSlot:
         self._writes = 0  # UPDATE BINARY commands the current card has had
         self.holding = asyncio.Event()
         """Set once a command is held by a hang: the moment to act mid-command."""
+        self.seen = asyncio.Event()
+        """Set once pcscd has polled the card now in the slot: the reader shows it."""
         self._running = False
 
     @property
@@ -537,6 +539,7 @@ class VpcdSlot:
         if self._card is not None:
             raise RuntimeError(f"{self.name} already holds card {self._card.serial}")
         self._card, self._writes = card, 0
+        self.seen.clear()
         card.power_cycle()
         self._link = asyncio.create_task(self._carry(card), name=f"sim-{self.name}")
 
@@ -601,6 +604,7 @@ class VpcdSlot:
             if size == 1:
                 if message[0] == _GET_ATR:
                     answer = card.atr
+                    self.seen.set()  # vpcd polls presence by asking for the ATR
                 else:
                     if message[0] in (_POWER_OFF, _POWER_ON, _RESET):
                         card.power_cycle()

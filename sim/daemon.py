@@ -1,0 +1,69 @@
+"""The station daemon as a child process, the way systemd runs it: `appliance run` with
+a config and the simulator's overlay, started, waited for, stopped, or killed outright.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+from pathlib import Path
+
+import httpx
+
+
+class DaemonFailed(RuntimeError):
+    """The daemon exited before it was ready, or on its own."""
+
+
+class StationDaemon:
+    def __init__(
+        self, *, config: Path, overlays: tuple[Path, ...] = (), log: Path, api_url: str
+    ) -> None:
+        self._command = [sys.executable, "-m", "appliance", "run", "--config", str(config)]
+        for overlay in overlays:
+            self._command += ["--config-overlay", str(overlay)]
+        self._log = log
+        self._api_url = api_url
+        self._process: asyncio.subprocess.Process | None = None
+        self.starts = 0
+
+    async def start(self, *, within_s: float = 60.0) -> None:
+        """Start the daemon and return once its API answers."""
+        with self._log.open("ab") as log:
+            self._process = await asyncio.create_subprocess_exec(
+                *self._command, stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log
+            )
+        self.starts += 1
+        async with asyncio.timeout(within_s), httpx.AsyncClient(base_url=self._api_url) as http:
+            pause = 0.02
+            while True:
+                if self._process.returncode is not None:
+                    raise DaemonFailed(self._failure("exited before it was ready"))
+                with contextlib.suppress(httpx.TransportError):
+                    if (await http.get("/api/v1/health")).status_code == 200:
+                        return
+                # Nothing to wait on but the socket itself: a short, growing pause.
+                await asyncio.sleep(pause)
+                pause = min(0.2, pause * 2)
+
+    async def kill(self) -> None:
+        """SIGKILL: the power cut of a process."""
+        await self._end(signal.SIGKILL)
+
+    async def stop(self) -> int:
+        """SIGTERM, as systemd stops it; the exit status."""
+        return await self._end(signal.SIGTERM)
+
+    async def _end(self, signum: signal.Signals) -> int:
+        process, self._process = self._process, None
+        if process is None:
+            return 0
+        if process.returncode is None:
+            process.send_signal(signum)
+        return await process.wait()
+
+    def _failure(self, what: str) -> str:
+        tail = self._log.read_text(encoding="utf-8", errors="replace").splitlines()[-15:]
+        return f"appliance run {what}; the end of {self._log}:\n" + "\n".join(tail)

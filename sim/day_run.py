@@ -1,0 +1,166 @@
+"""One simulated day end to end: the simulated devices, the station daemon as a child
+process on the simulator's overlay, the officers playing the plan through the API, and
+the day read back from the register.
+
+Time: with a `speed`, the daemon runs on a `ScaledClock` that starts at the office's
+opening on the plan's day, and the devices' own delays shrink by the same factor; the
+officers sleep on the same clock, anchored to the same monotonic instant, so everyone
+agrees on the day's time even across daemon restarts. Without one, the clock is real
+and the devices are instant: the machinery alone, as fast as it goes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import httpx
+import tomli_w
+
+from appliance.clock import RealTimekeeper, ScaledClock, Timekeeper
+from appliance.config import Config, load_config
+from appliance.domain import Role
+from appliance.keys import init_keys
+from appliance.register import PublicKey
+from appliance.staff import add_member
+
+from ._base import Timing
+from .daemon import StationDaemon
+from .day import DayLog, DayPlan, OfficeDay, Staff
+from .day_report import DayReport
+from .office import SimulatedOffice
+from .pcscd import PrivatePcscd
+
+STAFF = Staff(
+    counter="siti",
+    section_head="budi",
+    operator="eko",
+    secret="246810",  # noqa: S106 - the simulated office's PIN, printed in its docs
+)
+_OFFICERS = (
+    (STAFF.counter, "Siti Aminah", Role.COUNTER_OFFICER),
+    (STAFF.section_head, "Budi Santoso", Role.SECTION_HEAD),
+    (STAFF.operator, "Eko Prasetyo", Role.OPERATOR),
+)
+ZONE = ZoneInfo("Asia/Jakarta")
+OPENING = time(8, 0)
+
+
+def next_working_day(day: date) -> date:
+    while day.isoweekday() > 5:  # Saturday, Sunday
+        day += timedelta(days=1)
+    return day
+
+
+@dataclass
+class OfficeRun:
+    directory: Path
+    config: Config
+    sim: SimulatedOffice
+    daemon: StationDaemon
+    clock: Timekeeper
+    api_url: str
+
+    async def play(self, plan: DayPlan, *, sequential: bool = False) -> DayLog:
+        async with httpx.AsyncClient(base_url=self.api_url, timeout=60) as http:
+            day = OfficeDay(
+                plan=plan,
+                http=http,
+                sim=self.sim,
+                clock=self.clock,
+                staff=STAFF,
+                sequential=sequential,
+            )
+            return await day.run()
+
+    def report(self) -> DayReport:
+        return DayReport.read(
+            self.config.register_path, PublicKey.load(self.config.station_key_path)
+        )
+
+
+@contextlib.asynccontextmanager
+async def office_run(
+    directory: Path,
+    plan: DayPlan,
+    *,
+    speed: float | None,
+    pcscd: PrivatePcscd | None = None,
+) -> AsyncIterator[OfficeRun]:
+    """The simulator and the daemon, ready for `play`; the daemon is stopped (SIGTERM)
+    and the simulator with it on the way out."""
+    clock: Timekeeper = RealTimekeeper()
+    clock_table: dict[str, object] = {}
+    if speed is not None:
+        start = datetime.combine(plan.today, OPENING, tzinfo=ZONE)
+        scaled = ScaledClock(speed=speed, start_wall_ns=int(start.timestamp() * 1e9))
+        clock_table = {
+            "speed": speed,
+            "start": start,
+            "anchor_monotonic_ns": scaled.anchor_monotonic_ns,
+        }
+        clock = scaled
+    port = _free_port()
+    config_path, config = _prepare_station(directory, port=port, clock_table=clock_table)
+    sim = SimulatedOffice(
+        directory=directory / "sim",
+        pcscd=pcscd,
+        timing=Timing(scale=0.0 if speed is None else 1 / speed),
+        card_print_s=plan.model.card_print_s,
+    )
+    await sim.start()
+    api_url = f"http://127.0.0.1:{port}"
+    daemon = StationDaemon(
+        config=config_path,
+        overlays=(sim.overlay_path,),
+        log=directory / "daemon.log",
+        api_url=api_url,
+    )
+    try:
+        await daemon.start()
+        yield OfficeRun(
+            directory=directory,
+            config=config,
+            sim=sim,
+            daemon=daemon,
+            clock=clock,
+            api_url=api_url,
+        )
+    finally:
+        await daemon.stop()
+        await sim.stop()
+
+
+def _prepare_station(
+    directory: Path, *, port: int, clock_table: dict[str, object]
+) -> tuple[Path, Config]:
+    """The station's config file (and what it says), keys and officers, in `directory`."""
+    directory.mkdir(parents=True, exist_ok=True)
+    document: dict[str, object] = {
+        "station": {"id": "lumajang-sim", "office": "Kecamatan Lumajang"},
+        "paths": {"state_dir": "state"},
+        "api": {"port": port},
+        "logging": {"level": "warning", "format": "json"},
+    }
+    if clock_table:
+        document["clock"] = clock_table
+    config_path = directory / "station.toml"
+    config_path.write_text(tomli_w.dumps(document), encoding="utf-8")
+    config = load_config(config_path)
+    init_keys(config)
+    for person, name, role in _OFFICERS:
+        add_member(
+            config.staff_path, person_id=person, name=name, roles=[role], secret=STAFF.secret
+        )
+    return config_path, config
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
