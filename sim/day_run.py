@@ -66,13 +66,17 @@ class OfficeRun:
     clock: Timekeeper
     api_url: str
 
-    async def play(self, plan: DayPlan, *, sequential: bool = False) -> DayLog:
+    async def play(
+        self, plan: DayPlan, *, sequential: bool = False, clock: Timekeeper | None = None
+    ) -> DayLog:
+        """Play the officers; on the station's clock, unless `clock` says otherwise (a
+        test's hand on when applicants arrive)."""
         async with httpx.AsyncClient(base_url=self.api_url, timeout=60) as http:
             day = OfficeDay(
                 plan=plan,
                 http=http,
                 sim=self.sim,
-                clock=self.clock,
+                clock=clock or self.clock,
                 staff=STAFF,
                 sequential=sequential,
             )

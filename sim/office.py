@@ -31,7 +31,6 @@ from .serial_devices import SatisfactionKeypadSim, SerialLineSim, SignaturePadSi
 from .siak import SiakSim
 from .usb import UsbBus
 
-
 _SEATED_WITHIN_S = 10.0
 
 

@@ -105,6 +105,7 @@ class CardIssuer:
         )
         # A blank fed with no reader to write it would be a blank wasted.
         self._encoder.ensure_usable()
+        await self._clear_card_path()
         # The station is empty (the printer feeds only then); a card just taken away may
         # still be reported by the reader, and must not be taken for the new one.
         await self._encoder.wait_until_empty(timeout_s=self._card_timeout_s)
@@ -182,6 +183,20 @@ class CardIssuer:
             recovered.append(RecoveredCard(card.application_id, card.card_serial, inside))
             log.warning("card_recovered", application=card.application_id, inside=inside)
         return recovered
+
+    async def _clear_card_path(self) -> None:
+        """Empty the printer before it feeds: the printer refuses to feed over a card, and
+        the refusal would be taken for a blank spoiled.
+
+        A card a crash left open (its recovery at start-up waited for the printer) is
+        rejected and counted now. Any card still inside after that was counted already: a
+        jammed card, spoiled when it jammed, that could be rejected only once a person
+        freed it. It is only moved to the reject box.
+        """
+        await self.recover()
+        if (await self._printer.card_position()).in_printer:
+            await self._printer.reject()
+            log.warning("leftover_card_rejected", printer=self._printer.name)
 
     async def _card_inside(self) -> bool:
         """Whether a card is in the printer; when the printer cannot say, assume one is,

@@ -209,8 +209,8 @@ class Pipeline:
         try:
             await self._work.recover()
         except DeviceError as error:
-            # The printer is not there yet: its cards stay open and are closed when the
-            # encode step runs again (the issuer refuses to feed over an open card).
+            # The printer is not there yet: its cards stay open, and the issuer closes
+            # them before it feeds the next card.
             log.warning("card_recovery_deferred", error=str(error))
         for row in self._open_rows():
             app, step = row["application_id"], Step(row["step"])
@@ -802,7 +802,13 @@ class Pipeline:
         back_to_encode: bool = False,
     ) -> None:
         duration = round((self._clock.monotonic_ns() - started) / 1e6)
-        self._append_step_failure(app, step, code, detail, duration, back_to_encode=back_to_encode)
+        if not self._append_step_failure(
+            app, step, code, detail, duration, back_to_encode=back_to_encode
+        ):
+            # The step had moved on (a Surat Keterangan recorded, its print then cut off
+            # by the budget): the application waits for a blank, not for the operator, or
+            # the next blank received would pass it by.
+            return
         if step is Step.ENCODE_PRINT and code != _INTERRUPTED:
             self._needs_operator[app] = FailureView(step=step, code=code, detail=detail[:500])
         log.warning("step_failed", application=app, step=step, code=code)
@@ -816,7 +822,8 @@ class Pipeline:
         duration_ms: int,
         *,
         back_to_encode: bool = False,
-    ) -> None:
+    ) -> bool:
+        """Record the step's failure; False if it was no longer active to fail."""
         try:
             with self._transaction() as txn:
                 txn.append(
@@ -839,6 +846,8 @@ class Pipeline:
             # The step is no longer active (its work moved it on, as a Surat Keterangan
             # does): there is nothing left to fail.
             log.info("step_failure_not_recorded", application=app, step=step, code=code)
+            return False
+        return True
 
     async def _encode_print_worker(self) -> None:
         """Start the encode and print step of the next application whose turn it is, as
