@@ -41,6 +41,7 @@ from ._errors import (
     on_api_error,
     on_http_error,
     on_pipeline_error,
+    on_unexpected_error,
     on_validation_error,
 )
 from ._live import LiveEvents
@@ -48,7 +49,7 @@ from ._live import LiveEvents
 Id = Annotated[str, Path(pattern=r"^[0-9]{8}-[0-9]{4}$", description="application id")]
 TicketNumber = Annotated[str, Path(pattern=r"^[A-Z]-[0-9]{3,4}$")]
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorBody} for status in (401, 403, 404, 409, 413, 422, 503)
+    status: {"model": ErrorBody} for status in (400, 401, 403, 404, 409, 413, 422, 503)
 }
 
 
@@ -119,8 +120,12 @@ async def _officer(
     sessions: Sessions = request.app.state.sessions
     member = sessions.resolve(credentials.credentials) if credentials else None
     if member is None:
-        raise ApiError(401, "not_logged_in", Text("Silakan masuk (login) dahulu.", "Log in first."))
+        raise _not_logged_in()
     return Officer(person=member.id, roles=member.roles)
+
+
+def _not_logged_in() -> ApiError:
+    return ApiError(401, "not_logged_in", Text("Silakan masuk (login) dahulu.", "Log in first."))
 
 
 Me = Annotated[Officer, Depends(_officer)]
@@ -153,6 +158,7 @@ def create_app(
     app.add_exception_handler(PipelineError, on_pipeline_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(HTTPException, on_http_error)
+    app.add_exception_handler(Exception, on_unexpected_error)
     app.add_middleware(_BodyLimit, limit=max_body_bytes)
 
     app.state.sessions = sessions
@@ -161,7 +167,12 @@ def create_app(
     async def health() -> Health:
         return Health(status="ok", version=__version__, station=station_id)
 
-    @app.post("/api/v1/session", tags=["session"], status_code=201)
+    @app.post(
+        "/api/v1/session",
+        tags=["session"],
+        status_code=201,
+        responses={429: {"model": ErrorBody, "description": "Too many failed logins"}},
+    )
     async def login(body: Login) -> Session:
         try:
             member = await staff.authenticate_async(body.person, body.secret)
@@ -176,8 +187,11 @@ def create_app(
     async def logout(
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> Response:
-        if credentials is not None:
-            sessions.close(credentials.credentials)
+        """End the session of the bearer token; one already ended (or expired) is no
+        error. A request with no token at all is not a logout: 401, like any other."""
+        if credentials is None:
+            raise _not_logged_in()
+        sessions.close(credentials.credentials)
         return Response(status_code=204)
 
     # ------------------------------------------------------------------ queue

@@ -76,6 +76,13 @@ async def on_validation_error(request: Request, error: Exception) -> JSONRespons
 
 
 _HTTP_CODES = {
+    400: (
+        "unreadable_body",
+        Text(
+            "Isi permintaan tidak dapat dibaca (bukan JSON UTF-8).",
+            "The request body cannot be read (not UTF-8 JSON).",
+        ),
+    ),
     404: ("not_found", Text("Alamat tidak ditemukan.", "No such endpoint.")),
     405: ("method_not_allowed", Text("Metode tidak diizinkan.", "Method not allowed.")),
     413: (
@@ -95,3 +102,18 @@ async def on_http_error(request: Request, error: Exception) -> JSONResponse:
         ),
     )
     return error_response(request, error.status_code, code, text)
+
+
+async def on_unexpected_error(request: Request, error: Exception) -> JSONResponse:
+    """Anything not mapped above is a bug: the server logs its traceback, and the client
+    still gets an error in the shape of every other one."""
+    del error  # logged by the server, not shown to the client
+    return error_response(
+        request,
+        500,
+        "internal_error",
+        Text(
+            "Terjadi kesalahan di dalam stasiun. Hubungi teknisi.",
+            "Something went wrong inside the station. Call a technician.",
+        ),
+    )

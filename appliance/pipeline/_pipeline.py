@@ -638,6 +638,10 @@ class Pipeline:
 
     # ================================================================ views
 
+    def claimed(self) -> tuple[dict[str, str], dict[str, str]]:
+        """What the active steps hold now: person → application, device → application."""
+        return dict(self._claims.persons), dict(self._claims.devices)
+
     def blank_stock(self) -> BlankStock:
         return self._register.blank_stock()
 
