@@ -177,8 +177,22 @@ def _parser() -> argparse.ArgumentParser:
         "demo", help="a station's day on simulated devices, with a summary at the end"
     )
     demo.add_argument("--dir", help="state directory to keep (default: a temporary one)")
-    demo.add_argument("--applicants", type=int, default=40, help="applicants in the day")
+    demo.add_argument("--applicants", type=int, default=20, help="applicants in the day")
     demo.add_argument("--seed", type=int, default=2026, help="scenario random seed")
+    demo.add_argument(
+        "--speed",
+        type=float,
+        default=60.0,
+        help="times faster than real time (default: 60, an hour a minute)",
+    )
+    demo.add_argument(
+        "--arrivals-hours", type=float, default=3.0, help="applicants arrive over this long"
+    )
+    demo.add_argument(
+        "--instant",
+        action="store_true",
+        help="instant devices and officers: the machinery alone, as fast as it goes",
+    )
     demo.set_defaults(handler=_demo)
     return parser
 
@@ -380,12 +394,21 @@ def _sim(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _demo(args: argparse.Namespace, out: TextIO) -> int:
-    from appliance.demo import run_demo  # noqa: PLC0415
+    from appliance.demo import DemoOptions, run_demo  # noqa: PLC0415 - the simulator is heavy
 
-    return run_demo(
+    if args.applicants < 1 or args.speed <= 0 or args.arrivals_hours < 0:
+        _error(
+            Text(
+                "--applicants minimal 1, --speed dan --arrivals-hours harus positif",
+                "--applicants must be at least 1, --speed and --arrivals-hours positive",
+            ).in_language(args.lang)
+        )
+        return EXIT_USAGE
+    options = DemoOptions(
         state_dir=Path(args.dir) if args.dir else None,
         applicants=args.applicants,
         seed=args.seed,
-        language=args.lang,
-        out=out,
+        speed=None if args.instant else args.speed,
+        arrivals_hours=0.0 if args.instant else args.arrivals_hours,
     )
+    return run_demo(options, language=args.lang, out=out)

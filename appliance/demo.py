@@ -1,153 +1,101 @@
-"""`appliance demo`: an office day, end to end through what the station has today.
+"""`appliance demo`: an office day on simulated devices, start to finish.
 
-Until the device layer and the pipeline exist, the day runs at the register level: each
-applicant takes a ticket, hands in a file that the counter checks against the service's
-requirements, the section head validates the NIK against the declared birth date and
-sex and the new-card eligibility, and valid files move through the SOP steps, using and
-sometimes spoiling blank cards from the office's stock. Every decision is made by the
-domain rules, every transition is a signed register event, and the summary is read back
-from the register and its verification, not from the scenario.
+It starts the device simulator, the station daemon (`appliance run`, as systemd would)
+and a day of applicants (`sim.day`): arrivals over the day, the usual mix of services,
+some incomplete files, some forms that contradict their NIK, people recorded before, a
+card jam and an unplugged signature pad. The officers serve them through the local API
+while the day's progress is shown; at the end the summary is read back from the signed
+register: who was served, returned or given a Surat Keterangan, the blank cards, each
+step's durations against its SOP minutes, breaches, and the day's throughput against
+serving one applicant at a time. No broker is needed: the register keeps everything.
 """
 
 from __future__ import annotations
 
-import hashlib
-import random
+import asyncio
+import contextlib
 import tempfile
-import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import date, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
 from typing import TextIO
 
-from appliance._text import Language, Text
-from appliance.config import Config, load_config
-from appliance.domain import (
-    Document,
-    DomainError,
-    MaritalStatus,
-    Role,
-    ServiceType,
-    Sex,
-    Step,
-    check_new_card_eligibility,
-    check_nik_matches,
-    compose_kk,
-    compose_nik,
-    missing_documents,
-    required_documents,
-)
-from appliance.keys import init_keys
-from appliance.register import (
-    EventType,
-    Register,
-    SpoilReason,
-    StationKey,
-    export_csv,
-    verify_register,
-)
+import httpx
 
-_SERVICE_MIX = (
-    (ServiceType.BARU, 0.55),
-    (ServiceType.PINDAH_DATANG, 0.15),
-    (ServiceType.HILANG, 0.12),
-    (ServiceType.RUSAK, 0.10),
-    (ServiceType.PERUBAHAN_DATA, 0.08),
-)
-_NAMES = (
-    "Ahmad Fauzi",
-    "Siti Aminah",
-    "Budi Santoso",
-    "Dewi Lestari",
-    "Eko Prasetyo",
-    "Fitri Handayani",
-    "Gunawan Wibowo",
-    "Hartini",
-    "Imam Syafii",
-    "Joko Susilo",
-    "Kartika Sari",
-    "Lukman Hakim",
-    "Maya Puspita",
-    "Nur Hidayah",
-    "Rudi Hartono",
-)
-_REGIONS = ("350801", "350802", "350810", "350815", "357801")
-_OFFICERS = {
-    Role.COUNTER_OFFICER: "petugas.loket",
-    Role.SECTION_HEAD: "kasi.yanmum",
-    Role.OPERATOR: "operator.siak",
+from appliance._text import Language, Text
+from appliance.domain import SOP_STEPS, Role
+from appliance.register import export_csv, read_events
+from sim.day import DayPlan, DurationModel, plan_day
+from sim.day_report import DayReport
+from sim.day_run import STAFF, ZONE, OfficeRun, next_working_day, office_run
+
+_STEP_NAMES = {spec.step: spec.name for spec in SOP_STEPS}
+_WHO = {
+    "counter officer": Role.COUNTER_OFFICER.label,
+    "section head": Role.SECTION_HEAD.label,
+    "operator": Role.OPERATOR.label,
+    "card printer": Text("printer kartu", "card printer"),
 }
-_STEPS_AFTER_VALIDATE = (Step.BIOMETRIC, Step.ENCODE_PRINT)
-_STEPS_AFTER_PRINT = (Step.ACTIVATE, Step.TRANSFER, Step.HANDOVER)
+_PROGRESS_EVERY_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
-class Applicant:
-    name: str
-    service: ServiceType
-    nik: str
-    kk: str
-    birth_date: date
-    sex: Sex
-    marital_status: MaritalStatus
-    documents: tuple[Document, ...]
-    declared_birth_date: date
-    recorded_before: bool
+class DemoOptions:
+    state_dir: Path | None
+    applicants: int
+    seed: int
+    speed: float | None
+    """Times faster than real time; None: instant devices, officers acting at once."""
+    arrivals_hours: float
 
 
-@dataclass(slots=True)
-class _Tally:
-    returned_at_check: int = 0
-    returned_at_validate: int = 0
-    reasons: dict[str, int] = field(default_factory=dict)
+def run_demo(options: DemoOptions, *, language: Language, out: TextIO) -> int:
+    with _state_directory(options.state_dir) as directory:
+        return asyncio.run(_demo(options, directory, language, out))
 
 
-def run_demo(
-    *,
-    state_dir: Path | None,
-    applicants: int,
-    seed: int,
-    language: Language,
-    out: TextIO,
-) -> int:
-    with _state_directory(state_dir) as directory:
-        config = _write_config(directory)
-        init_keys(config)
-        started = time.perf_counter()
-        register = Register.open(
-            config.register_path,
-            station_id=config.station.id,
-            key=StationKey.load(config.station_key_path),
+async def _demo(options: DemoOptions, directory: Path, language: Language, out: TextIO) -> int:
+    def say(text: Text) -> None:
+        print(text.in_language(language), file=out, flush=True)
+
+    instant = options.speed is None
+    today = date.today() if instant else next_working_day(date.today())  # noqa: DTZ011
+    plan = plan_day(
+        applicants=options.applicants,
+        seed=options.seed,
+        today=today,
+        arrivals_over_s=options.arrivals_hours * 3600,
+        model=DurationModel.without_people() if instant else DurationModel(),
+    )
+    say(_opening(plan, options))
+    async with office_run(directory / "office", plan, speed=options.speed) as run:
+        progress = asyncio.create_task(_progress(run, plan, say), name="demo-progress")
+        try:
+            log = await run.play(plan)
+        finally:
+            progress.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await progress
+    report = run.report()
+    for line in _summary(plan, report, instant=instant):
+        say(line)
+    if log.given_up:
+        say(
+            Text(
+                "perlu teknisi (langkah perangkat gagal berulang): {n} permohonan",
+                "needs a technician (a device step kept failing): {n} applications",
+            ).format(n=len(log.given_up))
         )
-        with register:
-            # A seeded, reproducible scenario, not a secret: the standard generator fits.
-            rng = random.Random(seed)  # noqa: S311
-            tally = _office_day(register, rng, applicants, config)
-            events = register.head()[0]
-            stock = register.blank_stock()
-            states = _states(register)
-            csv_path = directory / "register.csv"
-            with csv_path.open("w", encoding="utf-8", newline="") as stream:
-                export_csv(register.events(), stream, timezone=config.zone, language=language)
-        elapsed = time.perf_counter() - started
-        report = verify_register(
-            config.register_path, StationKey.load(config.station_key_path).public_key
-        )
-        lines = _summary(
-            applicants=applicants,
-            states=states,
-            tally=tally,
-            events=events,
-            elapsed=elapsed,
-            stock=(stock.received, stock.issued, stock.spoiled, stock.available),
-            verified=str(report.defect) if report.defect else None,
-            csv_path=csv_path if state_dir else None,
-        )
-        for line in lines:
-            print(line.in_language(language), file=out)
-        return 0 if report.ok else 1
+    if options.state_dir is not None:
+        csv_path = options.state_dir / "register.csv"
+        with csv_path.open("w", encoding="utf-8", newline="") as stream:
+            export_csv(
+                read_events(run.config.register_path), stream, timezone=ZONE, language=language
+            )
+        say(Text("buku register (CSV): {p}", "register book (CSV): {p}").format(p=csv_path))
+    return 0 if report.verified is None else 1
 
 
 @contextmanager
@@ -156,262 +104,176 @@ def _state_directory(state_dir: Path | None) -> Iterator[Path]:
         state_dir.mkdir(parents=True, exist_ok=True)
         yield state_dir
         return
-    with tempfile.TemporaryDirectory(prefix="ktpel-demo-") as tmp:
+    # Short, for the UNIX socket paths the simulator makes under it.
+    with tempfile.TemporaryDirectory(prefix="ktpel-") as tmp:
         yield Path(tmp)
 
 
-def _write_config(directory: Path) -> Config:
-    path = directory / "station.toml"
-    if not path.exists():
-        path.write_text(
-            '[station]\nid = "lumajang-demo"\noffice = "Kecamatan Lumajang"\n'
-            '\n[paths]\nstate_dir = "."\n\n[logging]\nlevel = "warning"\n',
-            encoding="utf-8",
-        )
-    return load_config(path)
-
-
-def _make_applicant(rng: random.Random, today: date) -> Applicant:
-    service = rng.choices([s for s, _ in _SERVICE_MIX], [w for _, w in _SERVICE_MIX])[0]
-    sex = rng.choice(list(Sex))
-    # Mostly adults; some 16-year-olds, who qualify only if married.
-    age_days = rng.choice(
-        [rng.randint(17 * 366, 70 * 365), rng.randint(16 * 365 + 2, 17 * 365 - 2)]
-    )
-    birth = today - timedelta(days=age_days)
-    marital = rng.choices(list(MaritalStatus), [50, 40, 5, 5])[0]
-    nik = compose_nik(
-        region=rng.choice(_REGIONS), birth_date=birth, sex=sex, serial=rng.randint(1, 9999)
-    )
-    kk = compose_kk(
-        region=nik[:6],
-        issued=today - timedelta(days=rng.randint(30, 3000)),
-        serial=rng.randint(1, 9999),
-    )
-    documents = list(required_documents(service))
-    if rng.random() < 0.12 and documents:
-        documents.remove(rng.choice(documents))  # forgot one
-    # Now and then the form's birth date does not agree with the NIK (a typo, or the
-    # wrong person's papers): the section head must catch it.
-    declared = birth if rng.random() > 0.06 else birth + timedelta(days=rng.randint(1, 400))
-    return Applicant(
-        name=rng.choice(_NAMES),
-        service=service,
-        nik=nik,
-        kk=kk,
-        birth_date=birth,
-        sex=sex,
-        marital_status=marital,
-        documents=tuple(documents),
-        declared_birth_date=declared,
-        recorded_before=service is not ServiceType.BARU or rng.random() < 0.1,
+def _opening(plan: DayPlan, options: DemoOptions) -> Text:
+    if options.speed is None:
+        return Text(
+            "Hari layanan simulasi: {n} pemohon, perangkat instan, petugas tanpa jeda.",
+            "Simulated service day: {n} applicants, instant devices, officers without pause.",
+        ).format(n=len(plan.applicants))
+    return Text(
+        "Hari layanan simulasi {day}: {n} pemohon datang dalam {h:g} jam, "
+        "waktu {speed:g}x lebih cepat.",
+        "Simulated service day {day}: {n} applicants arriving over {h:g} hours, "
+        "time {speed:g}x faster.",
+    ).format(
+        day=plan.today.isoformat(),
+        n=len(plan.applicants),
+        h=options.arrivals_hours,
+        speed=options.speed,
     )
 
 
-def _by(role: Role) -> dict[str, str]:
-    return {"role": role.value, "person": _OFFICERS[role]}
+async def _progress(run: OfficeRun, plan: DayPlan, say: Callable[[Text], None]) -> None:
+    """A line now and then: the station's clock and where the applicants are."""
+    async with _logged_in(run) as http:
+        shown: tuple[int, ...] = ()
+        while True:
+            await asyncio.sleep(_PROGRESS_EVERY_S)  # a display's refresh, not a wait
+            with contextlib.suppress(httpx.HTTPError):
+                queue = (await http.get("/api/v1/queue")).json()
+                states = [v["state"] for v in (await http.get("/api/v1/applications")).json()]
+                figures = (
+                    len(queue["tickets"]),
+                    states.count("in_progress"),
+                    states.count("completed"),
+                    states.count("returned"),
+                    states.count("waiting_blank"),
+                )
+                if figures == shown:
+                    continue
+                shown = figures
+                say(
+                    Text(
+                        "[{t:%H:%M}] tiket {tickets}/{n} · diproses {busy} · "
+                        "KTP-el diserahkan {done} · dikembalikan {back} · Suket {suket}",
+                        "[{t:%H:%M}] tickets {tickets}/{n} · in progress {busy} · "
+                        "cards handed over {done} · returned {back} · Suket {suket}",
+                    ).format(
+                        **dict(
+                            zip(("tickets", "busy", "done", "back", "suket"), figures, strict=True)
+                        ),
+                        t=datetime.fromtimestamp(run.clock.wall_ns() / 1e9, ZONE),
+                        n=len(plan.applicants),
+                    )
+                )
 
 
-def _office_day(register: Register, rng: random.Random, count: int, config: Config) -> _Tally:
-    today = date.today()  # noqa: DTZ011 - the office's calendar day is what the ticket shows
-    tally = _Tally()
-    register.append(
-        EventType.BLANK_RECEIVED,
-        {
-            "count": max(1, int(count * 0.7)),
-            "reference": "BA-DUKCAPIL/2026/117",
-            "by": _by(Role.OPERATOR),
-        },
-    )
-    for number in range(1, count + 1):
-        person = _make_applicant(rng, today)
-        ticket = f"{person.service.value[0].upper()}-{number:03d}"
-        app = f"{config.station.id}-{today:%Y%m%d}-{number:04d}"
-        register.append(
-            EventType.QUEUE_TICKET_ISSUED,
-            {"day": today, "ticket": ticket, "service": person.service, "number": number},
+@contextlib.asynccontextmanager
+async def _logged_in(run: OfficeRun) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=run.api_url, timeout=10) as http:
+        session = await http.post(
+            "/api/v1/session", json={"person": STAFF.section_head, "secret": STAFF.secret}
         )
-        register.append(
-            EventType.QUEUE_CALLED,
-            {"day": today, "ticket": ticket, "counter": "loket-1", "by": _by(Role.COUNTER_OFFICER)},
-        )
-        register.append(
-            EventType.APPLICATION_SUBMITTED,
-            {
-                "service": person.service,
-                "nik": person.nik,
-                "kk": person.kk,
-                "name": person.name,
-                "birth_date": person.declared_birth_date,
-                "sex": person.sex,
-                "marital_status": person.marital_status,
-                "documents": person.documents,
-                "ticket": ticket,
-                "by": _by(Role.COUNTER_OFFICER),
-            },
-            application_id=app,
-        )
-        _serve(register, rng, app=app, person=person, today=today, tally=tally)
-    return tally
+        http.headers["Authorization"] = f"Bearer {session.json()['token']}"
+        yield http
 
 
-def _serve(
-    register: Register,
-    rng: random.Random,
-    *,
-    app: str,
-    person: Applicant,
-    today: date,
-    tally: _Tally,
-) -> None:
-    missing = missing_documents(person.service, person.documents)
-    if missing:
-        tally.returned_at_check += 1
-        register.append(
-            EventType.APPLICATION_RETURNED,
-            {
-                "step": Step.CHECK,
-                "reason": "berkas belum lengkap",
-                "missing_documents": missing,
-                "by": _by(Role.COUNTER_OFFICER),
-            },
-            application_id=app,
-        )
-        return
-    _advance(register, app, Step.CHECK, Role.COUNTER_OFFICER)
-    _advance(register, app, Step.VALIDATE, Role.COUNTER_OFFICER)
-    try:
-        check_nik_matches(person.nik, birth_date=person.declared_birth_date, sex=person.sex)
-        if person.service is ServiceType.BARU:
-            check_new_card_eligibility(
-                birth_date=person.declared_birth_date,
-                marital_status=person.marital_status,
-                on=today,
-            )
-    except DomainError as exc:
-        tally.returned_at_validate += 1
-        tally.reasons[exc.code] = tally.reasons.get(exc.code, 0) + 1
-        register.append(
-            EventType.APPLICATION_RETURNED,
-            {"step": Step.VALIDATE, "reason": exc.text.id, "by": _by(Role.SECTION_HEAD)},
-            application_id=app,
-        )
-        return
-    for step in _STEPS_AFTER_VALIDATE:
-        if step is Step.BIOMETRIC and person.recorded_before:
-            continue  # recorded once in a lifetime (seed 001, 4.3)
-        _advance(
-            register, app, step, Role.SECTION_HEAD if step is Step.BIOMETRIC else Role.OPERATOR
-        )
-    serial = _print_card(register, rng, app)
-    if serial is None:
-        return  # recorded, not printed: waits at encode_print for a blank card
-    for step in _STEPS_AFTER_PRINT:
-        _advance(register, app, step, Role.OPERATOR)
-        if step is Step.ACTIVATE:  # the holder's finger matched: the blank is used for good
-            register.append(EventType.BLANK_ISSUED, {"card_serial": serial}, application_id=app)
-    register.append(
-        EventType.APPLICATION_COMPLETED, {"by": _by(Role.COUNTER_OFFICER)}, application_id=app
-    )
-
-
-def _advance(register: Register, app: str, step: Step, role: Role) -> None:
-    register.append(
-        EventType.APPLICATION_ADVANCED, {"step": step, "by": _by(role)}, application_id=app
-    )
-
-
-def _print_card(register: Register, rng: random.Random, app: str) -> str | None:
-    """Feed a blank and follow it to the printed card; a jam spoils it and the next blank
-    is fed. With no blank left the applicant gets a Surat Keterangan and waits."""
-    while register.blank_stock().available > 0:
-        serial = f"KTP{rng.randrange(16**8):08X}"
-        register.append(EventType.BLANK_FED, {"printer": "card_printer"}, application_id=app)
-        if rng.random() < 0.05:
-            register.append(
-                EventType.BLANK_SPOILED,
-                {"reason": SpoilReason.JAM, "detail": "kartu macet di printer"},
-                application_id=app,
-            )
-            continue
-        register.append(
-            EventType.CARD_PERSONALISED,
-            {
-                "card_serial": serial,
-                "security_object_sha256": hashlib.sha256(serial.encode()).hexdigest(),
-                "chip_fingers": (2, 7),
-            },
-            application_id=app,
-        )
-        register.append(EventType.CARD_PRINTED, {"card_serial": serial}, application_id=app)
-        return serial
-    register.append(
-        EventType.SURAT_KETERANGAN_ISSUED,
-        {"number": f"SK-{app}", "by": _by(Role.OPERATOR)},
-        application_id=app,
-    )
-    return None
-
-
-def _states(register: Register) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for event in register.events():
-        if event.type == EventType.APPLICATION_SUBMITTED and event.app:
-            state = register.application(event.app)
-            key = str(state and state["state"])
-            counts[key] = counts.get(key, 0) + 1
-    return counts
-
-
-def _summary(
-    *,
-    applicants: int,
-    states: dict[str, int],
-    tally: _Tally,
-    events: int,
-    elapsed: float,
-    stock: tuple[int, int, int, int],
-    verified: str | None,
-    csv_path: Path | None,
-) -> list[Text]:
-    received, issued, spoiled, available = stock
+def _summary(plan: DayPlan, report: DayReport, *, instant: bool) -> list[Text]:
     lines = [
         Text("== Ringkasan hari layanan ==", "== Summary of the service day =="),
-        Text("pemohon: {n}", "applicants: {n}").format(n=applicants),
-        Text("KTP-el diserahkan: {n}", "KTP-el handed over: {n}").format(
-            n=states.get("completed", 0)
-        ),
+        Text("pemohon: {n}", "applicants: {n}").format(n=report.applications),
+        Text("KTP-el diserahkan: {n}", "KTP-el handed over: {n}").format(n=report.served),
         Text(
             "dikembalikan di loket (berkas belum lengkap): {n}",
             "returned at the counter (incomplete file): {n}",
-        ).format(n=tally.returned_at_check),
+        ).format(n=report.returned_at_check),
         Text(
-            "dikembalikan saat validasi (data tidak sah): {n} {why}",
-            "returned at validation (invalid data): {n} {why}",
-        ).format(n=tally.returned_at_validate, why=dict(sorted(tally.reasons.items())) or ""),
+            "dikembalikan saat validasi (data tidak sah): {n}",
+            "returned at validation (invalid data): {n}",
+        ).format(n=report.returned_at_validate),
         Text(
-            "sudah direkam, belum dicetak (menunggu blangko): {n}",
-            "recorded, not printed (waiting for a blank card): {n}",
-        ).format(n=states.get("waiting_blank", 0)),
+            "sudah pernah direkam (perekaman biometrik dilewati): {n}",
+            "recorded before (biometric recording skipped): {n}",
+        ).format(n=report.skipped_biometric),
+        Text(
+            "Surat Keterangan (sudah direkam, belum dicetak, menunggu blangko): {n}",
+            "Surat Keterangan (recorded, not printed, waiting for a blank): {n}",
+        ).format(n=report.suket),
         Text(
             "blangko: diterima {r}, terpakai {i}, rusak {s}, sisa {a}",
             "blank cards: received {r}, issued {i}, spoiled {s}, left {a}",
-        ).format(r=received, i=issued, s=spoiled, a=available),
+        ).format(
+            r=report.blanks_received,
+            i=report.cards_issued,
+            s=report.cards_spoiled,
+            a=report.blanks_left,
+        ),
         Text(
-            "register: {e} kejadian ditandatangani dalam {t:.2f} s ({r:.0f} kejadian/s)",
-            "register: {e} signed events in {t:.2f} s ({r:.0f} events/s)",
-        ).format(e=events, t=elapsed, r=events / elapsed if elapsed else 0),
+            "langkah (menit): SOP · rata-rata · p95 · selesai · lewat batas · gagal",
+            "steps (minutes): SOP · mean · p95 · finished · breaches · failures",
+        ),
     ]
-    if verified is None:
+    for figures in report.steps:
+        name = _STEP_NAMES[figures.step]
+        lines.append(
+            Text(
+                "  {id:<52} {sop:>2} · {mean:5.2f} · {p95:5.2f} · {n:>3} · {b} · {f}",
+                "  {en:<52} {sop:>2} · {mean:5.2f} · {p95:5.2f} · {n:>3} · {b} · {f}",
+            ).format(
+                id=name.id[:52],
+                en=name.en[:52],
+                sop=figures.sop_minutes,
+                mean=figures.mean_minutes,
+                p95=figures.p95_minutes,
+                n=figures.finished,
+                b=figures.breaches,
+                f=figures.failures,
+            )
+        )
+    lines.append(
+        Text(
+            "pelanggaran waktu: {b} · lewat janji 1 hari kerja: {o}",
+            "time breaches: {b} · past the one-working-day promise: {o}",
+        ).format(b=report.breaches, o=report.overdue)
+    )
+    lines.append(
+        Text(
+            "tiket sampai KTP-el: rata-rata {mean:.1f} menit, p95 {p95:.1f} menit",
+            "ticket to card: mean {mean:.1f} min, p95 {p95:.1f} min",
+        ).format(mean=report.mean_ticket_to_card_s() / 60, p95=report.p95_ticket_to_card_s() / 60)
+    )
+    if not instant and report.day_s > 0:
+        busiest, bound_s = plan.bound()
+        who = _WHO[busiest]
+        template = Text(
+            "lama hari: {day:.0f} menit; satu pemohon sekaligus: {seq:.0f} menit "
+            "({ratio:.2f}x lebih cepat berkat pipeline); batas oleh {who}: {bound:.0f} menit",
+            "the day took {day:.0f} min; one applicant at a time: {seq:.0f} min "
+            "({ratio:.2f}x faster, pipelined); bound set by the {who}: {bound:.0f} min",
+        )
+        lines.append(
+            Text(
+                template.id.replace("{who}", who.id), template.en.replace("{who}", who.en.lower())
+            ).format(
+                day=report.day_s / 60,
+                seq=plan.sequential_s() / 60,
+                ratio=plan.sequential_s() / report.day_s,
+                bound=bound_s / 60,
+            )
+        )
+    elif report.day_s > 0:
+        lines.append(
+            Text(
+                "mesin saja: {n} pemohon dalam {s:.1f} s ({r:.2f} pemohon/s)",
+                "the machinery alone: {n} applicants in {s:.1f} s ({r:.2f} applicants/s)",
+            ).format(n=report.applications, s=report.day_s, r=report.applications / report.day_s)
+        )
+    lines.append(
+        Text("register: {e} kejadian ditandatangani", "register: {e} signed events").format(
+            e=report.events
+        )
+    )
+    if report.verified is None:
         lines.append(Text("verifikasi register: utuh", "register verification: intact"))
     else:
         lines.append(
             Text("verifikasi register GAGAL: {d}", "register verification FAILED: {d}").format(
-                d=verified
+                d=report.verified
             )
-        )
-    if csv_path is not None:
-        lines.append(
-            Text("buku register (CSV): {p}", "register book (CSV): {p}").format(p=csv_path)
         )
     return lines

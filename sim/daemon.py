@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import sys
 from pathlib import Path
 
 import httpx
+
+from .pcscd import SOCKET_VARIABLE
 
 
 class DaemonFailed(RuntimeError):
@@ -31,9 +34,11 @@ class StationDaemon:
 
     async def start(self, *, within_s: float = 60.0) -> None:
         """Start the daemon and return once its API answers."""
+        # The config says which pcscd the daemon's readers are on, not our environment.
+        env = {name: value for name, value in os.environ.items() if name != SOCKET_VARIABLE}
         with self._log.open("ab") as log:
             self._process = await asyncio.create_subprocess_exec(
-                *self._command, stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log
+                *self._command, stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log, env=env
             )
         self.starts += 1
         async with asyncio.timeout(within_s), httpx.AsyncClient(base_url=self._api_url) as http:

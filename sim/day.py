@@ -89,10 +89,11 @@ class DurationModel:
     """How long the officers take, in seconds of the day's clock.
 
     A person's step (submit, check, validate, transfer, handover) lasts its SOP minutes
-    times a factor drawn from [1 - spread, 1 + spread], so a few overrun their budget;
-    the operator's sessions at the biometric and activation desks last their SOP minutes
-    times a factor from [1 - spread, 1], the devices' own work inside them; the card
-    printer takes `card_print_s` per card, with no one standing by it.
+    times a factor drawn around 0.85 between 1 - 1.6 * spread and 1 + spread / 2: most
+    keep to the standard, a few overrun their budget. The operator's sessions at the
+    biometric and activation desks last their SOP minutes times a factor from
+    [1 - spread, 1], the devices' own work inside them. The card printer takes
+    `card_print_s` per card, with no one standing by it.
     """
 
     spread: float = 0.25
@@ -108,7 +109,9 @@ class DurationModel:
         if self.instant:
             return dict.fromkeys((*_PERSON_STEPS, *_OPERATOR_SESSIONS), 0.0)
         drawn = {
-            step: 60 * _MINUTES[step] * rng.uniform(1 - self.spread, 1 + self.spread)
+            step: 60
+            * _MINUTES[step]
+            * rng.triangular(1 - 1.6 * self.spread, 1 + self.spread / 2, 0.85)
             for step in _PERSON_STEPS
         }
         for step in _OPERATOR_SESSIONS:
@@ -243,7 +246,7 @@ def plan_day(
     if faults and not model.instant and applicants >= 8:
         span = max(arrivals_over_s, applicants * 13 * 60)
         scheduled = [
-            ScheduledFault(0.3 * span, "card_printer", Fault.JAM, 1.0),
+            ScheduledFault(0.3 * span, "card_printer", Fault.JAM, 360.0),
             ScheduledFault(0.55 * span, "signature_pad", Fault.UNPLUG, 180.0),
         ]
     return DayPlan(
@@ -376,11 +379,14 @@ class _Desk:
         _raise_for_defect(response)
         return response.json()
 
-    async def act(self, path: str, body: Mapping[str, Any] | None = None) -> Any | None:
+    async def act(
+        self, path: str, body: Mapping[str, Any] | None = None, *, not_now: int | None = None
+    ) -> Any | None:
         """POST an action; None when the station says "not now" (the state moved on,
-        a device is busy or not ready), which the officer takes as a cue to look again."""
+        a device is busy or not ready, or the status `not_now` this action may get), which
+        the officer takes as a cue to look again."""
         response = await self.call("POST", path, body)
-        if response.status_code in (409, 503):
+        if response.status_code in (409, 503, not_now):
             return None
         _raise_for_defect(response)
         return response.json() if response.content else {}
@@ -431,6 +437,8 @@ class DayLog:
     retries: dict[tuple[str, str], int] = field(default_factory=dict)
     given_up: set[str] = field(default_factory=set)
     """Applications whose device step kept failing: left waiting for a technician."""
+    rejected_cards: int = 0
+    """Cards taken out of the card printer's reject box."""
     stray_tickets: int = 0
     """Tickets issued while the answer was lost in a restart: nobody holds them."""
 
@@ -607,7 +615,11 @@ class OfficeDay:
             return False
         if self._sequential and views:
             return False  # one applicant at a time: the one inside must leave first
-        return await self._counter.act("/queue/call-next", {"counter": _COUNTER}) is not None
+        # The ticket seen waiting may have been called already, its answer lost.
+        called_next = await self._counter.act(
+            "/queue/call-next", {"counter": _COUNTER}, not_now=404
+        )
+        return called_next is not None
 
     async def _settled(self, views: Sequence[Mapping[str, Any]]) -> bool:
         """Everyone has come and nobody is left to serve: the day is over."""
@@ -656,7 +668,15 @@ class OfficeDay:
             return await self._operator_transfer(at[Step.TRANSFER][0])
         if at[Step.BIOMETRIC]:
             return await self._operator_session(at[Step.BIOMETRIC][0], Step.BIOMETRIC)
-        return await self._print_again(at[Step.ENCODE_PRINT])
+        return await self._print_again(at[Step.ENCODE_PRINT]) or await self._tend_printer()
+
+    async def _tend_printer(self) -> bool:
+        """A full reject box stops the card printer until someone empties it."""
+        devices = await self._operator.get("/devices")
+        if any(status.get("code") == "reject_box_full" for status in devices.values()):
+            self.log.rejected_cards += len(self._sim.empty_reject_box())
+            return True
+        return False
 
     async def _print_again(self, views: Sequence[Mapping[str, Any]]) -> bool:
         """A card that failed to print waits for the operator to start it again."""
@@ -697,7 +717,11 @@ class OfficeDay:
             if not (now["step"] == step and now["phase"] == "active"):
                 break
             await self._changes.after(seen)
-        if step is Step.ACTIVATE and now["step"] != Step.ACTIVATE:
+        if now["step"] == step:
+            # It failed: the operator looks at what the station says before trying again.
+            await self._changes.after(self._changes.count)
+            return False
+        if step is Step.ACTIVATE:
             await self._sim.hand_card_over()  # activated, or spoiled: out of the reader
         await self._hold(started, applicant.durations[step])
         return True

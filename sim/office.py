@@ -124,8 +124,8 @@ class SimulatedOffice:
 
     async def take_card(self, serial: str | None = None) -> str:
         """The operator carries an ejected card to the activation desk reader: the one
-        with `serial`, or else the newest. A card already in the desk reader is taken
-        out first (it leaves with its applicant), unless it is the one asked for."""
+        with `serial`, or else the newest. Another card in the desk reader is taken out
+        first and set aside in the tray."""
         held = self._desk.card
         if held is not None and serial is not None and held.serial == serial:
             return serial
@@ -139,7 +139,8 @@ class SimulatedOffice:
             card = tray.pop()
         else:
             raise LookupError("the card printer's output tray is empty")
-        await self._desk.remove()
+        if (other := await self._desk.remove()) is not None:
+            tray.append(other)  # set aside with the printed cards, for its own turn
         await self._desk.insert(card)
         # The operator waits for the reader's light: pcscd has seen the card.
         async with asyncio.timeout(_SEATED_WITHIN_S):
@@ -151,6 +152,11 @@ class SimulatedOffice:
         None if the reader was empty."""
         card = await self._desk.remove()
         return None if card is None else card.serial
+
+    def empty_reject_box(self) -> list[str]:
+        """Someone empties the card printer's reject box; the serials of its cards."""
+        cards, self._card_printer.reject_box = self._card_printer.reject_box, []
+        return cards
 
     def enroll_record(self, *, nik: str, person: int) -> str:
         """Put a synthetic person in the central records as recorded before (PRR)."""

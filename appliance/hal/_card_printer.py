@@ -512,9 +512,11 @@ class CardPrinter(Device):
         if self._stale_answers:
             await self._drain()
         self._stale_answers = True
+        # The printer takes a bitmap as fast as its buffer drains, slower while it is busy:
+        # its writes are bounded by the command's deadline, like its answer.
         for start in range(0, len(request), _CHUNK):
             chunk = request[start : start + _CHUNK]
-            await self._usb.write(chunk, timeout_s=self.reply_timeout_s)
+            await self._usb.write(chunk, timeout_s=wait_s)
         received = b""
         while CR not in received:
             if len(received) > MAX_REPLY_CHARS:

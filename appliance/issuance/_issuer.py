@@ -29,7 +29,7 @@ from appliance.card import (
 )
 from appliance.hal import CardApplication, CardEncoder, CardPrinter, DeviceError, DeviceFault
 from appliance.logs import get_logger
-from appliance.register import EventType, Register, SpoilReason
+from appliance.register import EventType, OpenCard, Register, SpoilReason
 
 from ._errors import CardSpoiled, NoBlankCard
 
@@ -92,6 +92,10 @@ class CardIssuer:
         card and counts it as interrupted.
         """
         app = request.application_id
+        if self._left_open():
+            # A crash's card (its recovery at start-up waited for the printer) is counted
+            # before the stock is judged: it may have been the last blank.
+            await self.recover()
         if self._register.blank_stock().available <= 0:
             raise NoBlankCard
         # The chip's data does not depend on the card: built (and any problem with it
@@ -165,9 +169,7 @@ class CardIssuer:
         printed is rejected, if it is still inside, and counted as interrupted. The
         application stays at its step, which runs again from its start."""
         recovered = []
-        for card in self._register.open_cards():
-            if card.printer != self._printer.name or card.state == "printed":
-                continue  # printed cards are out of the printer, waiting for activation
+        for card in self._left_open():
             inside = (await self._printer.card_position()).in_printer
             if inside:
                 await self._printer.reject()
@@ -184,16 +186,23 @@ class CardIssuer:
             log.warning("card_recovered", application=card.application_id, inside=inside)
         return recovered
 
+    def _left_open(self) -> list[OpenCard]:
+        """This printer's cards fed and not yet printed: after a crash, still inside or
+        lost on the way. Printed cards are out, waiting for activation."""
+        return [
+            card
+            for card in self._register.open_cards()
+            if card.printer == self._printer.name and card.state != "printed"
+        ]
+
     async def _clear_card_path(self) -> None:
         """Empty the printer before it feeds: the printer refuses to feed over a card, and
         the refusal would be taken for a blank spoiled.
 
-        A card a crash left open (its recovery at start-up waited for the printer) is
-        rejected and counted now. Any card still inside after that was counted already: a
-        jammed card, spoiled when it jammed, that could be rejected only once a person
+        No card is open in the register then, so a card still inside was counted already:
+        a jammed card, spoiled when it jammed, that could be rejected only once a person
         freed it. It is only moved to the reject box.
         """
-        await self.recover()
         if (await self._printer.card_position()).in_printer:
             await self._printer.reject()
             log.warning("leftover_card_rejected", printer=self._printer.name)

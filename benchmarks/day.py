@@ -1,0 +1,139 @@
+"""A simulated office day through the whole machinery (issue 5), as one JSON object:
+
+- `realistic`: the same applicants, all waiting at opening, served twice on simulated
+  devices with the officers' SOP-minute durations (`sim.day.DurationModel`) in scaled
+  time: pipelined, as the station runs, and strictly one applicant at a time. Applicants
+  served, mean and p95 time from ticket to card, the day's length both ways and their
+  ratio (target >= 1.6), and the bound set by the busiest person or device of the
+  duration model with the pipelined day's share of it (target >= 95 %).
+- `instant`: instant devices and officers who act at once: applicants per second
+  through the daemon, its API, the register, the drivers and the simulated devices
+  (target >= 20/s).
+
+Minutes are the day's (simulated) minutes; the device faults of the demo's day are left
+out so that both runs face the same work.
+
+    python benchmarks/day.py [--applicants 16] [--speed 60] [--instant-applicants 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+# Run as a script (`python benchmarks/day.py`): its siblings are found from the root.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sim.day import DayPlan, DurationModel, plan_day
+from sim.day_report import DayReport
+from sim.day_run import next_working_day, office_run
+from sim.pcscd import SOCKET_VARIABLE
+
+
+async def _day(plan: DayPlan, *, speed: float | None, sequential: bool) -> tuple[DayReport, float]:
+    with tempfile.TemporaryDirectory(prefix="ktpel-bench-") as tmp:
+        started = time.perf_counter()
+        async with office_run(Path(tmp), plan, speed=speed) as run:
+            await run.play(plan, sequential=sequential)
+        wall = time.perf_counter() - started
+        return run.report(), wall
+
+
+def _minutes(seconds: float) -> float:
+    return round(seconds / 60, 1)
+
+
+async def _realistic(applicants: int, speed: float, seed: int) -> dict[str, Any]:
+    plan = plan_day(
+        applicants=applicants,
+        seed=seed,
+        today=next_working_day(date.today()),  # noqa: DTZ011 - a calendar day for the rules
+        arrivals_over_s=0,
+        faults=False,
+    )
+    pipelined, pipelined_wall = await _day(plan, speed=speed, sequential=False)
+    sequential, sequential_wall = await _day(plan, speed=speed, sequential=True)
+    busiest, bound_s = plan.bound()
+    return {
+        "applicants": applicants,
+        "speed": speed,
+        "served": pipelined.served,
+        "returned": pipelined.returned_at_check + pipelined.returned_at_validate,
+        "suket": pipelined.suket,
+        "breaches": pipelined.breaches,
+        "step_failures": sum(step.failures for step in pipelined.steps),
+        "ticket_to_card_min": {
+            "mean": _minutes(pipelined.mean_ticket_to_card_s()),
+            "p95": _minutes(pipelined.p95_ticket_to_card_s()),
+        },
+        "day_min": {
+            "pipelined": _minutes(pipelined.day_s),
+            "sequential": _minutes(sequential.day_s),
+            "sequential_model": _minutes(plan.sequential_s()),
+        },
+        "throughput_ratio": round(sequential.day_s / pipelined.day_s, 3),
+        "target_ratio": 1.6,
+        "bound": {
+            "busiest": busiest,
+            "day_min": _minutes(bound_s),
+            "share_of_bound": round(bound_s / pipelined.day_s, 3),
+            "target_share": 0.95,
+        },
+        "sequential_served": sequential.served,
+        "wall_s": {"pipelined": round(pipelined_wall, 1), "sequential": round(sequential_wall, 1)},
+        "verified": pipelined.verified is None and sequential.verified is None,
+    }
+
+
+async def _instant(applicants: int, seed: int) -> dict[str, Any]:
+    plan = plan_day(
+        applicants=applicants,
+        seed=seed,
+        today=date.today(),  # noqa: DTZ011 - a calendar day for the rules
+        arrivals_over_s=0,
+        model=DurationModel.without_people(),
+        blank_ratio=1.0,
+        faults=False,
+    )
+    report, wall = await _day(plan, speed=None, sequential=False)
+    return {
+        "applicants": applicants,
+        "served": report.served,
+        "day_s": round(report.day_s, 2),
+        "applicants_per_s": round(applicants / report.day_s, 2),
+        "target_per_s": 20,
+        "events": report.events,
+        "events_per_s": round(report.events / report.day_s, 1),
+        "wall_s_with_start_and_stop": round(wall, 1),
+        "verified": report.verified is None,
+    }
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--applicants", type=int, default=16)
+    parser.add_argument("--speed", type=float, default=60.0)
+    parser.add_argument("--instant-applicants", type=int, default=30)
+    parser.add_argument("--seed", type=int, default=2026)
+    args = parser.parse_args()
+    # The daemon's config names its pcscd; a value inherited from a shell would not.
+    os.environ.pop(SOCKET_VARIABLE, None)
+    result = {
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "instant": await _instant(args.instant_applicants, args.seed),
+        "realistic": await _realistic(args.applicants, args.speed, args.seed),
+    }
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
