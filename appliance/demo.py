@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
@@ -27,6 +28,7 @@ import httpx
 from appliance._text import Language, Text
 from appliance.domain import SOP_STEPS, Role
 from appliance.register import export_csv, read_events
+from sim.daemon import DaemonFailed
 from sim.day import DayPlan, DurationModel, plan_day
 from sim.day_report import DayReport
 from sim.day_run import STAFF, ZONE, OfficeRun, next_working_day, office_run
@@ -53,7 +55,17 @@ class DemoOptions:
 
 def run_demo(options: DemoOptions, *, language: Language, out: TextIO) -> int:
     with _state_directory(options.state_dir) as directory:
-        return asyncio.run(_demo(options, directory, language, out))
+        try:
+            return asyncio.run(_demo(options, directory, language, out))
+        except DaemonFailed as failure:
+            print(  # noqa: T201 - the demo speaks on the terminal
+                Text(
+                    "Daemon stasiun berhenti sendiri:", "The station daemon stopped by itself:"
+                ).in_language(language),
+                failure,
+                file=sys.stderr,
+            )
+            return 1
 
 
 async def _demo(options: DemoOptions, directory: Path, language: Language, out: TextIO) -> int:

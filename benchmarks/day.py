@@ -36,13 +36,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sim.day import DayPlan, DurationModel, plan_day
 from sim.day_report import DayReport
 from sim.day_run import next_working_day, office_run
-from sim.pcscd import SOCKET_VARIABLE
+from sim.pcscd import SOCKET_VARIABLE, PrivatePcscd
 
 
-async def _day(plan: DayPlan, *, speed: float | None, sequential: bool) -> tuple[DayReport, float]:
+async def _day(
+    plan: DayPlan, pcscd: PrivatePcscd, *, speed: float | None, sequential: bool
+) -> tuple[DayReport, float]:
     with tempfile.TemporaryDirectory(prefix="ktpel-bench-") as tmp:
         started = time.perf_counter()
-        async with office_run(Path(tmp), plan, speed=speed) as run:
+        async with office_run(Path(tmp), plan, speed=speed, pcscd=pcscd) as run:
             await run.play(plan, sequential=sequential)
         wall = time.perf_counter() - started
         return run.report(), wall
@@ -52,7 +54,9 @@ def _minutes(seconds: float) -> float:
     return round(seconds / 60, 1)
 
 
-async def _realistic(applicants: int, speed: float, seed: int) -> dict[str, Any]:
+async def _realistic(
+    pcscd: PrivatePcscd, applicants: int, speed: float, seed: int
+) -> dict[str, Any]:
     plan = plan_day(
         applicants=applicants,
         seed=seed,
@@ -60,8 +64,8 @@ async def _realistic(applicants: int, speed: float, seed: int) -> dict[str, Any]
         arrivals_over_s=0,
         faults=False,
     )
-    pipelined, pipelined_wall = await _day(plan, speed=speed, sequential=False)
-    sequential, sequential_wall = await _day(plan, speed=speed, sequential=True)
+    pipelined, pipelined_wall = await _day(plan, pcscd, speed=speed, sequential=False)
+    sequential, sequential_wall = await _day(plan, pcscd, speed=speed, sequential=True)
     busiest, bound_s = plan.bound()
     return {
         "applicants": applicants,
@@ -94,7 +98,7 @@ async def _realistic(applicants: int, speed: float, seed: int) -> dict[str, Any]
     }
 
 
-async def _instant(applicants: int, seed: int) -> dict[str, Any]:
+async def _instant(pcscd: PrivatePcscd, applicants: int, seed: int) -> dict[str, Any]:
     plan = plan_day(
         applicants=applicants,
         seed=seed,
@@ -104,7 +108,7 @@ async def _instant(applicants: int, seed: int) -> dict[str, Any]:
         blank_ratio=1.0,
         faults=False,
     )
-    report, wall = await _day(plan, speed=None, sequential=False)
+    report, wall = await _day(plan, pcscd, speed=None, sequential=False)
     return {
         "applicants": applicants,
         "served": report.served,
@@ -125,13 +129,15 @@ async def main() -> None:
     parser.add_argument("--instant-applicants", type=int, default=30)
     parser.add_argument("--seed", type=int, default=2026)
     args = parser.parse_args()
-    # The daemon's config names its pcscd; a value inherited from a shell would not.
+    # One pcscd for the simulated readers of every day: a process talks to one only.
     os.environ.pop(SOCKET_VARIABLE, None)
-    result = {
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-        "instant": await _instant(args.instant_applicants, args.seed),
-        "realistic": await _realistic(args.applicants, args.speed, args.seed),
-    }
+    with tempfile.TemporaryDirectory(prefix="ktpel-pcscd-") as tmp:
+        async with PrivatePcscd(directory=Path(tmp)) as pcscd:
+            result = {
+                "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+                "instant": await _instant(pcscd, args.instant_applicants, args.seed),
+                "realistic": await _realistic(pcscd, args.applicants, args.speed, args.seed),
+            }
     print(json.dumps(result, indent=2))
 
 

@@ -16,6 +16,7 @@ front is kept, and saved as a PNG in `faces_dir` for a person to look at.
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -235,9 +236,12 @@ class CardPrinterSim:
         serial: str | None = None,
         seconds_per_move: float = 0.8,
         seconds_per_print: float = 6.0,
+        cooling_c_per_s: float = COOLING_C_PER_S,
     ) -> None:
         """`make_card` turns a serial into the card put in `slot` (by default a
-        `sim.smartcard.VirtualCard`, imported only then)."""
+        `sim.smartcard.VirtualCard`, imported only then). The head cools by
+        `cooling_c_per_s` each real second: an office on scaled time cools it as fast as
+        its clock runs, an instant one at once."""
         self.name = name
         self.faults = FaultState(owner=name, supported=self.supported_faults)
         self.timing = timing or Timing()
@@ -256,6 +260,7 @@ class CardPrinterSim:
         self.reject_box_capacity = reject_box_capacity
         self.seconds_per_move = seconds_per_move
         self.seconds_per_print = seconds_per_print
+        self.cooling_c_per_s = cooling_c_per_s
         self.card: SimCard | None = None
         self.reject_box: list[str] = []
         self.ejected: list[str] = []
@@ -357,7 +362,9 @@ class CardPrinterSim:
     @property
     def head_temperature_c(self) -> float:
         degrees, since = self._head
-        return max(AMBIENT_C, degrees - COOLING_C_PER_S * (time.monotonic() - since))
+        if self.cooling_c_per_s == math.inf:
+            return AMBIENT_C
+        return max(AMBIENT_C, degrees - self.cooling_c_per_s * (time.monotonic() - since))
 
     # -- SimulatedUsbDevice
 

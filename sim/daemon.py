@@ -30,7 +30,11 @@ class StationDaemon:
         self._log = log
         self._api_url = api_url
         self._process: asyncio.subprocess.Process | None = None
+        self._watch: asyncio.Task[None] | None = None
         self.starts = 0
+        self.died = asyncio.Event()
+        """Set when the daemon exited on its own (not stopped or killed from here)."""
+        self.failure: DaemonFailed | None = None
 
     async def start(self, *, within_s: float = 60.0) -> None:
         """Start the daemon and return once its API answers."""
@@ -41,6 +45,7 @@ class StationDaemon:
                 *self._command, stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log, env=env
             )
         self.starts += 1
+        self._watch = asyncio.create_task(self._watch_exit(self._process), name="daemon-watch")
         async with asyncio.timeout(within_s), httpx.AsyncClient(base_url=self._api_url) as http:
             pause = 0.02
             while True:
@@ -53,6 +58,10 @@ class StationDaemon:
                 await asyncio.sleep(pause)
                 pause = min(0.2, pause * 2)
 
+    @property
+    def pid(self) -> int | None:
+        return None if self._process is None else self._process.pid
+
     async def kill(self) -> None:
         """SIGKILL: the power cut of a process."""
         await self._end(signal.SIGKILL)
@@ -61,7 +70,15 @@ class StationDaemon:
         """SIGTERM, as systemd stops it; the exit status."""
         return await self._end(signal.SIGTERM)
 
+    async def _watch_exit(self, process: asyncio.subprocess.Process) -> None:
+        status = await process.wait()
+        self.failure = DaemonFailed(self._failure(f"exited on its own (status {status})"))
+        self.died.set()
+
     async def _end(self, signum: signal.Signals) -> int:
+        if self._watch is not None:
+            self._watch.cancel()
+            self._watch = None
         process, self._process = self._process, None
         if process is None:
             return 0

@@ -47,6 +47,7 @@ from appliance.domain import (
 from ._base import Fault
 from .office import SimulatedOffice
 from .sbi import SbiSimulator
+from .scenario import ScheduledFault
 
 SERVICE_MIX: Final = (
     (ServiceType.BARU, 0.55),
@@ -92,7 +93,7 @@ class DurationModel:
     times a factor drawn around 0.85 between 1 - 1.6 * spread and 1 + spread / 2: most
     keep to the standard, a few overrun their budget. The operator's sessions at the
     biometric and activation desks last their SOP minutes times a factor from
-    [1 - spread, 1], the devices' own work inside them. The card printer takes
+    [1 - spread, 1], ending with the devices' own work. The card printer takes
     `card_print_s` per card, with no one standing by it.
     """
 
@@ -159,8 +160,11 @@ class Applicant:
             return "returned_at_validate"
         return "served"
 
-    def path(self, today: date, card_print_s: float) -> list[tuple[str, float]]:
-        """Who works on this applicant, in order, and for how many seconds."""
+    def path(
+        self, today: date, card_print_s: float, *, blank: bool = True
+    ) -> list[tuple[str, float]]:
+        """Who works on this applicant, in order, and for how many seconds; without a
+        `blank` card they leave after recording, with a Surat Keterangan."""
         d = self.durations
         path = [("counter officer", d[Step.SUBMIT] + d[Step.CHECK])]
         outcome = self.outcome(today)
@@ -170,18 +174,12 @@ class Applicant:
             return path
         if not self.recorded_before:
             path.append(("operator", d[Step.BIOMETRIC]))
+        if not blank:
+            return path
         path.append(("card printer", card_print_s))
         path.append(("operator", d[Step.ACTIVATE] + d[Step.TRANSFER]))
         path.append(("counter officer", d[Step.HANDOVER]))
         return path
-
-
-@dataclass(frozen=True, slots=True)
-class ScheduledFault:
-    at_s: float
-    device: str
-    fault: Fault
-    clear_after_s: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,8 +218,15 @@ class DayPlan:
         return busiest, min(leads) + loads[busiest] + min(tails)
 
     def _paths(self) -> list[tuple[Applicant, list[tuple[str, float]]]]:
-        card_print_s = self.model.card_print_s
-        return [(a, a.path(self.today, card_print_s)) for a in self.applicants]
+        """Each applicant's path; the blanks go to the first served, in ticket order."""
+        paths = []
+        blanks = self.blanks
+        for applicant in self.applicants:
+            served = applicant.outcome(self.today) == "served"
+            path = applicant.path(self.today, self.model.card_print_s, blank=blanks > 0)
+            blanks -= served
+            paths.append((applicant, path))
+        return paths
 
 
 def plan_day(
@@ -246,8 +251,11 @@ def plan_day(
     if faults and not model.instant and applicants >= 8:
         span = max(arrivals_over_s, applicants * 13 * 60)
         scheduled = [
-            ScheduledFault(0.3 * span, "card_printer", Fault.JAM, 360.0),
-            ScheduledFault(0.55 * span, "signature_pad", Fault.UNPLUG, 180.0),
+            # A card jams; a person frees it a few minutes later.
+            ScheduledFault(at_s=0.3 * span, device="card_printer", fault=Fault.JAM, duration_s=360),
+            ScheduledFault(
+                at_s=0.55 * span, device="signature_pad", fault=Fault.UNPLUG, duration_s=180
+            ),
         ]
     return DayPlan(
         seed=seed,
@@ -472,6 +480,8 @@ class OfficeDay:
         """A ticket is being printed: a called ticket not known yet may be that one."""
         self._done = asyncio.Event()
         self._opened_ns = 0
+        self._device_s: dict[Step, float] = {}
+        """How long each of the operator's device steps took last time."""
 
     async def run(self) -> DayLog:
         """Serve the whole plan; returns when every applicant has left, one way or other."""
@@ -534,9 +544,10 @@ class OfficeDay:
         for fault in sorted(self.plan.faults, key=lambda f: f.at_s):
             await self._hold(self._opened_ns, fault.at_s)
             device = self._sim.devices[fault.device]
-            device.inject(fault.fault, {})
-            await self._clock.sleep(fault.clear_after_s)
-            device.clear(fault.fault)
+            device.inject(fault.fault, dict(fault.params))
+            if fault.duration_s is not None:
+                await self._clock.sleep(fault.duration_s)
+                device.clear(fault.fault)
 
     async def _hold(self, since_ns: int, seconds: float) -> None:
         """Be busy until `seconds` of the day's clock have passed since `since_ns`."""
@@ -695,20 +706,25 @@ class OfficeDay:
         return await desk.act(f"/applications/{view['id']}/transfer") is not None
 
     async def _operator_session(self, view: Mapping[str, Any], step: Step) -> bool:
-        """The applicant at the operator's desk: fingers on the scanner (to activate,
-        the printed card in the desk reader too), the step run by the devices, and the
-        rest of the session spent as people spend it."""
+        """The applicant at the operator's desk: seated, told what happens, positioned;
+        then their fingers on the scanner (to activate, their printed card in the desk
+        reader too) and the step run by the devices, which ends the session."""
         if not self._try_again(view, step):
             return False
         applicant = self._applicant_of(view)
         app = str(view["id"])
-        started = self._clock.monotonic_ns()
+        if view["last_failure"] is None:
+            # The session's minutes, less what the devices took last time: the session
+            # ends as the devices finish, and the card is printed after it.
+            started = self._clock.monotonic_ns()
+            await self._hold(started, applicant.durations[step] - self._device_s.get(step, 0.0))
         if step is Step.ACTIVATE and view["card"] is not None:
             with contextlib.suppress(LookupError):  # carried to the desk before a restart
                 await self._sim.take_card(serial=view["card"]["serial"])
         for device in self._sim.devices.values():
             if isinstance(device, SbiSimulator):
                 device.present(applicant.person)
+        started = self._clock.monotonic_ns()
         if await self._operator.act(f"/applications/{app}/steps/{step}/start") is None:
             return False
         while True:
@@ -721,9 +737,9 @@ class OfficeDay:
             # It failed: the operator looks at what the station says before trying again.
             await self._changes.after(self._changes.count)
             return False
+        self._device_s[step] = (self._clock.monotonic_ns() - started) / 1e9
         if step is Step.ACTIVATE:
             await self._sim.hand_card_over()  # activated, or spoiled: out of the reader
-        await self._hold(started, applicant.durations[step])
         return True
 
     def _try_again(self, view: Mapping[str, Any], step: Step) -> bool:

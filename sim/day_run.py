@@ -11,6 +11,7 @@ and the devices are instant: the machinery alone, as fast as it goes.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import socket
 from collections.abc import AsyncIterator
@@ -80,7 +81,14 @@ class OfficeRun:
                 staff=STAFF,
                 sequential=sequential,
             )
-            return await day.run()
+            playing = asyncio.create_task(day.run(), name="day")
+            died = asyncio.create_task(self.daemon.died.wait(), name="daemon-died")
+            await asyncio.wait({playing, died}, return_when=asyncio.FIRST_COMPLETED)
+            died.cancel()
+            if not playing.done() and self.daemon.failure is not None:
+                playing.cancel()
+                raise self.daemon.failure
+            return await playing
 
     def report(self) -> DayReport:
         return DayReport.read(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from typing import Any
 import tomli_w
 
 from ._base import Timing
-from .card_printer import CardPrinterSim
+from .card_printer import COOLING_C_PER_S, CardPrinterSim
 from .control import Action, Controllable, serve_control
 from .escpos_printer import EscposPrinterSim
 from .pcscd import PrivatePcscd
@@ -95,6 +96,9 @@ class SimulatedOffice:
             seed=seed,
             timing=self.timing,
             seconds_per_print=card_print_s,
+            cooling_c_per_s=(
+                COOLING_C_PER_S / self.timing.scale if self.timing.scale > 0 else math.inf
+            ),
         )
         self._siak = SiakSim()
         self._serial = serial

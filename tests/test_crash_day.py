@@ -9,7 +9,9 @@ the blank cards add up and no card is unaccounted for.
 from __future__ import annotations
 
 import asyncio
+import os
 import random
+import signal
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -21,6 +23,7 @@ import pytest_asyncio
 
 from appliance.clock import ManualTimekeeper
 from appliance.register import EventType, read_events
+from sim.daemon import DaemonFailed
 from sim.day import DurationModel, plan_day
 from sim.day_run import office_run
 from sim.pcscd import PrivatePcscd
@@ -106,6 +109,25 @@ async def test_a_day_of_power_cuts_loses_no_applicant_and_no_card(
     )
     _, stderr = await verify.communicate()
     assert verify.returncode == 0, stderr.decode()
+
+
+async def test_a_daemon_that_dies_by_itself_ends_the_day_with_its_log(
+    tmp_path: Path, pcscd: PrivatePcscd
+) -> None:
+    plan = plan_day(
+        applicants=3,
+        seed=3,
+        today=date.today(),  # noqa: DTZ011 - any calendar day
+        arrivals_over_s=3600,
+        model=DurationModel.without_people(),
+    )
+    async with office_run(tmp_path, plan, speed=None, pcscd=pcscd) as run:
+        day = asyncio.create_task(run.play(plan, clock=ManualTimekeeper()))
+        assert run.daemon.pid is not None
+        os.kill(run.daemon.pid, signal.SIGKILL)  # not through `run.daemon`: unexpected
+        with pytest.raises(DaemonFailed, match="exited on its own"):
+            async with asyncio.timeout(60):
+                await day
 
 
 @dataclass
