@@ -66,9 +66,13 @@ class StationDaemon:
         """SIGKILL: the power cut of a process."""
         await self._end(signal.SIGKILL)
 
-    async def stop(self) -> int:
-        """SIGTERM, as systemd stops it; the exit status."""
-        return await self._end(signal.SIGTERM)
+    async def stop(self, *, check: bool = True) -> int:
+        """SIGTERM, as systemd stops it; the exit status, which must be 0 if `check`
+        (unless the daemon had died already, which `died` told)."""
+        status = await self._end(signal.SIGTERM)
+        if check and status != 0 and not self.died.is_set():
+            raise DaemonFailed(self._failure(f"exited with status {status} on SIGTERM"))
+        return status
 
     async def _watch_exit(self, process: asyncio.subprocess.Process) -> None:
         status = await process.wait()

@@ -87,6 +87,8 @@ class OfficeRun:
             died.cancel()
             if not playing.done() and self.daemon.failure is not None:
                 playing.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await playing
                 raise self.daemon.failure
             return await playing
 
@@ -104,8 +106,8 @@ async def office_run(
     speed: float | None,
     pcscd: PrivatePcscd | None = None,
 ) -> AsyncIterator[OfficeRun]:
-    """The simulator and the daemon, ready for `play`; the daemon is stopped (SIGTERM)
-    and the simulator with it on the way out."""
+    """The simulator and the daemon, ready for `play`; on the way out the daemon is
+    stopped with SIGTERM (DaemonFailed unless it exits 0) and the simulator with it."""
     clock: Timekeeper = RealTimekeeper()
     clock_table: dict[str, object] = {}
     if speed is not None:
@@ -143,8 +145,9 @@ async def office_run(
             clock=clock,
             api_url=api_url,
         )
+        await daemon.stop()  # a clean SIGTERM exits 0, or this says why not
     finally:
-        await daemon.stop()
+        await daemon.stop(check=False)
         await sim.stop()
 
 
