@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -71,6 +73,76 @@ class FaultState:
         # Wake whoever waits for a change (a hung answer waiting to be released).
         self.changed.set()
         self.changed = asyncio.Event()
+
+
+class NetworkService(ABC):
+    """A simulated device that is a service on a loopback port (SBI, the central
+    records): unplugging it closes its port, plugging it back opens it again.
+
+    Subclasses set `name` and `faults`, call `super().__init__()`, and say how to
+    listen, close, and whether they are listening.
+    """
+
+    name: str
+    faults: FaultState
+
+    def __init__(self) -> None:
+        self._follower: asyncio.Task[None] | None = None
+        self._apply_lock = asyncio.Lock()
+
+    @property
+    @abstractmethod
+    def listening(self) -> bool: ...
+
+    @abstractmethod
+    async def _listen(self) -> None: ...
+
+    @abstractmethod
+    async def _close(self) -> None: ...
+
+    async def start(self) -> None:
+        await self._listen()
+        self._follower = asyncio.create_task(self._follow_faults(), name=f"sim-{self.name}")
+
+    async def stop(self) -> None:
+        follower, self._follower = self._follower, None
+        if follower is not None:
+            follower.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await follower
+        await self._close()
+
+    def inject(self, fault: Fault, params: dict[str, Any] | None = None) -> None:
+        """Inject a fault (the control interface's and scenarios' entry point)."""
+        self.faults.inject(fault, params)
+
+    def clear(self, fault: Fault | None = None) -> None:
+        self.faults.clear(fault)
+
+    async def unplug(self) -> None:
+        """Pull the cable and return once it is out: the listener closed, open connections
+        cut. (`inject(Fault.UNPLUG)` does the same a moment later, from the follower.)"""
+        self.faults.inject(Fault.UNPLUG)
+        await self._apply_unplug()
+
+    async def replug(self) -> None:
+        """Plug it back in: listen again, on the same port."""
+        self.faults.clear(Fault.UNPLUG)
+        await self._apply_unplug()
+
+    async def _follow_faults(self) -> None:
+        # Faults injected from outside (scenario, control socket) take effect here.
+        while True:
+            changed = self.faults.changed
+            await self._apply_unplug()
+            await changed.wait()
+
+    async def _apply_unplug(self) -> None:
+        async with self._apply_lock:
+            if Fault.UNPLUG in self.faults and self.listening:
+                await self._close()
+            elif Fault.UNPLUG not in self.faults and not self.listening:
+                await self._listen()
 
 
 class SimulatedDevice(Protocol):

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import dataclasses
 import functools
 import hashlib
@@ -47,7 +46,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.x509.oid import NameOID
 from PIL import Image, ImageDraw
 
-from ._base import Fault, FaultState, Timing, seeded
+from ._base import Fault, FaultState, NetworkService, Timing, seeded
 from .fingerprints import SyntheticFinger
 
 SBI_PORTS: Final = (4501, 4600)
@@ -113,7 +112,7 @@ _NO_OBJECT: Final = ("101", "Unable to detect a biometric object")
 _BUSY: Final = ("111", "Device is Busy")
 
 
-class SbiSimulator:
+class SbiSimulator(NetworkService):
     """One SBI device service; implements `sim._base.SimulatedDevice`."""
 
     supported_faults: frozenset[Fault] = frozenset(
@@ -144,6 +143,7 @@ class SbiSimulator:
     ) -> None:
         """`purpose` overrides the kind's ("Auth": a device certified for online
         authentication, which seals every image for the ID authority)."""
+        super().__init__()
         self.name = name
         self.kind = kind
         self.faults = FaultState(owner=name, supported=self.supported_faults)
@@ -170,22 +170,8 @@ class SbiSimulator:
         self._server: asyncio.Server | None = None
         self._handlers: set[asyncio.Task[None]] = set()
         self._writers: set[asyncio.StreamWriter] = set()
-        self._follower: asyncio.Task[None] | None = None
-        self._apply_lock = asyncio.Lock()
 
     # -- SimulatedDevice
-
-    async def start(self) -> None:
-        await self._listen()
-        self._follower = asyncio.create_task(self._follow_faults(), name=f"sim-{self.name}")
-
-    async def stop(self) -> None:
-        follower, self._follower = self._follower, None
-        if follower is not None:
-            follower.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await follower
-        await self._close()
 
     def config_overlay(self) -> dict[str, Any]:
         if self.port is None:
@@ -203,13 +189,6 @@ class SbiSimulator:
 
     # -- control
 
-    def inject(self, fault: Fault, params: dict[str, Any] | None = None) -> None:
-        """Inject a fault (the control interface's and scenarios' entry point)."""
-        self.faults.inject(fault, params)
-
-    def clear(self, fault: Fault | None = None) -> None:
-        self.faults.clear(fault)
-
     @property
     def listening(self) -> bool:
         return self._server is not None
@@ -218,16 +197,6 @@ class SbiSimulator:
     def certificate_pem(self) -> bytes:
         """The device certificate its JWS carry: the trust anchor that verifies them."""
         return _signer().certificate.public_bytes(serialization.Encoding.PEM)
-
-    async def unplug(self) -> None:
-        """Pull the cable: stop listening and cut every open connection."""
-        self.faults.inject(Fault.UNPLUG)
-        await self._apply_unplug()
-
-    async def replug(self) -> None:
-        """Plug it back in: listen again on the same port."""
-        self.faults.clear(Fault.UNPLUG)
-        await self._apply_unplug()
 
     def present(self, person_seed: int | None) -> None:
         """Put a synthetic person's fingers on the scanner (None: the generic toy print)."""
@@ -238,20 +207,6 @@ class SbiSimulator:
         self._scripted_scores.extend(scores)
 
     # -- transport
-
-    async def _follow_faults(self) -> None:
-        # Faults injected from outside (scenario, control interface) take effect here.
-        while True:
-            changed = self.faults.changed
-            await self._apply_unplug()
-            await changed.wait()
-
-    async def _apply_unplug(self) -> None:
-        async with self._apply_lock:
-            if Fault.UNPLUG in self.faults and self.listening:
-                await self._close()
-            elif Fault.UNPLUG not in self.faults and not self.listening:
-                await self._listen()
 
     async def _listen(self) -> None:
         sock = self._bind()

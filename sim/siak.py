@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import io
 import json
 import math
@@ -33,7 +32,7 @@ from PIL import Image, ImageDraw
 
 from appliance.fingerprint import encode_iso19794_2, extract_template
 
-from ._base import Fault, FaultState, seeded
+from ._base import Fault, FaultState, NetworkService, seeded
 from .fingerprints import SyntheticFinger
 from .sbi import face_image
 
@@ -44,7 +43,7 @@ _SHUTDOWN_S: Final = 0.05
 """How long an unplug or stop lets a request in flight finish before cutting it."""
 
 
-class SiakSim:
+class SiakSim(NetworkService):
     """The records service; implements `sim._base.SimulatedDevice` (for its faults)."""
 
     supported_faults: frozenset[Fault] = frozenset(
@@ -61,6 +60,7 @@ class SiakSim:
     ) -> None:
         """`port` 0 takes a free port at start and keeps it across unplugs; `chip_fingers`
         are the ISO finger positions whose templates a record carries."""
+        super().__init__()
         if len(set(chip_fingers)) != 2 or not all(1 <= f <= 10 for f in chip_fingers):
             raise ValueError(f"chip fingers {chip_fingers} are not two positions in 1-10")
         self.name = name
@@ -71,22 +71,11 @@ class SiakSim:
         self._people: dict[str, int] = {}
         self._records: dict[str, asyncio.Task[bytes]] = {}
         self._runner: web.AppRunner | None = None
-        self._follower: asyncio.Task[None] | None = None
-        self._apply_lock = asyncio.Lock()
 
     # -- SimulatedDevice
 
-    async def start(self) -> None:
-        await self._listen()
-        self._follower = asyncio.create_task(self._follow_faults(), name=f"sim-{self.name}")
-
     async def stop(self) -> None:
-        follower, self._follower = self._follower, None
-        if follower is not None:
-            follower.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await follower
-        await self._close()
+        await super().stop()
         records = list(self._records.values())
         self._records.clear()
         for task in records:
@@ -101,12 +90,6 @@ class SiakSim:
 
     # -- control
 
-    def inject(self, fault: Fault, params: dict[str, Any] | None = None) -> None:
-        self.faults.inject(fault, params)
-
-    def clear(self, fault: Fault | None = None) -> None:
-        self.faults.clear(fault)
-
     def enroll(self, nik: str, person_seed: int) -> None:
         """Record a synthetic person under `nik` (status PRR); enrolling a NIK again
         replaces the person."""
@@ -120,32 +103,7 @@ class SiakSim:
     def listening(self) -> bool:
         return self._runner is not None
 
-    async def unplug(self) -> None:
-        """Pull the cable and return once it is out: the listener closed, open connections
-        cut. (`inject(Fault.UNPLUG)` does the same a moment later, from the follower.)"""
-        self.faults.inject(Fault.UNPLUG)
-        await self._apply_unplug()
-
-    async def replug(self) -> None:
-        """Listen again, on the same port."""
-        self.faults.clear(Fault.UNPLUG)
-        await self._apply_unplug()
-
     # -- transport
-
-    async def _follow_faults(self) -> None:
-        # Faults injected from outside (scenario, control socket) take effect here.
-        while True:
-            changed = self.faults.changed
-            await self._apply_unplug()
-            await changed.wait()
-
-    async def _apply_unplug(self) -> None:
-        async with self._apply_lock:
-            if Fault.UNPLUG in self.faults and self.listening:
-                await self._close()
-            elif Fault.UNPLUG not in self.faults and not self.listening:
-                await self._listen()
 
     async def _listen(self) -> None:
         app = web.Application()
