@@ -81,7 +81,7 @@ _PERSON_STEPS: Final = (Step.SUBMIT, Step.CHECK, Step.VALIDATE, Step.TRANSFER, S
 _OPERATOR_SESSIONS: Final = (Step.BIOMETRIC, Step.ACTIVATE)
 _COUNTER: Final = "loket-1"
 _RETRIES: Final = 4
-"""A device step that failed this many times for one applicant is left waiting for a
+"""A device step retried this many times for one applicant is left waiting for a
 technician, as an operator would after a few tries."""
 
 
@@ -679,7 +679,7 @@ class OfficeDay:
             return await self._operator_transfer(at[Step.TRANSFER][0])
         if at[Step.BIOMETRIC]:
             return await self._operator_session(at[Step.BIOMETRIC][0], Step.BIOMETRIC)
-        return await self._print_again(at[Step.ENCODE_PRINT]) or await self._tend_printer()
+        return await self._tend_printer() or await self._print_again(at[Step.ENCODE_PRINT])
 
     async def _tend_printer(self) -> bool:
         """A full reject box stops the card printer until someone empties it."""
@@ -692,9 +692,11 @@ class OfficeDay:
     async def _print_again(self, views: Sequence[Mapping[str, Any]]) -> bool:
         """A card that failed to print waits for the operator to start it again."""
         for view in views:
+            failure = view["last_failure"]
+            if failure is not None and failure["code"] == "reject_box_full":
+                self.log.rejected_cards += len(self._sim.empty_reject_box())
             if view["needs_operator"] and self._try_again(view, Step.ENCODE_PRINT):
-                path = f"/applications/{view['id']}/steps/encode_print/start"
-                return await self._operator.act(path) is not None
+                return await self._start_device_step(view, Step.ENCODE_PRINT)
         return False
 
     async def _operator_transfer(self, view: Mapping[str, Any]) -> bool:
@@ -725,7 +727,7 @@ class OfficeDay:
             if isinstance(device, SbiSimulator):
                 device.present(applicant.person)
         started = self._clock.monotonic_ns()
-        if await self._operator.act(f"/applications/{app}/steps/{step}/start") is None:
+        if not await self._start_device_step(view, step):
             return False
         while True:
             seen = self._changes.count
@@ -743,16 +745,23 @@ class OfficeDay:
         return True
 
     def _try_again(self, view: Mapping[str, Any], step: Step) -> bool:
-        """Whether to start a device step (again): a failure the station caused by
-        stopping does not count; after a few real ones the operator calls for help."""
-        failure = view["last_failure"]
-        if failure is None or failure["code"] == "interrupted":
+        """Whether to start a device step (again): after a few real failures the operator
+        leaves it for a technician."""
+        if self.log.retries.get((str(view["id"]), str(step)), 0) < _RETRIES:
             return True
-        key = (str(view["id"]), str(step))
-        self.log.retries[key] = tries = self.log.retries.get(key, 0) + 1
-        if tries > _RETRIES:
-            self.log.given_up.add(key[0])
+        self.log.given_up.add(str(view["id"]))
+        return False
+
+    async def _start_device_step(self, view: Mapping[str, Any], step: Step) -> bool:
+        """Start it; a start after a real failure (not one the station caused by
+        stopping) counts as a retry."""
+        app = str(view["id"])
+        if await self._operator.act(f"/applications/{app}/steps/{step}/start") is None:
             return False
+        failure = view["last_failure"]
+        if failure is not None and failure["code"] != "interrupted":
+            key = (app, str(step))
+            self.log.retries[key] = self.log.retries.get(key, 0) + 1
         return True
 
 
