@@ -251,8 +251,10 @@ def plan_day(
     if faults and not model.instant and applicants >= 8:
         span = max(arrivals_over_s, applicants * 13 * 60)
         scheduled = [
-            # A card jams; a person frees it a few minutes later.
-            ScheduledFault(at_s=0.3 * span, device="card_printer", fault=Fault.JAM, duration_s=360),
+            # The next card to move jams; a person frees it when they come round to it.
+            ScheduledFault(
+                at_s=0.4 * span, device="card_printer", fault=Fault.JAM, duration_s=20 * 60
+            ),
             ScheduledFault(
                 at_s=0.55 * span, device="signature_pad", fault=Fault.UNPLUG, duration_s=180
             ),
