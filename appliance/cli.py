@@ -42,6 +42,7 @@ from appliance.staff import (
     add_member,
     set_secret,
 )
+from appliance.sync import StoreError
 from sim.cli import add_arguments as add_sim_arguments
 from sim.cli import run as run_sim
 
@@ -173,6 +174,8 @@ def _parser() -> argparse.ArgumentParser:
     add_sim_arguments(sim)
     sim.set_defaults(handler=_sim)
 
+    _add_central_command(commands, with_config)
+
     demo = commands.add_parser(
         "demo", help="a station's day on simulated devices, with a summary at the end"
     )
@@ -195,6 +198,26 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.set_defaults(handler=_demo)
     return parser
+
+
+def _add_central_command(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    with_config: Callable[[argparse.ArgumentParser], None],
+) -> None:
+    central = commands.add_parser(
+        "central",
+        help="the central office's collector: every station's register, checked and stored",
+    )
+    with_config(central)
+    mode = central.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--overview", action="store_true", help="print each station's figures and exit"
+    )
+    mode.add_argument(
+        "--init-key", action="store_true", help="create the central office's signing key"
+    )
+    central.add_argument("--json", action="store_true", help="the overview as JSON")
+    central.set_defaults(handler=_central)
 
 
 def _add_staff_commands(
@@ -237,6 +260,31 @@ def _run(args: argparse.Namespace, _out: TextIO) -> int:
     config = load_config(Path(args.config), overlays=[Path(f) for f in args.config_overlay])
     configure_logging(level=config.logging.level, format=config.logging.format)
     asyncio.run(serve(config))
+    return EXIT_OK
+
+
+def _central(args: argparse.Namespace, out: TextIO) -> int:
+    from appliance import central  # noqa: PLC0415 - only the central office needs it
+
+    config = central.load_central_config(Path(args.config))
+    configure_logging(level=config.logging.level, format=config.logging.format)
+    if args.init_key:
+        for line in central.init_central_key(config):
+            print(line.in_language(args.lang), file=out)
+    elif args.overview:
+        try:
+            stations = central.overview(config)
+        except StoreError as exc:
+            raise CommandFailed(Text(f"penyimpanan: {exc}", f"store: {exc}")) from None
+        if args.json:
+            print(central.overview_json(stations), file=out)
+        else:
+            print(central.render_table(central.overview_rows(stations, args.lang)), file=out)
+    else:
+        try:
+            asyncio.run(central.run_collector(config))
+        except StoreError as exc:
+            raise CommandFailed(Text(f"penyimpanan: {exc}", f"store: {exc}")) from None
     return EXIT_OK
 
 

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -33,6 +33,9 @@ from appliance.hal._config import DeviceConfig, HalSection
 from appliance.issuance._settings import IssuanceSection
 from appliance.pipeline._records import SiakSection
 from appliance.pipeline._settings import PipelineSection
+from appliance.sync._settings import UplinkSection
+
+M = TypeVar("M", bound=BaseModel)
 
 DEFAULT_CONFIG_PATH = Path("/etc/ktpel-station/station.toml")
 
@@ -169,6 +172,7 @@ class Config(_Section):
     pipeline: PipelineSection = PipelineSection()
     siak: SiakSection = SiakSection()
     api: ApiSection = ApiSection()
+    uplink: UplinkSection = UplinkSection()
     clock: ClockSection = ClockSection()
 
     @property
@@ -238,9 +242,9 @@ def load_config(file: Path, *, overlays: Sequence[Path] = ()) -> Config:
     Each overlay (such as the one `appliance sim` writes) is merged over the file,
     table by table, before validation.
     """
-    document = _read_document(file)
+    document = read_document(file)
     for overlay in overlays:
-        _merge(document, _read_document(overlay))
+        _merge(document, read_document(overlay))
     return parse_config(document, file=file)
 
 
@@ -252,7 +256,8 @@ def _merge(base: dict[str, Any], overlay: Mapping[str, Any]) -> None:
             base[key] = value
 
 
-def _read_document(file: Path) -> dict[str, Any]:
+def read_document(file: Path) -> dict[str, Any]:
+    """The TOML document in `file`; raises ConfigError if it cannot be read or parsed."""
     try:
         raw = file.read_bytes()
     except OSError as exc:
@@ -279,14 +284,19 @@ def _read_document(file: Path) -> dict[str, Any]:
 
 
 def parse_config(document: Mapping[str, Any], *, file: Path) -> Config:
-    try:
-        config = Config.model_validate(document)
-    except ValidationError as exc:
-        raise ConfigError(file, [_problem(error) for error in exc.errors()]) from None
+    config = validate_document(Config, document, file=file)
     state_dir = config.paths.state_dir
     if not state_dir.is_absolute():
         state_dir = (file.parent / state_dir).resolve()
     return config.model_copy(update={"paths": PathsSection(state_dir=state_dir)})
+
+
+def validate_document(model: type[M], document: Mapping[str, Any], *, file: Path) -> M:
+    """`document` (read from `file`) as `model`; raises ConfigError naming each bad key."""
+    try:
+        return model.model_validate(document)
+    except ValidationError as exc:
+        raise ConfigError(file, [_problem(error) for error in exc.errors()]) from None
 
 
 # Indonesian wording for the validation failures a person editing the file meets most;

@@ -36,6 +36,8 @@ from appliance.pipeline import DeviceSteps, Pipeline, StepWork
 from appliance.pipeline._records import NoRecords, PersonRecords, SiakRecords
 from appliance.register import Register, StationKey
 from appliance.staff import Sessions, StaffDirectory
+from appliance.sync import Uplink
+from appliance.telemetry import StationTelemetry
 
 log = get_logger(__name__)
 
@@ -67,6 +69,7 @@ class Station:
     sessions: Sessions
     records: PersonRecords
     api: ApiServer
+    uplink: Uplink | None
 
     @classmethod
     @asynccontextmanager
@@ -185,6 +188,18 @@ class Station:
                 max_body_bytes=config.api.max_body_bytes,
             )
             api = ApiServer(app=app, host=config.api.host, port=config.api.port)
+            uplink = None
+            if config.uplink.enabled:
+                uplink = Uplink(
+                    settings=config.uplink,
+                    register=register,
+                    resolve=config.state_path,
+                    telemetry=StationTelemetry(
+                        register=register, pipeline=pipeline, devices=supervisor.snapshot
+                    ),
+                    devices=supervisor,
+                    state_dir=config.state_dir,
+                )
             yield cls(
                 config=config,
                 clock=clock,
@@ -196,14 +211,18 @@ class Station:
                 sessions=sessions,
                 records=records,
                 api=api,
+                uplink=uplink,
             )
 
     async def run(self) -> None:
-        """Supervise the devices, run the pipeline and serve the API until cancelled."""
+        """Supervise the devices, run the pipeline, serve the API and ship the register to
+        the central office until cancelled."""
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(self.supervisor.run(), name="devices")
             tasks.create_task(self.pipeline.run(), name="pipeline")
             tasks.create_task(self.api.serve(), name="api")
+            if self.uplink is not None:
+                tasks.create_task(self.uplink.run(), name="uplink")
 
 
 def _named(devices: dict[str, Device], name: str, kind: type[_D]) -> _D | None:

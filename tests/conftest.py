@@ -9,6 +9,7 @@ import pytest
 from appliance.clock import ManualClock
 from appliance.register import Register, StationKey
 from sim.pcscd import SOCKET_VARIABLE, PrivatePcscd
+from sim.postgres import PrivatePostgres
 
 from .fault_matrix import RESULTS, render_table
 
@@ -20,6 +21,13 @@ os.environ.setdefault(SOCKET_VARIABLE, str(PrivatePcscd().socket_path))
 @pytest.fixture(scope="session")
 def station_key() -> StationKey:
     return StationKey.generate()
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivatePostgres]:
+    """A throwaway PostgreSQL server for the collector's tests; a database per test."""
+    with PrivatePostgres(directory=tmp_path_factory.mktemp("postgres")) as server:
+        yield server
 
 
 @pytest.fixture

@@ -55,7 +55,8 @@ def test_budget_overrides_apply(tmp_path: Path) -> None:
     ("text", "key", "english"),
     [
         ('[station]\nid = "s1"\ncolour = "red"\n', "station.colour", "unknown key"),
-        ('[station]\nid = "s1"\n[uplink]\nx = 1\n', "uplink", "unknown key"),
+        ('[station]\nid = "s1"\n[uplink]\nx = 1\n', "uplink.x", "unknown key"),
+        ('[station]\nid = "s1"\n[uplink]\ncertificate = "c.pem"\n', "uplink", "key go together"),
         ("[station]\noffice = 'x'\n", "station.id", "required key is missing"),
         ('[station]\nid = "Stasiun 1"\n', "station.id", "should match pattern"),
         (

@@ -13,17 +13,18 @@ from pathlib import Path
 import pytest
 
 from appliance.hal import (
+    Backoff,
     DeviceBusy,
     DeviceFault,
     DeviceGone,
     DeviceState,
+    DeviceSupervisor,
     DeviceTimeout,
     status_for,
 )
 from appliance.hal._biometric import CaptureNotAccepted
 from appliance.hal._keypad import SatisfactionKeypad
 from appliance.hal._signature_pad import SignaturePad
-from appliance.hal._supervisor import Backoff, DeviceSupervisor
 from sim._base import Fault, Timing
 from sim.sbi import SbiKind, SbiSimulator
 from sim.serial_devices import SatisfactionKeypadSim, SerialLineSim, SignaturePadSim

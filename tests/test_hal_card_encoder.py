@@ -18,11 +18,13 @@ import pytest
 import pytest_asyncio
 
 from appliance.hal import (
+    Backoff,
     DeviceBusy,
     DeviceError,
     DeviceFault,
     DeviceGone,
     DeviceState,
+    DeviceSupervisor,
     DeviceTimeout,
 )
 from appliance.hal._card_encoder import (
@@ -31,7 +33,6 @@ from appliance.hal._card_encoder import (
     CardEncoderConfig,
     CardInfo,
 )
-from appliance.hal._supervisor import Backoff, DeviceSupervisor
 from sim._base import Fault, Timing
 from sim.pcscd import SOCKET_VARIABLE, PrivatePcscd
 from sim.smartcard import VirtualCard, VpcdSlot

@@ -17,7 +17,15 @@ from typing import TYPE_CHECKING
 import pytest
 from PIL import Image, ImageDraw
 
-from appliance.hal import DeviceBusy, DeviceFault, DeviceGone, DeviceState, DeviceTimeout
+from appliance.hal import (
+    Backoff,
+    DeviceBusy,
+    DeviceFault,
+    DeviceGone,
+    DeviceState,
+    DeviceSupervisor,
+    DeviceTimeout,
+)
 from appliance.hal._card_printer import (
     PANEL_HEIGHT,
     PANEL_WIDTH,
@@ -28,7 +36,6 @@ from appliance.hal._card_printer import (
     front_panel,
 )
 from appliance.hal._status import DeviceStatus
-from appliance.hal._supervisor import Backoff, DeviceSupervisor
 from sim._base import Fault, Timing
 from sim.card_printer import RIBBON_NEAR_END, CardPrinterSim
 from sim.usb import SimUsbBackend, UsbBus

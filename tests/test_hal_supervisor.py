@@ -10,10 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from appliance.hal import DeviceState
+from appliance.hal import Backoff, DeviceState, DeviceSupervisor
 from appliance.hal._keypad import SatisfactionKeypad
 from appliance.hal._signature_pad import SignaturePad
-from appliance.hal._supervisor import Backoff, DeviceSupervisor
 from sim._base import Fault, Timing
 from sim.serial_devices import SatisfactionKeypadSim, SignaturePadSim
 

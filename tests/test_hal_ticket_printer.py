@@ -16,9 +16,16 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from appliance.hal import DeviceBusy, DeviceFault, DeviceGone, DeviceState, DeviceTimeout
+from appliance.hal import (
+    Backoff,
+    DeviceBusy,
+    DeviceFault,
+    DeviceGone,
+    DeviceState,
+    DeviceSupervisor,
+    DeviceTimeout,
+)
 from appliance.hal._status import DeviceStatus
-from appliance.hal._supervisor import Backoff, DeviceSupervisor
 from appliance.hal._ticket_printer import Slip, Ticket, TicketPrinter, TicketPrinterConfig
 from sim._base import Fault, Timing
 from sim.escpos_printer import EscposPrinterSim, PrintedTicket

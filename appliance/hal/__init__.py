@@ -1,6 +1,8 @@
 """The hardware abstraction layer: one async interface per device class, real drivers
 on real transports, and the device supervisor."""
 
+from appliance._backoff import Backoff
+
 from ._biometric import (
     BiometricCapture,
     CaptureNotAccepted,
@@ -38,7 +40,7 @@ from ._sbi_protocol import SBI_ERRORS, BioType, Eye, Finger, Slap
 from ._serial import SerialLineDevice
 from ._signature_pad import PenSample, Signature, SignaturePad, SignaturePadConfig
 from ._status import BUSY, READY, DeviceIdentity, DeviceKind, DeviceState, DeviceStatus
-from ._supervisor import Backoff, DeviceSupervisor, StatusChange
+from ._supervisor import DeviceSupervisor, StatusChange
 from ._ticket_printer import Slip, Ticket, TicketPrinter, TicketPrinterConfig
 from ._usb import UsbBulkDevice
 

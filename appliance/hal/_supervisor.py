@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from appliance._backoff import Backoff
 from appliance.clock import Clock, SystemClock
 from appliance.logs import get_logger
 
@@ -45,26 +46,6 @@ class StatusChange:
             "identity": None if self.identity is None else self.identity.to_json(),
             "wall_ns": self.wall_ns,
         }
-
-
-@dataclass(frozen=True, slots=True)
-class Backoff:
-    """Delays between reconnection attempts: doubling, capped, with jitter so that
-    devices on one hub do not all retry in the same instant."""
-
-    initial_s: float = 0.1
-    maximum_s: float = 1.0
-    jitter: float = 0.2
-
-    def delays(self, rng: random.Random) -> AsyncIterator[None]:
-        return self._delays(rng)
-
-    async def _delays(self, rng: random.Random) -> AsyncIterator[None]:
-        delay = self.initial_s
-        while True:
-            yield None
-            await asyncio.sleep(delay * (1 + rng.uniform(-self.jitter, self.jitter)))
-            delay = min(delay * 2, self.maximum_s)
 
 
 class DeviceSupervisor:

@@ -1,0 +1,29 @@
+"""Jittered exponential backoff, for everything that reconnects: devices after an unplug,
+the uplink after its broker went away."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """Delays between reconnection attempts: doubling, capped, with jitter so that
+    devices on one hub do not all retry in the same instant."""
+
+    initial_s: float = 0.1
+    maximum_s: float = 1.0
+    jitter: float = 0.2
+
+    def delays(self, rng: random.Random) -> AsyncIterator[None]:
+        return self._delays(rng)
+
+    async def _delays(self, rng: random.Random) -> AsyncIterator[None]:
+        delay = self.initial_s
+        while True:
+            yield None
+            await asyncio.sleep(delay * (1 + rng.uniform(-self.jitter, self.jitter)))
+            delay = min(delay * 2, self.maximum_s)

@@ -1,0 +1,88 @@
+"""One place where broker settings become an aiomqtt client, for the uplink and the
+collector alike."""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import aiomqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from appliance._secrets import read_secret_file
+
+from ._settings import BrokerSection
+
+Resolve = Callable[[Path], Path]
+
+
+class LinkDown(Exception):
+    """The broker stopped confirming what it was sent: the session is over."""
+
+
+SESSION_ERRORS = (aiomqtt.MqttError, LinkDown, OSError)
+"""What ends a session and calls for a reconnect; anything else is a bug and propagates."""
+
+
+@contextmanager
+def session_errors() -> Iterator[None]:
+    """A session's tasks fail together, as an ExceptionGroup; the reconnect loop wants the
+    error that ended the session."""
+    try:
+        yield
+    except* SESSION_ERRORS as group:
+        error: BaseException = group
+        while isinstance(error, BaseExceptionGroup):
+            error = error.exceptions[0]
+        raise error from None
+
+
+def make_client(
+    broker: BrokerSection,
+    *,
+    resolve: Resolve,
+    identifier: str,
+    will: aiomqtt.Will | None = None,
+    persistent_session_s: int | None = None,
+    max_in_flight: int | None = None,
+) -> aiomqtt.Client:
+    """An MQTT v5 client for `broker`; `persistent_session_s` keeps the session (and the
+    QoS 1 messages queued for it) at the broker that long after a disconnect."""
+    if broker.host is None:
+        raise ValueError("no broker host configured")
+    password = None
+    if broker.password_file is not None:
+        password = read_secret_file(resolve(broker.password_file)).decode().strip()
+    properties = None
+    if persistent_session_s is not None:
+        properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        properties.SessionExpiryInterval = persistent_session_s
+    return aiomqtt.Client(
+        broker.host,
+        broker.effective_port,
+        username=broker.username,
+        password=password,
+        identifier=identifier,
+        protocol=aiomqtt.ProtocolVersion.V5,
+        will=will,
+        clean_start=persistent_session_s is None,
+        keepalive=broker.keepalive_s,
+        timeout=float(broker.keepalive_s),
+        properties=properties,
+        tls_context=_tls_context(broker, resolve),
+        max_inflight_messages=max_in_flight,
+    )
+
+
+def _tls_context(broker: BrokerSection, resolve: Resolve) -> ssl.SSLContext | None:
+    if broker.ca_certificate is None:
+        return None
+    context = ssl.create_default_context(cafile=str(resolve(broker.ca_certificate)))
+    if broker.certificate is not None and broker.key is not None:
+        key = resolve(broker.key)
+        read_secret_file(key)  # refuse a client key that others may read
+        context.load_cert_chain(str(resolve(broker.certificate)), str(key))
+    return context

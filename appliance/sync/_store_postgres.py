@@ -1,0 +1,294 @@
+"""The collector's store in PostgreSQL: for several collector processes, or machines, on
+one database. Imported only for a postgresql:// URL: the station never needs psycopg.
+
+The station lock of the shared ingest is the station's row: one INSERT ... ON CONFLICT DO
+UPDATE, in sorted order of station, creates the missing rows, locks them all and returns
+their heads in one round trip (sorted, so two collectors taking overlapping sets of
+stations cannot deadlock). Under those locks the ingest knows exactly which events are
+new, so they go straight into `events` by COPY, the fastest way in, with no staging table
+and no ON CONFLICT to evaluate. A commit returns once PostgreSQL has flushed it
+(synchronous_commit as the server has it, `on` by default).
+
+`data_json` is text, not jsonb: jsonb would reorder keys and drop white space, and the
+exact bytes are what the signature covers.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any, Final, Self
+
+import psycopg
+from psycopg import errors
+
+from appliance.register import GENESIS_HASH, Event
+
+from ._store import (
+    EVENT_COLUMNS,
+    SQL_STORED_HASHES,
+    SQL_STORED_LINKS,
+    IngestOutcome,
+    SqlStore,
+    StationHead,
+    StoreError,
+    event_row,
+    ingest_batches,
+    now_text,
+    redact_url,
+)
+
+_CONNECT_TIMEOUT_S: Final = 10
+_ATTEMPTS: Final = 3
+# Any collector's migration waits for the one running: pg_advisory_xact_lock's key.
+_MIGRATION_LOCK: Final = 0x4B5450454C  # "KTPEL"
+# Only a lost race between two transactions, never a problem with the data: try again.
+_TRANSIENT: Final = (errors.DeadlockDetected, errors.SerializationFailure)
+
+
+@contextmanager
+def postgres_errors(where: str) -> Iterator[None]:
+    """The one place where psycopg's failures become StoreError, naming the database."""
+    try:
+        yield
+    except psycopg.Error as exc:
+        raise StoreError(_describe(where, exc)) from exc
+
+
+# SQLSTATE (or its class, two characters) -> what it means for the collector.
+_MEANINGS: Final = {
+    "53100": "the database server's disk is full; nothing was written",
+    "53": "the database server is out of resources",
+    "28": "the database refused the credentials",
+    "42501": "the database user may not do this",
+    "25006": "the database is read-only (a standby?)",
+}
+
+
+def _describe(where: str, exc: psycopg.Error) -> str:
+    state = exc.sqlstate or ""
+    detail = str(exc).strip() or type(exc).__name__
+    meaning = _MEANINGS.get(state) or _MEANINGS.get(state[:2])
+    if meaning is None and isinstance(exc, psycopg.OperationalError):
+        meaning = "cannot reach or use the database"
+    return f"{where}: {meaning} ({detail})" if meaning else f"{where}: {detail}"
+
+
+_V1: Final = (
+    f"""CREATE TABLE stations (
+        station text PRIMARY KEY,
+        head bigint NOT NULL DEFAULT 0,
+        head_hash text NOT NULL DEFAULT '{GENESIS_HASH}',
+        stored_max bigint NOT NULL DEFAULT 0,
+        last_seen text,
+        online boolean,
+        bd_seq bigint,
+        state_json text,
+        state_at text,
+        telemetry text,
+        telemetry_at text
+    )""",
+    """CREATE TABLE events (
+        station text NOT NULL,
+        seq bigint NOT NULL,
+        ts text NOT NULL,
+        mono_ns bigint NOT NULL,
+        boot_id text NOT NULL,
+        clock_synced boolean NOT NULL,
+        type text NOT NULL,
+        app text,
+        data_json text NOT NULL,
+        prev_hash text NOT NULL,
+        hash text NOT NULL,
+        sig text NOT NULL,
+        PRIMARY KEY (station, seq)
+    )""",
+    # As in the station's register: the trigger stops a bug or a careless hand. A
+    # statement trigger: it costs nothing per row, and inserts do not fire it.
+    """CREATE FUNCTION events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        RAISE EXCEPTION 'collected events are append-only';
+    END $$""",
+    """CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON events
+    FOR EACH STATEMENT EXECUTE FUNCTION events_append_only()""",
+    """CREATE TABLE devices (
+        station text NOT NULL,
+        name text NOT NULL,
+        payload text NOT NULL,
+        at text NOT NULL,
+        PRIMARY KEY (station, name)
+    )""",
+    """CREATE TABLE flags (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        station text NOT NULL,
+        kind text NOT NULL,
+        seq bigint,
+        detail text NOT NULL,
+        at text NOT NULL
+    )""",
+    "CREATE INDEX flags_by_station ON flags (station, id)",
+)
+
+MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (_V1,)
+SCHEMA_VERSION: Final = len(MIGRATIONS)
+
+_LOCK_STATIONS: Final = """
+    INSERT INTO stations AS s (station, last_seen)
+    SELECT u.station, %s FROM unnest(%s::text[]) AS u(station) ORDER BY u.station
+    ON CONFLICT (station) DO UPDATE SET last_seen = CASE
+        WHEN s.last_seen IS NULL OR s.last_seen < excluded.last_seen
+        THEN excluded.last_seen ELSE s.last_seen END
+    RETURNING station, head, head_hash, stored_max"""
+_UPDATE_HEADS: Final = """
+    UPDATE stations AS s SET head = u.head, head_hash = u.head_hash, stored_max = u.stored_max
+    FROM unnest(%s::text[], %s::bigint[], %s::text[], %s::bigint[])
+        AS u(station, head, head_hash, stored_max)
+    WHERE s.station = u.station"""
+_COPY_EVENTS: Final = f"COPY events ({EVENT_COLUMNS}) FROM STDIN"
+
+
+class PostgresStore(SqlStore):
+    """One connection, reopened on the next call after it breaks (a server restart, a
+    network cut): the call that saw it break raised StoreError and acknowledged nothing."""
+
+    def __init__(self, url: str, connection: psycopg.Connection[Any]) -> None:
+        super().__init__()
+        self._url = url
+        self._where = redact_url(url)
+        self._conn: psycopg.Connection[Any] | None = connection
+
+    @classmethod
+    def open(cls, url: str) -> Self:
+        store = cls(url, _connect(url, redact_url(url)))
+        try:
+            store._migrate()
+        except BaseException:
+            store.close()
+            raise
+        return store
+
+    def _connection(self) -> psycopg.Connection[Any]:
+        if self._conn is None:
+            raise StoreError(f"{self._where}: the store is closed")
+        if self._conn.closed:
+            self._conn = _connect(self._url, self._where)
+        return self._conn
+
+    def _migrate(self) -> None:
+        with self._write() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+            cur.execute(
+                "SELECT to_regclass('schema_version') IS NULL, to_regclass('events') IS NULL"
+            )
+            no_version, no_events = cur.fetchone() or (True, True)
+            if no_version and not no_events:
+                raise StoreError(f"{self._where}: a database, but not a collector's")
+            cur.execute(
+                "CREATE TABLE IF NOT EXISTS schema_version "
+                "(version integer PRIMARY KEY, applied_at text NOT NULL)"
+            )
+            cur.execute("SELECT max(version) FROM schema_version")
+            current = (cur.fetchone() or (0,))[0] or 0
+            if current > SCHEMA_VERSION:
+                raise StoreError(
+                    f"{self._where}: collector schema v{current} is newer than this "
+                    f"software understands (v{SCHEMA_VERSION}); upgrade the software"
+                )
+            for version in range(current, SCHEMA_VERSION):
+                for statement in MIGRATIONS[version]:
+                    cur.execute(statement)
+                cur.execute("INSERT INTO schema_version VALUES (%s, %s)", (version + 1, now_text()))
+
+    @contextmanager
+    def _write(self) -> Iterator[psycopg.Cursor[Any]]:
+        with postgres_errors(self._where):
+            conn = self._connection()
+            with conn.transaction(), conn.cursor() as cur:
+                yield cur
+
+    @contextmanager
+    def _read(self) -> Iterator[psycopg.Cursor[Any]]:
+        # Autocommit: each read is a statement of its own, no transaction to end.
+        with postgres_errors(self._where):
+            conn = self._connection()
+            with conn.cursor() as cur:
+                yield cur
+
+    def _sql(self, text: str) -> str:
+        return text.replace("?", "%s")
+
+    def ingest(self, batches: Sequence[tuple[str, Sequence[Event]]]) -> list[IngestOutcome]:
+        if not batches:
+            return []
+        with self._lock:
+            for attempt in itertools.count(1):
+                try:
+                    with self._write() as cur:
+                        return ingest_batches(_PostgresIngest(cur), batches)
+                except StoreError as exc:
+                    if attempt >= _ATTEMPTS or not isinstance(exc.__cause__, _TRANSIENT):
+                        raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def close(self) -> None:
+        with self._lock:
+            conn, self._conn = self._conn, None
+            if conn is not None:
+                conn.close()
+
+
+def _connect(url: str, where: str) -> psycopg.Connection[Any]:
+    with postgres_errors(where):
+        params = psycopg.conninfo.conninfo_to_dict(url)
+        extra: dict[str, Any] = {"application_name": "ktpel-collector"}
+        if "connect_timeout" not in params:
+            extra["connect_timeout"] = _CONNECT_TIMEOUT_S
+        return psycopg.connect(url, autocommit=True, **extra)
+
+
+_STORED_HASHES: Final = SQL_STORED_HASHES.replace("?", "%s")
+_STORED_LINKS: Final = SQL_STORED_LINKS.replace("?", "%s")
+
+
+class _PostgresIngest:
+    """The shared ingest's database side, inside one transaction."""
+
+    def __init__(self, cursor: psycopg.Cursor[Any]) -> None:
+        self._cur = cursor
+
+    def lock_stations(self, stations: Sequence[str], seen_at: str) -> dict[str, StationHead]:
+        rows = self._cur.execute(_LOCK_STATIONS, (seen_at, list(stations))).fetchall()
+        return {
+            station: StationHead(head, head_hash, stored)
+            for station, head, head_hash, stored in rows
+        }
+
+    def stored_hashes(self, station: str, low: int, high: int) -> dict[int, str]:
+        return dict(self._cur.execute(_STORED_HASHES, (station, low, high)).fetchall())
+
+    def stored_links(self, station: str, low: int, high: int) -> dict[int, tuple[str, str]]:
+        rows = self._cur.execute(_STORED_LINKS, (station, low, high)).fetchall()
+        return {seq: (prev_hash, digest) for seq, prev_hash, digest in rows}
+
+    def insert_events(self, events: Sequence[Event]) -> None:
+        if not events:
+            return
+        with self._cur.copy(_COPY_EVENTS) as copy:
+            write: Callable[[Sequence[Any]], None] = copy.write_row
+            for event in events:
+                write(event_row(event))
+
+    def update_heads(self, heads: Mapping[str, StationHead]) -> None:
+        if not heads:
+            return
+        states = list(heads.values())
+        self._cur.execute(
+            _UPDATE_HEADS,
+            (
+                list(heads),
+                [h.head for h in states],
+                [h.head_hash for h in states],
+                [h.stored_max for h in states],
+            ),
+        )

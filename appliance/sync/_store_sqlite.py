@@ -1,0 +1,260 @@
+"""The collector's store in one SQLite file: for a collector on a single machine, and tests.
+
+Several collector processes may share the file. Every write is a BEGIN IMMEDIATE
+transaction, which takes SQLite's one write lock before reading anything: that lock is
+the station lock the shared ingest needs (it covers every station at once, which costs
+nothing more, since SQLite writes one transaction at a time anyway). WAL with
+synchronous=FULL, as the station's own register: a commit returns only once it is on
+stable storage, so nothing the collector acknowledges can be lost to a power cut.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Final, Self
+
+from appliance.register import GENESIS_HASH, Event
+
+from ._store import (
+    EVENT_COLUMNS,
+    SQL_SEEN,
+    SQL_STORED_HASHES,
+    SQL_STORED_LINKS,
+    IngestOutcome,
+    SqlStore,
+    StationHead,
+    StoreError,
+    event_row,
+    ingest_batches,
+    now_text,
+)
+
+_BUSY_TIMEOUT_MS: Final = 30_000
+_CORRUPT: Final = frozenset({"SQLITE_CORRUPT", "SQLITE_NOTADB"})
+_FULL: Final = frozenset({"SQLITE_FULL"})
+_UNWRITABLE: Final = frozenset({"SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_PERM"})
+_LOCKED: Final = frozenset({"SQLITE_BUSY", "SQLITE_LOCKED"})
+
+
+@contextmanager
+def sqlite_errors(path: Path) -> Iterator[None]:
+    """The one place where sqlite3's failures become StoreError, naming the file."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise StoreError(_describe(path, exc)) from exc
+
+
+def _describe(path: Path, exc: sqlite3.Error) -> str:
+    # Extended codes (SQLITE_IOERR_WRITE, SQLITE_READONLY_DBMOVED...) share their base
+    # code's prefix.
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    base = "_".join(name.split("_")[:2])
+    if base in _FULL:
+        return f"{path}: the disk is full; nothing was written ({exc})"
+    if base in _UNWRITABLE:
+        return f"{path}: the collector database cannot be opened or written ({exc})"
+    if base in _CORRUPT:
+        return f"{path}: damaged, or not a collector database ({exc})"
+    if base in _LOCKED:
+        return f"{path}: another process held the database too long ({exc})"
+    return f"{path}: {exc}"
+
+
+def _v1(cur: sqlite3.Cursor) -> None:
+    cur.execute(
+        f"""CREATE TABLE stations (
+            station TEXT PRIMARY KEY,
+            head INTEGER NOT NULL DEFAULT 0,
+            head_hash TEXT NOT NULL DEFAULT '{GENESIS_HASH}',
+            stored_max INTEGER NOT NULL DEFAULT 0,
+            last_seen TEXT,
+            online INTEGER,
+            bd_seq INTEGER,
+            state_json TEXT,
+            state_at TEXT,
+            telemetry TEXT,
+            telemetry_at TEXT
+        ) STRICT, WITHOUT ROWID"""
+    )
+    # A rowid table with the (station, seq) key beside it, not WITHOUT ROWID: rows are
+    # several hundred bytes and arrive interleaved across stations, so appending rows at
+    # the end and keeping only the key in order writes far fewer pages.
+    cur.execute(
+        """CREATE TABLE events (
+            station TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            ts TEXT NOT NULL,
+            mono_ns INTEGER NOT NULL,
+            boot_id TEXT NOT NULL,
+            clock_synced INTEGER NOT NULL,
+            type TEXT NOT NULL,
+            app TEXT,
+            data_json TEXT NOT NULL,
+            prev_hash TEXT NOT NULL,
+            hash TEXT NOT NULL,
+            sig TEXT NOT NULL,
+            PRIMARY KEY (station, seq)
+        ) STRICT"""
+    )
+    # As in the station's register: the triggers stop a bug or a careless hand.
+    for action in ("UPDATE", "DELETE"):
+        cur.execute(
+            f"CREATE TRIGGER events_no_{action.lower()} BEFORE {action} ON events "
+            "BEGIN SELECT RAISE(ABORT, 'collected events are append-only'); END"
+        )
+    cur.execute(
+        """CREATE TABLE devices (
+            station TEXT NOT NULL,
+            name TEXT NOT NULL,
+            payload TEXT NOT NULL,
+            at TEXT NOT NULL,
+            PRIMARY KEY (station, name)
+        ) STRICT, WITHOUT ROWID"""
+    )
+    cur.execute(
+        """CREATE TABLE flags (
+            id INTEGER PRIMARY KEY,
+            station TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            seq INTEGER,
+            detail TEXT NOT NULL,
+            at TEXT NOT NULL
+        ) STRICT"""
+    )
+    cur.execute("CREATE INDEX flags_by_station ON flags (station, id)")
+
+
+MIGRATIONS: Final[tuple[Callable[[sqlite3.Cursor], None], ...]] = (_v1,)
+SCHEMA_VERSION: Final = len(MIGRATIONS)
+
+
+def _prepare(conn: sqlite3.Connection, path: Path) -> None:
+    with sqlite_errors(path):
+        conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("PRAGMA trusted_schema = OFF")
+    if mode != "wal":
+        raise StoreError(f"{path}: cannot switch the database to WAL mode")
+
+
+class SqliteStore(SqlStore):
+    def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
+        super().__init__()
+        self._conn = connection
+        self._path = path
+
+    @classmethod
+    def open(cls, path: str) -> Self:
+        file = Path(path)
+        try:
+            file.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"{file}: cannot create its directory ({exc})") from exc
+        with sqlite_errors(file):
+            conn = sqlite3.connect(file, isolation_level=None, check_same_thread=False)
+        try:
+            _prepare(conn, file)
+            store = cls(conn, file)
+            store._migrate()
+        except BaseException:
+            conn.close()
+            raise
+        return store
+
+    def _migrate(self) -> None:
+        with self._write() as cur:
+            cur.execute("SELECT name FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%'")
+            names = {name for (name,) in cur.fetchall()}
+            if names and "schema_version" not in names:
+                raise StoreError(f"{self._path}: a database, but not a collector's")
+            cur.execute(
+                "CREATE TABLE IF NOT EXISTS schema_version "
+                "(version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL) STRICT"
+            )
+            current = cur.execute("SELECT max(version) FROM schema_version").fetchone()[0] or 0
+            if current > SCHEMA_VERSION:
+                raise StoreError(
+                    f"{self._path}: collector schema v{current} is newer than this software "
+                    f"understands (v{SCHEMA_VERSION}); upgrade the software"
+                )
+            for version in range(current, SCHEMA_VERSION):
+                MIGRATIONS[version](cur)
+                cur.execute("INSERT INTO schema_version VALUES (?, ?)", (version + 1, now_text()))
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Cursor]:
+        with sqlite_errors(self._path):
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn.cursor()
+                self._conn.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Cursor]:
+        with sqlite_errors(self._path):
+            self._conn.execute("BEGIN")
+            try:
+                yield self._conn.cursor()
+            finally:
+                if self._conn.in_transaction:
+                    self._conn.execute("COMMIT")
+
+    def _sql(self, text: str) -> str:
+        return text
+
+    def ingest(self, batches: Sequence[tuple[str, Sequence[Event]]]) -> list[IngestOutcome]:
+        if not batches:
+            return []
+        with self._lock, self._write() as cur:
+            return ingest_batches(_SqliteIngest(cur), batches)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+class _SqliteIngest:
+    """The shared ingest's database side, inside a BEGIN IMMEDIATE transaction."""
+
+    def __init__(self, cursor: sqlite3.Cursor) -> None:
+        self._cur = cursor
+
+    def lock_stations(self, stations: Sequence[str], seen_at: str) -> dict[str, StationHead]:
+        # BEGIN IMMEDIATE already holds the write lock for the whole database.
+        cur = self._cur
+        cur.executemany(SQL_SEEN, [(station, seen_at) for station in stations])
+        heads = {}
+        for station in stations:
+            head, head_hash, stored_max = cur.execute(
+                "SELECT head, head_hash, stored_max FROM stations WHERE station = ?", (station,)
+            ).fetchone()
+            heads[station] = StationHead(head, head_hash, stored_max)
+        return heads
+
+    def stored_hashes(self, station: str, low: int, high: int) -> dict[int, str]:
+        return dict(self._cur.execute(SQL_STORED_HASHES, (station, low, high)).fetchall())
+
+    def stored_links(self, station: str, low: int, high: int) -> dict[int, tuple[str, str]]:
+        rows = self._cur.execute(SQL_STORED_LINKS, (station, low, high)).fetchall()
+        return {seq: (prev_hash, digest) for seq, prev_hash, digest in rows}
+
+    def insert_events(self, events: Sequence[Event]) -> None:
+        self._cur.executemany(
+            f"INSERT INTO events ({EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
+            map(event_row, events),
+        )
+
+    def update_heads(self, heads: Mapping[str, StationHead]) -> None:
+        self._cur.executemany(
+            "UPDATE stations SET head = ?, head_hash = ?, stored_max = ? WHERE station = ?",
+            [(h.head, h.head_hash, h.stored_max, station) for station, h in heads.items()],
+        )

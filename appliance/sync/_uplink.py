@@ -1,0 +1,431 @@
+"""The uplink: the register, the station's state, telemetry and device status, shipped to
+the central office over MQTT, with nothing lost.
+
+MQTT's QoS 1 alone does not carry the register safely: the client's queue is in memory,
+a broker may restart without its store, and nothing deduplicates. So the register itself
+is the outbox. Events go out in seq order from the last seq the centre *acknowledged*
+(the signed, retained `ack` topic), many to a message while a backlog drains, with a
+bounded number of messages awaiting the broker's PUBACK and a bounded number of events
+awaiting the centre's ack. Whatever the centre has not acknowledged is sent again: after
+every reconnect, after `ack_timeout_s` without progress, and from the seq a signed
+`cmd/resend` names. The centre absorbs the duplicates.
+
+A QoS 1 publish in aiomqtt waits for its PUBACK and is not woken by a disconnect, so
+every publish is bounded: no PUBACK in `publish_timeout_s` means a dead link, and the
+session is torn down and opened again after a jittered, growing pause.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import random
+import shutil
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final, Protocol
+
+import aiomqtt
+
+from appliance._backoff import Backoff
+from appliance._version import __version__
+from appliance.clock import Clock, SystemClock, boot_id
+from appliance.logs import get_logger
+from appliance.register import Event, PublicKey, Register
+
+from ._mqtt import SESSION_ERRORS, LinkDown, Resolve, make_client, session_errors
+from ._progress import UplinkProgress, load_progress, save_progress
+from ._settings import UplinkSection
+from ._signed import ACK, RESEND, RejectedMessage, count_arg, open_message
+from ._topics import StationTopics, parse_topic
+from ._wire import encode_event, encode_events
+
+log = get_logger(__name__)
+
+_SHUTDOWN_PUBLISH_S: Final = 2.0
+_ACK_WAIT_MAX_S: Final = 1800.0
+
+
+class DeviceFeed(Protocol):
+    """What the uplink needs of the device supervisor."""
+
+    def snapshot(self) -> dict[str, dict[str, Any]]: ...
+
+    def subscribe(self) -> AsyncIterator[Any]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class UplinkStatus:
+    connected: bool
+    acked: int
+    head: int
+    sent: int
+    """The last seq handed to the broker connection."""
+    published: int
+    """The last seq the broker confirmed (PUBACK)."""
+    oldest_unacked_ts: str | None
+    reconnects: int
+    last_error: str | None
+
+    @property
+    def backlog(self) -> int:
+        return max(0, self.head - self.acked)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "connected": self.connected,
+            "acked": self.acked,
+            "published": self.published,
+            "head": self.head,
+            "backlog": self.backlog,
+            "oldest_unacked_ts": self.oldest_unacked_ts,
+            "reconnects": self.reconnects,
+            "last_error": self.last_error,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class _Batch:
+    first: int
+    last: int
+    payload: bytes
+
+
+class Uplink:
+    def __init__(
+        self,
+        *,
+        settings: UplinkSection,
+        register: Register,
+        resolve: Resolve,
+        telemetry: Callable[[], Mapping[str, Any]] | None = None,
+        devices: DeviceFeed | None = None,
+        state_dir: Path | None = None,
+        clock: Clock | None = None,
+        seed: int | None = None,
+    ) -> None:
+        self._settings = settings
+        self._register = register
+        self._resolve = resolve
+        self._telemetry = telemetry
+        self._devices = devices
+        self._state_dir = state_dir
+        self._clock = clock or SystemClock()
+        self._rng = random.Random(seed)  # noqa: S311 - jitter, not security
+        self._station = register.station_id
+        self._topics = StationTopics(self._station)
+        self._central_key = PublicKey.load(resolve(settings.central_public_key))
+        self._progress_path = resolve(settings.state_file)
+        self._progress = load_progress(self._progress_path)
+        self._head = register.head()[0]
+        self._next = self._progress.acked + 1
+        self._wake = asyncio.Event()
+        self._ack_wait_s = settings.ack_timeout_s
+        self._acked_changed = asyncio.Event()
+        self._published = 0
+        self._published_changed = asyncio.Event()
+        self._connected = False
+        self._reconnects = 0
+        self._last_error: str | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        register.add_listener(self._on_appended)
+
+    # -- what the rest of the station sees --------------------------------------------
+
+    def status(self) -> UplinkStatus:
+        acked = self._progress.acked
+        # From the register itself: appends from other threads reach `_head` a moment later.
+        self._head = max(self._head, self._register.head()[0])
+        oldest = None
+        if self._head > acked:
+            event = self._register.event(acked + 1)
+            oldest = None if event is None else event.ts
+        return UplinkStatus(
+            connected=self._connected,
+            acked=acked,
+            head=self._head,
+            sent=self._next - 1,
+            published=self._published,
+            oldest_unacked_ts=oldest,
+            reconnects=self._reconnects,
+            last_error=self._last_error,
+        )
+
+    async def wait_published(self, seq: int) -> None:
+        """Until the broker has confirmed receiving `seq` (bound it with asyncio.timeout)."""
+        while self._published < seq:
+            await self._published_changed.wait()
+
+    async def wait_acked(self, seq: int) -> None:
+        """Until the centre has acknowledged `seq` (bound it with asyncio.timeout)."""
+        while self._progress.acked < seq:
+            await self._acked_changed.wait()
+
+    async def run(self) -> None:
+        """Keep a session with the broker until cancelled, reconnecting with backoff."""
+        self._loop = asyncio.get_running_loop()
+        # Appends before the loop was known could not wake it: look once more.
+        self._head = max(self._head, self._register.head()[0])
+        backoff = Backoff(
+            initial_s=self._settings.reconnect_min_s,
+            maximum_s=self._settings.reconnect_max_s,
+            jitter=0.3,
+        )
+        while True:
+            async for _ in backoff.delays(self._rng):
+                if await self._attempt():
+                    break  # a session that was up starts the backoff over
+
+    async def _attempt(self) -> bool:
+        """One session; True if it got as far as connecting."""
+        try:
+            await self._session()
+        except SESSION_ERRORS as exc:
+            self._last_error = str(exc) or type(exc).__name__
+            log.warning("uplink_disconnected", error=self._last_error)
+        finally:
+            was_up, self._connected = self._connected, False
+        self._reconnects += 1
+        return was_up
+
+    # -- one session ------------------------------------------------------------------
+
+    async def _session(self) -> None:
+        bd_seq = self._progress.bd_seq + 1
+        await self._save(UplinkProgress(acked=self._progress.acked, bd_seq=bd_seq))
+        will = aiomqtt.Will(self._topics.state, self._death(bd_seq), qos=1, retain=True)
+        client = make_client(
+            self._settings,
+            resolve=self._resolve,
+            identifier=f"ktpel-station-{self._station}",
+            will=will,
+            max_in_flight=self._settings.max_in_flight,
+        )
+        async with client:
+            self._connected = True
+            self._last_error = None
+            await client.subscribe(self._topics.ack, qos=1)
+            await client.subscribe(self._topics.commands, qos=1)
+            await self._publish(client, self._topics.state, self._birth(bd_seq), retain=True)
+            log.info("uplink_connected", bd_seq=bd_seq, acked=self._progress.acked, head=self._head)
+            # Whatever the centre has not acknowledged may be lost with the old session.
+            self._next = self._progress.acked + 1
+            try:
+                with session_errors():
+                    async with asyncio.TaskGroup() as group:
+                        group.create_task(self._receive(client), name="uplink-receive")
+                        group.create_task(self._send(client), name="uplink-send")
+                        if self._telemetry is not None:
+                            group.create_task(self._send_telemetry(client), name="uplink-telemetry")
+                        if self._devices is not None:
+                            group.create_task(self._send_devices(client), name="uplink-devices")
+            finally:
+                await self._say_goodbye(client, bd_seq)
+
+    async def _say_goodbye(self, client: aiomqtt.Client, bd_seq: int) -> None:
+        # A clean stop publishes the death itself: the broker sends the will only when
+        # the connection is lost. On a broken link this fails quickly, and the will
+        # says the same thing.
+        with contextlib.suppress(aiomqtt.MqttError, LinkDown, TimeoutError):
+            async with asyncio.timeout(_SHUTDOWN_PUBLISH_S):
+                await client.publish(self._topics.state, self._death(bd_seq), qos=1, retain=True)
+
+    def _birth(self, bd_seq: int) -> bytes:
+        return json.dumps(
+            {
+                "online": True,
+                "bd_seq": bd_seq,
+                "boot_id": boot_id(),
+                "version": __version__,
+                "acked": self._progress.acked,
+                "head": self._head,
+            }
+        ).encode()
+
+    @staticmethod
+    def _death(bd_seq: int) -> bytes:
+        return json.dumps({"online": False, "bd_seq": bd_seq}).encode()
+
+    async def _publish(
+        self,
+        client: aiomqtt.Client,
+        topic: str,
+        payload: bytes,
+        *,
+        retain: bool = False,
+    ) -> None:
+        try:
+            async with asyncio.timeout(self._settings.publish_timeout_s):
+                await client.publish(topic, payload, qos=1, retain=retain)
+        except TimeoutError:
+            raise LinkDown(
+                f"the broker did not confirm a publish within {self._settings.publish_timeout_s} s"
+            ) from None
+
+    # -- the register -----------------------------------------------------------------
+
+    def _on_appended(self, events: Sequence[Event]) -> None:
+        # Runs in whichever thread appended, after the commit.
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._appended, events[-1].seq)
+
+    def _appended(self, seq: int) -> None:
+        self._head = max(self._head, seq)
+        self._wake.set()
+
+    async def _send(self, client: aiomqtt.Client) -> None:
+        settings = self._settings
+        in_flight = asyncio.Semaphore(settings.max_in_flight)
+        async with asyncio.TaskGroup() as publishes:
+            while True:
+                await self._wait_for_work()
+                batch = await asyncio.to_thread(self._read_batch, self._next)
+                if batch is None:
+                    continue
+                self._head = max(self._head, batch.last)
+                await in_flight.acquire()
+                publishes.create_task(
+                    self._publish_batch(client, batch, in_flight),
+                    name=f"uplink-publish-{batch.first}",
+                )
+                self._next = batch.last + 1
+
+    async def _publish_batch(
+        self, client: aiomqtt.Client, batch: _Batch, in_flight: asyncio.Semaphore
+    ) -> None:
+        try:
+            await self._publish(client, self._topics.register, batch.payload)
+        finally:
+            in_flight.release()
+        self._published = max(self._published, batch.last)
+        changed, self._published_changed = self._published_changed, asyncio.Event()
+        changed.set()
+
+    async def _wait_for_work(self) -> None:
+        """Until there is something to send and the centre is not too far behind; after
+        `ack_timeout_s` without an acknowledgement, rewind to what it acknowledged."""
+        while True:
+            acked = self._progress.acked
+            ahead = self._next - 1 - acked
+            if self._next <= self._head and ahead < self._settings.window_events:
+                return
+            self._wake.clear()
+            try:
+                async with asyncio.timeout(self._ack_wait_s if ahead > 0 else None):
+                    await self._wake.wait()
+            except TimeoutError:
+                if self._progress.acked == acked:
+                    log.warning(
+                        "uplink_ack_timeout",
+                        acked=acked,
+                        sent=self._next - 1,
+                        published=self._published,
+                        resend_from=acked + 1,
+                    )
+                    self._next = acked + 1
+                    # A centre that stays silent is asked less and less often: a re-sent
+                    # window costs a kecamatan link dearly.
+                    self._ack_wait_s = min(self._ack_wait_s * 2, _ACK_WAIT_MAX_S)
+
+    def _read_batch(self, first: int) -> _Batch | None:
+        settings = self._settings
+        encoded: list[str] = []
+        size = 2
+        last = first - 1
+        for event in self._register.events(after=first - 1, limit=settings.batch_max_events):
+            text = encode_event(event)
+            if encoded and size + len(text) + 1 > settings.batch_max_bytes:
+                break
+            encoded.append(text)
+            size += len(text) + 1
+            last = event.seq
+        if not encoded:
+            return None
+        return _Batch(first=first, last=last, payload=encode_events(encoded))
+
+    # -- from the centre --------------------------------------------------------------
+
+    async def _receive(self, client: aiomqtt.Client) -> None:
+        async for message in client.messages:
+            topic = parse_topic(str(message.topic))
+            payload = message.payload if isinstance(message.payload, bytes) else b""
+            if topic is None or topic.station != self._station:
+                log.warning("uplink_message_ignored", topic=str(message.topic))
+            elif topic.kind == "ack":
+                await self._on_ack(payload)
+            elif topic.kind == "cmd" and topic.name is not None:
+                self._on_command(topic.name, payload)
+
+    async def _on_ack(self, payload: bytes) -> None:
+        try:
+            args = open_message(self._central_key, payload, station=self._station, kind=ACK)
+            upto = count_arg(args, "upto", minimum=0)
+        except RejectedMessage as exc:
+            log.warning("uplink_ack_rejected", reason=str(exc))
+            return
+        if upto > self._head:
+            log.warning("uplink_ack_beyond_head", upto=upto, head=self._head)
+            return
+        if upto <= self._progress.acked:
+            return
+        await self._save(UplinkProgress(acked=upto, bd_seq=self._progress.bd_seq))
+        self._ack_wait_s = self._settings.ack_timeout_s
+        self._next = max(self._next, upto + 1)
+        self._wake.set()
+
+    def _on_command(self, name: str, payload: bytes) -> None:
+        try:
+            args = open_message(self._central_key, payload, station=self._station, kind=name)
+            start = count_arg(args, "from", minimum=1) if name == RESEND else None
+        except RejectedMessage as exc:
+            log.warning("uplink_command_rejected", command=name, reason=str(exc))
+            return
+        if start is None:
+            log.warning("uplink_command_rejected", command=name, reason="unknown command")
+            return
+        if start <= self._progress.acked:
+            log.warning("uplink_resend_of_acknowledged", start=start, acked=self._progress.acked)
+        log.info("uplink_resend", start=start, sent=self._next - 1)
+        self._next = min(self._next, start)
+        self._wake.set()
+
+    async def _save(self, progress: UplinkProgress) -> None:
+        await asyncio.to_thread(save_progress, self._progress_path, progress)
+        self._progress = progress
+        changed, self._acked_changed = self._acked_changed, asyncio.Event()
+        changed.set()
+
+    # -- health -----------------------------------------------------------------------
+
+    async def _send_telemetry(self, client: aiomqtt.Client) -> None:
+        assert self._telemetry is not None
+        while True:
+            figures = dict(self._telemetry())
+            figures["uplink"] = self.status().to_json()
+            figures["disk_free_bytes"] = self._disk_free()
+            figures["clock_synced"] = self._clock.synchronised()
+            figures["wall_ns"] = self._clock.wall_ns()
+            await self._publish(client, self._topics.telemetry, json.dumps(figures).encode())
+            await asyncio.sleep(self._settings.telemetry_interval_s)
+
+    def _disk_free(self) -> int | None:
+        if self._state_dir is None:
+            return None
+        return shutil.disk_usage(self._state_dir).free
+
+    async def _send_devices(self, client: aiomqtt.Client) -> None:
+        assert self._devices is not None
+        changes = self._devices.subscribe()
+        for name, status in self._devices.snapshot().items():
+            await self._publish(client, self._topics.device(name), _json(status), retain=True)
+        async for change in changes:
+            await self._publish(
+                client, self._topics.device(change.device), _json(change.to_json()), retain=True
+            )
+
+
+def _json(value: Mapping[str, Any]) -> bytes:
+    return json.dumps(value, ensure_ascii=False).encode()

@@ -1,0 +1,134 @@
+"""Register events on the `register` topic: a JSON array of events, each in the form of
+`Event.to_wire()` (the export's form too).
+
+Encoding splices each event's stored canonical payload into the message instead of
+parsing and re-encoding it: a drain of a long backlog spends its time on the link, not
+here. Decoding is strict about every field's type, because the other side of the topic
+is a network: a message that is not exactly a list of events is refused whole.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from typing import Any, Final
+
+from appliance.register import Event
+from appliance.register._canonical import CANONICAL_ENCODER
+
+_string = CANONICAL_ENCODER.encode
+_HEX64: Final = re.compile(r"[0-9a-f]{64}")
+_HEX128: Final = re.compile(r"[0-9a-f]{128}")
+_FIELDS: Final = frozenset(
+    {
+        "station",
+        "seq",
+        "ts",
+        "mono_ns",
+        "boot_id",
+        "clock_synced",
+        "type",
+        "app",
+        "data",
+        "prev_hash",
+        "hash",
+        "sig",
+    }
+)
+
+
+class MalformedMessage(ValueError):
+    """A message that does not have the contract's form; nothing in it is used."""
+
+
+def encode_event(event: Event) -> str:
+    app = "null" if event.app is None else _string(event.app)
+    return (
+        f'{{"station":{_string(event.station)},"seq":{event.seq:d},"ts":{_string(event.ts)},'
+        f'"mono_ns":{event.mono_ns:d},"boot_id":{_string(event.boot_id)},'
+        f'"clock_synced":{"true" if event.clock_synced else "false"},'
+        f'"type":{_string(event.type)},"app":{app},"data":{event.data_json},'
+        f'"prev_hash":"{event.prev_hash}","hash":"{event.hash}","sig":"{event.sig}"}}'
+    )
+
+
+def encode_events(encoded: Iterable[str]) -> bytes:
+    """One `register` message from events already passed through `encode_event`."""
+    return ("[" + ",".join(encoded) + "]").encode()
+
+
+def decode_events(payload: bytes) -> list[Event]:
+    """The events of one `register` message, in the order sent.
+
+    Each event's payload is re-encoded canonically, which gives back the exact bytes the
+    station hashed; a payload that was altered, or is not canonical (a float), then fails
+    its hash, not this function.
+    """
+    try:
+        document = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MalformedMessage(f"not JSON: {exc}") from None
+    items = [document] if isinstance(document, dict) else document
+    if not isinstance(items, list) or not items:
+        raise MalformedMessage("not an event or a non-empty list of events")
+    return [_event(item, index) for index, item in enumerate(items)]
+
+
+def _event(item: Any, index: int) -> Event:
+    if not isinstance(item, dict):
+        raise MalformedMessage(f"[{index}]: not an object")
+    if item.keys() != _FIELDS:
+        missing = sorted(_FIELDS - item.keys())
+        extra = sorted(item.keys() - _FIELDS)
+        raise MalformedMessage(f"[{index}]: missing fields {missing}, unknown fields {extra}")
+    seq, mono_ns, synced, app, data = (
+        item["seq"],
+        item["mono_ns"],
+        item["clock_synced"],
+        item["app"],
+        item["data"],
+    )
+    problems = [
+        name
+        for name, ok in (
+            ("seq", _is_int(seq) and seq > 0),
+            ("mono_ns", _is_int(mono_ns) and mono_ns >= 0),
+            ("clock_synced", isinstance(synced, bool)),
+            ("app", app is None or isinstance(app, str)),
+            ("data", isinstance(data, dict)),
+            *((name, isinstance(item[name], str)) for name in ("station", "ts", "boot_id", "type")),
+            ("prev_hash", _matches(_HEX64, item["prev_hash"])),
+            ("hash", _matches(_HEX64, item["hash"])),
+            ("sig", _matches(_HEX128, item["sig"])),
+        )
+        if not ok
+    ]
+    if problems:
+        raise MalformedMessage(f"[{index}]: bad {', '.join(problems)}")
+    try:
+        data_json = CANONICAL_ENCODER.encode(data)
+    except ValueError as exc:  # NaN or infinity
+        raise MalformedMessage(f"[{index}]: data: {exc}") from None
+    return Event(
+        station=item["station"],
+        seq=seq,
+        ts=item["ts"],
+        mono_ns=mono_ns,
+        boot_id=item["boot_id"],
+        clock_synced=synced,
+        type=item["type"],
+        app=app,
+        data_json=data_json,
+        prev_hash=item["prev_hash"],
+        hash=item["hash"],
+        sig=item["sig"],
+    )
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _matches(pattern: re.Pattern[str], value: object) -> bool:
+    return isinstance(value, str) and pattern.fullmatch(value) is not None

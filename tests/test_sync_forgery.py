@@ -1,0 +1,200 @@
+"""What the centre refuses: events forged or altered on their way, a station's chain that
+breaks, and commands or acknowledgements the central office did not sign."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+import json
+from pathlib import Path
+
+import aiomqtt
+import pytest
+from structlog.testing import capture_logs
+
+from appliance.register import Event, StationKey
+from appliance.sync import (
+    CentralMessage,
+    Collector,
+    CollectorStore,
+    StationTopics,
+    encode_event,
+    encode_events,
+    sign_message,
+)
+from sim.broker import PrivateMosquitto
+from tests.sync_rig import (
+    CENTRAL_USER,
+    Fleet,
+    append_events,
+    assert_chain,
+    opened_store,
+    running,
+)
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture
+def fleet(tmp_path: Path) -> Fleet:
+    return Fleet(tmp_path, ("s1", "s2"))
+
+
+def _sealed(event: Event, key: StationKey, **changes: object) -> Event:
+    """`event` with `changes`, re-hashed and signed by `key`: a well-formed forgery."""
+    changed = dataclasses.replace(event, **changes)  # type: ignore[arg-type]
+    digest = hashlib.sha256(changed.body()).digest()
+    return dataclasses.replace(changed, hash=digest.hex(), sig=key.sign(digest).hex())
+
+
+def _client(fleet: Fleet, broker: PrivateMosquitto, user: str) -> aiomqtt.Client:
+    return aiomqtt.Client(
+        broker.host,
+        broker.port,
+        username=user,
+        password=fleet.password(user),
+        identifier=f"attacker-{user}",
+        protocol=aiomqtt.ProtocolVersion.V5,
+    )
+
+
+async def _wait_flags(
+    collector: Collector, store: CollectorStore, station: str, count: int
+) -> list[str]:
+    async with asyncio.timeout(20):
+        await collector.wait_until(lambda: len(store.flags(station)) >= count)
+    return [flag.kind for flag in store.flags(station)]
+
+
+async def test_forged_and_altered_events_are_refused_and_flagged(fleet: Fleet) -> None:
+    register = fleet.register("s1")
+    append_events(register, 9)
+    genuine = list(register.events())
+    first = genuine[0]
+    other_key = fleet.keys["s2"]
+    forged = {
+        # The signature of another event pasted on.
+        "bad_signature": dataclasses.replace(genuine[1], sig=genuine[2].sig),
+        # Signed with another station's key, claiming to be s1's.
+        "bad_signature_other_key": _sealed(genuine[3], other_key),
+        # The content changed, the hash left as it was.
+        "altered": dataclasses.replace(
+            genuine[1], data_json=genuine[1].data_json.replace("BAST-1", "BAST-9")
+        ),
+        # s2's event on s1's topic.
+        "wrong_station": _sealed(first, other_key, station="s2"),
+    }
+    with fleet.broker() as broker, opened_store(fleet.store_url()) as store:
+        collector = fleet.collector(broker, store)
+        async with running(collector.run(), "collector"):
+            async with asyncio.timeout(10):
+                await collector.connected.wait()
+            topic = StationTopics("s1").register
+            async with _client(fleet, broker, "s1") as attacker:
+                for event in forged.values():
+                    await attacker.publish(topic, encode_events([encode_event(event)]), qos=1)
+                await attacker.publish(topic, b"\x00not json", qos=1)
+                await attacker.publish(topic, b'[{"seq": 1}]', qos=1)
+            kinds = await _wait_flags(collector, store, "s1", 6)
+            assert sorted(kinds) == sorted(
+                [
+                    "bad_signature",
+                    "bad_signature",
+                    "altered",
+                    "wrong_station",
+                    "malformed",
+                    "malformed",
+                ]
+            )
+            assert store.head("s1") == 0
+            # The genuine register still arrives whole.
+            uplink = fleet.uplink(register, broker)
+            async with running(uplink.run(), "uplink"):
+                async with asyncio.timeout(30):
+                    await uplink.wait_acked(len(genuine))
+        stored = list(store.events("s1"))
+    assert stored == genuine
+    assert_chain(stored, fleet.keys["s1"])
+
+
+async def test_a_chain_that_breaks_is_flagged_and_not_acknowledged(fleet: Fleet) -> None:
+    """A well-signed event that does not link to the one before: the station's key signed
+    two histories (a restored backup, a cloned SD card). The centre stores up to the
+    break, acknowledges no further, and flags the station."""
+    register = fleet.register("s2")
+    head = append_events(register, 5)
+    events = list(register.events())
+    fork = _sealed(events[-1], fleet.keys["s2"], seq=head + 1, prev_hash="ab" * 32)
+    with fleet.broker() as broker, opened_store(fleet.store_url()) as store:
+        collector = fleet.collector(broker, store)
+        async with running(collector.run(), "collector"):
+            async with asyncio.timeout(10):
+                await collector.connected.wait()
+            uplink = fleet.uplink(register, broker)
+            async with running(uplink.run(), "uplink"):
+                async with asyncio.timeout(30):
+                    await uplink.wait_acked(head)
+            async with _client(fleet, broker, "s2") as forger:
+                payload = encode_events([encode_event(fork)])
+                await forger.publish(StationTopics("s2").register, payload, qos=1)
+            assert await _wait_flags(collector, store, "s2", 1) == ["chain_break"]
+            assert store.head("s2") == head
+            assert collector.acked["s2"] == head
+
+
+async def test_unsigned_or_malformed_commands_are_rejected_without_harm(fleet: Fleet) -> None:
+    register = fleet.register("s1")
+    head = append_events(register, 20)
+    wrong_key = StationKey.generate()
+    central = fleet.central_key
+    resend = StationTopics("s1").command("resend")
+    bad_commands = [
+        (resend, b"garbage"),
+        (resend, json.dumps({"from": 1}).encode()),  # unsigned
+        (resend, sign_message(wrong_key, CentralMessage("s1", "resend", {"from": 1}))),
+        (resend, sign_message(central, CentralMessage("s2", "resend", {"from": 1}))),
+        (resend, sign_message(central, CentralMessage("s1", "ack", {"upto": 1}))),
+        (resend, sign_message(central, CentralMessage("s1", "resend", {"from": "1"}))),
+        (resend, sign_message(central, CentralMessage("s1", "resend", {"from": 0}))),
+        (
+            StationTopics("s1").command("reboot"),
+            sign_message(central, CentralMessage("s1", "reboot", {})),
+        ),
+    ]
+    bad_acks = [
+        json.dumps({"upto": 10**9}).encode(),
+        sign_message(wrong_key, CentralMessage("s1", "ack", {"upto": head})),
+    ]
+    with fleet.broker() as broker, opened_store(fleet.store_url()) as store:
+        collector = fleet.collector(broker, store)
+        uplink = fleet.uplink(register, broker)
+        async with running(collector.run(), "collector"), running(uplink.run(), "uplink"):
+            async with asyncio.timeout(30):
+                await uplink.wait_acked(head)
+            with capture_logs() as logs:
+                async with _client(fleet, broker, CENTRAL_USER) as attacker:
+                    for topic, payload in bad_commands:
+                        await attacker.publish(topic, payload, qos=1)
+                    for payload in bad_acks:
+                        await attacker.publish(StationTopics("s1").ack, payload, qos=1)
+                    # A genuine command after them all: once it is obeyed, the uplink has
+                    # seen (and refused) everything before it.
+                    await attacker.publish(
+                        resend,
+                        sign_message(central, CentralMessage("s1", "resend", {"from": head})),
+                        qos=1,
+                    )
+                async with asyncio.timeout(20):
+                    await collector.wait_until(lambda: collector.duplicates >= 1)
+            rejected = [log for log in logs if log["event"] == "uplink_command_rejected"]
+            assert len(rejected) == len(bad_commands)
+            assert [log["event"] for log in logs].count("uplink_ack_rejected") == len(bad_acks)
+            assert collector.duplicates == 1  # only the genuine resend re-sent anything
+            assert uplink.status().acked == head
+            # ...and the uplink still works.
+            head = append_events(register, 5)
+            async with asyncio.timeout(30):
+                await uplink.wait_acked(head)
+        stored = list(store.events("s1"))
+    assert stored == list(register.events())

@@ -1,0 +1,36 @@
+"""A station process that only ships its register, for the test that SIGKILLs it in the
+middle of a drain.
+
+python -m tests.uplink_child STATION_DIR STATION_ID SETTINGS_JSON
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+from appliance.register import Register, StationKey
+from appliance.sync import Uplink, UplinkSection
+
+
+async def _ship(station_dir: Path, station: str, settings: UplinkSection) -> None:
+    register = Register.open(
+        station_dir / "register.sqlite3",
+        station_id=station,
+        key=StationKey.load(station_dir / "keys" / "station.key"),
+    )
+    uplink = Uplink(
+        settings=settings,
+        register=register,
+        resolve=lambda path: path if path.is_absolute() else station_dir / path,
+    )
+    print("shipping", flush=True)
+    await uplink.run()
+
+
+if __name__ == "__main__":
+    directory, station_id, settings_json = sys.argv[1:4]
+    asyncio.run(
+        _ship(Path(directory), station_id, UplinkSection.model_validate_json(settings_json))
+    )
