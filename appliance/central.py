@@ -140,7 +140,8 @@ def overview_rows(stations: list[StationOverview], language: Language) -> list[l
         blanks = telemetry.get("blanks") or {}
         devices = telemetry.get("devices") or {}
         breaches = sum(int(step.get("breaches", 0)) for step in steps.values())
-        not_ready = sorted(name for name, d in devices.items() if d.get("state") != "ready")
+        # The device status model of ARCHITECTURE.md: READY, BUSY, NOT_READY, DISCONNECTED, ERROR.
+        not_ready = sorted(n for n, d in devices.items() if d.get("state") not in {"READY", "BUSY"})
         flags = str(station.flags)
         if station.last_flag is not None:
             flags += f" ({station.last_flag.kind})"

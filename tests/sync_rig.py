@@ -137,7 +137,7 @@ class Fleet:
             broker=broker_section,
             resolve=lambda path: path if path.is_absolute() else central / path,
             store=store,
-            keys=StationKeys(directory=central / "stations"),
+            keys=StationKeys(directory=central / "stations", rescan_s=0.1),
             signing_key=self.central_key,
         )
 

@@ -19,6 +19,7 @@ from appliance.sync import (
     Collector,
     CollectorStore,
     StationTopics,
+    check_message,
     encode_event,
     encode_events,
     sign_message,
@@ -67,7 +68,10 @@ async def _wait_flags(
     return [flag.kind for flag in store.flags(station)]
 
 
-async def test_forged_and_altered_events_are_refused_and_flagged(fleet: Fleet) -> None:
+@pytest.mark.parametrize("every_signature", [True, False])
+async def test_forged_and_altered_events_are_refused_and_flagged(
+    fleet: Fleet, every_signature: bool
+) -> None:
     register = fleet.register("s1")
     append_events(register, 9)
     genuine = list(register.events())
@@ -86,7 +90,7 @@ async def test_forged_and_altered_events_are_refused_and_flagged(fleet: Fleet) -
         "wrong_station": _sealed(first, other_key, station="s2"),
     }
     with fleet.broker() as broker, opened_store(fleet.store_url()) as store:
-        collector = fleet.collector(broker, store)
+        collector = fleet.collector(broker, store, every_signature=every_signature)
         async with running(collector.run(), "collector"):
             async with asyncio.timeout(10):
                 await collector.connected.wait()
@@ -198,3 +202,26 @@ async def test_unsigned_or_malformed_commands_are_rejected_without_harm(fleet: F
                 await uplink.wait_acked(head)
         stored = list(store.events("s1"))
     assert stored == list(register.events())
+
+
+def test_a_linked_run_is_proven_by_its_last_signature_and_a_forged_tail_is_found(
+    fleet: Fleet,
+) -> None:
+    register = fleet.register("s1")
+    append_events(register, 9)
+    genuine = list(register.events())
+    key = fleet.keys["s1"].public_key
+    payload = encode_events(encode_event(event) for event in genuine)
+    for every in (True, False):
+        checked = check_message("s1", key, payload, every_signature=every)
+        assert checked.events == genuine
+        assert checked.rejections == []
+    # A tail re-hashed by someone without the key: the run's anchor fails, and the
+    # events are then checked one by one, which clears all but the forged one.
+    forged_tail = _sealed(
+        genuine[-1], StationKey.generate(), data_json='{"count":5,"reference":"X"}'
+    )
+    payload = encode_events(encode_event(event) for event in [*genuine[:-1], forged_tail])
+    checked = check_message("s1", key, payload, every_signature=False)
+    assert checked.events == genuine[:-1]
+    assert [(r.kind, r.seq) for r in checked.rejections] == [("bad_signature", genuine[-1].seq)]

@@ -35,39 +35,76 @@ class CheckedMessage:
     rejections: list[Rejection]
 
 
-def check_message(station: str, key: PublicKey, payload: bytes) -> CheckedMessage:
-    """Runs in a worker thread: libsodium releases the GIL while it verifies."""
+def check_message(
+    station: str, key: PublicKey, payload: bytes, *, every_signature: bool = True
+) -> CheckedMessage:
+    """Runs in a worker thread: libsodium releases the GIL while it verifies.
+
+    With `every_signature` false, a run of events that link to each other (each one's
+    `prev_hash` is the hash of the one before it in the message) is proven by the
+    signature of its last event alone: that signature covers its hash, which covers the
+    link to the one before, and so back to the first. Only when that signature fails is
+    each event's own checked, to find which. The signatures of the other events are
+    stored as sent, for an auditor to check. It is four to five times cheaper.
+    """
     try:
         events = decode_events(payload)
     except MalformedMessage as exc:
         return CheckedMessage(station, [], [Rejection(MALFORMED, None, str(exc))])
-    good: list[Event] = []
+    hashed: list[tuple[Event, bytes]] = []
     rejections: list[Rejection] = []
     for event in events:
-        rejection = _check(station, key, event)
+        rejection, digest = _check_content(station, event)
         if rejection is None:
-            good.append(event)
+            hashed.append((event, digest))
         else:
             rejections.append(rejection)
+    runs = [[item] for item in hashed] if every_signature else _linked_runs(hashed)
+    good: list[Event] = []
+    for run in runs:
+        last, digest = run[-1]
+        if len(run) > 1 and _signed(key, last, digest):
+            good.extend(event for event, _ in run)
+            continue
+        for event, own in run:  # one by one: exactly which signatures fail
+            if _signed(key, event, own):
+                good.append(event)
+            else:
+                detail = "the signature is not this station's registered key's"
+                rejections.append(Rejection(BAD_SIGNATURE, event.seq, detail))
     return CheckedMessage(station, good, rejections)
 
 
-def _check(station: str, key: PublicKey, event: Event) -> Rejection | None:
+def _check_content(station: str, event: Event) -> tuple[Rejection | None, bytes]:
     if event.station != station:
-        return Rejection(
-            WRONG_STATION,
-            event.seq,
-            f"an event of station {event.station!r} on {station!r}'s topic",
-        )
+        detail = f"an event of station {event.station!r} on {station!r}'s topic"
+        return Rejection(WRONG_STATION, event.seq, detail), b""
     digest = hashlib.sha256(event.body()).digest()
     if digest.hex() != event.hash:
-        return Rejection(ALTERED, event.seq, "the content does not match its hash")
-    if not key.verify(digest, bytes.fromhex(event.sig)):
-        return Rejection(
-            BAD_SIGNATURE, event.seq, "the signature is not this station's registered key's"
-        )
-    return None
+        return Rejection(ALTERED, event.seq, "the content does not match its hash"), b""
+    return None, digest
 
 
-def check_messages(items: Sequence[tuple[str, PublicKey, bytes]]) -> list[CheckedMessage]:
-    return [check_message(station, key, payload) for station, key, payload in items]
+def _signed(key: PublicKey, event: Event, digest: bytes) -> bool:
+    return key.verify(digest, bytes.fromhex(event.sig))
+
+
+def _linked_runs(hashed: list[tuple[Event, bytes]]) -> list[list[tuple[Event, bytes]]]:
+    runs: list[list[tuple[Event, bytes]]] = []
+    for item in hashed:
+        event = item[0]
+        previous = runs[-1][-1][0] if runs else None
+        if previous and previous.hash == event.prev_hash and previous.seq + 1 == event.seq:
+            runs[-1].append(item)
+        else:
+            runs.append([item])
+    return runs
+
+
+def check_messages(
+    items: Sequence[tuple[str, PublicKey, bytes]], *, every_signature: bool = True
+) -> list[CheckedMessage]:
+    return [
+        check_message(station, key, payload, every_signature=every_signature)
+        for station, key, payload in items
+    ]

@@ -33,7 +33,7 @@ import aiomqtt
 from appliance._backoff import Backoff
 from appliance.clock import Clock, SystemClock
 from appliance.logs import get_logger
-from appliance.register import Event, StationKey, format_ts
+from appliance.register import Event, PublicKey, StationKey, format_ts
 
 from ._check import MALFORMED, CheckedMessage, check_messages
 from ._keys import StationKeys
@@ -212,12 +212,15 @@ class Collector:
             shares = [items[index :: self._workers] for index in range(self._workers)]
             results = await asyncio.gather(
                 *(
-                    loop.run_in_executor(self._check_threads, check_messages, share)
+                    loop.run_in_executor(self._check_threads, self._check_share, share)
                     for share in shares
                     if share
                 )
             )
             await self._checked.put([checked for share in results for checked in share])
+
+    def _check_share(self, share: list[tuple[str, PublicKey, bytes]]) -> list[CheckedMessage]:
+        return check_messages(share, every_signature=self._settings.every_signature)
 
     async def _take(self) -> list[_Received]:
         """The next message and whatever else is waiting, up to `max_batch_events`-ish."""
