@@ -112,7 +112,13 @@ class Fleet:
         return self.collector_store or f"sqlite:{self.collector_dir / 'collector.sqlite3'}"
 
     def collector(
-        self, broker: PrivateMosquitto, store: CollectorStore, *, name: str = "c1", **overrides: Any
+        self,
+        broker: PrivateMosquitto,
+        store: CollectorStore,
+        *,
+        name: str = "c1",
+        connection: BrokerSection | None = None,
+        **overrides: Any,
     ) -> Collector:
         central = self.collector_dir
         settings = CollectorSection.model_validate(
@@ -125,7 +131,7 @@ class Fleet:
                 **overrides,
             }
         )
-        broker_section = BrokerSection(
+        broker_section = connection or BrokerSection(
             host=broker.host,
             port=broker.port,
             username=CENTRAL_USER,

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from appliance.sync import load_progress
+from appliance.sync import BrokerSection, load_progress
+from sim.broker import PrivateMosquitto, fleet_acl, make_test_pki
 from sim.postgres import PrivatePostgres
-from tests.sync_rig import Fleet, append_events, assert_chain, opened_store, running
+from tests.sync_rig import CENTRAL_USER, Fleet, append_events, assert_chain, opened_store, running
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -151,3 +152,32 @@ async def test_a_station_killed_in_a_drain_resumes_from_the_acknowledged_seq(
     # The restarted station sent again only what the centre had not acknowledged to it,
     # and the collector absorbed those duplicates.
     assert collector.duplicates <= stored_at_kill - acked_at_kill + 100 * 4
+
+
+async def test_mutual_tls_carries_the_register(fleet: Fleet, tmp_path: Path) -> None:
+    """With TLS configured, the station and the collector prove who they are by client
+    certificates (the broker takes the certificate's name as the username for the ACL)."""
+    pki = make_test_pki(tmp_path / "pki")
+    station_cert, station_key = pki.client("s1")
+    central_cert, central_key = pki.client(CENTRAL_USER)
+    register = fleet.register("s1")
+    head = append_events(register, 300)
+    broker = PrivateMosquitto(
+        directory=tmp_path / "tls-broker", acl=fleet_acl(), tls=pki.broker_tls()
+    )
+    with broker, opened_store(fleet.store_url()) as store:
+        tls = {"ca_certificate": pki.ca_certificate, "password_file": None, "username": None}
+        uplink = fleet.uplink(register, broker, **tls, certificate=station_cert, key=station_key)
+        connection = BrokerSection(
+            host=broker.host,
+            port=broker.port,
+            ca_certificate=pki.ca_certificate,
+            certificate=central_cert,
+            key=central_key,
+            keepalive_s=5,
+        )
+        collector = fleet.collector(broker, store, connection=connection)
+        async with running(collector.run(), "collector"), running(uplink.run(), "uplink"):
+            async with asyncio.timeout(30):
+                await uplink.wait_acked(head)
+        assert list(store.events("s1")) == list(register.events())
