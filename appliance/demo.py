@@ -28,6 +28,7 @@ import httpx
 from appliance._text import Language, Text
 from appliance.domain import SOP_STEPS, Role
 from appliance.register import export_csv, read_events
+from sim.central import CentralReport
 from sim.daemon import DaemonFailed
 from sim.day import DayPlan, DurationModel, plan_day
 from sim.day_report import DayReport
@@ -82,7 +83,7 @@ async def _demo(options: DemoOptions, directory: Path, language: Language, out: 
         model=DurationModel.without_people() if instant else DurationModel(),
     )
     say(_opening(plan, options))
-    async with office_run(directory / "office", plan, speed=options.speed) as run:
+    async with office_run(directory / "office", plan, speed=options.speed, central=True) as run:
         progress = asyncio.create_task(_progress(run, plan, say), name="demo-progress")
         try:
             log = await run.play(plan)
@@ -90,9 +91,12 @@ async def _demo(options: DemoOptions, directory: Path, language: Language, out: 
             progress.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await progress
+        central = await run.central_report()
     report = run.report()
     for line in _summary(plan, report, instant=instant):
         say(line)
+    if central is not None:
+        say(_central_line(central))
     if log.given_up:
         say(
             Text(
@@ -107,7 +111,21 @@ async def _demo(options: DemoOptions, directory: Path, language: Language, out: 
                 read_events(run.config.register_path), stream, timezone=ZONE, language=language
             )
         say(Text("buku register (CSV): {p}", "register book (CSV): {p}").format(p=csv_path))
-    return 0 if report.verified is None else 1
+    intact = report.verified is None and (central is None or central.verified)
+    return 0 if intact else 1
+
+
+def _central_line(central: CentralReport) -> Text:
+    if not central.verified:
+        return Text(
+            "kantor pusat: salinan register GAGAL diverifikasi ({n} kejadian)",
+            "central office: its copy of the register FAILED verification ({n} events)",
+        ).format(n=central.stored)
+    return Text(
+        "kantor pusat: {n} kejadian diterima lewat MQTT, rantai dan tanda tangan utuh, "
+        "{f} tanda peringatan",
+        "central office: {n} events received over MQTT, chain and signatures intact, {f} flags",
+    ).format(n=central.stored, f=central.flags)
 
 
 @contextmanager

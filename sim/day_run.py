@@ -27,10 +27,11 @@ from appliance.clock import RealTimekeeper, ScaledClock, Timekeeper
 from appliance.config import Config, load_config
 from appliance.domain import Role
 from appliance.keys import init_keys
-from appliance.register import PublicKey
+from appliance.register import PublicKey, read_events
 from appliance.staff import add_member
 
 from ._base import Timing
+from .central import CentralReport, SimulatedCentral
 from .daemon import StationDaemon
 from .day import DayLog, DayPlan, OfficeDay, Staff
 from .day_report import DayReport
@@ -48,6 +49,7 @@ _OFFICERS = (
     (STAFF.section_head, "Budi Santoso", Role.SECTION_HEAD),
     (STAFF.operator, "Eko Prasetyo", Role.OPERATOR),
 )
+STATION_ID = "lumajang-sim"
 ZONE = ZoneInfo("Asia/Jakarta")
 OPENING = time(8, 0)
 
@@ -66,6 +68,16 @@ class OfficeRun:
     daemon: StationDaemon
     clock: Timekeeper
     api_url: str
+    central: SimulatedCentral | None = None
+
+    async def central_report(self, *, within_s: float = 60.0) -> CentralReport | None:
+        """Once the centre holds the station's whole register (the daemon still running),
+        what it holds; None for a day without a central office."""
+        if self.central is None:
+            return None
+        head = max((event.seq for event in read_events(self.config.register_path)), default=0)
+        await self.central.wait_stored(head, within_s=within_s)
+        return self.central.report(PublicKey.load(self.config.station_key_path))
 
     async def play(
         self, plan: DayPlan, *, sequential: bool = False, clock: Timekeeper | None = None
@@ -105,9 +117,13 @@ async def office_run(
     *,
     speed: float | None,
     pcscd: PrivatePcscd | None = None,
+    central: bool = False,
 ) -> AsyncIterator[OfficeRun]:
     """The simulator and the daemon, ready for `play`; on the way out the daemon is
-    stopped with SIGTERM (DaemonFailed unless it exits 0) and the simulator with it."""
+    stopped with SIGTERM (DaemonFailed unless it exits 0) and the simulator with it.
+
+    With `central`, the station ships its register over its uplink to a central office
+    (a private broker and a collector) started beside it."""
     clock: Timekeeper = RealTimekeeper()
     clock_table: dict[str, object] = {}
     if speed is not None:
@@ -120,14 +136,30 @@ async def office_run(
         }
         clock = scaled
     port = _free_port()
-    config_path, config = _prepare_station(directory, port=port, clock_table=clock_table)
+    office = None
+    if central:
+        office = SimulatedCentral(directory=directory / "central", station=STATION_ID)
+        office.start_broker()
+    config_path, config = _prepare_station(
+        directory,
+        port=port,
+        clock_table=clock_table,
+        uplink=None if office is None else office.uplink_table(),
+    )
+    if office is not None:
+        office.start_collector(config.station_key_path.with_suffix(".pub"))
     sim = SimulatedOffice(
         directory=directory / "sim",
         pcscd=pcscd,
         timing=Timing(scale=0.0 if speed is None else 1 / speed),
         card_print_s=plan.model.card_print_s,
     )
-    await sim.start()
+    try:
+        await sim.start()
+    except BaseException:
+        if office is not None:
+            await office.stop()
+        raise
     api_url = f"http://127.0.0.1:{port}"
     daemon = StationDaemon(
         config=config_path,
@@ -144,26 +176,35 @@ async def office_run(
             daemon=daemon,
             clock=clock,
             api_url=api_url,
+            central=office,
         )
         await daemon.stop()  # a clean SIGTERM exits 0, or this says why not
     finally:
         await daemon.stop(check=False)
         await sim.stop()
+        if office is not None:
+            await office.stop()
 
 
 def _prepare_station(
-    directory: Path, *, port: int, clock_table: dict[str, object]
+    directory: Path,
+    *,
+    port: int,
+    clock_table: dict[str, object],
+    uplink: dict[str, object] | None,
 ) -> tuple[Path, Config]:
     """The station's config file (and what it says), keys and officers, in `directory`."""
     directory.mkdir(parents=True, exist_ok=True)
     document: dict[str, object] = {
-        "station": {"id": "lumajang-sim", "office": "Kecamatan Lumajang"},
+        "station": {"id": STATION_ID, "office": "Kecamatan Lumajang"},
         "paths": {"state_dir": "state"},
         "api": {"port": port},
         "logging": {"level": "warning", "format": "json"},
     }
     if clock_table:
         document["clock"] = clock_table
+    if uplink is not None:
+        document["uplink"] = uplink
     config_path = directory / "station.toml"
     config_path.write_text(tomli_w.dumps(document), encoding="utf-8")
     config = load_config(config_path)

@@ -59,7 +59,7 @@ async def test_a_day_of_power_cuts_loses_no_applicant_and_no_card(
     assert set(expected.values()) == {"served", "returned_at_check", "returned_at_validate"}
     moments = random.Random(2026)  # when to cut the power, reproducibly
     arrivals = ManualTimekeeper()
-    async with office_run(tmp_path, plan, speed=None, pcscd=pcscd) as run:
+    async with office_run(tmp_path, plan, speed=None, pcscd=pcscd, central=True) as run:
         day = asyncio.create_task(run.play(plan, clock=arrivals), name="the-day")
         for _ in range(KILLS):
             # A random moment of the daemon's life: not waiting for anything to happen.
@@ -71,6 +71,7 @@ async def test_a_day_of_power_cuts_loses_no_applicant_and_no_card(
         arrivals.advance(ARRIVALS_S)
         async with asyncio.timeout(300):
             log = await day
+        central = await run.central_report(within_s=120)
     assert run.daemon.starts == KILLS + 1
     assert not log.given_up, log.retries
 
@@ -95,6 +96,11 @@ async def test_a_day_of_power_cuts_loses_no_applicant_and_no_card(
     assert all(book.cards_of[app][-1] in book.issued for app in served)
     if report.waiting_blank:
         assert report.blanks_left == 0, "a Surat Keterangan only when no blank is left"
+
+    # The uplink, killed with the daemon each time, still delivered the whole register:
+    # every seq once, linked and signed, nothing flagged.
+    assert central is not None
+    assert (central.stored, central.verified, central.flags) == (report.events, True, 0)
 
     verify = await asyncio.create_subprocess_exec(
         sys.executable,

@@ -51,3 +51,8 @@ def test_the_demo_day_runs_and_its_summary_matches_the_register(tmp_path: Path) 
     assert f"received {received}, issued {issued}, spoiled {spoiled}" in text
     assert "the machinery alone: 8 applicants" in text
     assert (tmp_path / "register.csv").read_text().startswith("No,")
+    # The station's uplink shipped the whole register to the demo's central office.
+    assert (
+        f"central office: {len(events)} events received over MQTT, "
+        "chain and signatures intact, 0 flags"
+    ) in text
