@@ -14,10 +14,12 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
+from appliance.central import load_central_config
 from appliance.cli import run as cli
 from appliance.sync import StationOverview
 from sim.pcscd import PrivatePcscd
 from tests.office_rig import office
+from tests.support import REPO
 from tests.sync_rig import Fleet, opened_store, stop
 
 pytestmark = pytest.mark.timeout(120)
@@ -141,3 +143,9 @@ def test_central_key_and_bad_config(tmp_path: Path, capsys: pytest.CaptureFixtur
     err = capsys.readouterr().err
     assert f"{config}: central.id:" in err
     assert f"{config}: broker.port:" in err
+
+
+def test_the_example_central_config_is_valid() -> None:
+    config = load_central_config(REPO / "examples" / "central.toml")
+    assert config.central.id == "pusat-1"
+    assert config.store_url == "sqlite:/var/lib/ktpel-central/collector.sqlite3"
