@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -86,7 +86,7 @@ class DeviceSupervisor:
             for device in self.devices.values():
                 await device.disconnect()
 
-    def subscribe(self) -> AsyncIterator[StatusChange]:
+    def subscribe(self) -> AsyncGenerator[StatusChange, None]:
         """Every status change from now on, in order; a slow reader loses the oldest."""
         queue: asyncio.Queue[StatusChange] = asyncio.Queue(_SUBSCRIBER_QUEUE)
         self._subscribers.append(queue)
@@ -176,7 +176,9 @@ class DeviceSupervisor:
         self._changed[device.name] = asyncio.Event()
         event.set()
 
-    async def _drain(self, queue: asyncio.Queue[StatusChange]) -> AsyncIterator[StatusChange]:
+    async def _drain(
+        self, queue: asyncio.Queue[StatusChange]
+    ) -> AsyncGenerator[StatusChange, None]:
         try:
             while True:
                 yield await queue.get()

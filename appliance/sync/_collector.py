@@ -47,7 +47,10 @@ log = get_logger(__name__)
 
 T = TypeVar("T")
 
-_QUEUE: Final = 10_000
+# Messages waiting to be checked, here and in aiomqtt's queue. Past it aiomqtt drops what
+# arrives: a fleet coming back from a long outage must not fill the collector's memory,
+# and whatever is dropped is not acknowledged, so the stations send it again.
+_QUEUE: Final = 1000
 _FLAG_REPEAT_S: Final = 60.0
 _UNKNOWN_STATION: Final = "unknown_station"
 _CHAIN_BREAK: Final = "chain_break"
@@ -143,6 +146,7 @@ class Collector:
             resolve=self._resolve,
             identifier=f"ktpel-central-{self._settings.id}",
             persistent_session_s=self._settings.session_expiry_s or None,
+            max_queued_incoming=_QUEUE,
         )
         async with client:
             group = self._settings.share_group

@@ -48,6 +48,7 @@ def make_client(
     will: aiomqtt.Will | None = None,
     persistent_session_s: int | None = None,
     max_in_flight: int | None = None,
+    max_queued_incoming: int | None = None,
 ) -> aiomqtt.Client:
     """An MQTT v5 client for `broker`; `persistent_session_s` keeps the session (and the
     QoS 1 messages queued for it) at the broker that long after a disconnect."""
@@ -74,6 +75,7 @@ def make_client(
         properties=properties,
         tls_context=_tls_context(broker, resolve),
         max_inflight_messages=max_in_flight,
+        max_queued_incoming_messages=max_queued_incoming,
     )
 
 

@@ -22,7 +22,7 @@ import contextlib
 import json
 import random
 import shutil
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Protocol
@@ -30,6 +30,7 @@ from typing import Any, Final, Protocol
 import aiomqtt
 
 from appliance._backoff import Backoff
+from appliance._secrets import SecretFileError
 from appliance._version import __version__
 from appliance.clock import Clock, SystemClock, boot_id
 from appliance.logs import get_logger
@@ -53,7 +54,7 @@ class DeviceFeed(Protocol):
 
     def snapshot(self) -> dict[str, dict[str, Any]]: ...
 
-    def subscribe(self) -> AsyncIterator[Any]: ...
+    def subscribe(self) -> AsyncGenerator[Any, None]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,7 +183,9 @@ class Uplink:
         """One session; True if it got as far as connecting."""
         try:
             await self._session()
-        except SESSION_ERRORS as exc:
+        except (*SESSION_ERRORS, SecretFileError) as exc:
+            # A password or key file gone wrong is logged and tried again like a dead
+            # link: the station keeps serving citizens while someone fixes it.
             self._last_error = str(exc) or type(exc).__name__
             log.warning("uplink_disconnected", error=self._last_error)
         finally:
@@ -418,13 +421,13 @@ class Uplink:
 
     async def _send_devices(self, client: aiomqtt.Client) -> None:
         assert self._devices is not None
-        changes = self._devices.subscribe()
-        for name, status in self._devices.snapshot().items():
-            await self._publish(client, self._topics.device(name), _json(status), retain=True)
-        async for change in changes:
-            await self._publish(
-                client, self._topics.device(change.device), _json(change.to_json()), retain=True
-            )
+        # Subscribed before the snapshot, so no change falls between the two.
+        async with contextlib.aclosing(self._devices.subscribe()) as changes:
+            for name, status in self._devices.snapshot().items():
+                await self._publish(client, self._topics.device(name), _json(status), retain=True)
+            async for change in changes:
+                topic = self._topics.device(change.device)
+                await self._publish(client, topic, _json(change.to_json()), retain=True)
 
 
 def _json(value: Mapping[str, Any]) -> bytes:
