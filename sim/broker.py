@@ -19,12 +19,16 @@ can and cannot promise:
   silently not delivered if denied. A shared subscription is therefore read-checked on
   the topic a station published to, so `topic read ktpel/v1/#` is all the central user
   needs for `$share/<group>/ktpel/v1/+/register`; an ACL line naming `$share/...` would
-  never match anything.
+  never match anything. The flip side: nothing stops a station from joining the
+  collectors' share group (if it knows the group's name), and every message the broker
+  deals to it there is dropped at its READ check, lost to the collectors. Only a plugin
+  that checks SUBSCRIBE (mosquitto's dynamic-security) closes that; with the ACL file,
+  keep the group's name out of the stations' configuration.
 - A denied PUBLISH is dropped; to an MQTT v5 client at QoS 1 the broker still answers
   with a PUBACK, whose reason code is 0x87 (not authorized). aiomqtt 2.5 ignores that
   code: `publish()` returns as for any other PUBACK.
-- Pattern lines with %u are refused for a username containing + or #, but not /: a
-  station id must not contain a slash, or "a/device" could write into station a's tree.
+- Pattern lines deny everything to a username containing + or #, but not to one with
+  a slash: a station id must not have one, or "a/device" could write into a's tree.
   The fleet issues the ids (and the certificates' CNs), so that is its rule to keep.
 
 A broker must never outlive the test process that started it, however that process ends:
@@ -524,6 +528,8 @@ class PrivateMosquitto:
             return False
 
     def _accepts(self) -> bool:
+        """On a TLS listener this bare TCP probe is logged as a failed connection
+        ("unexpected eof while reading"): harmless."""
         try:
             with socket.create_connection((self.host, self.port), timeout=_POLL_S * 10):
                 return True
