@@ -4,11 +4,14 @@ arrives at the centre complete, in order, once, and provably unaltered."""
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import sys
 import uuid
 from pathlib import Path
 
 import pytest
+from structlog.testing import capture_logs
 
 from appliance.sync import BrokerSection, load_progress
 from sim.broker import PrivateMosquitto, fleet_acl, make_test_pki
@@ -181,3 +184,32 @@ async def test_mutual_tls_carries_the_register(fleet: Fleet, tmp_path: Path) -> 
             async with asyncio.timeout(30):
                 await uplink.wait_acked(head)
         assert list(store.events("s1")) == list(register.events())
+
+
+async def test_a_hung_broker_does_not_hang_the_uplink(fleet: Fleet) -> None:
+    """A broker that keeps its connections open but answers nothing (SIGSTOP): aiomqtt's
+    QoS 1 publish would wait for its PUBACK forever; the uplink's bound declares the link
+    dead, reconnects, and delivers everything once the broker answers again."""
+    register = fleet.register("s1")
+    with fleet.broker() as broker, opened_store(fleet.store_url()) as store:
+        uplink = fleet.uplink(register, broker, publish_timeout_s=1.0)
+        collector = fleet.collector(broker, store)
+        async with running(collector.run(), "collector"), running(uplink.run(), "uplink"):
+            head = append_events(register, 10)
+            async with asyncio.timeout(30):
+                await uplink.wait_acked(head)
+            assert broker.pid is not None
+            with capture_logs() as logs:
+                os.kill(broker.pid, signal.SIGSTOP)
+                try:
+                    head = append_events(register, 50)
+                    async with asyncio.timeout(30):
+                        await uplink.wait_disconnected()
+                finally:
+                    os.kill(broker.pid, signal.SIGCONT)
+                async with asyncio.timeout(60):
+                    await uplink.wait_acked(head)
+        stored = list(store.events("s1"))
+    failures = [log["error"] for log in logs if log["event"] == "uplink_disconnected"]
+    assert failures[0] == "the broker did not confirm a publish within 1.0 s"
+    assert stored == list(register.events())

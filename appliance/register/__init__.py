@@ -47,7 +47,15 @@ from ._events import (
     SuratKeteranganIssued,
 )
 from ._export import ExportFormat, export_csv, export_jsonl
-from ._register import BlankStock, OpenCard, Register, Transaction, format_ts, read_events
+from ._register import (
+    BlankStock,
+    OpenCard,
+    Register,
+    Transaction,
+    event_from_row,
+    format_ts,
+    read_events,
+)
 from ._signing import PublicKey, StationKey
 from ._sqlite import SCHEMA_VERSION
 from ._verify import Defect, DefectKind, VerifyReport, verify_register
@@ -107,6 +115,7 @@ __all__ = [
     "VerifyReport",
     "canonical_json",
     "event_body",
+    "event_from_row",
     "export_csv",
     "export_jsonl",
     "format_ts",

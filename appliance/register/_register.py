@@ -426,4 +426,11 @@ def _refuse_foreign_database(conn: sqlite3.Connection, path: Path) -> None:
         raise RegisterCorrupt(f"{path}: this SQLite database is not a register")
 
 
-__all__ = ["BlankStock", "OpenCard", "Register", "Transaction", "read_events"]
+__all__ = [
+    "BlankStock",
+    "OpenCard",
+    "Register",
+    "Transaction",
+    "event_from_row",
+    "read_events",
+]

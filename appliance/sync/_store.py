@@ -33,6 +33,7 @@ from datetime import UTC, datetime
 from typing import Any, Final, Protocol
 
 from appliance.register import Event, format_ts
+from appliance.register import event_from_row as register_event_from_row
 
 
 class StoreError(Exception):
@@ -589,21 +590,8 @@ class SqlStore(ABC):
 
 
 def event_from_row(row: Sequence[Any]) -> Event:
-    station, seq, ts, mono_ns, boot, synced, kind, app, data, prev_hash, digest, sig = row
-    return Event(
-        station=station,
-        seq=seq,
-        ts=ts,
-        mono_ns=mono_ns,
-        boot_id=boot,
-        clock_synced=bool(synced),
-        type=kind,
-        app=app,
-        data_json=data,
-        prev_hash=prev_hash,
-        hash=digest,
-        sig=sig,
-    )
+    """An event from a row of `EVENT_COLUMNS`: the station's column, then the register's."""
+    return register_event_from_row(row[0], tuple(row[1:]))
 
 
 def event_row(event: Event) -> tuple[Any, ...]:

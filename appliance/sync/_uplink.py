@@ -126,6 +126,7 @@ class Uplink:
         self._ack_wait_s = settings.ack_timeout_s
         self._acked_changed = asyncio.Event()
         self._published = 0
+        self._disconnected = asyncio.Event()
         self._published_changed = asyncio.Event()
         self._connected = False
         self._reconnects = 0
@@ -153,6 +154,10 @@ class Uplink:
             reconnects=self._reconnects,
             last_error=self._last_error,
         )
+
+    async def wait_disconnected(self) -> None:
+        """Until the current session ends (bound it with asyncio.timeout)."""
+        await self._disconnected.wait()
 
     async def wait_published(self, seq: int) -> None:
         """Until the broker has confirmed receiving `seq` (bound it with asyncio.timeout)."""
@@ -190,6 +195,8 @@ class Uplink:
             log.warning("uplink_disconnected", error=self._last_error)
         finally:
             was_up, self._connected = self._connected, False
+            ended, self._disconnected = self._disconnected, asyncio.Event()
+            ended.set()
         self._reconnects += 1
         return was_up
 
