@@ -77,12 +77,11 @@ async def run_collector(config: CentralConfig) -> None:
         signing_key=StationKey.load(config.state_path(config.central.signing_key)),
     )
     loop = asyncio.get_running_loop()
-    task = asyncio.current_task()
-    assert task is not None
+    collecting = asyncio.create_task(collector.run(), name="collector")
     for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, task.cancel)
+        loop.add_signal_handler(signum, collecting.cancel)
     try:
-        await collector.run()
+        await collecting
     except asyncio.CancelledError:
         log.info("collector_stopped")
     finally:

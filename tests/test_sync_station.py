@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import shutil
+import signal
 import stat
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -20,7 +23,7 @@ from appliance.sync import StationOverview
 from sim.pcscd import PrivatePcscd
 from tests.office_rig import office
 from tests.support import REPO
-from tests.sync_rig import Fleet, opened_store, stop
+from tests.sync_rig import CENTRAL_USER, Fleet, append_events, opened_store, running, stop
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -149,3 +152,39 @@ def test_the_example_central_config_is_valid() -> None:
     config = load_central_config(REPO / "examples" / "central.toml")
     assert config.central.id == "pusat-1"
     assert config.store_url == "sqlite:/var/lib/ktpel-central/collector.sqlite3"
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_the_collector_runs_as_a_process_and_stops_on_sigterm(tmp_path: Path) -> None:
+    fleet = Fleet(tmp_path / "fleet", ("s1",))
+    register = fleet.register("s1")
+    head = append_events(register, 200)
+    with fleet.broker() as broker:
+        config = tmp_path / "central.toml"
+        config.write_text(
+            f'[central]\nid = "pusat"\nstate_dir = "{fleet.collector_dir}"\n'
+            f'[broker]\nhost = "127.0.0.1"\nport = {broker.port}\nusername = "{CENTRAL_USER}"\n'
+            'password_file = "keys/mqtt.password"\n[logging]\nformat = "json"\n',
+            encoding="utf-8",
+        )
+        command = [sys.executable, "-m", "appliance", "central", "--config", str(config)]
+        central = await asyncio.create_subprocess_exec(*command, stderr=asyncio.subprocess.PIPE)
+        try:
+            assert central.stderr is not None
+            async with asyncio.timeout(30):
+                async for line in central.stderr:
+                    if json.loads(line)["event"] == "collector_connected":
+                        break
+            uplink = fleet.uplink(register, broker)
+            async with running(uplink.run(), "uplink"):
+                async with asyncio.timeout(30):
+                    await uplink.wait_acked(head)
+            central.send_signal(signal.SIGTERM)
+            async with asyncio.timeout(30):
+                assert await central.wait() == 0
+        finally:
+            if central.returncode is None:
+                central.kill()
+                await central.wait()
+    with opened_store(fleet.store_url()) as store:
+        assert list(store.events("s1")) == list(register.events())

@@ -172,6 +172,7 @@ class Collector:
                 await self._incoming.put(_Received(topic.station, payload))
             else:
                 await self._record(topic, payload)
+                self._signal_handled()
 
     async def _record(self, topic: ParsedTopic, payload: bytes) -> None:
         try:
