@@ -140,14 +140,6 @@ async def office_run(
     if central:
         office = SimulatedCentral(directory=directory / "central", station=STATION_ID)
         office.start_broker()
-    config_path, config = _prepare_station(
-        directory,
-        port=port,
-        clock_table=clock_table,
-        uplink=None if office is None else office.uplink_table(),
-    )
-    if office is not None:
-        office.start_collector(config.station_key_path.with_suffix(".pub"))
     sim = SimulatedOffice(
         directory=directory / "sim",
         pcscd=pcscd,
@@ -155,6 +147,14 @@ async def office_run(
         card_print_s=plan.model.card_print_s,
     )
     try:
+        config_path, config = _prepare_station(
+            directory,
+            port=port,
+            clock_table=clock_table,
+            uplink=None if office is None else office.uplink_table(),
+        )
+        if office is not None:
+            office.start_collector(config.station_key_path.with_suffix(".pub"))
         await sim.start()
     except BaseException:
         if office is not None:

@@ -100,16 +100,14 @@ async def test_forged_and_altered_events_are_refused_and_flagged(
                     await attacker.publish(topic, encode_events([encode_event(event)]), qos=1)
                 await attacker.publish(topic, b"\x00not json", qos=1)
                 await attacker.publish(topic, b'[{"seq": 1}]', qos=1)
-            kinds = await _wait_flags(collector, store, "s1", 6)
+                await attacker.publish(topic, b"[" * 3000 + b"]" * 3000, qos=1)
+                state = StationTopics("s1").state
+                await attacker.publish(state, b'{"online": true, "bd_seq": true}', qos=1)
+                await attacker.publish(state, b'{"online": true, "bd_seq": ' + b"9" * 30 + b"}")
+            # The two bad states are one flag: the same fault, within its minute.
+            kinds = await _wait_flags(collector, store, "s1", 8)
             assert sorted(kinds) == sorted(
-                [
-                    "bad_signature",
-                    "bad_signature",
-                    "altered",
-                    "wrong_station",
-                    "malformed",
-                    "malformed",
-                ]
+                ["bad_signature", "bad_signature", "altered", "wrong_station"] + ["malformed"] * 4
             )
             assert store.head("s1") == 0
             # The genuine register still arrives whole.
@@ -155,6 +153,9 @@ async def test_unsigned_or_malformed_commands_are_rejected_without_harm(fleet: F
     resend = StationTopics("s1").command("resend")
     bad_commands = [
         (resend, b"garbage"),
+        (resend, b'{"from": ' + b"9" * 5000 + b"}"),  # past Python's integer limit
+        (resend, b"[" * 3000 + b"]" * 3000),  # deeper than the parser's recursion
+        (resend, b" " * 5000),  # bigger than any message from the centre
         (resend, json.dumps({"from": 1}).encode()),  # unsigned
         (resend, sign_message(wrong_key, CentralMessage("s1", "resend", {"from": 1}))),
         (resend, sign_message(central, CentralMessage("s2", "resend", {"from": 1}))),
@@ -168,6 +169,7 @@ async def test_unsigned_or_malformed_commands_are_rejected_without_harm(fleet: F
     ]
     bad_acks = [
         json.dumps({"upto": 10**9}).encode(),
+        b'{"upto": ' + b"9" * 5000 + b"}",
         sign_message(wrong_key, CentralMessage("s1", "ack", {"upto": head})),
     ]
     with fleet.broker() as broker, opened_store(fleet.store_url()) as store:

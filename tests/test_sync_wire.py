@@ -66,6 +66,8 @@ def test_a_bad_field_is_named(events: list[Event], field: str, value: object) ->
         (b"[1]", r"\[0\]: not an object"),
         (b'[{"seq": 1}]', r"\[0\]: missing fields"),
         (b'{"NaN": NaN}', "missing fields"),
+        (b"[" * 3000 + b"]" * 3000, "not JSON: RecursionError"),
+        (b'[{"seq": ' + b"9" * 5000 + b"}]", "not JSON: ValueError"),
     ],
 )
 def test_a_message_that_is_not_events_is_refused(payload: bytes, problem: str) -> None:

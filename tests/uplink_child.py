@@ -25,8 +25,13 @@ async def _ship(station_dir: Path, station: str, settings: UplinkSection) -> Non
         register=register,
         resolve=lambda path: path if path.is_absolute() else station_dir / path,
     )
-    print("shipping", flush=True)
-    await uplink.run()
+    async with asyncio.TaskGroup() as tasks:
+        tasks.create_task(uplink.run())
+        acked = 0
+        while True:  # each acknowledgement the station has persisted, for the parent
+            await uplink.wait_acked(acked + 1)
+            acked = uplink.status().acked
+            print(f"acked {acked}", flush=True)
 
 
 if __name__ == "__main__":

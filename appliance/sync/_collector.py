@@ -37,10 +37,10 @@ from appliance.register import Event, PublicKey, StationKey, format_ts
 
 from ._check import MALFORMED, CheckedMessage, check_messages
 from ._keys import StationKeys
-from ._mqtt import SESSION_ERRORS, Resolve, make_client, session_errors
+from ._mqtt import SESSION_ERRORS, Resolve, make_client, raise_if_stopping, session_errors
 from ._settings import BrokerSection, CollectorSection
 from ._signed import ACK, RESEND, CentralMessage, sign_message
-from ._store import CollectorStore, Flag, IngestOutcome
+from ._store import CollectorStore, Flag, IngestOutcome, StoreError
 from ._topics import TOPIC_ROOT, ParsedTopic, StationTopics, parse_topic
 
 log = get_logger(__name__)
@@ -52,6 +52,9 @@ T = TypeVar("T")
 # and whatever is dropped is not acknowledged, so the stations send it again.
 _QUEUE: Final = 1000
 _FLAG_REPEAT_S: Final = 60.0
+_FLAG_MEMORY: Final = 10_000
+_MAX_RECORD_BYTES: Final = 256 * 1024
+"""State, telemetry and device status are small; anything bigger is not one."""
 _UNKNOWN_STATION: Final = "unknown_station"
 _CHAIN_BREAK: Final = "chain_break"
 _CONFLICT: Final = "conflict"
@@ -132,13 +135,15 @@ class Collector:
             async for _ in backoff.delays(rng):
                 try:
                     await self._session()
-                except SESSION_ERRORS as exc:
+                except (*SESSION_ERRORS, StoreError) as exc:
+                    raise_if_stopping(exc)
                     log.warning("collector_disconnected", error=str(exc))
                 finally:
                     was_up = self.connected.is_set()
                     self.connected.clear()
                 if was_up:
                     break
+            await asyncio.sleep(self._settings.reconnect_min_s)
 
     async def _session(self) -> None:
         client = make_client(
@@ -154,7 +159,7 @@ class Collector:
                 await client.subscribe(f"$share/{group}/{TOPIC_ROOT}/+/{kind}", qos=1)
             self.connected.set()
             log.info("collector_connected", group=group, stations=len(self._keys))
-            with session_errors():
+            with session_errors(StoreError):
                 async with asyncio.TaskGroup() as tasks:
                     tasks.create_task(self._receive(client), name="collector-receive")
                     tasks.create_task(self._check(), name="collector-check")
@@ -175,21 +180,21 @@ class Collector:
                 self._signal_handled()
 
     async def _record(self, topic: ParsedTopic, payload: bytes) -> None:
-        try:
-            document = json.loads(payload)
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            document = None
         at = self._now()
         station = topic.station
         if self._keys.get(station) is None:
             await self._flag(station, _UNKNOWN_STATION, None, "no registered public key")
             return
+        try:
+            document = json.loads(payload) if len(payload) <= _MAX_RECORD_BYTES else None
+        except (ValueError, RecursionError):  # not JSON, a huge integer, deep nesting
+            document = None
         if not isinstance(document, dict):
             await self._flag(station, MALFORMED, None, f"{topic.kind}: not a JSON object")
             return
         if topic.kind == "state":
             online, bd_seq = document.get("online"), document.get("bd_seq")
-            if not isinstance(online, bool) or not isinstance(bd_seq, int):
+            if type(online) is not bool or type(bd_seq) is not int or not 0 <= bd_seq < 2**63:
                 await self._flag(station, MALFORMED, None, "state: needs online and bd_seq")
                 return
             await self._in_store(self._store.record_state, station, document, at=at)
@@ -313,9 +318,13 @@ class Collector:
         # A station repeating the same fault (a forged event it keeps being asked for)
         # is flagged once a minute, not once a message.
         now = time.monotonic()
+        detail = detail[:300]
         key = (station, kind, seq, detail)
         if now - self._flagged_at.get(key, -1e9) < _FLAG_REPEAT_S:
             return
+        if len(self._flagged_at) >= _FLAG_MEMORY:  # a flood: forget what is past its minute
+            recent = {k: t for k, t in self._flagged_at.items() if now - t < _FLAG_REPEAT_S}
+            self._flagged_at = recent
         self._flagged_at[key] = now
         log.warning("station_flagged", station=station, kind=kind, seq=seq, detail=detail)
         flag = Flag(station=station, kind=kind, seq=seq, detail=detail, at=self._now())

@@ -3,6 +3,7 @@ collector alike."""
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -27,13 +28,25 @@ SESSION_ERRORS = (aiomqtt.MqttError, LinkDown, OSError)
 """What ends a session and calls for a reconnect; anything else is a bug and propagates."""
 
 
+def raise_if_stopping(exc: BaseException) -> None:
+    """Raise CancelledError if `exc` replaced one: aiomqtt's disconnect, on the way out of
+    a cancelled session over a dead link, can fail and hide the stop request behind its
+    own error; a stop must still stop."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, asyncio.CancelledError):
+            raise asyncio.CancelledError from exc
+        cause = cause.__context__
+
+
 @contextmanager
-def session_errors() -> Iterator[None]:
+def session_errors(*also: type[Exception]) -> Iterator[None]:
     """A session's tasks fail together, as an ExceptionGroup; the reconnect loop wants the
-    error that ended the session."""
+    error that ended the session (one of SESSION_ERRORS, or of `also`)."""
+    ending: tuple[type[Exception], ...] = (*SESSION_ERRORS, *also)
     try:
         yield
-    except* SESSION_ERRORS as group:
+    except* ending as group:
         error: BaseException = group
         while isinstance(error, BaseExceptionGroup):
             error = error.exceptions[0]

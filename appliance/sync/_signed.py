@@ -21,6 +21,7 @@ from appliance.register._canonical import CANONICAL_ENCODER
 # Separates these signatures from the register's (which sign a bare SHA-256 digest).
 _DOMAIN: Final = b"ktpel/v1 central\n"
 ACK: Final = "ack"
+MAX_MESSAGE_BYTES: Final = 4096
 RESEND: Final = "resend"
 
 
@@ -51,9 +52,11 @@ def sign_message(key: StationKey, message: CentralMessage) -> bytes:
 
 def open_message(key: PublicKey, payload: bytes, *, station: str, kind: str) -> dict[str, Any]:
     """The arguments of a message for `station` of `kind`, once its signature holds."""
+    if len(payload) > MAX_MESSAGE_BYTES:
+        raise RejectedMessage(f"{len(payload)} bytes; a message from the centre is small")
     try:
         document = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (ValueError, RecursionError):  # not JSON, an integer of 5,000 digits, deep nesting
         raise RejectedMessage("not JSON") from None
     if not isinstance(document, dict):
         raise RejectedMessage("not a JSON object")

@@ -34,9 +34,16 @@ from appliance._secrets import SecretFileError
 from appliance._version import __version__
 from appliance.clock import Clock, SystemClock, boot_id
 from appliance.logs import get_logger
-from appliance.register import Event, PublicKey, Register
+from appliance.register import Event, KeyFileError, PublicKey, Register
 
-from ._mqtt import SESSION_ERRORS, LinkDown, Resolve, make_client, session_errors
+from ._mqtt import (
+    SESSION_ERRORS,
+    LinkDown,
+    Resolve,
+    make_client,
+    raise_if_stopping,
+    session_errors,
+)
 from ._progress import UplinkProgress, load_progress, save_progress
 from ._settings import UplinkSection
 from ._signed import ACK, RESEND, RejectedMessage, count_arg, open_message
@@ -117,7 +124,7 @@ class Uplink:
         self._rng = random.Random(seed)  # noqa: S311 - jitter, not security
         self._station = register.station_id
         self._topics = StationTopics(self._station)
-        self._central_key = PublicKey.load(resolve(settings.central_public_key))
+        self._central_key: PublicKey | None = None
         self._progress_path = resolve(settings.state_file)
         self._progress = load_progress(self._progress_path)
         self._head = register.head()[0]
@@ -127,6 +134,11 @@ class Uplink:
         self._acked_changed = asyncio.Event()
         self._published = 0
         self._disconnected = asyncio.Event()
+        self._outstanding = 0
+        self._confirmed_at = 0.0
+        self._publishing = asyncio.Event()
+        self._progressed = False
+        self._ack_deadline: float | None = None
         self._published_changed = asyncio.Event()
         self._connected = False
         self._reconnects = 0
@@ -182,27 +194,40 @@ class Uplink:
         while True:
             async for _ in backoff.delays(self._rng):
                 if await self._attempt():
-                    break  # a session that was up starts the backoff over
+                    break  # a session that moved data starts the backoff over
+            await asyncio.sleep(self._settings.reconnect_min_s)
 
     async def _attempt(self) -> bool:
-        """One session; True if it got as far as connecting."""
+        """One session; True if the broker confirmed anything in it."""
         try:
             await self._session()
-        except (*SESSION_ERRORS, SecretFileError) as exc:
+        except (*SESSION_ERRORS, SecretFileError, KeyFileError) as exc:
             # A password or key file gone wrong is logged and tried again like a dead
             # link: the station keeps serving citizens while someone fixes it.
-            self._last_error = str(exc) or type(exc).__name__
+            self._note_failure(exc)
             log.warning("uplink_disconnected", error=self._last_error)
+        except Exception as exc:
+            # A bug here must not take the pipeline and the API down with it.
+            self._note_failure(exc)
+            log.exception("uplink_failed")
         finally:
-            was_up, self._connected = self._connected, False
+            self._connected = False
             ended, self._disconnected = self._disconnected, asyncio.Event()
             ended.set()
         self._reconnects += 1
-        return was_up
+        return self._progressed
+
+    def _note_failure(self, exc: BaseException) -> None:
+        raise_if_stopping(exc)
+        self._last_error = str(exc) or type(exc).__name__
 
     # -- one session ------------------------------------------------------------------
 
     async def _session(self) -> None:
+        # Read at each session: a missing or bad key file is an uplink problem to log and
+        # retry, never a reason for the station not to serve.
+        self._central_key = PublicKey.load(self._resolve(self._settings.central_public_key))
+        self._progressed = False
         bd_seq = self._progress.bd_seq + 1
         await self._save(UplinkProgress(acked=self._progress.acked, bd_seq=bd_seq))
         will = aiomqtt.Will(self._topics.state, self._death(bd_seq), qos=1, retain=True)
@@ -218,13 +243,20 @@ class Uplink:
             self._last_error = None
             await client.subscribe(self._topics.ack, qos=1)
             await client.subscribe(self._topics.commands, qos=1)
-            await self._publish(client, self._topics.state, self._birth(bd_seq), retain=True)
+            try:
+                async with asyncio.timeout(self._settings.publish_timeout_s):
+                    await client.publish(
+                        self._topics.state, self._birth(bd_seq), qos=1, retain=True
+                    )
+            except TimeoutError:
+                raise LinkDown("the broker did not confirm the birth message") from None
             log.info("uplink_connected", bd_seq=bd_seq, acked=self._progress.acked, head=self._head)
             # Whatever the centre has not acknowledged may be lost with the old session.
             self._next = self._progress.acked + 1
             try:
                 with session_errors():
                     async with asyncio.TaskGroup() as group:
+                        group.create_task(self._watch_link(), name="uplink-watch")
                         group.create_task(self._receive(client), name="uplink-receive")
                         group.create_task(self._send(client), name="uplink-send")
                         if self._telemetry is not None:
@@ -266,13 +298,33 @@ class Uplink:
         *,
         retain: bool = False,
     ) -> None:
+        """Publish at QoS 1 and wait for the PUBACK; `_watch_link` bounds the wait."""
+        loop = asyncio.get_running_loop()
+        if self._outstanding == 0:
+            self._confirmed_at = loop.time()
+            self._publishing.set()
+        self._outstanding += 1
         try:
-            async with asyncio.timeout(self._settings.publish_timeout_s):
-                await client.publish(topic, payload, qos=1, retain=retain)
-        except TimeoutError:
-            raise LinkDown(
-                f"the broker did not confirm a publish within {self._settings.publish_timeout_s} s"
-            ) from None
+            await client.publish(topic, payload, qos=1, retain=retain)
+        finally:
+            self._outstanding -= 1
+        self._confirmed_at = loop.time()
+        self._progressed = True
+
+    async def _watch_link(self) -> None:
+        """The link is dead when publishes wait and none has been confirmed for
+        `publish_timeout_s`. Not each publish on its own clock: on a slow link the eighth
+        message in flight waits behind seven others, and that is not a dead link."""
+        loop = asyncio.get_running_loop()
+        timeout = self._settings.publish_timeout_s
+        while True:
+            if self._outstanding == 0:
+                self._publishing.clear()
+                await self._publishing.wait()
+            silent_s = loop.time() - self._confirmed_at
+            if self._outstanding and silent_s >= timeout:
+                raise LinkDown(f"the broker did not confirm a publish within {timeout} s")
+            await asyncio.sleep(timeout - silent_s if self._outstanding else 0)
 
     # -- the register -----------------------------------------------------------------
 
@@ -297,6 +349,9 @@ class Uplink:
                     continue
                 self._head = max(self._head, batch.last)
                 await in_flight.acquire()
+                if self._next != batch.first:  # a resend or an ack moved on meanwhile
+                    in_flight.release()
+                    continue
                 publishes.create_task(
                     self._publish_batch(client, batch, in_flight),
                     name=f"uplink-publish-{batch.first}",
@@ -322,11 +377,19 @@ class Uplink:
             ahead = self._next - 1 - acked
             if self._next <= self._head and ahead < self._settings.window_events:
                 return
+            loop = asyncio.get_running_loop()
+            if ahead <= 0:
+                self._ack_deadline = None
+            elif self._ack_deadline is None:
+                self._ack_deadline = loop.time() + self._ack_wait_s
             self._wake.clear()
             try:
-                async with asyncio.timeout(self._ack_wait_s if ahead > 0 else None):
+                # The deadline runs from the last acknowledgement, whatever wakes this
+                # meanwhile: a busy station appends all day long.
+                async with asyncio.timeout_at(self._ack_deadline):
                     await self._wake.wait()
             except TimeoutError:
+                self._ack_deadline = None
                 if self._progress.acked == acked:
                     log.warning(
                         "uplink_ack_timeout",
@@ -371,7 +434,7 @@ class Uplink:
 
     async def _on_ack(self, payload: bytes) -> None:
         try:
-            args = open_message(self._central_key, payload, station=self._station, kind=ACK)
+            args = open_message(self._key(), payload, station=self._station, kind=ACK)
             upto = count_arg(args, "upto", minimum=0)
         except RejectedMessage as exc:
             log.warning("uplink_ack_rejected", reason=str(exc))
@@ -383,12 +446,13 @@ class Uplink:
             return
         await self._save(UplinkProgress(acked=upto, bd_seq=self._progress.bd_seq))
         self._ack_wait_s = self._settings.ack_timeout_s
+        self._ack_deadline = None
         self._next = max(self._next, upto + 1)
         self._wake.set()
 
     def _on_command(self, name: str, payload: bytes) -> None:
         try:
-            args = open_message(self._central_key, payload, station=self._station, kind=name)
+            args = open_message(self._key(), payload, station=self._station, kind=name)
             start = count_arg(args, "from", minimum=1) if name == RESEND else None
         except RejectedMessage as exc:
             log.warning("uplink_command_rejected", command=name, reason=str(exc))
@@ -401,6 +465,11 @@ class Uplink:
         log.info("uplink_resend", start=start, sent=self._next - 1)
         self._next = min(self._next, start)
         self._wake.set()
+
+    def _key(self) -> PublicKey:
+        if self._central_key is None:
+            raise RuntimeError("no session: the central office's key is read at each")
+        return self._central_key
 
     async def _save(self, progress: UplinkProgress) -> None:
         await asyncio.to_thread(save_progress, self._progress_path, progress)

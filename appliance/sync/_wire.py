@@ -66,8 +66,8 @@ def decode_events(payload: bytes) -> list[Event]:
     """
     try:
         document = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MalformedMessage(f"not JSON: {exc}") from None
+    except (ValueError, RecursionError) as exc:  # also a huge integer, deep nesting
+        raise MalformedMessage(f"not JSON: {type(exc).__name__}") from None
     items = [document] if isinstance(document, dict) else document
     if not isinstance(items, list) or not items:
         raise MalformedMessage("not an event or a non-empty list of events")
@@ -99,8 +99,8 @@ def _event(item: Any, index: int) -> Event:
         raise MalformedMessage(f"[{index}]: bad {', '.join(_field_problems(item))}")
     try:
         data_json = CANONICAL_ENCODER.encode(data)
-    except ValueError as exc:  # NaN or infinity
-        raise MalformedMessage(f"[{index}]: data: {exc}") from None
+    except (ValueError, RecursionError) as exc:  # NaN or infinity, deep nesting
+        raise MalformedMessage(f"[{index}]: data: {type(exc).__name__}") from None
     return Event(
         station=item["station"],
         seq=seq,
@@ -122,7 +122,9 @@ def _shape_problem(item: object) -> str:
         return "not an object"
     missing = sorted(_FIELDS - item.keys())
     extra = sorted(item.keys() - _FIELDS)
-    return f"missing fields {missing}, unknown fields {extra}"
+    # The unknown names come from the network: a few, shortened, are enough to say what.
+    shown = [name[:32] for name in extra[:5]]
+    return f"missing fields {missing}, {len(extra)} unknown fields {shown}"
 
 
 def _field_problems(item: dict[str, Any]) -> list[str]:
