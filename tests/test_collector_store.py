@@ -381,9 +381,9 @@ def test_telemetry_and_devices_keep_the_latest(store: CollectorStore) -> None:
     assert item.devices == {"printer": {"state": "jam"}, "sbi": {"state": "ok", "nama": "Pindai Ñ"}}
     assert item.last_seen == T3
     with pytest.raises(ValueError, match="RFC 3339"):
-        store.seen("st-a", at="yesterday")
+        store.record_device("st-a", "printer", {}, at="yesterday")
     with pytest.raises(ValueError, match="offset"):
-        store.seen("st-a", at="2025-11-21T01:00:00")
+        store.record_device("st-a", "printer", {}, at="2025-11-21T01:00:00")
 
 
 def test_flags_are_kept_in_order(store: CollectorStore) -> None:
@@ -409,7 +409,7 @@ def test_overview_of_every_station_known(store: CollectorStore, key: StationKey)
     store.record_state("st-b", {"online": True, "bd_seq": 2, "version": "1.4"}, at=T1)
     store.record_telemetry("st-b", {"queue": 4}, at=T1)
     store.record_device("st-b", "camera", {"state": "ok"}, at=T1)
-    store.seen("st-a", at=T2)
+    store.record_device("st-a", "camera", {"state": "READY"}, at=T2)
     store.flag(Flag("st-c", "unknown_station", None, "not in the registry", T3))
     overview = store.overview()
     assert [item.station for item in overview] == ["st-a", "st-b", "st-c"]
@@ -419,7 +419,7 @@ def test_overview_of_every_station_known(store: CollectorStore, key: StationKey)
         None,
         None,
         None,
-        {},
+        {"camera": {"state": "READY"}},
     )
     assert (busy.head, busy.stored_max, busy.online, busy.bd_seq) == (3, 5, True, 2)
     assert (busy.telemetry, busy.telemetry_at, busy.devices) == (

@@ -163,10 +163,6 @@ class CollectorStore(Protocol):
         """Keep the latest payload of the station's device `name` (latest by `at`)."""
         ...
 
-    def seen(self, station: str, *, at: str) -> None:
-        """Record that a message from the station arrived at `at`."""
-        ...
-
     def overview(self) -> list[StationOverview]:
         """Every station known, sorted by station id."""
         ...
@@ -548,11 +544,6 @@ class SqlStore(ABC):
         with self._lock, self._write() as cur:
             cur.execute(self._sql(SQL_SEEN), (station, when))
             cur.execute(self._sql(SQL_DEVICE), (station, name, payload_json(payload), when))
-
-    def seen(self, station: str, *, at: str) -> None:
-        when = utc_text(at)
-        with self._lock, self._write() as cur:
-            cur.execute(self._sql(SQL_SEEN), (station, when))
 
     def overview(self) -> list[StationOverview]:
         with self._lock, self._read() as cur:

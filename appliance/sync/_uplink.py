@@ -85,6 +85,7 @@ class UplinkStatus:
         return {
             "connected": self.connected,
             "acked": self.acked,
+            "sent": self.sent,
             "published": self.published,
             "head": self.head,
             "backlog": self.backlog,
