@@ -12,9 +12,9 @@ started again.
 What mosquitto 2.0.11 (Debian bookworm) does with the ACL file, and so what `fleet_acl`
 can and cannot promise:
 
-- SUBSCRIBE is never checked by the built-in ACL ("FIXME - implement ACL subscription
-  strings" in its default check): every subscription is granted, `$share/...` ones too,
-  and the SUBACK carries the granted QoS, never 0x87. The ACL bites at delivery instead:
+- SUBSCRIBE is never checked by the built-in ACL (a note in its source leaves subscription
+  strings unimplemented): every subscription is granted, `$share/...` ones too, and the
+  SUBACK carries the granted QoS, never 0x87. The ACL bites at delivery instead:
   each message is checked for READ against the client and the message's real topic, and
   silently not delivered if denied. A shared subscription is therefore read-checked on
   the topic a station published to, so `topic read ktpel/v1/#` is all the central user
