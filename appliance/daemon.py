@@ -11,17 +11,26 @@ from __future__ import annotations
 import asyncio
 import signal
 
+from appliance._text import Text
 from appliance.config import Config
+from appliance.hal import DeviceState
 from appliance.logs import get_logger
+from appliance.notify import SystemdNotifier
 from appliance.station import Station
 
 log = get_logger(__name__)
 
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+_STATUS_EVERY_S = 15.0
 
 
-async def serve(config: Config) -> None:
-    """Run the station until a stop signal; a part that fails ends it with its error."""
+async def serve(config: Config, *, notifier: SystemdNotifier | None = None) -> None:
+    """Run the station until a stop signal; a part that fails ends it with its error.
+
+    Under systemd (`Type=notify`) it says READY=1 once the register and the API are up,
+    keeps a one-line STATUS, and says STOPPING=1 when asked to stop.
+    """
+    notifier = notifier or SystemdNotifier()
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in _STOP_SIGNALS:
@@ -30,12 +39,13 @@ async def serve(config: Config) -> None:
         async with Station.open(config) as station:
             runner = asyncio.create_task(station.run(), name="station")
             stopping = asyncio.create_task(stop.wait(), name="stop-signal")
-            announce = asyncio.create_task(_announce(station), name="announce")
+            announce = asyncio.create_task(_announce(station, notifier), name="announce")
             await asyncio.wait({runner, stopping}, return_when=asyncio.FIRST_COMPLETED)
             for task in (announce, stopping, runner):
                 task.cancel()
             if stop.is_set():
                 log.info("station_stopping")
+                notifier.stopping(Text("berhenti", "stopping").in_language(config.station.language))
             await asyncio.gather(announce, stopping, return_exceptions=True)
             try:
                 await runner  # a part that failed raises here, after the others stopped
@@ -45,10 +55,11 @@ async def serve(config: Config) -> None:
     finally:
         for signum in _STOP_SIGNALS:
             loop.remove_signal_handler(signum)
+        notifier.close()
     log.info("station_stopped")
 
 
-async def _announce(station: Station) -> None:
+async def _announce(station: Station, notifier: SystemdNotifier) -> None:
     await station.api.started.wait()
     await station.pipeline.ready.wait()
     log.info(
@@ -56,3 +67,31 @@ async def _announce(station: Station) -> None:
         station=station.config.station.id,
         api=f"http://{station.config.api.host}:{station.api.port}",
     )
+    notifier.ready(status_line(station))
+    while True:
+        await asyncio.sleep(_STATUS_EVERY_S)
+        notifier.status(status_line(station))
+
+
+def status_line(station: Station) -> str:
+    """What `systemctl status` shows: devices, the queue, open applications, the uplink."""
+    devices = station.supervisor.snapshot()
+    ready = sum(status["state"] == DeviceState.READY.value for status in devices.values())
+    figures = station.pipeline.queue().figures
+    open_apps = station.register.query(
+        "SELECT count(*) AS n FROM applications WHERE state IN ('in_progress', 'waiting_blank')"
+    )[0]["n"]
+    uplink = station.uplink.status() if station.uplink is not None else None
+    text = Text(
+        "perangkat siap {ready}/{total}, antrean {waiting}, permohonan terbuka {open}",
+        "devices ready {ready}/{total}, queue {waiting}, open applications {open}",
+    ).format(ready=ready, total=len(devices), waiting=figures.waiting, open=open_apps)
+    line = text.in_language(station.config.station.language)
+    if uplink is not None:
+        link = Text("tersambung", "connected") if uplink.connected else Text("putus", "down")
+        line += (
+            Text(", uplink {link}, belum terkirim {n}", ", uplink {link}, unsent {n}")
+            .format(link=link.in_language(station.config.station.language), n=uplink.backlog)
+            .in_language(station.config.station.language)
+        )
+    return line

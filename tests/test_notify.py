@@ -1,0 +1,106 @@
+"""systemd's notify protocol: the daemon says READY=1 once its register and API are up,
+keeps a STATUS line, and says STOPPING=1 when SIGTERM asks it to stop, on a notify
+socket the test owns."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from collections.abc import AsyncIterator, Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from structlog.testing import capture_logs
+
+from appliance.notify import SystemdNotifier
+from sim.day import DurationModel, plan_day
+from sim.day_run import office_run
+from sim.pcscd import PrivatePcscd
+
+
+@pytest.fixture(params=["path", "abstract"])
+def listener(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[socket.socket, str]]:
+    """A datagram socket standing in for systemd, and the NOTIFY_SOCKET naming it."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_NONBLOCK)
+    if request.param == "path":
+        name = str(tmp_path / "notify")
+        sock.bind(name)
+    else:
+        name = f"@ktpel-test-{os.getpid()}-{tmp_path.name}"
+        sock.bind("\0" + name[1:])
+    with sock:
+        yield sock, name
+
+
+async def _messages(sock: socket.socket) -> AsyncIterator[dict[str, str]]:
+    loop = asyncio.get_running_loop()
+    while True:
+        data = await loop.sock_recv(sock, 4096)
+        yield dict(line.split("=", 1) for line in data.decode().splitlines())
+
+
+def test_each_message_reaches_the_socket(listener: tuple[socket.socket, str]) -> None:
+    sock, name = listener
+    notifier = SystemdNotifier(environ={"NOTIFY_SOCKET": name})
+    assert notifier.enabled
+    notifier.ready("siap")
+    notifier.status("antrean 3")
+    notifier.stopping("berhenti")
+    notifier.close()
+    received = [sock.recv(4096).decode() for _ in range(3)]
+    assert received == [
+        f"READY=1\nSTATUS=siap\nMAINPID={os.getpid()}",
+        "STATUS=antrean 3",
+        "STOPPING=1\nSTATUS=berhenti",
+    ]
+
+
+def test_without_systemd_nothing_is_sent_and_a_lost_listener_is_logged_once(
+    tmp_path: Path,
+) -> None:
+    assert not SystemdNotifier(environ={}).enabled
+    notifier = SystemdNotifier(environ={"NOTIFY_SOCKET": str(tmp_path / "nobody")})
+    with capture_logs() as logs:
+        notifier.ready("siap")
+        notifier.status("masih")
+    notifier.close()
+    assert [log["event"] for log in logs] == ["systemd_notify_failed"]
+
+
+@pytest_asyncio.fixture(loop_scope="module", scope="module")
+async def pcscd() -> AsyncIterator[PrivatePcscd]:
+    async with PrivatePcscd() as daemon:
+        yield daemon
+
+
+@pytest.mark.asyncio(loop_scope="module")
+@pytest.mark.timeout(120)
+async def test_the_daemon_says_ready_and_stopping(
+    tmp_path: Path,
+    pcscd: PrivatePcscd,
+    listener: tuple[socket.socket, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sock, name = listener
+    monkeypatch.setenv("NOTIFY_SOCKET", name)  # the daemon inherits it, as from systemd
+    plan = plan_day(
+        applicants=1,
+        seed=1,
+        today=date.today(),  # noqa: DTZ011 - any calendar day
+        arrivals_over_s=60,
+        model=DurationModel.without_people(),
+    )
+    messages = _messages(sock)
+    async with office_run(tmp_path / "office", plan, speed=None, pcscd=pcscd) as run:
+        async with asyncio.timeout(60):
+            ready = await anext(messages)
+        assert ready["READY"] == "1"
+        assert ready["MAINPID"] == str(run.daemon.pid)
+        assert ready["STATUS"].startswith("perangkat siap ")
+    # Leaving office_run sent SIGTERM and checked the exit status was 0.
+    async with asyncio.timeout(10):
+        stopping = await anext(messages)
+    assert stopping == {"STOPPING": "1", "STATUS": "berhenti"}
