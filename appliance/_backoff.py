@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 
@@ -18,12 +18,21 @@ class Backoff:
     maximum_s: float = 1.0
     jitter: float = 0.2
 
-    def delays(self, rng: random.Random) -> AsyncIterator[None]:
-        return self._delays(rng)
+    def delays(
+        self,
+        rng: random.Random,
+        *,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> AsyncIterator[None]:
+        """Yield at once, then after each pause; `sleep` pauses (a loop watched for
+        liveness passes one that beats while it sleeps)."""
+        return self._delays(rng, sleep)
 
-    async def _delays(self, rng: random.Random) -> AsyncIterator[None]:
+    async def _delays(
+        self, rng: random.Random, sleep: Callable[[float], Awaitable[None]]
+    ) -> AsyncIterator[None]:
         delay = self.initial_s
         while True:
             yield None
-            await asyncio.sleep(delay * (1 + rng.uniform(-self.jitter, self.jitter)))
+            await sleep(delay * (1 + rng.uniform(-self.jitter, self.jitter)))
             delay = min(delay * 2, self.maximum_s)

@@ -14,6 +14,7 @@ import signal
 from appliance._text import Text
 from appliance.config import Config
 from appliance.hal import DeviceState
+from appliance.liveness import Watchdog
 from appliance.logs import get_logger
 from appliance.notify import SystemdNotifier
 from appliance.station import Station
@@ -68,9 +69,13 @@ async def _announce(station: Station, notifier: SystemdNotifier) -> None:
         api=f"http://{station.config.api.host}:{station.api.port}",
     )
     notifier.ready(status_line(station))
-    while True:
-        await asyncio.sleep(_STATUS_EVERY_S)
-        notifier.status(status_line(station))
+    async with asyncio.TaskGroup() as tasks:
+        if notifier.watchdog_interval_s is not None:
+            watchdog = Watchdog(liveness=station.liveness, notifier=notifier)
+            tasks.create_task(watchdog.run(notifier.watchdog_interval_s), name="watchdog")
+        while True:
+            await asyncio.sleep(_STATUS_EVERY_S)
+            notifier.status(status_line(station))
 
 
 def status_line(station: Station) -> str:

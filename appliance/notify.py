@@ -26,6 +26,8 @@ class SystemdNotifier:
         self._address = "\0" + name[1:] if name.startswith("@") else name
         self._socket: socket.socket | None = None
         self._failed = False
+        self.watchdog_interval_s = _ping_interval(env)
+        """How often to send WATCHDOG=1 (half of WatchdogSec), or None without one."""
         if self._address:
             kind = socket.SOCK_DGRAM | socket.SOCK_CLOEXEC | socket.SOCK_NONBLOCK
             self._socket = socket.socket(socket.AF_UNIX, kind)
@@ -45,6 +47,9 @@ class SystemdNotifier:
     def status(self, status: str) -> None:
         self._send(f"STATUS={status}")
 
+    def watchdog(self) -> None:
+        self._send("WATCHDOG=1")
+
     def stopping(self, status: str) -> None:
         self._send(f"STOPPING=1\nSTATUS={status}")
 
@@ -59,3 +64,16 @@ class SystemdNotifier:
             self._failed = True
         else:
             self._failed = False
+
+
+def _ping_interval(env: Mapping[str, str]) -> float | None:
+    # systemd sets WATCHDOG_USEC with WatchdogSec=, and WATCHDOG_PID to the process it
+    # expects the pings from: a child that inherited the variables must not ping.
+    pid = env.get("WATCHDOG_PID")
+    if pid is not None and pid != str(os.getpid()):
+        return None
+    try:
+        usec = int(env.get("WATCHDOG_USEC", ""))
+    except ValueError:
+        return None
+    return usec / 2e6 if usec > 0 else None

@@ -31,6 +31,7 @@ from appliance.hal import (
     build_devices,
 )
 from appliance.issuance import CardActivator, CardIssuer
+from appliance.liveness import Liveness
 from appliance.logs import get_logger
 from appliance.pipeline import DeviceSteps, Pipeline, StepWork
 from appliance.pipeline._records import NoRecords, PersonRecords, SiakRecords
@@ -70,6 +71,7 @@ class Station:
     records: PersonRecords
     api: ApiServer
     uplink: Uplink | None
+    liveness: Liveness
 
     @classmethod
     @asynccontextmanager
@@ -77,6 +79,7 @@ class Station:
         cls, config: Config, *, clock: Timekeeper | None = None
     ) -> AsyncIterator[Station]:
         clock = clock or station_clock(config)
+        liveness = Liveness()
         async with AsyncExitStack() as stack:
             register = Register.open(
                 config.register_path,
@@ -170,6 +173,7 @@ class Station:
                 ),
                 work=work,
                 records=records,
+                liveness=liveness,
             )
             staff = StaffDirectory.load(
                 config.staff_path,
@@ -199,6 +203,7 @@ class Station:
                     ),
                     devices=supervisor,
                     state_dir=config.state_dir,
+                    liveness=liveness,
                 )
             yield cls(
                 config=config,
@@ -212,6 +217,7 @@ class Station:
                 records=records,
                 api=api,
                 uplink=uplink,
+                liveness=liveness,
             )
 
     async def run(self) -> None:

@@ -1,6 +1,6 @@
 """systemd's notify protocol: the daemon says READY=1 once its register and API are up,
-keeps a STATUS line, and says STOPPING=1 when SIGTERM asks it to stop, on a notify
-socket the test owns."""
+keeps a STATUS line, feeds the watchdog while its loops go round, and says STOPPING=1
+when SIGTERM asks it to stop, on a notify socket the test owns."""
 
 from __future__ import annotations
 
@@ -86,6 +86,7 @@ async def test_the_daemon_says_ready_and_stopping(
 ) -> None:
     sock, name = listener
     monkeypatch.setenv("NOTIFY_SOCKET", name)  # the daemon inherits it, as from systemd
+    monkeypatch.setenv("WATCHDOG_USEC", "200000")  # WatchdogSec=0.2: a ping every 0.1 s
     plan = plan_day(
         applicants=1,
         seed=1,
@@ -100,7 +101,13 @@ async def test_the_daemon_says_ready_and_stopping(
         assert ready["READY"] == "1"
         assert ready["MAINPID"] == str(run.daemon.pid)
         assert ready["STATUS"].startswith("perangkat siap ")
+        # Idle, the watched loops still go round, so the pings keep coming.
+        async with asyncio.timeout(30):
+            pings = [await anext(messages) for _ in range(3)]
+        assert pings == [{"WATCHDOG": "1"}] * 3
     # Leaving office_run sent SIGTERM and checked the exit status was 0.
     async with asyncio.timeout(10):
         stopping = await anext(messages)
+        while stopping == {"WATCHDOG": "1"}:
+            stopping = await anext(messages)
     assert stopping == {"STOPPING": "1", "STATUS": "berhenti"}

@@ -47,6 +47,7 @@ from appliance.domain import (
 )
 from appliance.hal import Device, DeviceError, DeviceState, DeviceStatus
 from appliance.issuance import ActivationRefused, CardSpoiled, NoCardToActivate, WrongCard
+from appliance.liveness import Liveness
 from appliance.logs import get_logger
 from appliance.register import (
     ApplicationSubmitted,
@@ -98,6 +99,8 @@ _TICKET_LETTERS: Final = {
     ServiceType.PERUBAHAN_DATA: "E",
 }
 _INTERRUPTED: Final = "interrupted"
+_LOOP: Final = "pipeline"
+"""The loop the watchdog watches: the encode-and-print worker, the pipeline's own."""
 _BUDGET_EXCEEDED: Final = "budget_exceeded"
 _OPEN: Final = "('in_progress', 'waiting_blank')"
 
@@ -163,8 +166,10 @@ class Pipeline:
         device_steps: DeviceSteps,
         work: StepWork,
         records: PersonRecords,
+        liveness: Liveness | None = None,
     ) -> None:
         self._register = register
+        self._liveness = liveness or Liveness()
         self._clock = clock
         self._settings = settings
         self._budgets = dict(budgets)
@@ -193,6 +198,8 @@ class Pipeline:
 
     async def run(self) -> None:
         """Recover what a restart left open, then run the background work until cancelled."""
+        # The worker's rounds are short: three idle periods without one is a stuck loop.
+        self._liveness.register(_LOOP, allowance_s=3 * self._liveness.period_s)
         async with asyncio.TaskGroup() as tasks:
             self._tasks = tasks
             await self._recover()
@@ -864,7 +871,7 @@ class Pipeline:
                 if app is not None:
                     self._begin(app, Step.ENCODE_PRINT, None, None, devices)
                     continue
-            await self._encode_wake.wait()
+            await self._liveness.wait(self._encode_wake, _LOOP)
 
     def _next_to_print(self) -> str | None:
         available = self._register.blank_stock().available

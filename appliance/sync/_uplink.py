@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import random
 import shutil
@@ -33,6 +34,7 @@ from appliance._backoff import Backoff
 from appliance._secrets import SecretFileError
 from appliance._version import __version__
 from appliance.clock import Clock, SystemClock, boot_id
+from appliance.liveness import Liveness
 from appliance.logs import get_logger
 from appliance.register import Event, KeyFileError, PublicKey, Register
 
@@ -53,6 +55,8 @@ from ._wire import encode_event, encode_events
 log = get_logger(__name__)
 
 _SHUTDOWN_PUBLISH_S: Final = 2.0
+_LOOP: Final = "uplink"
+"""The loop the watchdog watches: reconnecting, and sending the register."""
 _ACK_WAIT_MAX_S: Final = 1800.0
 
 
@@ -114,8 +118,10 @@ class Uplink:
         state_dir: Path | None = None,
         clock: Clock | None = None,
         seed: int | None = None,
+        liveness: Liveness | None = None,
     ) -> None:
         self._settings = settings
+        self._liveness = liveness or Liveness()
         self._register = register
         self._resolve = resolve
         self._telemetry = telemetry
@@ -185,6 +191,12 @@ class Uplink:
     async def run(self) -> None:
         """Keep a session with the broker until cancelled, reconnecting with backoff."""
         self._loop = asyncio.get_running_loop()
+        # Between beats the uplink may wait for a connection (keepalive_s) or for the
+        # broker's confirmation (publish_timeout_s); longer than both is a stuck loop.
+        settings = self._settings
+        allowance = settings.keepalive_s + settings.publish_timeout_s + 3 * self._liveness.period_s
+        self._liveness.register(_LOOP, allowance_s=allowance)
+        sleep = functools.partial(self._liveness.sleep, name=_LOOP)
         # Appends before the loop was known could not wake it: look once more.
         self._head = max(self._head, self._register.head()[0])
         backoff = Backoff(
@@ -193,10 +205,10 @@ class Uplink:
             jitter=0.3,
         )
         while True:
-            async for _ in backoff.delays(self._rng):
+            async for _ in backoff.delays(self._rng, sleep=sleep):
                 if await self._attempt():
                     break  # a session that moved data starts the backoff over
-            await asyncio.sleep(self._settings.reconnect_min_s)
+            await sleep(self._settings.reconnect_min_s)
 
     async def _attempt(self) -> bool:
         """One session; True if the broker confirmed anything in it."""
@@ -344,6 +356,7 @@ class Uplink:
         in_flight = asyncio.Semaphore(settings.max_in_flight)
         async with asyncio.TaskGroup() as publishes:
             while True:
+                self._liveness.beat(_LOOP)
                 await self._wait_for_work()
                 batch = await asyncio.to_thread(self._read_batch, self._next)
                 if batch is None:
@@ -388,7 +401,7 @@ class Uplink:
                 # The deadline runs from the last acknowledgement, whatever wakes this
                 # meanwhile: a busy station appends all day long.
                 async with asyncio.timeout_at(self._ack_deadline):
-                    await self._wake.wait()
+                    await self._liveness.wait(self._wake, _LOOP)
             except TimeoutError:
                 self._ack_deadline = None
                 if self._progress.acked == acked:
