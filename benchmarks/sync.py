@@ -659,10 +659,13 @@ async def _ingest(
             for every_signature in (True, False):
                 label = "every_signature" if every_signature else "last_of_each_run"
                 name = f"ingest_{backend}_{label}"
-                if server is not None and backend == "postgresql":
-                    url = server.fresh_database(name)
-                else:
-                    url = f"sqlite:{fleet.collector_dir / f'{name}.sqlite3'}"
+
+                def store_url(database: str, backend: str = backend) -> str:
+                    if server is not None and backend == "postgresql":
+                        return server.fresh_database(database)
+                    return f"sqlite:{fleet.collector_dir / f'{database}.sqlite3'}"
+
+                url = store_url(name)
                 _say(f"ingest: {backend}, {label}, {result['method']}")
                 run = await _ingest_run(
                     fleet,
@@ -677,11 +680,7 @@ async def _ingest(
                     _say("ingest: the broker did not deliver the queue; publishing live instead")
                     result["method"] = "live (preload did not deliver every message)"
                     result["preload_attempt"] = run
-                    url = (
-                        server.fresh_database(name + "_live")
-                        if server is not None and backend == "postgresql"
-                        else f"sqlite:{fleet.collector_dir / f'{name}-live.sqlite3'}"
-                    )
+                    url = store_url(f"{name}_live")
                     run = await _ingest_run(
                         fleet,
                         broker,
