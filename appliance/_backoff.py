@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 
 
@@ -28,11 +28,17 @@ class Backoff:
         liveness passes one that beats while it sleeps)."""
         return self._delays(rng, sleep)
 
+    def pauses(self, rng: random.Random) -> Iterator[float]:
+        """The pauses themselves, endlessly, for a caller that waits on more than a
+        clock (a device's own status change, say)."""
+        delay = self.initial_s
+        while True:
+            yield delay * (1 + rng.uniform(-self.jitter, self.jitter))
+            delay = min(delay * 2, self.maximum_s)
+
     async def _delays(
         self, rng: random.Random, sleep: Callable[[float], Awaitable[None]]
     ) -> AsyncIterator[None]:
-        delay = self.initial_s
-        while True:
+        for pause in self.pauses(rng):
             yield None
-            await sleep(delay * (1 + rng.uniform(-self.jitter, self.jitter)))
-            delay = min(delay * 2, self.maximum_s)
+            await sleep(pause)

@@ -24,7 +24,11 @@ class Text:
         return self.en if language == "en" else self.id
 
     def format(self, **values: object) -> Text:
-        return Text(id=self.id.format(**values), en=self.en.format(**values))
+        """Fill the placeholders; a `Text` value is put in each language's own words."""
+        return Text(
+            id=self.id.format(**{k: v.id if isinstance(v, Text) else v for k, v in values.items()}),
+            en=self.en.format(**{k: v.en if isinstance(v, Text) else v for k, v in values.items()}),
+        )
 
     def __str__(self) -> str:
         return self.id

@@ -10,11 +10,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import json
 import os
+import signal
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Literal, NoReturn, TextIO
+
+import httpx
 
 from appliance._secrets import SecretFileError
 from appliance._text import Language, Text
@@ -49,6 +53,8 @@ from sim.cli import run as run_sim
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
+
+_STATUS_TIMEOUT_S = 10.0
 
 
 class CommandFailed(Exception):
@@ -175,6 +181,7 @@ def _parser() -> argparse.ArgumentParser:
     sim.set_defaults(handler=_sim)
 
     _add_central_command(commands, with_config)
+    _add_field_commands(commands, with_config)
 
     demo = commands.add_parser(
         "demo", help="a station's day on simulated devices, with a summary at the end"
@@ -220,6 +227,26 @@ def _add_central_command(
     central.set_defaults(handler=_central)
 
 
+def _add_field_commands(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    with_config: Callable[[argparse.ArgumentParser], None],
+) -> None:
+    status = commands.add_parser(
+        "status",
+        help="ask the running daemon how the station is: devices, queue, steps, uplink, disk",
+    )
+    with_config(status)
+    status.add_argument("--json", action="store_true", help="the daemon's report as JSON")
+    status.set_defaults(handler=_status)
+    doctor = commands.add_parser(
+        "doctor",
+        help="check the devices, broker, register, keys, disk and clock, and say what to fix",
+    )
+    with_config(doctor)
+    doctor.add_argument("--json", action="store_true", help="the findings as JSON, both languages")
+    doctor.set_defaults(handler=_doctor)
+
+
 def _add_staff_commands(
     commands: argparse._SubParsersAction[argparse.ArgumentParser],
     with_config: Callable[[argparse.ArgumentParser], None],
@@ -255,12 +282,55 @@ def _add_staff_commands(
 
 
 def _run(args: argparse.Namespace, _out: TextIO) -> int:
+    # A reload asked for while the daemon is still importing must not kill it (SIGHUP's
+    # default); the daemon handles it once it runs.
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     from appliance.daemon import serve  # noqa: PLC0415 - the daemon's imports are heavy
 
-    config = load_config(Path(args.config), overlays=[Path(f) for f in args.config_overlay])
+    def load() -> Config:
+        return load_config(Path(args.config), overlays=[Path(f) for f in args.config_overlay])
+
+    config = load()
     configure_logging(level=config.logging.level, format=config.logging.format)
-    asyncio.run(serve(config))
+    asyncio.run(serve(config, reload=load))
     return EXIT_OK
+
+
+def _status(args: argparse.Namespace, out: TextIO) -> int:
+    from appliance.status import render_status  # noqa: PLC0415 - the daemon's parts are heavy
+
+    config = load_config(Path(args.config))
+    url = f"{config.api.local_url}/api/v1/status"
+    try:
+        # Loopback, never through an office proxy from the environment.
+        response = httpx.get(url, timeout=_STATUS_TIMEOUT_S, trust_env=False)
+        response.raise_for_status()
+        report = response.json()
+    except (httpx.HTTPError, ValueError) as error:
+        raise CommandFailed(
+            Text(
+                f"Daemon stasiun tidak menjawab di {url} ({error}). Periksa "
+                "`systemctl status ktpel-station` dan `journalctl -u ktpel-station`, "
+                "atau jalankan `appliance doctor`.",
+                f"The station daemon does not answer at {url} ({error}). Check "
+                "`systemctl status ktpel-station` and `journalctl -u ktpel-station`, "
+                "or run `appliance doctor`.",
+            )
+        ) from None
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False, indent=2), file=out)
+    else:
+        print(render_status(report, args.lang), file=out)
+    return EXIT_OK
+
+
+def _doctor(args: argparse.Namespace, out: TextIO) -> int:
+    from appliance.doctor import run_doctor  # noqa: PLC0415 - the drivers' imports are heavy
+
+    config = load_config(Path(args.config))
+    # The report is the doctor's voice: the drivers' own info lines would drown it.
+    configure_logging(level="warning", format=config.logging.format)
+    return run_doctor(config, language=args.lang, json_output=args.json, out=out)
 
 
 def _central(args: argparse.Namespace, out: TextIO) -> int:

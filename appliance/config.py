@@ -63,6 +63,9 @@ class StationSection(_Section):
 
 class PathsSection(_Section):
     state_dir: Path = Path("/var/lib/ktpel-station")
+    reserve_mb: Annotated[int, Field(ge=0, le=1024 * 1024)] = 256
+    """Free space kept back on the register's and the biometric store's filesystems:
+    below it no new ticket or application is taken, so the open ones can finish."""
 
 
 class KeysSection(_Section):
@@ -108,6 +111,16 @@ class ApiSection(_Section):
     allow_remote: bool = False
     """Must be set to listen on anything but loopback (an office LAN)."""
     max_body_bytes: Annotated[int, Field(ge=1024, le=16 * 1024 * 1024)] = 64 * 1024
+
+    @property
+    def local_url(self) -> str:
+        """Where a command on the station itself reaches the daemon's API."""
+        # Listening everywhere, loopback answers too: IPv4's for 0.0.0.0, and IPv6's for
+        # "::" (asyncio sets IPV6_V6ONLY, so 127.0.0.1 would be refused there).
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(self.host, self.host)  # noqa: S104
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
 
     @model_validator(mode="after")
     def _loopback_unless_allowed(self) -> ApiSection:
@@ -288,7 +301,9 @@ def parse_config(document: Mapping[str, Any], *, file: Path) -> Config:
     state_dir = config.paths.state_dir
     if not state_dir.is_absolute():
         state_dir = (file.parent / state_dir).resolve()
-    return config.model_copy(update={"paths": PathsSection(state_dir=state_dir)})
+    return config.model_copy(
+        update={"paths": config.paths.model_copy(update={"state_dir": state_dir})}
+    )
 
 
 def validate_document(model: type[M], document: Mapping[str, Any], *, file: Path) -> M:

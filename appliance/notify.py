@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from collections.abc import Mapping
 
 from appliance.logs import get_logger
@@ -49,6 +50,13 @@ class SystemdNotifier:
 
     def watchdog(self) -> None:
         self._send("WATCHDOG=1")
+
+    def reloading(self) -> None:
+        """Reloading the config; READY=1 follows when done. MONOTONIC_USEC lets systemd
+        (Type=notify-reload) tell this reload from an earlier one."""
+        self._send(
+            f"RELOADING=1\nMONOTONIC_USEC={time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000}"
+        )
 
     def stopping(self, status: str) -> None:
         self._send(f"STOPPING=1\nSTATUS={status}")

@@ -518,6 +518,32 @@ class StaffDirectory:
             hasher=hasher,
         )
 
+    def reload(self, path: Path) -> list[str]:
+        """Read the staff file again (SIGHUP, after `appliance staff add` or `passwd`);
+        returns who was removed or changed, whose sessions must close. A file that does
+        not read raises StaffFileError and changes nothing, and so does one that would
+        leave nobody to log in (a file gone missing reads as empty). Lockouts are kept."""
+        document = _read_document(path)
+        if self._members and not document.person:
+            raise StaffFileError(
+                path,
+                None,
+                Text(
+                    "tidak ada petugas lagi; daftar yang berjalan dipertahankan",
+                    "nobody left in it; the running list is kept",
+                ),
+            )
+        members = {person.id: person.member() for person in document.person}
+        hashes = {person.id: person.secret for person in document.person}
+        changed = [
+            person_id
+            for person_id, member in self._members.items()
+            if members.get(person_id) != member
+            or hashes.get(person_id) != self._secret_hashes[person_id]
+        ]
+        self._members, self._secret_hashes = members, hashes
+        return changed
+
     def members(self) -> tuple[StaffMember, ...]:
         """Everyone, in the order of the file."""
         return tuple(self._members.values())

@@ -20,6 +20,7 @@ from appliance.biostore import BiometricStore
 from appliance.card import DocumentSigner
 from appliance.clock import RealTimekeeper, ScaledClock, Timekeeper
 from appliance.config import Config
+from appliance.diskspace import MIB, DiskSpace
 from appliance.fingerprint import FingerMatcher
 from appliance.hal import (
     Backoff,
@@ -37,6 +38,7 @@ from appliance.pipeline import DeviceSteps, Pipeline, StepWork
 from appliance.pipeline._records import NoRecords, PersonRecords, SiakRecords
 from appliance.register import Register, StationKey
 from appliance.staff import Sessions, StaffDirectory
+from appliance.status import StatusReport
 from appliance.sync import Uplink
 from appliance.telemetry import StationTelemetry
 
@@ -76,10 +78,10 @@ class Station:
     @classmethod
     @asynccontextmanager
     async def open(
-        cls, config: Config, *, clock: Timekeeper | None = None
+        cls, config: Config, *, clock: Timekeeper | None = None, liveness: Liveness | None = None
     ) -> AsyncIterator[Station]:
         clock = clock or station_clock(config)
-        liveness = Liveness()
+        liveness = liveness or Liveness()
         async with AsyncExitStack() as stack:
             register = Register.open(
                 config.register_path,
@@ -92,6 +94,10 @@ class Station:
                 config.biometrics_dir, master_key_path=config.biometric_key_path
             )
             stack.callback(biostore.close)
+            disk = DiskSpace(
+                paths=(config.register_path.parent, config.biometrics_dir),
+                reserve_bytes=config.paths.reserve_mb * MIB,
+            )
             devices = build_devices(config.devices)
             supervisor = DeviceSupervisor(
                 devices=devices,
@@ -174,6 +180,7 @@ class Station:
                 work=work,
                 records=records,
                 liveness=liveness,
+                disk=disk,
             )
             staff = StaffDirectory.load(
                 config.staff_path,
@@ -182,29 +189,38 @@ class Station:
                 lockout=config.staff.lockout,
             )
             sessions = Sessions(clock=clock, idle=config.staff.session_idle)
-            app = create_app(
-                pipeline=pipeline,
-                staff=staff,
-                sessions=sessions,
-                live=LiveEvents(register=register),
-                devices=supervisor.snapshot,
-                station_id=config.station.id,
-                max_body_bytes=config.api.max_body_bytes,
+            telemetry = StationTelemetry(
+                register=register, pipeline=pipeline, devices=supervisor.snapshot, disk=disk
             )
-            api = ApiServer(app=app, host=config.api.host, port=config.api.port)
             uplink = None
             if config.uplink.enabled:
                 uplink = Uplink(
                     settings=config.uplink,
                     register=register,
                     resolve=config.state_path,
-                    telemetry=StationTelemetry(
-                        register=register, pipeline=pipeline, devices=supervisor.snapshot
-                    ),
+                    telemetry=telemetry,
                     devices=supervisor,
-                    state_dir=config.state_dir,
                     liveness=liveness,
                 )
+            status = StatusReport(
+                telemetry=telemetry,
+                devices=supervisor.snapshot,
+                uplink=uplink,
+                clock=clock,
+                liveness=liveness,
+            )
+            live = LiveEvents(register=register)
+            app = create_app(
+                pipeline=pipeline,
+                staff=staff,
+                sessions=sessions,
+                live=live,
+                devices=supervisor.snapshot,
+                status=status,
+                station_id=config.station.id,
+                max_body_bytes=config.api.max_body_bytes,
+            )
+            api = ApiServer(app=app, host=config.api.host, port=config.api.port, on_stop=live.close)
             yield cls(
                 config=config,
                 clock=clock,
@@ -222,13 +238,20 @@ class Station:
 
     async def run(self) -> None:
         """Supervise the devices, run the pipeline, serve the API and ship the register to
-        the central office until cancelled."""
-        async with asyncio.TaskGroup() as tasks:
-            tasks.create_task(self.supervisor.run(), name="devices")
-            tasks.create_task(self.pipeline.run(), name="pipeline")
-            tasks.create_task(self.api.serve(), name="api")
-            if self.uplink is not None:
-                tasks.create_task(self.uplink.run(), name="uplink")
+        the central office until cancelled.
+
+        The devices are closed last: a device step cancelled on the way out still has
+        them, to leave them safe (an interrupted card put in the reject box)."""
+        async with asyncio.TaskGroup() as devices:
+            supervisor = devices.create_task(self.supervisor.run(), name="devices")
+            try:
+                async with asyncio.TaskGroup() as tasks:
+                    tasks.create_task(self.pipeline.run(), name="pipeline")
+                    tasks.create_task(self.api.serve(), name="api")
+                    if self.uplink is not None:
+                        tasks.create_task(self.uplink.run(), name="uplink")
+            finally:
+                supervisor.cancel()
 
 
 def _named(devices: dict[str, Device], name: str, kind: type[_D]) -> _D | None:

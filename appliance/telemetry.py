@@ -1,6 +1,6 @@
 """The station's figures for the central office's `telemetry` topic: today's queue,
-applications per step, each step's durations and breaches today, blank stock and the
-devices. The uplink adds its own backlog, the disk and the clock.
+applications per step, each step's durations and breaches today, blank stock, the
+devices and the disk. The uplink adds its own backlog and the clock.
 
 Everything is read from the register's derived state when a report is due, so a
 restart loses nothing and no counter is kept on the side. "Today" starts with the day's
@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
+from appliance.diskspace import DiskSpace
 from appliance.pipeline import Pipeline
 from appliance.register import EventType, Register
 
@@ -28,14 +29,17 @@ class StationTelemetry:
         register: Register,
         pipeline: Pipeline,
         devices: Callable[[], dict[str, dict[str, Any]]],
+        disk: DiskSpace,
     ) -> None:
         self._register = register
         self._pipeline = pipeline
         self._devices = devices
+        self._disk = disk
 
     def __call__(self) -> dict[str, Any]:
         queue = self._pipeline.queue()
         stock = self._register.blank_stock()
+        disk = self._disk.report()
         day = queue.day.isoformat()
         return {
             "station": self._register.station_id,
@@ -54,6 +58,8 @@ class StationTelemetry:
                 name: {"state": status["state"], "code": status.get("code")}
                 for name, status in self._devices().items()
             },
+            "disk": disk.to_json(),
+            "disk_free_bytes": disk.free_bytes,  # as before `disk`, for readers of that
         }
 
     def _applications(self) -> dict[str, int]:

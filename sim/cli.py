@@ -17,7 +17,6 @@ from typing import Any, TextIO
 
 from ._base import Timing
 from .control import send_control
-from .office import SimulatedOffice
 from .scenario import Scenario, ScenarioError
 
 DEFAULT_DIR = Path("/run/ktpel-sim")
@@ -81,6 +80,8 @@ def _param(item: str) -> tuple[str, float | str]:
 
 
 async def _serve(args: argparse.Namespace, directory: Path, out: TextIO) -> int:
+    from .office import SimulatedOffice  # noqa: PLC0415 - `appliance run` reads this module
+
     scenario = None
     if args.scenario:
         try:

@@ -9,7 +9,9 @@ import contextlib
 import os
 import signal
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any, Final
 
 import httpx
 
@@ -20,11 +22,25 @@ class DaemonFailed(RuntimeError):
     """The daemon exited before it was ready, or on its own."""
 
 
+APPLIANCE: Final = (sys.executable, "-m", "appliance")
+
+
 class StationDaemon:
     def __init__(
-        self, *, config: Path, overlays: tuple[Path, ...] = (), log: Path, api_url: str
+        self,
+        *,
+        config: Path,
+        overlays: tuple[Path, ...] = (),
+        log: Path,
+        api_url: str,
+        program: Sequence[str] = APPLIANCE,
+        env: Mapping[str, str] | None = None,
     ) -> None:
-        self._command = [sys.executable, "-m", "appliance", "run", "--config", str(config)]
+        """`program` is what runs `appliance`'s command line: a test may put a wrapper
+        in front (a mount namespace, a fault to inject), as systemd would exec it; `env`
+        is added to the environment it inherits (NOTIFY_SOCKET, as systemd gives it)."""
+        self._env = dict(env or {})
+        self._command = [*program, "run", "--config", str(config)]
         for overlay in overlays:
             self._command += ["--config-overlay", str(overlay)]
         self._log = log
@@ -40,6 +56,7 @@ class StationDaemon:
         """Start the daemon and return once its API answers."""
         # The config says which pcscd the daemon's readers are on, not our environment.
         env = {name: value for name, value in os.environ.items() if name != SOCKET_VARIABLE}
+        env |= self._env
         with self._log.open("ab") as log:
             self._process = await asyncio.create_subprocess_exec(
                 *self._command, stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log, env=env
@@ -58,9 +75,44 @@ class StationDaemon:
                 await asyncio.sleep(pause)
                 pause = min(0.2, pause * 2)
 
+    async def devices_ready(self, *, within_s: float = 30.0) -> dict[str, Any]:
+        """The daemon's status report (`/api/v1/status`) once every device it drives is
+        READY: they come up on their own after the daemon is ready, and nothing announces
+        it but the API."""
+        async with asyncio.timeout(within_s), httpx.AsyncClient(base_url=self._api_url) as http:
+            pause = 0.02
+            while True:
+                with contextlib.suppress(httpx.TransportError):
+                    report: dict[str, Any] = (await http.get("/api/v1/status")).json()
+                    if all(d["state"] == "READY" for d in report["devices"].values()):
+                        return report
+                await asyncio.sleep(pause)
+                pause = min(0.2, pause * 2)
+
     @property
     def pid(self) -> int | None:
         return None if self._process is None else self._process.pid
+
+    def send_signal(self, signum: signal.Signals) -> None:
+        """A signal to the running daemon (SIGHUP to reload, SIGSTOP to freeze it)."""
+        if self._process is None or self._process.returncode is not None:
+            raise DaemonFailed("appliance run is not running")
+        self._process.send_signal(signum)
+
+    async def stop_within(self, seconds: float) -> int:
+        """SIGTERM, and the exit status, which must come within `seconds` (TimeoutError
+        otherwise, with the daemon left running for the caller to kill)."""
+        process = self._process
+        if process is None:
+            raise DaemonFailed("appliance run is not running")
+        if self._watch is not None:
+            self._watch.cancel()
+            self._watch = None
+        process.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(seconds):
+            status = await process.wait()
+        self._process = None
+        return status
 
     async def kill(self) -> None:
         """SIGKILL: the power cut of a process."""

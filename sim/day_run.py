@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -32,7 +32,7 @@ from appliance.staff import add_member
 
 from ._base import Timing
 from .central import CentralReport, SimulatedCentral
-from .daemon import StationDaemon
+from .daemon import APPLIANCE, StationDaemon
 from .day import DayLog, DayPlan, OfficeDay, Staff
 from .day_report import DayReport
 from .office import SimulatedOffice
@@ -95,14 +95,20 @@ class OfficeRun:
             )
             playing = asyncio.create_task(day.run(), name="day")
             died = asyncio.create_task(self.daemon.died.wait(), name="daemon-died")
-            await asyncio.wait({playing, died}, return_when=asyncio.FIRST_COMPLETED)
-            died.cancel()
-            if not playing.done() and self.daemon.failure is not None:
-                playing.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await playing
-                raise self.daemon.failure
-            return await playing
+            try:
+                await asyncio.wait({playing, died}, return_when=asyncio.FIRST_COMPLETED)
+                if not playing.done() and self.daemon.failure is not None:
+                    raise self.daemon.failure
+                return await playing
+            finally:
+                # Cancelled from outside (a test's deadline) or ended by a dead daemon:
+                # the officers stop too, before their HTTP client closes.
+                pending = [task for task in (playing, died) if not task.done()]
+                for task in pending:
+                    task.cancel()
+                for task in pending:
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
 
     def report(self) -> DayReport:
         return DayReport.read(
@@ -118,9 +124,16 @@ async def office_run(
     speed: float | None,
     pcscd: PrivatePcscd | None = None,
     central: bool = False,
+    settings: Mapping[str, Mapping[str, object]] | None = None,
+    program: Sequence[str] = APPLIANCE,
+    env: Mapping[str, str] | None = None,
 ) -> AsyncIterator[OfficeRun]:
     """The simulator and the daemon, ready for `play`; on the way out the daemon is
     stopped with SIGTERM (DaemonFailed unless it exits 0) and the simulator with it.
+
+    `settings` are config tables merged over the station's (`{"paths": {"reserve_mb":
+    8}}`); `program` runs `appliance`, with `env` added to its environment (see
+    StationDaemon).
 
     With `central`, the station ships its register over its uplink to a central office
     (a private broker and a collector) started beside it."""
@@ -152,6 +165,7 @@ async def office_run(
             port=port,
             clock_table=clock_table,
             uplink=None if office is None else office.uplink_table(),
+            settings=settings or {},
         )
         if office is not None:
             office.start_collector(config.station_key_path.with_suffix(".pub"))
@@ -166,6 +180,8 @@ async def office_run(
         overlays=(sim.overlay_path,),
         log=directory / "daemon.log",
         api_url=api_url,
+        program=program,
+        env=env,
     )
     try:
         await daemon.start()
@@ -192,6 +208,7 @@ def _prepare_station(
     port: int,
     clock_table: dict[str, object],
     uplink: dict[str, object] | None,
+    settings: Mapping[str, Mapping[str, object]],
 ) -> tuple[Path, Config]:
     """The station's config file (and what it says), keys and officers, in `directory`."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -205,6 +222,11 @@ def _prepare_station(
         document["clock"] = clock_table
     if uplink is not None:
         document["uplink"] = uplink
+    for table, values in settings.items():
+        current = document.setdefault(table, {})
+        if not isinstance(current, dict):
+            raise TypeError(f"[{table}] is not a table")
+        current.update(values)
     config_path = directory / "station.toml"
     config_path.write_text(tomli_w.dumps(document), encoding="utf-8")
     config = load_config(config_path)

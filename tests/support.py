@@ -5,8 +5,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Any
+
+from sim.day import DayPlan, DurationModel, plan_day
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -55,4 +58,16 @@ def run_on_small_filesystem(
         timeout=120,
         cwd=REPO,
         env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+
+
+def quiet_day(*, applicants: int = 1, seed: int = 1, arrivals_over_s: float = 60) -> DayPlan:
+    """A plan for a test that needs a running station more than a day's work: officers
+    who act at once, applicants over a minute."""
+    return plan_day(
+        applicants=applicants,
+        seed=seed,
+        today=date.today(),  # noqa: DTZ011 - any calendar day
+        arrivals_over_s=arrivals_over_s,
+        model=DurationModel.without_people(),
     )

@@ -55,6 +55,7 @@ half a minute; set the variable higher for a deeper run (400: about four minutes
 EVENTS = "GET /api/v1/events"
 FUZZED = (
     "GET /api/v1/health",
+    "GET /api/v1/status",
     "POST /api/v1/session",
     "DELETE /api/v1/session",
     "POST /api/v1/queue/tickets",

@@ -161,3 +161,31 @@ def test_an_overlay_adds_devices_to_the_station_file(tmp_path: Path) -> None:
     assert isinstance(pad, SignaturePadConfig)
     assert pad.path == "/dev/serial/by-id/pad"
     assert (config.hal.poll_interval_s, config.hal.reconnect_max_s) == (2, 3)
+
+
+def test_the_disk_reserve_is_read(tmp_path: Path) -> None:
+    file = tmp_path / "station.toml"
+    file.write_text('[station]\nid = "s1"\n[paths]\nstate_dir = "state"\nreserve_mb = 6\n')
+    config = load_config(file)
+    assert (config.paths.reserve_mb, config.state_dir) == (6, (tmp_path / "state").resolve())
+    file.write_text('[station]\nid = "s1"\n[paths]\nreserve_mb = -1\n')
+    with pytest.raises(ConfigError) as refused:
+        load_config(file)
+    assert "paths.reserve_mb" in refused.value.render("en")
+
+
+@pytest.mark.parametrize(
+    ("host", "url"),
+    [
+        ("127.0.0.1", "http://127.0.0.1:8470"),
+        ("0.0.0.0", "http://127.0.0.1:8470"),  # noqa: S104 - the setting under test
+        ("::", "http://[::1]:8470"),  # asyncio listens IPv6-only there
+        ("::1", "http://[::1]:8470"),
+    ],
+)
+def test_commands_on_the_station_reach_the_api_on_loopback(
+    tmp_path: Path, host: str, url: str
+) -> None:
+    file = tmp_path / "station.toml"
+    file.write_text(f'[station]\nid = "s1"\n[api]\nhost = "{host}"\nallow_remote = true\n')
+    assert load_config(file).api.local_url == url

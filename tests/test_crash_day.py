@@ -18,14 +18,16 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+import httpx
 import pytest
 import pytest_asyncio
 
 from appliance.clock import ManualTimekeeper
 from appliance.register import EventType, read_events
+from appliance.status import render_status
 from sim.daemon import DaemonFailed
 from sim.day import DurationModel, plan_day
-from sim.day_run import office_run
+from sim.day_run import OfficeRun, office_run
 from sim.pcscd import PrivatePcscd
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -35,6 +37,9 @@ APPLICANTS = 14
 ARRIVALS_S = 3600.0
 """Arrivals spread over an hour of the officers' clock, which moves a step at each
 power cut: the day cannot end before the last one."""
+BUDGET_S = 240.0
+"""The most the cuts, the day and its delivery to the centre may take (about a minute
+and a half): inside pytest's own timeout, so that a day that sticks says where."""
 
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
@@ -59,6 +64,7 @@ async def test_a_day_of_power_cuts_loses_no_applicant_and_no_card(
     assert set(expected.values()) == {"served", "returned_at_check", "returned_at_validate"}
     moments = random.Random(2026)  # when to cut the power, reproducibly
     arrivals = ManualTimekeeper()
+    deadline = asyncio.get_running_loop().time() + BUDGET_S
     async with office_run(tmp_path, plan, speed=None, pcscd=pcscd, central=True) as run:
         day = asyncio.create_task(run.play(plan, clock=arrivals), name="the-day")
         for _ in range(KILLS):
@@ -69,9 +75,14 @@ async def test_a_day_of_power_cuts_loses_no_applicant_and_no_card(
             await run.daemon.start()
             arrivals.advance(ARRIVALS_S / KILLS)
         arrivals.advance(ARRIVALS_S)
-        async with asyncio.timeout(300):
-            log = await day
-        central = await run.central_report(within_s=120)
+        stage = "serving the day"
+        try:
+            async with asyncio.timeout_at(deadline):
+                log = await day
+                stage = "delivering the register to the centre"
+                central = await run.central_report(within_s=BUDGET_S)
+        except TimeoutError:
+            pytest.fail(f"{stage} did not end in time:\n{await _where_it_stands(run)}")
     assert run.daemon.starts == KILLS + 1
     assert not log.given_up, log.retries
 
@@ -134,6 +145,28 @@ async def test_a_daemon_that_dies_by_itself_ends_the_day_with_its_log(
         with pytest.raises(DaemonFailed, match="exited on its own"):
             async with asyncio.timeout(60):
                 await day
+
+
+async def _where_it_stands(run: OfficeRun) -> str:
+    """The daemon's own status and the register's last events: what a stuck day was
+    waiting for."""
+    # Whatever goes wrong here is reported in its place: it must not hide the failure.
+    try:
+        async with httpx.AsyncClient(base_url=run.api_url, trust_env=False, timeout=5) as http:
+            response = await http.get("/api/v1/status")
+            response.raise_for_status()
+        lines = [render_status(response.json(), "en")]
+    except Exception as error:  # noqa: BLE001 - reported, not raised
+        lines = [f"no status from the daemon: {error!r}"]
+    lines.append("the register's last events:")
+    try:
+        for event in list(read_events(run.config.register_path))[-25:]:
+            data = event.data
+            detail = {key: data[key] for key in ("step", "code", "outcome") if key in data}
+            lines.append(f"  {event.seq} {event.ts} {event.type} {event.app or ''} {detail}")
+    except Exception as error:  # noqa: BLE001 - reported, not raised
+        lines.append(f"  unreadable: {error!r}")
+    return "\n".join(lines)
 
 
 @dataclass

@@ -33,6 +33,7 @@ from appliance.hal._card_encoder import (
     CardEncoderConfig,
     CardInfo,
 )
+from appliance.hal._pcsc import PcscContext
 from sim._base import Fault, Timing
 from sim.pcscd import SOCKET_VARIABLE, PrivatePcscd
 from sim.smartcard import VirtualCard, VpcdSlot
@@ -101,8 +102,6 @@ def _encoder(pcscd: PrivatePcscd, **options: object) -> CardEncoder:
         "name": "card_encoder",
         "reader": pcscd.friendly_name,  # a prefix: the first slot, "00 00"
         "pcsc_socket": str(pcscd.socket_path),
-        "connect_timeout_s": 2.0,
-        "probe_timeout_s": 1.0,
     }
     settings.update(options)
     return CardEncoder(**settings)  # type: ignore[arg-type]
@@ -493,6 +492,61 @@ async def test_a_reader_that_is_gone_is_not_found_until_it_is_back(
         await pcscd.restart(reader=True)
     await encoder.connect()
     assert encoder.status.usable
+
+
+async def test_a_wait_given_up_and_closed_does_not_stop_every_pcsc_call(
+    pcscd: PrivatePcscd,
+) -> None:
+    """A watcher stops while its wait is just starting: the cancel may come before the
+    wait has begun, and libpcsclite would then hold its global lock through a release
+    queued behind the wait, stopping every PC/SC call in the process for the wait's
+    length. Closing must end the wait first, and promptly."""
+    for attempt in range(40):  # the race is in the wait's first moments: meet it often
+        watching = PcscContext(device="card_encoder", name=f"watch-{attempt}")
+        state = await watching.reader_state(pcscd.reader_name)  # unaware: at once
+        assert state is not None
+        waiting = asyncio.create_task(
+            watching.reader_state(pcscd.reader_name, state.known, wait_s=60)
+        )
+        # Give up on it at slightly different moments of its start: a few turns of the
+        # loop, then a spin of up to 0.8 ms (a moment, not a wait for anything).
+        for _ in range(attempt % 4):
+            await asyncio.sleep(0)
+        spin_until = time.perf_counter() + (attempt // 4) % 5 * 0.0002
+        while time.perf_counter() < spin_until:
+            pass
+        waiting.cancel()
+        async with asyncio.timeout(10):  # the wait would hold everything for 60 s
+            await watching.close(timeout_s=30)
+            other = PcscContext(device="card_encoder", name=f"other-{attempt}")
+            assert pcscd.reader_name in await other.readers()
+            await other.close()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+
+
+async def test_a_context_given_up_under_a_stuck_call_closes_at_once(
+    pcscd: PrivatePcscd,
+) -> None:
+    """A card that hangs mid-command leaves its call stuck, and the context is given up
+    (`forget`) so that the next call makes a new one. Closing then must not wait for
+    the stuck call: nothing can cancel it, and the device's disconnect would wait out
+    its whole time every time."""
+    context = PcscContext(device="card_encoder", name="stuck")
+    state = await context.reader_state(pcscd.reader_name)
+    assert state is not None
+    stuck_s = 10.0  # as a hung SCardTransmit would, for this long
+    stuck = asyncio.create_task(
+        context.reader_state(pcscd.reader_name, state.known, wait_s=stuck_s)
+    )
+    await asyncio.sleep(0)  # handed to its thread
+    stuck.cancel()
+    context.forget()
+    async with asyncio.timeout(stuck_s / 2):
+        assert pcscd.reader_name in await context.readers()  # on a new context
+        await context.close(timeout_s=stuck_s * 3)
+    with pytest.raises(asyncio.CancelledError):
+        await stuck
 
 
 async def test_another_reader_name_is_not_found(pcscd: PrivatePcscd) -> None:

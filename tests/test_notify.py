@@ -8,17 +8,17 @@ import asyncio
 import os
 import socket
 from collections.abc import AsyncIterator, Iterator
-from datetime import date
 from pathlib import Path
 
+import httpx
 import pytest
 import pytest_asyncio
 from structlog.testing import capture_logs
 
 from appliance.notify import SystemdNotifier
-from sim.day import DurationModel, plan_day
 from sim.day_run import office_run
 from sim.pcscd import PrivatePcscd
+from tests.support import quiet_day
 
 
 @pytest.fixture(params=["path", "abstract"])
@@ -87,13 +87,7 @@ async def test_the_daemon_says_ready_and_stopping(
     sock, name = listener
     monkeypatch.setenv("NOTIFY_SOCKET", name)  # the daemon inherits it, as from systemd
     monkeypatch.setenv("WATCHDOG_USEC", "200000")  # WatchdogSec=0.2: a ping every 0.1 s
-    plan = plan_day(
-        applicants=1,
-        seed=1,
-        today=date.today(),  # noqa: DTZ011 - any calendar day
-        arrivals_over_s=60,
-        model=DurationModel.without_people(),
-    )
+    plan = quiet_day()
     messages = _messages(sock)
     async with office_run(tmp_path / "office", plan, speed=None, pcscd=pcscd) as run:
         async with asyncio.timeout(60):
@@ -111,3 +105,54 @@ async def test_the_daemon_says_ready_and_stopping(
         while stopping == {"WATCHDOG": "1"}:
             stopping = await anext(messages)
     assert stopping == {"STOPPING": "1", "STATUS": "berhenti"}
+
+
+@pytest.mark.asyncio(loop_scope="module")
+@pytest.mark.timeout(120)
+async def test_a_hung_broker_neither_delays_ready_nor_stops_the_watchdog(
+    tmp_path: Path,
+    pcscd: PrivatePcscd,
+    listener: tuple[socket.socket, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The uplink starts last and waits on its own: a broker that accepts connections
+    and never answers (a hung one) holds up neither READY nor the watchdog's pings
+    through a whole connect timeout."""
+    sock, name = listener
+    monkeypatch.setenv("NOTIFY_SOCKET", name)
+    monkeypatch.setenv("WATCHDOG_USEC", "1000000")  # a ping every 0.5 s
+    keepalive_s = 5
+    plan = quiet_day()
+    messages = _messages(sock)
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as hung:
+        hung.bind(("127.0.0.1", 0))
+        hung.listen(8)  # the kernel completes connections; nothing ever reads or answers
+        uplink = {
+            "host": "127.0.0.1",
+            "port": hung.getsockname()[1],
+            "keepalive_s": keepalive_s,
+            "central_public_key": "keys/station.pub",  # any key: no ack will come
+        }
+        async with office_run(
+            tmp_path / "office", plan, speed=None, pcscd=pcscd, settings={"uplink": uplink}
+        ) as run:
+            async with asyncio.timeout(60):
+                ready = await anext(messages)
+            assert ready["READY"] == "1"
+            assert ", uplink putus, " in ready["STATUS"]
+            # Pings all through the first connect attempt, until it has timed out.
+            async with httpx.AsyncClient(base_url=run.api_url) as http, asyncio.timeout(60):
+                pings = 0
+                while True:
+                    message = await anext(messages)
+                    if set(message) == {"STATUS"}:
+                        continue  # the periodic one-line status
+                    assert message == {"WATCHDOG": "1"}
+                    pings += 1
+                    uplink_status = (await http.get("/api/v1/status")).json()["uplink"]
+                    if uplink_status["reconnects"] >= 1:
+                        break
+            assert pings >= 2 * keepalive_s, pings  # the attempt lasted its timeout, pinging
+            assert uplink_status["connected"] is False
+            assert uplink_status["last_error"]
+            assert await anext(messages) == {"WATCHDOG": "1"}

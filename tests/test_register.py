@@ -321,3 +321,30 @@ def test_no_payload_model_has_a_float_field() -> None:
         return found
 
     assert [f for spec in CATALOGUE.values() for f in floats(spec.payload)] == []
+
+
+def test_reading_a_closed_register_leaves_no_file_behind(register: Register) -> None:
+    """`sudo appliance register verify` must not leave root-owned -wal/-shm files that
+    the daemon, running as its own user, could not open for writing."""
+    register.append(EventType.BLANK_RECEIVED, {"count": 2, "reference": "x"})
+    key = register_key(register)
+    register.close()
+    before = sorted(path.name for path in register.path.parent.iterdir())
+    assert [e.seq for e in read_events(register.path)] == [1, 2]
+    assert verify_register(register.path, key).ok
+    assert sorted(path.name for path in register.path.parent.iterdir()) == before
+
+
+def test_a_copy_with_its_wal_but_not_its_shm_is_read_whole(
+    register: Register, tmp_path: Path
+) -> None:
+    """A backup that skips the -shm file (only shared memory, it seems) still carries
+    committed events in its -wal: they are read, not silently left out."""
+    for _ in range(5):
+        register.append(EventType.BLANK_RECEIVED, {"count": 2, "reference": "x"})
+    copy = tmp_path / "copy" / "register.sqlite3"
+    copy.parent.mkdir()
+    for suffix in ("", "-wal"):
+        source = register.path.with_name(register.path.name + suffix)
+        copy.with_name(copy.name + suffix).write_bytes(source.read_bytes())
+    assert [e.seq for e in read_events(copy)] == list(range(1, 7))

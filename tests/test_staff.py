@@ -638,3 +638,26 @@ def test_at_a_terminal_the_pin_is_asked_twice_and_must_match(
     assert not load_config(config_file).staff_path.exists()
     assert run([*add, "--role", "operator"], stdout=io.StringIO()) == 0
     assert prompts == ["PIN atau kata sandi baru: ", "Ulangi: "] * 2
+
+
+def test_a_reload_names_who_changed_and_keeps_the_lockouts(
+    directory: StaffDirectory, staff_file: Path, hasher: RecordingHasher
+) -> None:
+    _fail(directory, "siti", 5)
+    add_member(
+        staff_file, person_id="rina", name="Rina", roles=[Role.OPERATOR], secret=PIN, hasher=hasher
+    )
+    set_secret(staff_file, person_id="budi", secret="teh-manis-9", hasher=hasher)
+    assert directory.reload(staff_file) == ["budi"]
+    assert [member.id for member in directory.members()] == ["siti", "budi", "rina"]
+    with pytest.raises(AccountLocked):
+        directory.authenticate("siti", PIN)
+
+
+def test_a_reload_that_would_leave_nobody_changes_nothing(
+    directory: StaffDirectory, staff_file: Path
+) -> None:
+    staff_file.unlink()  # a file gone missing reads as empty
+    with pytest.raises(StaffFileError, match="nobody left"):
+        directory.reload(staff_file)
+    assert [member.id for member in directory.members()] == ["siti", "budi"]

@@ -95,9 +95,11 @@ async def test_the_centre_sees_state_devices_telemetry_and_register(
                     "steps",
                     "blanks",
                     "devices",
-                    "disk_free_bytes",
+                    "disk",
                     "clock_synced",
                 }
+                assert telemetry["disk"]["free_bytes"] > 0
+                assert telemetry["disk"]["refusing"] is False
                 assert {name: d["state"] for name, d in view.devices.items()} == dict.fromkeys(
                     rig.station.supervisor.devices, "READY"
                 )

@@ -139,6 +139,7 @@ def create_app(
     sessions: Sessions,
     live: LiveEvents,
     devices: Callable[[], dict[str, dict[str, Any]]],
+    status: Callable[[], dict[str, Any]],
     station_id: str,
     max_body_bytes: int = 64 * 1024,
 ) -> FastAPI:
@@ -166,6 +167,13 @@ def create_app(
     @app.get("/api/v1/health", tags=["station"])
     async def health() -> Health:
         return Health(status="ok", version=__version__, station=station_id)
+
+    @app.get("/api/v1/status", tags=["station"])
+    async def station_status() -> dict[str, Any]:
+        """The station's state for `appliance status` and monitoring: devices, today's
+        queue and steps, blank stock, uplink, disk, clock. Counts and states only, nothing
+        about a person, so no login is asked."""
+        return status()
 
     @app.post(
         "/api/v1/session",

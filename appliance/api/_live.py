@@ -17,6 +17,7 @@ class LiveEvents:
     def __init__(self, *, register: Register) -> None:
         self._subscribers: set[asyncio.Queue[str | None]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._closed = False
         register.add_listener(self._on_events)
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -42,9 +43,20 @@ class LiveEvents:
             for line in lines:
                 queue.put_nowait(line)
 
+    def close(self) -> None:
+        """End every stream, and any opened from now on: the station is stopping, and an
+        open stream would hold the server's shutdown until its grace period ran out."""
+        self._closed = True
+        for queue in self._subscribers:
+            queue.put_nowait(None)
+        self._subscribers.clear()
+
     async def stream(self) -> AsyncIterator[str]:
         queue: asyncio.Queue[str | None] = asyncio.Queue()  # bounded by _fan_out
-        self._subscribers.add(queue)
+        if self._closed:
+            queue.put_nowait(None)
+        else:
+            self._subscribers.add(queue)
         try:
             yield ": connected\n\n"
             while (line := await queue.get()) is not None:

@@ -1,7 +1,9 @@
 """Fingerprint templates for the card chip: ISO/IEC 19794-2 records, minutiae extraction
-and the 1:1 match of a live finger against the chip at card activation."""
+and the 1:1 match of a live finger against the chip at card activation.
 
-from ._extract import MAX_MINUTIAE, ExtractionError, extract_template
+The numeric work (numpy, SciPy, scikit-image) loads when a finger first needs it."""
+
+from ._deferred import MAX_MINUTIAE, ExtractionError, extract_template, match_score
 from ._iso import (
     ANGLE_UNITS,
     PPCM_500_DPI,
@@ -13,7 +15,7 @@ from ._iso import (
     decode_iso19794_2,
     encode_iso19794_2,
 )
-from ._match import DEFAULT_THRESHOLD, FingerMatcher, MatcherSettings, MatchResult, match_score
+from ._matcher import DEFAULT_THRESHOLD, FingerMatcher, MatcherSettings, MatchResult
 
 __all__ = [
     "ANGLE_UNITS",

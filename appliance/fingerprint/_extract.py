@@ -37,44 +37,32 @@ from PIL import Image
 from scipy import fft, ndimage
 from skimage.morphology import skeletonize
 
+from ._deferred import MAX_MINUTIAE, WORKING_DPI, ExtractionError
 from ._iso import ANGLE_UNITS, PPCM_500_DPI, FingerTemplate, Minutia, MinutiaKind
 
-_WORKING_DPI: Final = 500
 _MIN_SIDE: Final = 96
 _MAX_SIDE: Final = 2048
 _BINS: Final = 16
 _EDGE_MARGIN: Final = 12.0
 """Pixels: minutiae closer than this to the finger's edge are where ridges are cut off."""
-MAX_MINUTIAE: Final = 80
-"""Best-quality minutiae kept: room enough for a fingertip, and a bounded chip record."""
-
 FloatArray = npt.NDArray[np.float32]
 BoolArray = npt.NDArray[np.bool_]
 
 
-class ExtractionError(ValueError):
-    """The image could not be read, or shows no usable fingerprint."""
-
-
-def extract_template(
+def extract(
     image: bytes | npt.NDArray[np.uint8],
     *,
     finger_position: int,
-    resolution_dpi: int = _WORKING_DPI,
+    resolution_dpi: int,
 ) -> FingerTemplate:
-    """Extract the minutiae of one finger.
-
-    `image` is a PNG or PGM file, or a 2-D array of 8-bit grey levels (dark ridges on a
-    light background, as scanners deliver). Images at another resolution are resampled
-    to 500 dpi first; the template is always at 500 dpi (197 pixels per cm).
-    """
+    """`extract_template`'s work (see `_deferred`)."""
     if not 1 <= finger_position <= 10:
         raise ValueError(f"finger position {finger_position} is not 1-10")
     if not 250 <= resolution_dpi <= 2000:
         raise ValueError(f"resolution {resolution_dpi} dpi is not 250-2000")
     gray = _decode(image)
-    if resolution_dpi != _WORKING_DPI:
-        gray = ndimage.zoom(gray, _WORKING_DPI / resolution_dpi, order=1)
+    if resolution_dpi != WORKING_DPI:
+        gray = ndimage.zoom(gray, WORKING_DPI / resolution_dpi, order=1)
     height, width = gray.shape
     if min(height, width) < _MIN_SIDE:
         raise ExtractionError(f"a {width}x{height} image is too small for a fingerprint")
@@ -184,7 +172,10 @@ def _ridge_period(normalised: FloatArray, mask: BoolArray) -> float:
     return float(np.clip(1 / peak, 5.0, 15.0)) if peak > 0 else 9.0
 
 
-@functools.lru_cache(maxsize=32)
+# A bank is 16 spectra of the image's size (about 13 MB for a 500 x 400 scan), and the
+# period differs from finger to finger: a few banks serve the retries of one finger
+# without the cache growing into hundreds of megabytes over a day.
+@functools.lru_cache(maxsize=4)
 def _gabor_bank(shape: tuple[int, int], period: float) -> npt.NDArray[np.complex64]:
     # Longer along the ridge than across it: smooths breaks without merging neighbours.
     sigma_along, sigma_across = 0.7 * period, 0.45 * period

@@ -29,18 +29,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Annotated, Final
+from typing import Final
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict, Field
 
 from ._iso import PPCM_500_DPI, FingerTemplate
-
-DEFAULT_THRESHOLD: Final = 0.15
-"""From the synthetic benchmark (docs/fingerprint.md): FAR <= 0.1 % is reached at 0.11;
-the default sits above that (measured FAR 0.02 %, FRR 0 %), a margin against impostors
-paid for with false rejects on fingers that synthetic ones do not model."""
 
 _NEIGHBOURS: Final = 8
 _CANDIDATES: Final = 12
@@ -58,39 +52,6 @@ Floats32 = npt.NDArray[np.float32]
 
 
 @dataclass(frozen=True, slots=True)
-class MatchResult:
-    score: float
-    matched: bool
-
-
-class MatcherSettings(BaseModel):
-    """The activation matcher's settings, for the station configuration."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    threshold: Annotated[float, Field(gt=0, lt=1)] = DEFAULT_THRESHOLD
-    """Scores at or above it are the same finger. Raising it lowers false accepts and
-    raises false rejects (see docs/fingerprint.md for the measured trade-off)."""
-
-
-class FingerMatcher:
-    """Decides whether a live finger is the finger of a chip template."""
-
-    def __init__(self, *, threshold: float = DEFAULT_THRESHOLD) -> None:
-        if not 0 < threshold < 1:
-            raise ValueError(f"threshold {threshold} is not between 0 and 1")
-        self.threshold = threshold
-
-    @classmethod
-    def from_settings(cls, settings: MatcherSettings) -> FingerMatcher:
-        return cls(threshold=settings.threshold)
-
-    def matches(self, probe: FingerTemplate, reference: FingerTemplate) -> MatchResult:
-        score = match_score(probe, reference)
-        return MatchResult(score=score, matched=score >= self.threshold)
-
-
-@dataclass(frozen=True, slots=True)
 class _Minutiae:
     """One template's minutiae as arrays, with the local structure of each."""
 
@@ -102,8 +63,8 @@ class _Minutiae:
     turn: Floats32  # (n, K, 2): unit vector of the neighbour's theta, relative to theta
 
 
-def match_score(probe: FingerTemplate, reference: FingerTemplate) -> float:
-    """Similarity of two finger templates, 0 (unrelated) to 1; deterministic."""
+def score(probe: FingerTemplate, reference: FingerTemplate) -> float:
+    """`match_score`'s work (see `_deferred`)."""
     a, b = _prepare(probe), _prepare(reference)
     if len(a.xy) < 3 or len(b.xy) < 3:
         return 0.0

@@ -10,7 +10,7 @@ Extended-length APDUs are used when the card announces them in its ATR and the c
 says the reader carries them; otherwise short APDUs, with command chaining for a write
 larger than 255 bytes when the card announces chaining, else 255-byte writes.
 
-Card presence is watched by this driver's own loop (SCardGetStatusChange in short slices
+Card presence is watched by this driver's own loop (SCardGetStatusChange in slices
 on a context of its own, `_pcsc`), not by pyscard's monitor threads. An empty reader is
 READY: the encoder is fine, it only has nothing to do. The status says whether pcscd
 answers (`pcsc_unavailable`) and the reader is there (`not_found`); the supervisor
@@ -85,8 +85,9 @@ log = get_logger(__name__)
 
 T = TypeVar("T")
 
-# How long one SCardGetStatusChange waits: the most a cancelled watcher lingers.
-_WATCH_SLICE_S: Final = 0.25
+# How long one SCardGetStatusChange waits. Closing the context cancels a wait at once;
+# longer slices only mean fewer wake-ups of an idle station.
+_WATCH_SLICE_S: Final = 30.0
 _SLOT_SUFFIX: Final = re.compile(r" \d\d \d\d$")
 _READER_SERIAL: Final = re.compile(r" \(([^()]*)\)$")
 _RESERVED_FIDS: Final = frozenset({MF, 0x3FFF, 0xFFFF, EF_GDO})

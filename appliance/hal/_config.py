@@ -47,7 +47,11 @@ class HalSection(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    poll_interval_s: float = Field(default=0.5, gt=0, le=60)
+    poll_interval_s: float = Field(default=5.0, gt=0, le=60)
+    """Between operations, how often a ready device is asked how it is (a hang or a
+    quiet unplug is noticed this way; an operation notices at once). Every poll wakes
+    the station: an idle station should do little else. A device that is there but not
+    ready is asked again on the reconnect backoff instead, for a while."""
     reconnect_initial_s: float = Field(default=0.1, gt=0, le=60)
     reconnect_max_s: float = Field(default=1.0, gt=0, le=600)
 

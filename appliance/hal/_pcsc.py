@@ -4,7 +4,9 @@ Only the PC/SC calls themselves are used, not pyscard's CardMonitor, ReaderMonit
 CardRequest: those run threads of their own that wait without a deadline and swallow
 errors, where the HAL needs every call bounded and every error mapped. Every call runs
 on the context's own worker thread (`BlockingCaller`); the one that waits,
-SCardGetStatusChange, waits in short slices, so cancelling whoever waits is prompt.
+SCardGetStatusChange, waits in long slices, and `close` cuts a wait short with
+SCardCancel from another thread, again until the wait is over: it must never release
+the context under a wait (see `_end_the_calls_in_flight`).
 
 pcsc-lite serialises the calls on one context (a SCardGetStatusChange holds it while it
 waits, a SCardTransmit would queue behind it), so a driver keeps one context per thing
@@ -25,6 +27,8 @@ to one pcscd; `use_socket` sets it, and refuses to point elsewhere once set.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import os
 import threading
 from collections.abc import Callable
@@ -159,6 +163,7 @@ class ReaderState:
 
 UNAWARE: Final = scard.SCARD_STATE_UNAWARE
 _QUEUE_BEHIND_S: Final = 0.25
+_CANCEL_AGAIN_S: Final = 0.05
 
 
 class PcscContext:
@@ -168,7 +173,18 @@ class PcscContext:
     def __init__(self, *, device: str, name: str) -> None:
         self.device = device
         self._caller = BlockingCaller(name=name)
+        # Cancels a wait from beside it; a daemon thread, like the caller's, so that a
+        # hung pcscd cannot hold the process's exit.
+        self._canceller = BlockingCaller(name=f"{name}-cancel")
         self._handle: int | None = None
+        self._life = 0
+        """Which context the calls are on: the next one after `close`, `forget` or the
+        end of pcscd. A call from an earlier life makes no context, and `close` does
+        not wait for it (it is stuck on a context given up)."""
+        self._life_lock = threading.Lock()  # the loop's and the worker threads' view
+        self._in_flight: dict[asyncio.Event, int] = {}
+        """Each call running on a worker thread, set when it returns, with its life: a
+        call whose caller gave up on it goes on there (see BlockingCaller)."""
 
     async def readers(self) -> list[str]:
         def call(context: int) -> list[str]:
@@ -204,8 +220,10 @@ class PcscContext:
         behind: whichever side finishes last lets the card go."""
         handoff = _Handoff()
 
+        life = self._life
+
         def call() -> CardLink:
-            context = self._established()
+            context = self._established(life)
             hresult, card, protocol = scard.SCardConnect(
                 context,
                 reader,
@@ -217,7 +235,7 @@ class PcscContext:
             if hresult != scard.SCARD_S_SUCCESS:
                 scard.SCardDisconnect(card, scard.SCARD_LEAVE_CARD)
                 raise PcscError("SCardStatus", hresult)
-            link = CardLink(self, card, protocol, bytes(atr))
+            link = CardLink(self, card, protocol, bytes(atr), life=life)
             if not handoff.deliver(link):
                 scard.SCardDisconnect(card, scard.SCARD_RESET_CARD)  # nobody took it
             return link
@@ -232,37 +250,71 @@ class PcscContext:
 
     async def close(self, *, timeout_s: float = 1.0) -> None:
         """Release the context; a call still waiting on it is cancelled first."""
-        handle, self._handle = self._handle, None
-        if handle is not None:
+        try:
+            async with asyncio.timeout(timeout_s):
+                await self._end_the_calls_in_flight()
+                with self._life_lock:  # a call from now on makes a context of its own
+                    handle, self._handle = self._handle, None
+                    self._life += 1
+                if handle is not None:
+                    await self._caller.call(lambda: scard.SCardReleaseContext(handle))
+        except TimeoutError:
+            pass  # held by a call that never returns: it goes with the process
+        finally:
+            self._next_life()
+            self._canceller.close()
+            self._caller.close()
 
-            def release() -> None:
-                scard.SCardCancel(handle)
-                scard.SCardReleaseContext(handle)
+    async def _end_the_calls_in_flight(self) -> None:
+        """Cancel a SCardGetStatusChange still waiting on the context (its caller may
+        have given up on it) and wait until every call has returned.
 
-            try:
-                async with asyncio.timeout(timeout_s):
-                    await self._caller.call(release)
-            except TimeoutError:
-                pass  # held by a call that never returns: it goes with the process
-        self._caller.close()
+        The release must not overtake such a call: libpcsclite's SCardReleaseContext
+        waits for the context's lock holding the library's global one, so every PC/SC
+        call in the process would stop until the wait ends. SCardCancel is lost if it
+        comes before the wait has begun (it cancels only a wait in progress), or before
+        the call has even made its context, so it is sent again until the calls are
+        over; from another thread than the context's own."""
+        while calls := [call for call, life in self._in_flight.items() if life == self._life]:
+            handle = self._handle
+            if handle is not None:
+                await self._canceller.call(functools.partial(scard.SCardCancel, handle))
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(_CANCEL_AGAIN_S):
+                    await calls[0].wait()
 
     def forget(self) -> None:
         """Give the context up without releasing it: a call stuck on it would hold the
         release too. The next call establishes a new one."""
-        self._handle = None
+        self._next_life()
+
+    def _next_life(self) -> None:
+        with self._life_lock:
+            self._life += 1
+            self._handle = None
 
     async def _query(self, what: str, call: Callable[[int], T]) -> T:
         """A call that can be repeated: after a pcscd restart, once more on a new context."""
         stale = self._handle is not None
+        life = self._life
         try:
-            return await self.run(what, lambda: call(self._established()))
+            return await self.run(what, lambda: call(self._established(life)))
         except DeviceGone as error:
             if not (stale and error.code == "pcsc_unavailable"):
                 raise
-        return await self.run(what, lambda: call(self._established()))
+        life = self._life
+        return await self.run(what, lambda: call(self._established(life)))
 
-    async def run(self, what: str, call: Callable[[], T]) -> T:
-        """`call` on the worker thread, its PC/SC failure as the HAL's error."""
+    async def run(self, what: str, call: Callable[[], T], *, life: int | None = None) -> T:
+        """`call` on the worker thread, its PC/SC failure as the HAL's error; `life`,
+        when the call is on a card of an earlier context than the current one."""
+
+        returned = asyncio.Event()
+        loop = asyncio.get_running_loop()
+
+        def settle() -> None:
+            returned.set()
+            self._in_flight.pop(returned, None)
 
         def guarded() -> _Outcome[T]:
             # Failures come back as values: a call abandoned by a cancelled caller must
@@ -271,24 +323,51 @@ class PcscContext:
                 return _Outcome(call())
             except Exception as error:  # noqa: BLE001 - raised again by the awaiting task
                 return _Outcome(None, error)
+            finally:
+                with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                    loop.call_soon_threadsafe(settle)
 
-        outcome = await self._caller.call(guarded)
+        if life is None:
+            life = self._life
+        self._in_flight[returned] = life
+        try:
+            outcome = await self._caller.call(guarded)
+        except asyncio.CancelledError:
+            raise  # the call goes on without its caller: `settle` follows it
+        except BaseException:
+            self._in_flight.pop(returned, None)  # it never reached the thread
+            raise
         error = outcome.error
         if error is None:
             return cast(T, outcome.value)
         if not isinstance(error, PcscError):
             raise error
-        if error.code in _SERVICE_GONE:
-            self._handle = None  # dead with the pcscd that issued it
+        if error.code in _SERVICE_GONE and life == self._life:
+            self._next_life()  # the context died with the pcscd that issued it
         raise pcsc_error(self.device, PcscError(f"{what}: {error.what}", error.code))
 
-    def _established(self) -> int:
-        """The context (on the worker thread), establishing it if there is none."""
-        if self._handle is None:
+    def _established(self, life: int) -> int:
+        """The context of `life` (on the worker thread), establishing it if there is
+        none; none for a call whose life is over."""
+        with self._life_lock:
+            if life == self._life and self._handle is not None:
+                return self._handle
+        if life == self._life:
             hresult, handle = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
             _checked("SCardEstablishContext", hresult)
-            self._handle = int(handle)
-        return self._handle
+            with self._life_lock:
+                current = life == self._life
+                if current and self._handle is None:
+                    self._handle = int(handle)
+                    return self._handle
+                existing = self._handle
+            # Closed or given up while it was made, or another call of this life (one
+            # whose caller gave up while it made a context) got there first.
+            scard.SCardReleaseContext(handle)
+            if current and existing is not None:
+                return existing
+        # Not a service error: this call's end must not end the context that follows.
+        raise PcscError("SCardEstablishContext", scard.SCARD_E_CANCELLED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,8 +404,11 @@ class _Stopped(Exception):
 class CardLink:
     """A claimed card: APDU exchanges on the context's worker thread."""
 
-    def __init__(self, context: PcscContext, card: int, protocol: int, atr: bytes) -> None:
+    def __init__(
+        self, context: PcscContext, card: int, protocol: int, atr: bytes, *, life: int
+    ) -> None:
         self._context = context
+        self._life = life  # the context's, when the card was connected
         self._card = card
         self._protocol = protocol
         self.atr = atr
@@ -358,7 +440,7 @@ class CardLink:
                 return cast(T, None)
 
         try:
-            return await self._context.run(what, job)
+            return await self._context.run(what, job, life=self._life)
         except asyncio.CancelledError:
             stop.set()
             raise
@@ -377,7 +459,7 @@ class CardLink:
 
         try:
             async with asyncio.timeout(timeout_s):
-                await self._context.run("disconnect", disconnect)
+                await self._context.run("disconnect", disconnect, life=self._life)
         except TimeoutError:
             # An APDU that never returns holds the context: drop it. The disconnect
             # still runs once that APDU ends, and frees the reader for the next card.

@@ -78,6 +78,7 @@ class SerialLineDevice(Device):
         )
 
     async def _connect(self) -> DeviceIdentity:
+        await self._disconnect()  # a port left open by an earlier connect is let go first
         if not Path(self.path).exists():  # noqa: ASYNC240 - one stat of a device node
             # Unplugged adapters vanish from /dev/serial/by-id: the usual, plain case.
             raise DeviceGone(self.name, f"{self.path} does not exist", code="not_found")

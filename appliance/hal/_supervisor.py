@@ -3,8 +3,11 @@
 One named task per device, all in one TaskGroup. A device that is disconnected is
 reopened with jittered exponential backoff (reopening re-enumerates USB and reopens the
 serial port by its stable path); a connected one is asked for its status between
-operations, which is how a hang or a quiet unplug is noticed. Every status change goes
-into a bounded health history and to every subscriber (the uplink ships them).
+operations, which is how a hang or a quiet unplug is noticed: a ready device at the
+(slow) poll interval, one that is there but not ready on the same backoff for a while
+(`attention_s`), so that the moment an officer has put it right is seen. Every status
+change goes into a bounded health history and to every subscriber (the uplink ships
+them).
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import deque
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -53,7 +56,8 @@ class DeviceSupervisor:
         self,
         *,
         devices: Sequence[Device],
-        poll_interval_s: float = 0.5,
+        poll_interval_s: float = 5.0,
+        attention_s: float = 600.0,
         backoff: Backoff | None = None,
         history_size: int = 1000,
         clock: Clock | None = None,
@@ -64,6 +68,10 @@ class DeviceSupervisor:
             raise ValueError(f"device names must be unique: {names}")
         self.devices = {device.name: device for device in devices}
         self.poll_interval_s = poll_interval_s
+        self.attention_s = attention_s
+        """How long a device in trouble is asked again on the quick backoff before it
+        goes back to the idle poll: long enough for an officer to load paper or a
+        ribbon."""
         self.backoff = backoff or Backoff()
         self.history: deque[StatusChange] = deque(maxlen=history_size)
         self._clock = clock or SystemClock()
@@ -112,10 +120,27 @@ class DeviceSupervisor:
         }
 
     async def _supervise(self, device: Device) -> None:
+        loop = asyncio.get_running_loop()  # the pauses' own time, whatever the clock says
+        rechecks: Iterator[float] | None = None
+        trouble_since = 0.0
         while True:
             if device.status.state is DeviceState.DISCONNECTED:
                 await self._reconnect(device)
-            await self._pause_or_wake(device)
+            if _in_trouble(device.status):
+                # There but not usable (paper out, a fault, busy with another host): an
+                # officer is likely fixing it and waiting, so for a while ask again
+                # soon, backing off as for a reconnect; a fault nobody sees to goes
+                # back to the idle poll.
+                if rechecks is None:
+                    rechecks, trouble_since = self.backoff.pauses(self._rng), loop.time()
+                pause_s = self.poll_interval_s
+                if loop.time() - trouble_since < self.attention_s:
+                    pause_s = min(next(rechecks), pause_s)
+                await self._pause_or_wake(device, pause_s)
+            else:
+                rechecks = None
+                if await self._pause_or_wake(device, self.poll_interval_s):
+                    continue  # an operation found it in trouble: the quick pause first
             if device.status.state is DeviceState.ERROR and not device.in_use:
                 # A device that misbehaves may recover by itself (check again), or only
                 # once reopened, as a USB device after a firmware crash: do both.
@@ -136,20 +161,30 @@ class DeviceSupervisor:
                     detail=error.detail,
                 )
                 continue
+            if device.status.state is DeviceState.DISCONNECTED:
+                # Opened, but the device itself says it is not attached (an SBI service
+                # whose scanner is unplugged): not connected, so keep backing off.
+                log.debug("device_connect_failed", device=device.name, code=device.status.code)
+                continue
             log.info("device_connected", device=device.name, state=device.status.state.value)
             return
 
-    async def _pause_or_wake(self, device: Device) -> None:
-        # Sleep until the next poll, but wake at once if the device reports a change
-        # itself (a serial reader that saw the port vanish).
+    async def _pause_or_wake(self, device: Device, pause_s: float) -> bool:
+        """Sleep until the next poll, but wake at once if the device reports a change
+        itself (a serial reader that saw the port vanish) or, when it was fine, an
+        operation finds it in trouble; True for that last wake."""
+        watching_for_trouble = not _in_trouble(device.status)
         event = self._changed[device.name]
         try:
-            async with asyncio.timeout(self.poll_interval_s):
+            async with asyncio.timeout(pause_s):
                 while device.status.state is not DeviceState.DISCONNECTED:
+                    if watching_for_trouble and _in_trouble(device.status):
+                        return True
                     await event.wait()
                     event = self._changed[device.name]
         except TimeoutError:
             pass
+        return False
 
     def _on_status(self, device: Device, status: DeviceStatus) -> None:
         change = StatusChange(
@@ -184,3 +219,9 @@ class DeviceSupervisor:
                 yield await queue.get()
         finally:
             self._subscribers.remove(queue)
+
+
+def _in_trouble(status: DeviceStatus) -> bool:
+    """Not usable, for a reason of the device's own (an operation of ours in progress
+    is not trouble: it has no reason code)."""
+    return status.state is not DeviceState.READY and status.code is not None

@@ -11,6 +11,7 @@ configured order, and every attempt is in the register. Only a match issues the 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -98,8 +99,12 @@ class CardActivator:
                 live = capture.get(finger.value)
                 if live is None:
                     continue  # declared missing or never captured: the attempt counts
-                probe = extract_template(live.bio_value, finger_position=record.position)
-                result = self._matcher.matches(probe, reference)
+                # Seconds of array work on a Pi (and the numeric libraries' first import):
+                # off the event loop, which the API and the watchdog share.
+                probe = await asyncio.to_thread(
+                    extract_template, live.bio_value, finger_position=record.position
+                )
+                result = await asyncio.to_thread(self._matcher.matches, probe, reference)
                 self._register.append(
                     EventType.CARD_ACTIVATION_ATTEMPT,
                     {

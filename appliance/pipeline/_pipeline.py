@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from appliance._text import Text
 from appliance.clock import Timekeeper, boot_id
+from appliance.diskspace import MIB, DiskSpace
 from appliance.domain import (
     Document,
     DomainError,
@@ -167,8 +168,10 @@ class Pipeline:
         work: StepWork,
         records: PersonRecords,
         liveness: Liveness | None = None,
+        disk: DiskSpace | None = None,
     ) -> None:
         self._register = register
+        self._disk = disk
         self._liveness = liveness or Liveness()
         self._clock = clock
         self._settings = settings
@@ -265,6 +268,7 @@ class Pipeline:
 
     def issue_ticket_record(self, service: ServiceType) -> TicketView:
         """Record a new ticket for `service`; numbered per service and per day."""
+        self._ensure_room()
         day = self.today()
         letter = _TICKET_LETTERS[service]
         count = self._register.query(
@@ -426,6 +430,7 @@ class Pipeline:
     async def submit(self, officer: Officer, form: SubmitForm) -> ApplicationView:
         """Step 1: the file handed in at the counter, for a ticket called there."""
         self._require(officer, Role.COUNTER_OFFICER)
+        self._ensure_room()
         day = self.today()
         ticket = self.ticket(form.ticket, day=day)
         if ticket.state != "called":
@@ -1068,6 +1073,28 @@ class Pipeline:
     ) -> RegisterEvent:
         with self._transaction() as txn:
             return txn.append(event_type, data, application_id=application_id)
+
+    def _ensure_room(self) -> None:
+        """Refuse new work once the disk is down to its reserve: what is left is kept
+        for the applications already in progress."""
+        if self._disk is None:
+            return
+        disk = self._disk.report()
+        if not disk.refusing:
+            return
+        free_mb = disk.free_bytes // MIB
+        log.warning("disk_nearly_full", path=disk.path, free_bytes=disk.free_bytes)
+        raise Unavailable(
+            "disk_nearly_full",
+            Text(
+                f"Penyimpanan stasiun hampir penuh (sisa {free_mb} MB): nomor antrean dan "
+                "permohonan baru tidak diterima agar permohonan yang sedang berjalan dapat "
+                "diselesaikan. Hubungi teknisi.",
+                f"The station's storage is nearly full ({free_mb} MB left): no new tickets or "
+                "applications are taken, so that those in progress can be finished. "
+                "Call a technician.",
+            ),
+        )
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[Transaction]:

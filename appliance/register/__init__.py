@@ -57,7 +57,7 @@ from ._register import (
     read_events,
 )
 from ._signing import PublicKey, StationKey
-from ._sqlite import SCHEMA_VERSION
+from ._sqlite import SCHEMA_VERSION, closed_and_merged
 from ._verify import Defect, DefectKind, VerifyReport, verify_register
 
 __all__ = [
@@ -114,6 +114,7 @@ __all__ = [
     "Transaction",
     "VerifyReport",
     "canonical_json",
+    "closed_and_merged",
     "event_body",
     "event_from_row",
     "export_csv",

@@ -66,6 +66,11 @@ def connect(
     if not read_only:
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         return _prepare(conn, path, busy_timeout_s, wal=True)
+    if path.exists() and closed_and_merged(path):
+        # The database file alone is exact. A read-only connection would create the -wal
+        # and -shm files, owned by whoever reads (root, under sudo), and the daemon,
+        # running as its own user, could then no longer write its register.
+        return _open_read_only(path, busy_timeout_s, "immutable=1")
     try:
         return _open_read_only(path, busy_timeout_s, "mode=ro")
     except RegisterReadOnly:
@@ -79,6 +84,14 @@ def connect(
                 "copy the register and its -wal file to a writable place to read it"
             ) from None
         return _open_read_only(path, busy_timeout_s, "immutable=1")
+
+
+def closed_and_merged(path: Path) -> bool:
+    """No writer has the database open (a running daemon keeps a -shm file) and no
+    committed frame waits in a WAL (a copy may carry a -wal without its -shm)."""
+    wal = path.with_name(f"{path.name}-wal")
+    shm = path.with_name(f"{path.name}-shm")
+    return not shm.exists() and (not wal.exists() or wal.stat().st_size == 0)
 
 
 def _open_read_only(path: Path, busy_timeout_s: float, flags: str) -> sqlite3.Connection:

@@ -31,9 +31,20 @@ SESSION_ERRORS = (aiomqtt.MqttError, LinkDown, OSError)
 def raise_if_stopping(exc: BaseException) -> None:
     """Raise CancelledError if `exc` replaced one: aiomqtt's disconnect, on the way out of
     a cancelled session over a dead link, can fail and hide the stop request behind its
-    own error; a stop must still stop."""
+    own error; a stop must still stop.
+
+    A timeout is made of a cancellation (aiomqtt's `wait_for`, `asyncio.timeout`): the
+    CancelledError right behind a TimeoutError is the timeout's own, not a stop, and the
+    search goes on behind it. Reading it as a stop ended the uplink for good at the first
+    CONNECT a broker left unanswered. (The task's `cancelling()` count cannot decide
+    either: Python 3.11's TaskGroup leaves it raised after a child fails.)
+    """
     cause: BaseException | None = exc
     while cause is not None:
+        if isinstance(cause, TimeoutError):
+            inner = cause.__context__
+            cause = inner.__context__ if isinstance(inner, asyncio.CancelledError) else inner
+            continue
         if isinstance(cause, asyncio.CancelledError):
             raise asyncio.CancelledError from exc
         cause = cause.__context__

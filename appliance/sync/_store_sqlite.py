@@ -11,6 +11,7 @@ stable storage, so nothing the collector acknowledges can be lost to a power cut
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,6 +34,7 @@ from ._store import (
 )
 
 _BUSY_TIMEOUT_MS: Final = 30_000
+_WAL_RETRY_S: Final = 0.05
 _CORRUPT: Final = frozenset({"SQLITE_CORRUPT", "SQLITE_NOTADB"})
 _FULL: Final = frozenset({"SQLITE_FULL"})
 _UNWRITABLE: Final = frozenset({"SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_PERM"})
@@ -135,11 +137,25 @@ SCHEMA_VERSION: Final = len(MIGRATIONS)
 def _prepare(conn: sqlite3.Connection, path: Path) -> None:
     with sqlite_errors(path):
         conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
-        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        mode = _to_wal(conn)
         conn.execute("PRAGMA synchronous = FULL")
         conn.execute("PRAGMA trusted_schema = OFF")
     if mode != "wal":
         raise StoreError(f"{path}: cannot switch the database to WAL mode")
+
+
+def _to_wal(conn: sqlite3.Connection) -> str:
+    """Switch a new file to WAL. The switch needs the database to itself and SQLite
+    does not wait for that (busy_timeout does not apply): a second collector opening the
+    same new file at that moment tries again, within the busy timeout."""
+    deadline = time.monotonic() + _BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            return str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(_WAL_RETRY_S)
 
 
 class SqliteStore(SqlStore):

@@ -22,10 +22,9 @@ import contextlib
 import functools
 import json
 import random
-import shutil
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from datetime import UTC, datetime
 from typing import Any, Final, Protocol
 
 import aiomqtt
@@ -80,6 +79,8 @@ class UplinkStatus:
     oldest_unacked_ts: str | None
     reconnects: int
     last_error: str | None
+    last_ack_at: str | None = None
+    """When the centre last acknowledged new events (since this process started)."""
 
     @property
     def backlog(self) -> int:
@@ -96,6 +97,7 @@ class UplinkStatus:
             "oldest_unacked_ts": self.oldest_unacked_ts,
             "reconnects": self.reconnects,
             "last_error": self.last_error,
+            "last_ack_at": self.last_ack_at,
         }
 
 
@@ -115,7 +117,6 @@ class Uplink:
         resolve: Resolve,
         telemetry: Callable[[], Mapping[str, Any]] | None = None,
         devices: DeviceFeed | None = None,
-        state_dir: Path | None = None,
         clock: Clock | None = None,
         seed: int | None = None,
         liveness: Liveness | None = None,
@@ -126,8 +127,8 @@ class Uplink:
         self._resolve = resolve
         self._telemetry = telemetry
         self._devices = devices
-        self._state_dir = state_dir
         self._clock = clock or SystemClock()
+        self._last_ack_at: str | None = None
         self._rng = random.Random(seed)  # noqa: S311 - jitter, not security
         self._station = register.station_id
         self._topics = StationTopics(self._station)
@@ -172,6 +173,7 @@ class Uplink:
             oldest_unacked_ts=oldest,
             reconnects=self._reconnects,
             last_error=self._last_error,
+            last_ack_at=self._last_ack_at,
         )
 
     async def wait_disconnected(self) -> None:
@@ -457,7 +459,10 @@ class Uplink:
             log.warning("uplink_ack_beyond_head", upto=upto, head=self._head)
             return
         if upto <= self._progress.acked:
-            return
+            return  # the retained ack of every (re)connect: nothing newly acknowledged
+        self._last_ack_at = datetime.fromtimestamp(self._clock.wall_ns() / 1e9, UTC).isoformat(
+            timespec="seconds"
+        )
         await self._save(UplinkProgress(acked=upto, bd_seq=self._progress.bd_seq))
         self._ack_wait_s = self._settings.ack_timeout_s
         self._ack_deadline = None
@@ -498,16 +503,10 @@ class Uplink:
         while True:
             figures = dict(self._telemetry())
             figures["uplink"] = self.status().to_json()
-            figures["disk_free_bytes"] = self._disk_free()
             figures["clock_synced"] = self._clock.synchronised()
             figures["wall_ns"] = self._clock.wall_ns()
             await self._publish(client, self._topics.telemetry, json.dumps(figures).encode())
             await asyncio.sleep(self._settings.telemetry_interval_s)
-
-    def _disk_free(self) -> int | None:
-        if self._state_dir is None:
-            return None
-        return shutil.disk_usage(self._state_dir).free
 
     async def _send_devices(self, client: aiomqtt.Client) -> None:
         assert self._devices is not None
