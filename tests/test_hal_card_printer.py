@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+import usb.core
+import usb.util
 from PIL import Image, ImageDraw
 
 from appliance.hal import (
@@ -562,6 +564,71 @@ async def test_after_a_crash_a_new_driver_finds_the_card_and_rejects_it(rig: Rig
         await restarted.disconnect()
     assert len(rig.sim.reject_box) == 1
     assert _accounted_for(rig.sim) == BLANKS
+
+
+async def test_a_bitmap_cut_off_by_a_crash_does_not_swallow_the_next_drivers_commands(
+    rig: Rig,
+) -> None:
+    """The daemon died between two transfers of a bitmap: the printer still counts the
+    bitmap's bytes, and would take every command that follows for more of them."""
+    await rig.printer.feed()
+    sent = bitmap_command(front_panel(FRONT))
+
+    def die_halfway() -> None:  # pyusb blocks, and the bus answers on this loop
+        died = usb.core.find(
+            backend=SimUsbBackend(rig.bus.socket_path), idVendor=0x0F49, idProduct=0x5A01
+        )
+        died.write(0x01, sent[: len(sent) // 2], 1000)  # and then nothing more, ever
+        usb.util.dispose_resources(died)
+
+    await rig.printer.disconnect()
+    await asyncio.to_thread(die_halfway)
+
+    restarted = _printer(rig.bus)
+    try:
+        async with asyncio.timeout(RECOVERY_S):
+            await restarted.connect()
+        assert restarted.status.state is DeviceState.READY
+        assert await restarted.card_position() is CardPosition.AT_CONTACTLESS_STATION
+        await restarted.reject()
+    finally:
+        await restarted.disconnect()
+    assert len(rig.sim.reject_box) == 1
+    assert _accounted_for(rig.sim) == BLANKS
+
+
+async def test_a_print_cut_short_between_transfers_leaves_no_half_bitmap_behind(
+    rig: Rig,
+) -> None:
+    """A print cancelled (its step's budget ran out) after part of its bitmap went out:
+    the next command still gets its own answer."""
+    printer, sim = rig.printer, rig.sim
+    await printer.feed()
+    part_sent = asyncio.Event()
+    receive = sim.bulk_out
+
+    async def bulk_out(endpoint: int, data: bytes) -> None:
+        await receive(endpoint, data)
+        if data.startswith(b"\x1bDbc;"):
+            part_sent.set()
+            await asyncio.Event().wait()  # the rest is never taken: the host gives up
+
+    sim.bulk_out = bulk_out  # type: ignore[method-assign]
+    printing = asyncio.create_task(printer.print_front(FRONT))
+    async with asyncio.timeout(RECOVERY_S):
+        await part_sent.wait()
+    printing.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await printing
+    sim.bulk_out = receive  # type: ignore[method-assign]
+
+    async with asyncio.timeout(RECOVERY_S):
+        assert (await printer.check()).state is DeviceState.READY
+        assert await printer.card_position() is CardPosition.AT_PRINT_POSITION
+        await printer.reject()
+    assert sim.printed == []
+    assert len(sim.reject_box) == 1
+    assert _accounted_for(sim) == BLANKS
 
 
 async def test_a_hang_ends_in_time_and_still_lets_the_printer_close(rig: Rig) -> None:

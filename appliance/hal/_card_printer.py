@@ -283,6 +283,10 @@ class CardPrinter(Device):
         # Set while an answer may still be on its way (a request cut short): the next
         # request first empties the pipe so as not to read the old answer as its own.
         self._stale_answers = True
+        # Set while a request is only partly written (a bitmap goes out in several
+        # transfers): if it is cut off there, the printer waits for the rest, and only a
+        # reset makes it listen for commands again.
+        self._cut_off = False
         # Where the last card went once it left the printer; the printer cannot see it.
         self._last_out: CardPosition | None = None
         self._card_operation_starting = False
@@ -395,8 +399,10 @@ class CardPrinter(Device):
     # -- Device
 
     async def _connect(self) -> DeviceIdentity:
-        identity = await self._usb.open()
-        self._stale_answers = True
+        # Reset: the last host may have died halfway through a bitmap, and the printer
+        # would take everything that follows for the rest of it.
+        identity = await self._usb.open(reset=True)
+        self._stale_answers, self._cut_off = True, False
         for name, value in _SETTINGS:
             self._expect_ok(name, await self._ask(name, value))
         firmware = await self._ask("Rfv")
@@ -509,14 +515,19 @@ class CardPrinter(Device):
 
     async def _exchange(self, request: bytes, what: str, wait_s: float) -> str:
         """Send one command and read its answer line, waiting up to `wait_s` for it."""
+        if self._cut_off:
+            await self._usb.open(reset=True)
+            self._cut_off = False
         if self._stale_answers:
             await self._drain()
         self._stale_answers = True
         # The printer takes a bitmap as fast as its buffer drains, slower while it is busy:
         # its writes are bounded by the command's deadline, like its answer.
+        self._cut_off = True
         for start in range(0, len(request), _CHUNK):
             chunk = request[start : start + _CHUNK]
             await self._usb.write(chunk, timeout_s=wait_s)
+        self._cut_off = False
         received = b""
         while CR not in received:
             if len(received) > MAX_REPLY_CHARS:

@@ -108,10 +108,15 @@ class UsbBulkDevice:
     def is_open(self) -> bool:
         return self._device is not None
 
-    async def open(self) -> DeviceIdentity:
-        """Find the device, claim its interface and read its identity strings."""
+    async def open(self, *, reset: bool = False) -> DeviceIdentity:
+        """Find the device, claim its interface and read its identity strings.
+
+        With `reset`, the device gets a USB port reset first: a device whose command
+        parser may be in the middle of something a dead host started (half a bitmap)
+        starts again from nothing.
+        """
         await self.close()
-        return await self._run("open", self._open)
+        return await self._run("open", lambda: self._open(reset=reset))
 
     async def close(self) -> None:
         device, self._device = self._device, None
@@ -147,7 +152,25 @@ class UsbBulkDevice:
             await self.close()  # the next open must enumerate again
         raise error
 
-    def _open(self) -> DeviceIdentity:
+    def _open(self, *, reset: bool) -> DeviceIdentity:
+        device = self._find()
+        if reset:
+            try:
+                device.reset()
+            except usb.core.USBError as error:
+                if getattr(error, "errno", None) not in (errno.ENOENT, errno.ENODEV):
+                    raise
+                # libusb could not restore the device as it was: it enumerates afresh.
+                device = self._find()
+        try:
+            identity = self._claim(device)
+        except BaseException:
+            _dispose_quietly(device)
+            raise
+        self._device = device
+        return identity
+
+    def _find(self) -> Any:
         device = usb.core.find(
             backend=self.backend,
             idVendor=self.vendor_id,
@@ -156,13 +179,7 @@ class UsbBulkDevice:
         )
         if device is None:
             raise DeviceGone(self.name, f"no USB device {self._wanted()}", code="not_found")
-        try:
-            identity = self._claim(device)
-        except BaseException:
-            _dispose_quietly(device)
-            raise
-        self._device = device
-        return identity
+        return device
 
     def _claim(self, device: Any) -> DeviceIdentity:
         try:
