@@ -11,7 +11,10 @@ faults any USB device can have:
 - hang: a bulk transfer that never returns, whatever its timeout (a wedged device or host
   controller); only the caller's own deadline gets it back;
 - slow: bulk transfers start late (param `delay_s`, real seconds), so a short transfer
-  timeout expires as it would with libusb, leaving the late answer in the pipe.
+  timeout expires as it would with libusb, leaving the late answer in the pipe;
+- reset (libusb_reset_device): the device drops what it was in the middle of; one set to
+  `reenumerate_on_reset` comes back at a new address instead, and the reset fails with
+  LIBUSB_ERROR_NOT_FOUND.
 
 Wire format: every request and reply is a 4-byte big-endian length and a JSON object;
 bytes travel base64-encoded. One connection per call: a call abandoned by its caller (a
@@ -57,6 +60,7 @@ _LIBUSB: Final = {
     errno.EIO: (-1, "Input/Output Error"),
     errno.EINVAL: (-2, "Invalid parameter"),
     errno.ENODEV: (-4, "No such device (it may have been disconnected)"),
+    errno.ENOENT: (-5, "Entity not found"),
     errno.ETIMEDOUT: (-7, "Operation timed out"),
     errno.EPIPE: (-9, "Pipe error"),
 }
@@ -232,6 +236,7 @@ class _Slot:
     configuration: int = 1  # as Linux leaves a device after enumeration
     unplugged: asyncio.Event = field(default_factory=asyncio.Event)
     watcher: asyncio.Task[None] | None = None
+    reenumerates_on_reset: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,6 +320,14 @@ class UsbBus:
         slot = _Slot(device=device, port=len(self._slots) + 1)
         self._slots.append(slot)
         slot.watcher = asyncio.create_task(self._watch(slot), name=f"usb-{device.name}")
+
+    def reenumerate_on_reset(self, device: SimulatedUsbDevice, *, enabled: bool = True) -> None:
+        """Make `device` come back from a USB reset at a new address, as one whose
+        descriptors change across a reset does: libusb cannot keep the handle
+        (LIBUSB_ERROR_NOT_FOUND), and the host must find the device again."""
+        for slot in self._slots:
+            if slot.device is device:
+                slot.reenumerates_on_reset = enabled
 
     def detach(self, device: SimulatedUsbDevice) -> None:
         for slot in self._slots:
@@ -443,7 +456,17 @@ class UsbBus:
         return False
 
     async def _reset(self, request: dict[str, Any]) -> None:
-        self._live(request).device.usb_reset()
+        slot = self._live(request)
+        if not slot.reenumerates_on_reset:
+            slot.device.usb_reset()
+            return
+        # Back at once at a new address, as new. The handles opened before stay open,
+        # dead, until their owner closes them, as libusb's do: a leak shows in
+        # `open_handles`.
+        slot.unplugged.set()
+        slot.address = 0
+        self._reconcile(slot)
+        raise _UsbFailure(errno.ENOENT)
 
     async def _ctrl_transfer(self, request: dict[str, Any]) -> dict[str, Any]:
         slot = self._live(request)

@@ -399,18 +399,22 @@ class CardPrinter(Device):
     # -- Device
 
     async def _connect(self) -> DeviceIdentity:
-        # Reset: the last host may have died halfway through a bitmap, and the printer
-        # would take everything that follows for the rest of it.
+        # Reset: the last host may have been killed halfway through a bitmap, and the
+        # printer would take everything that follows for the rest of it.
         identity = await self._usb.open(reset=True)
-        self._stale_answers, self._cut_off = True, False
-        for name, value in _SETTINGS:
-            self._expect_ok(name, await self._ask(name, value))
+        await self._configure()
         firmware = await self._ask("Rfv")
         if not firmware:
             raise DeviceFault(self.name, "garbage", "Rfv answered nothing")
         identity = replace(identity, firmware=firmware)
         log.info("card_printer_opened", device=self.name, **identity.to_json())
         return identity
+
+    async def _configure(self) -> None:
+        """Send the settings to a printer just opened and reset."""
+        self._stale_answers, self._cut_off = True, False
+        for name, value in _SETTINGS:
+            self._expect_ok(name, await self._ask(name, value))
 
     async def _disconnect(self) -> None:
         await self._usb.close()
@@ -515,9 +519,10 @@ class CardPrinter(Device):
 
     async def _exchange(self, request: bytes, what: str, wait_s: float) -> str:
         """Send one command and read its answer line, waiting up to `wait_s` for it."""
-        if self._cut_off:
+        if self._cut_off and self._usb.is_open:
+            log.warning("card_printer_reset", device=self.name, why="a request was cut off")
             await self._usb.open(reset=True)
-            self._cut_off = False
+            await self._configure()
         if self._stale_answers:
             await self._drain()
         self._stale_answers = True

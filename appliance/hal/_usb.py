@@ -101,6 +101,7 @@ class UsbBulkDevice:
         self.interface = interface
         self._caller = BlockingCaller(name=name)
         self._device: Any = None
+        self._reenumerated = False
         self._out: int = 0
         self._in: int = 0
 
@@ -111,9 +112,11 @@ class UsbBulkDevice:
     async def open(self, *, reset: bool = False) -> DeviceIdentity:
         """Find the device, claim its interface and read its identity strings.
 
-        With `reset`, the device gets a USB port reset first: a device whose command
-        parser may be in the middle of something a dead host started (half a bitmap)
-        starts again from nothing.
+        With `reset`, the device gets a USB port reset once its interface is ours (a
+        device another program holds is left alone): a device whose command parser may
+        be in the middle of something a dead host started (half a bitmap) starts again
+        from nothing. A device that re-enumerates after its reset is DeviceGone for now;
+        the next open finds it new, and does not reset it again.
         """
         await self.close()
         return await self._run("open", lambda: self._open(reset=reset))
@@ -154,21 +157,28 @@ class UsbBulkDevice:
 
     def _open(self, *, reset: bool) -> DeviceIdentity:
         device = self._find()
-        if reset:
-            try:
-                device.reset()
-            except usb.core.USBError as error:
-                if getattr(error, "errno", None) not in (errno.ENOENT, errno.ENODEV):
-                    raise
-                # libusb could not restore the device as it was: it enumerates afresh.
-                device = self._find()
         try:
             identity = self._claim(device)
+            if reset and not self._reenumerated:
+                self._reset(device)
+                identity = self._claim(device)
+            self._reenumerated = False
         except BaseException:
-            _dispose_quietly(device)
+            _dispose_quietly(device)  # pyusb's reset leaves its handle open when it fails
             raise
         self._device = device
         return identity
+
+    def _reset(self, device: Any) -> None:
+        try:
+            device.reset()  # releases the interface and closes the handle: claim again
+        except usb.core.USBError as error:
+            if getattr(error, "errno", None) not in (errno.ENOENT, errno.ENODEV):
+                raise
+            # libusb could not restore the device as it was: it is enumerating afresh,
+            # at a new address, and comes back as new as a reset would make it.
+            self._reenumerated = True
+            raise DeviceGone(self.name, "re-enumerating after a USB reset") from None
 
     def _find(self) -> Any:
         device = usb.core.find(
