@@ -3,7 +3,10 @@
 It reads the escape commands the driver sends (`ESC name;param;... CR`, the start
 character optional, NULs between commands ignored, `Dbc` with its binary bitmap) and
 answers each with one line ended by CR on its IN endpoint. `EvolisStream` never raises
-on input, however broken or cut short.
+on input, however broken or cut short. As a real printer does, it takes the bytes of a
+bulk OUT transfer at once and works through the commands on its own, in order: a host
+that stops waiting for an answer does not stop a card mid-move. A USB reset drops the
+commands not yet begun and the answers nobody read, that of the command under way too.
 
 The mechanics are counted one card at a time: a hopper of blanks, each given a serial
 ("KTP" and ten digits, from the seed) as it is picked; a ribbon counted in panels; the
@@ -16,6 +19,8 @@ front is kept, and saved as a PNG in `faces_dir` for a person to look at.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import math
 import random
 import time
@@ -275,6 +280,11 @@ class CardPrinterSim:
         self._rng: random.Random = seeded(seed, name)
         self._stream = EvolisStream()
         self._answers = UsbInPipe()
+        # Each command with the reset generation it came in: a reset bumps it, and what
+        # was sent before it is not answered.
+        self._commands: asyncio.Queue[tuple[int, Command]] = asyncio.Queue()
+        self._generation = 0
+        self._worker: asyncio.Task[None] | None = None
         self._jammed = False
         self._sequence = False
         self._panel: bytes | None = None
@@ -307,6 +317,11 @@ class CardPrinterSim:
 
     async def stop(self) -> None:
         self._bus.detach(self)
+        if self._worker is not None:
+            self._worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker
+            self._worker = None
 
     def config_overlay(self) -> dict[str, Any]:
         return self._bus.config_overlay(self.driver_kind, self.usb_descriptor)
@@ -369,19 +384,31 @@ class CardPrinterSim:
     # -- SimulatedUsbDevice
 
     async def bulk_out(self, endpoint: int, data: bytes) -> None:  # noqa: ARG002 - one OUT endpoint
+        if self._worker is None or self._worker.done():
+            self._worker = asyncio.create_task(self._work(), name=f"{self.name}-commands")
         for command in self._stream.feed(data):
-            answer = await self._apply(command)
-            if Fault.GARBAGE in self.faults:
-                self._answers.put(self._noise())
-            else:
-                self._answers.put(answer.encode("ascii") + b"\r")
+            self._commands.put_nowait((self._generation, command))
 
     async def bulk_in(self, endpoint: int, size: int) -> bytes:  # noqa: ARG002 - one IN endpoint
         return await self._answers.get(size)
 
     def usb_reset(self) -> None:
+        self._generation += 1
         self._stream.reset()
         self._answers.clear()
+
+    async def _work(self) -> None:
+        while True:
+            generation, command = await self._commands.get()
+            if generation != self._generation:
+                continue  # sent before a reset: dropped unread
+            answer = await self._apply(command)
+            if generation != self._generation:
+                continue  # reset while it ran: the motion ends, its answer is lost
+            if Fault.GARBAGE in self.faults:
+                self._answers.put(self._noise())
+            else:
+                self._answers.put(answer.encode("ascii") + b"\r")
 
     # -- the commands
 

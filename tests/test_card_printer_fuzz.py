@@ -247,12 +247,16 @@ def test_the_face_the_simulator_keeps_is_the_image_the_driver_sent(
         image.paste(0, (left, top, left + width, top + height))
     printer = _printer()
 
-    async def print_it() -> None:
+    async def print_it() -> list[bytes]:
         for command in (b"\x1bPneab;E\r\x1bSic\r\x1bSs\r", bitmap_command(front_panel(image))):
             await printer.bulk_out(0x01, command)
         await printer.bulk_out(0x01, b"\x1bSe\r")
+        received = b""  # the printer works on its own: the host waits for the answers
+        while received.count(b"\r") < 5:
+            received += await printer.bulk_in(0x82, 64)
+        return received.split(b"\r")[:5]
 
-    asyncio.run(print_it())
+    assert asyncio.run(print_it()) == [b"OK"] * 5
     (face,) = printer.printed
     assert face.image.tobytes() == image.tobytes()
     assert printer.ribbon == 399

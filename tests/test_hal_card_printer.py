@@ -127,8 +127,7 @@ async def _rig(short_dir: Path, **sim_options: object) -> AsyncIterator[Rig]:
             slot=slot,
             faces_dir=faces,
             seed=7,
-            timing=Timing(scale=0),
-            **sim_options,  # type: ignore[arg-type]
+            **{"timing": Timing(scale=0), **sim_options},  # type: ignore[arg-type]
         )
         await sim.start()
         printer = _printer(bus)
@@ -649,6 +648,30 @@ async def test_a_printer_that_re_enumerates_on_its_reset_is_found_again(rig: Rig
         await rig.printer.connect()
     assert rig.printer.status.state is DeviceState.READY
     assert await rig.printer.card_position() is CardPosition.AT_CONTACTLESS_STATION
+
+
+async def test_a_move_the_host_gave_up_on_still_ends_where_it_was_going(
+    short_dir: Path,
+) -> None:
+    """A printer finishes the motion it started, whoever stopped waiting for it: the
+    card arrives at the contactless station after the feed's deadline."""
+    async with _rig(short_dir, timing=Timing(scale=1), seconds_per_move=0.5) as rig:
+        arrived = asyncio.Event()
+        insert = rig.slot.insert
+
+        async def insert_and_tell(card: VirtualCard) -> None:
+            await insert(card)
+            arrived.set()
+
+        rig.slot.insert = insert_and_tell  # type: ignore[method-assign]
+        await rig.printer.connect()
+        with pytest.raises(DeviceTimeout):
+            await rig.printer.feed(timeout_s=0.1)
+        async with asyncio.timeout(RECOVERY_S):
+            await arrived.wait()
+            assert (await rig.printer.check()).state is DeviceState.READY  # as the supervisor
+            assert await rig.printer.card_position() is CardPosition.AT_CONTACTLESS_STATION
+        assert _accounted_for(rig.sim) == BLANKS
 
 
 async def test_a_hang_ends_in_time_and_still_lets_the_printer_close(rig: Rig) -> None:

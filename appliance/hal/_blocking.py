@@ -41,7 +41,9 @@ class BlockingCaller:
             return await asyncio.shield(future)
         except asyncio.CancelledError:
             if not future.done():
-                # Still running on the thread: let it finish (or never) on its own.
+                # Still running on the thread: let it finish (or never) on its own, and
+                # what it ends with concerns nobody now.
+                future.add_done_callback(_ignore_outcome)
                 self.abandoned_threads += 1
                 jobs.put(None)
                 self._jobs = None
@@ -58,6 +60,11 @@ class BlockingCaller:
         thread.start()
         self._jobs = jobs
         return jobs
+
+
+def _ignore_outcome(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()  # retrieved, so asyncio does not log it as lost
 
 
 def _work(jobs: queue.SimpleQueue[_Job | None]) -> None:
