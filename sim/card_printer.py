@@ -32,11 +32,15 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final, Protocol
 
 from PIL import Image
 
+from appliance.logs import get_logger
+
 from ._base import Fault, FaultState, Timing, seeded
 from .usb import UsbBus, UsbDescriptor, UsbInPipe
 
 if TYPE_CHECKING:
     from .smartcard import VirtualCard
+
+log = get_logger(__name__)
 
 CR: Final = 0x0D
 LINES: Final = 1016  # the card's long edge at 300 dpi, one head line each
@@ -396,19 +400,36 @@ class CardPrinterSim:
         self._generation += 1
         self._stream.reset()
         self._answers.clear()
+        # Dropped now rather than when the worker comes to them, so that `idle()` holds.
+        while not self._commands.empty():
+            self._commands.get_nowait()
+            self._commands.task_done()
+
+    async def idle(self) -> None:
+        """Wait until every command received so far has been worked through."""
+        await self._commands.join()
 
     async def _work(self) -> None:
         while True:
             generation, command = await self._commands.get()
-            if generation != self._generation:
-                continue  # sent before a reset: dropped unread
-            answer = await self._apply(command)
-            if generation != self._generation:
-                continue  # reset while it ran: the motion ends, its answer is lost
-            if Fault.GARBAGE in self.faults:
-                self._answers.put(self._noise())
-            else:
-                self._answers.put(answer.encode("ascii") + b"\r")
+            try:
+                if generation == self._generation:  # else sent before a reset: dropped
+                    self._answer(generation, await self._apply(command))
+            except Exception:
+                # A fault of the simulator's own (its slot, say): the firmware's internal
+                # error, and the printer goes on answering.
+                log.exception("card_printer_sim_command_failed", command=command.name)
+                self._answer(generation, "ERR;INTERNAL")
+            finally:
+                self._commands.task_done()
+
+    def _answer(self, generation: int, answer: str) -> None:
+        if generation != self._generation:
+            return  # reset while the command ran: the motion ends, its answer is lost
+        if Fault.GARBAGE in self.faults:
+            self._answers.put(self._noise())
+        else:
+            self._answers.put(answer.encode("ascii") + b"\r")
 
     # -- the commands
 

@@ -107,6 +107,7 @@ def test_the_simulated_printer_survives_any_stream(data: bytes, garbage: bool) -
 
     async def feed() -> None:
         await printer.bulk_out(0x01, data)
+        await printer.idle()  # every command in it worked through
         printer.usb_reset()  # the stream may end inside a bitmap that waits for 83 KB
         await printer.bulk_out(0x01, command_bytes("Rlr", "h"))
         received = b""  # read as the driver reads: to the CR, or past any answer's length

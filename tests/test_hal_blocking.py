@@ -28,19 +28,21 @@ async def test_a_call_given_up_on_gets_a_new_thread_and_ends_quietly(
         raise OSError("the transfer failed, long after anyone cared")
 
     call = asyncio.create_task(caller.call(transfer_that_hangs))
-    await asyncio.to_thread(started.wait)
-    (hung,) = _worker_threads("hung-printer")
-    call.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await call
-    assert caller.abandoned_threads == 1
+    try:
+        await asyncio.to_thread(started.wait)
+        (hung,) = _worker_threads("hung-printer")
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+        assert caller.abandoned_threads == 1
 
-    assert await caller.call(lambda: "answered") == "answered"  # on a fresh thread
-    assert len(_worker_threads("hung-printer")) == 2  # the hung one is left behind
-
-    release.set()
-    await asyncio.to_thread(hung.join)  # it has handed its failure to the loop
-    await asyncio.sleep(0)  # one turn of the loop runs that hand-over
+        assert await caller.call(lambda: "answered") == "answered"  # on a fresh thread
+        assert len(_worker_threads("hung-printer")) == 2  # the hung one is left behind
+    finally:
+        release.set()
+    # Once it has ended, the loop has its failure in hand: the thread settles the call
+    # before the join's own wake-up is queued.
+    await asyncio.to_thread(hung.join)
     del call
     with caplog.at_level(logging.ERROR, logger="asyncio"):
         gc.collect()

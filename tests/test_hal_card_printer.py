@@ -127,7 +127,8 @@ async def _rig(short_dir: Path, **sim_options: object) -> AsyncIterator[Rig]:
             slot=slot,
             faces_dir=faces,
             seed=7,
-            **{"timing": Timing(scale=0), **sim_options},  # type: ignore[arg-type]
+            timing=Timing(scale=0),
+            **sim_options,  # type: ignore[arg-type]
         )
         await sim.start()
         printer = _printer(bus)
@@ -650,28 +651,75 @@ async def test_a_printer_that_re_enumerates_on_its_reset_is_found_again(rig: Rig
     assert await rig.printer.card_position() is CardPosition.AT_CONTACTLESS_STATION
 
 
+def _hold_the_next_move(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> asyncio.Event:
+    """The next card to reach the contactless station stays on its way until the
+    returned event is set: a move that takes as long as the test wants."""
+    arrive = asyncio.Event()
+    insert = rig.slot.insert
+
+    async def insert_when_told(card: VirtualCard) -> None:
+        await arrive.wait()
+        await insert(card)
+
+    monkeypatch.setattr(rig.slot, "insert", insert_when_told)
+    return arrive
+
+
 async def test_a_move_the_host_gave_up_on_still_ends_where_it_was_going(
-    short_dir: Path,
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A printer finishes the motion it started, whoever stopped waiting for it: the
-    card arrives at the contactless station after the feed's deadline."""
-    async with _rig(short_dir, timing=Timing(scale=1), seconds_per_move=0.5) as rig:
-        arrived = asyncio.Event()
-        insert = rig.slot.insert
+    """A printer finishes the motion it started, whoever stopped waiting for it."""
+    arrive = _hold_the_next_move(rig, monkeypatch)
+    with pytest.raises(DeviceTimeout):
+        await rig.printer.feed(timeout_s=1.0)
+    # The supervisor asks at once: the printer is still busy with the move.
+    assert (await rig.printer.check()).code == "not_responding"
 
-        async def insert_and_tell(card: VirtualCard) -> None:
-            await insert(card)
-            arrived.set()
+    arrive.set()
+    async with asyncio.timeout(RECOVERY_S):
+        await rig.sim.idle()
+    assert rig.slot.card is not None  # it arrived
+    assert (await rig.printer.check()).state is DeviceState.READY
+    assert await rig.printer.card_position() is CardPosition.AT_CONTACTLESS_STATION
+    assert _accounted_for(rig.sim) == BLANKS
 
-        rig.slot.insert = insert_and_tell  # type: ignore[method-assign]
-        await rig.printer.connect()
-        with pytest.raises(DeviceTimeout):
-            await rig.printer.feed(timeout_s=0.1)
-        async with asyncio.timeout(RECOVERY_S):
-            await arrived.wait()
-            assert (await rig.printer.check()).state is DeviceState.READY  # as the supervisor
-            assert await rig.printer.card_position() is CardPosition.AT_CONTACTLESS_STATION
-        assert _accounted_for(rig.sim) == BLANKS
+
+async def test_a_late_answer_is_never_taken_for_a_later_requests(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The move given up on ends just as the next request goes out: its answer comes
+    first, and must not be read as that request's."""
+    arrive = _hold_the_next_move(rig, monkeypatch)
+    with pytest.raises(DeviceTimeout):
+        await rig.printer.feed(timeout_s=1.0)
+    receive = rig.sim.bulk_out
+
+    async def bulk_out(endpoint: int, data: bytes) -> None:
+        arrive.set()
+        await receive(endpoint, data)
+
+    monkeypatch.setattr(rig.sim, "bulk_out", bulk_out)
+    assert (await rig.printer.check()).state is DeviceState.READY
+    assert await rig.printer.card_position() is CardPosition.AT_CONTACTLESS_STATION
+    assert _accounted_for(rig.sim) == BLANKS
+
+
+async def test_the_simulator_answers_its_own_failure_and_goes_on(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken_insert(card: VirtualCard) -> None:
+        raise RuntimeError(f"the reader's slot is broken ({card.serial})")
+
+    monkeypatch.setattr(rig.slot, "insert", broken_insert)
+    with pytest.raises(DeviceFault) as failed:
+        await rig.printer.feed()
+    assert failed.value.code == "device_error"
+    assert "ERR;INTERNAL" in str(failed.value)
+    monkeypatch.undo()
+    assert (await rig.printer.check()).state is DeviceState.READY
+    await rig.printer.reject()
+    assert len(rig.sim.reject_box) == 1
+    assert _accounted_for(rig.sim) == BLANKS
 
 
 async def test_a_hang_ends_in_time_and_still_lets_the_printer_close(rig: Rig) -> None:

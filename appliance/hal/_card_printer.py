@@ -50,7 +50,8 @@ _REPLY_SIZE: Final = 64  # one full-speed packet
 # The bitmap goes out in transfers of this size, each with its own timeout, so that a
 # printer that stops taking data is noticed within one reply timeout.
 _CHUNK: Final = 16 * 1024
-# Emptying the IN pipe of answers that came too late: each read waits this long for more.
+# Emptying the IN pipe of a printer just opened (anything it sent unasked): each read
+# waits this long for more.
 _DRAIN_WAIT_S: Final = 0.02
 _DRAIN_READS: Final = 8
 _FULL_LINE: Final = b"\xff" * LINE_BYTES
@@ -280,13 +281,12 @@ class CardPrinter(Device):
         self._usb = UsbBulkDevice(
             name=name, vendor_id=vendor_id, product_id=product_id, serial=serial, backend=backend
         )
-        # Set while an answer may still be on its way (a request cut short): the next
-        # request first empties the pipe so as not to read the old answer as its own.
-        self._stale_answers = True
-        # Set while a request is only partly written (a bitmap goes out in several
-        # transfers): if it is cut off there, the printer waits for the rest, and only a
-        # reset makes it listen for commands again.
-        self._cut_off = False
+        # Set from a request's first byte until its answer is read. A request cut off
+        # there leaves the printer out of step with the driver: inside a half-sent bitmap
+        # (which swallows every later command), or still working on a move whose answer
+        # comes whenever it ends, when it would be read as a later request's. Only a
+        # reset makes it certain what the next answer answers.
+        self._interrupted = False
         # Where the last card went once it left the printer; the printer cannot see it.
         self._last_out: CardPosition | None = None
         self._card_operation_starting = False
@@ -411,8 +411,10 @@ class CardPrinter(Device):
         return identity
 
     async def _configure(self) -> None:
-        """Send the settings to a printer just opened and reset."""
-        self._stale_answers, self._cut_off = True, False
+        """Make a printer just opened and reset ready for requests: its pipe emptied
+        of anything it sent unasked, and the settings sent."""
+        self._interrupted = False
+        await self._drain()
         for name, value in _SETTINGS:
             self._expect_ok(name, await self._ask(name, value))
 
@@ -428,11 +430,10 @@ class CardPrinter(Device):
         A card printer cannot be stopped mid-move: it finishes the motion it started (or
         jams, and says so). So the card ends where the command sends it, or in the card
         path, and the printer's sensors tell which at the next call. What the driver
-        knew about the last card to leave no longer holds; the next request first
-        empties the pipe of the late answer.
+        knew about the last card to leave no longer holds; and the request cut off
+        makes the next one reset the printer first (`_interrupted`).
         """
         self._last_out = None
-        self._stale_answers = True
 
     def _refuse_unless_usable(self) -> None:
         if self._card_operation_starting and self._status.state is DeviceState.NOT_READY:
@@ -519,20 +520,16 @@ class CardPrinter(Device):
 
     async def _exchange(self, request: bytes, what: str, wait_s: float) -> str:
         """Send one command and read its answer line, waiting up to `wait_s` for it."""
-        if self._cut_off and self._usb.is_open:
+        if self._interrupted and self._usb.is_open:
             log.warning("card_printer_reset", device=self.name, why="a request was cut off")
             await self._usb.open(reset=True)
             await self._configure()
-        if self._stale_answers:
-            await self._drain()
-        self._stale_answers = True
+        self._interrupted = True
         # The printer takes a bitmap as fast as its buffer drains, slower while it is busy:
         # its writes are bounded by the command's deadline, like its answer.
-        self._cut_off = True
         for start in range(0, len(request), _CHUNK):
             chunk = request[start : start + _CHUNK]
             await self._usb.write(chunk, timeout_s=wait_s)
-        self._cut_off = False
         received = b""
         while CR not in received:
             if len(received) > MAX_REPLY_CHARS:
@@ -542,7 +539,7 @@ class CardPrinter(Device):
         text = reply_text(line)
         if text is None or rest:
             raise DeviceFault(self.name, "garbage", f"{what} answered {received.hex()}")
-        self._stale_answers = False
+        self._interrupted = False
         return text
 
     async def _drain(self) -> None:
