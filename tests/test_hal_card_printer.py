@@ -665,6 +665,12 @@ def _hold_the_next_move(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> asyncio.Ev
     return arrive
 
 
+async def _ready_with_the_card_at_the_contactless_station(rig: Rig) -> None:
+    assert (await rig.printer.check()).state is DeviceState.READY
+    assert await rig.printer.card_position() is CardPosition.AT_CONTACTLESS_STATION
+    assert _accounted_for(rig.sim) == BLANKS
+
+
 async def test_a_move_the_host_gave_up_on_still_ends_where_it_was_going(
     rig: Rig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -679,9 +685,7 @@ async def test_a_move_the_host_gave_up_on_still_ends_where_it_was_going(
     async with asyncio.timeout(RECOVERY_S):
         await rig.sim.idle()
     assert rig.slot.card is not None  # it arrived
-    assert (await rig.printer.check()).state is DeviceState.READY
-    assert await rig.printer.card_position() is CardPosition.AT_CONTACTLESS_STATION
-    assert _accounted_for(rig.sim) == BLANKS
+    await _ready_with_the_card_at_the_contactless_station(rig)
 
 
 async def test_a_late_answer_is_never_taken_for_a_later_requests(
@@ -699,9 +703,7 @@ async def test_a_late_answer_is_never_taken_for_a_later_requests(
         await receive(endpoint, data)
 
     monkeypatch.setattr(rig.sim, "bulk_out", bulk_out)
-    assert (await rig.printer.check()).state is DeviceState.READY
-    assert await rig.printer.card_position() is CardPosition.AT_CONTACTLESS_STATION
-    assert _accounted_for(rig.sim) == BLANKS
+    await _ready_with_the_card_at_the_contactless_station(rig)
 
 
 async def test_the_simulator_answers_its_own_failure_and_goes_on(
