@@ -284,8 +284,8 @@ class CardPrinterSim:
         self._rng: random.Random = seeded(seed, name)
         self._stream = EvolisStream()
         self._answers = UsbInPipe()
-        # Each command with the reset generation it came in: a reset bumps it, and what
-        # was sent before it is not answered.
+        # Each command with the reset generation it came in: a reset bumps it, so the
+        # command under way then is not answered.
         self._commands: asyncio.Queue[tuple[int, Command]] = asyncio.Queue()
         self._generation = 0
         self._worker: asyncio.Task[None] | None = None
@@ -412,9 +412,8 @@ class CardPrinterSim:
     async def _work(self) -> None:
         while True:
             generation, command = await self._commands.get()
-            try:
-                if generation == self._generation:  # else sent before a reset: dropped
-                    self._answer(generation, await self._apply(command))
+            try:  # what a reset found still queued, it dropped (`usb_reset`)
+                self._answer(generation, await self._apply(command))
             except Exception:
                 # A fault of the simulator's own (its slot, say): the firmware's internal
                 # error, and the printer goes on answering.
