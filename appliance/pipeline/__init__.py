@@ -11,7 +11,8 @@ from ._errors import (
     Unavailable,
     WrongState,
 )
-from ._pipeline import STEP_ROLE, DeviceSteps, Officer, Pipeline, SubmitForm
+from ._forms import Officer, SubmitForm
+from ._pipeline import STEP_ROLE, DeviceSteps, Pipeline
 from ._settings import PipelineSection
 from ._views import (
     ApplicationView,

@@ -26,7 +26,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
 from appliance._text import Text
 from appliance.clock import Timekeeper, boot_id
@@ -34,11 +34,9 @@ from appliance.diskspace import MIB, DiskSpace
 from appliance.domain import (
     Document,
     DomainError,
-    MaritalStatus,
     RequirementProfile,
     Role,
     ServiceType,
-    Sex,
     Step,
     StepKind,
     check_new_card_eligibility,
@@ -52,7 +50,6 @@ from appliance.liveness import Liveness
 from appliance.logs import get_logger
 from appliance.register import (
     ApplicationSubmitted,
-    Biodata,
     BlankStock,
     EventType,
     InvalidEvent,
@@ -65,6 +62,7 @@ from appliance.register import Event as RegisterEvent
 from ._calendar import WorkingCalendar
 from ._claims import Claims
 from ._errors import Busy, Forbidden, Invalid, NotFound, PipelineError, Unavailable, WrongState
+from ._forms import Officer, SubmitForm
 from ._records import PersonRecords
 from ._settings import PipelineSection
 from ._views import (
@@ -104,34 +102,6 @@ _LOOP: Final = "pipeline"
 """The loop the watchdog watches: the encode-and-print worker, the pipeline's own."""
 _BUDGET_EXCEEDED: Final = "budget_exceeded"
 _OPEN: Final = "('in_progress', 'waiting_blank')"
-
-
-@dataclass(frozen=True, slots=True)
-class Officer:
-    """A logged-in person and the roles they hold."""
-
-    person: str
-    roles: frozenset[Role]
-
-    def actor(self, role: Role) -> dict[str, str]:
-        return {"role": role.value, "person": self.person}
-
-
-class SubmitForm(BaseModel):
-    """What the counter officer types in from the applicant's file."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    ticket: str = Field(min_length=1, max_length=16)
-    service: ServiceType
-    nik: str = Field(min_length=16, max_length=16, pattern=r"^[0-9]{16}$")
-    kk: str = Field(min_length=16, max_length=16, pattern=r"^[0-9]{16}$")
-    name: str = Field(min_length=1, max_length=60)
-    birth_date: date
-    sex: Sex
-    marital_status: MaritalStatus
-    documents: tuple[Document, ...] = Field(default=(), max_length=16)
-    biodata: Biodata
 
 
 @dataclass(frozen=True, slots=True)

@@ -202,6 +202,15 @@ class BiometricsRecorded(_Payload):
     chip_fingers: tuple[Annotated[int, Field(ge=1, le=10)], Annotated[int, Field(ge=1, le=10)]]
 
 
+class BiometricsPurged(_Payload):
+    """The retention policy destroyed captures whose cards were activated long enough
+    ago: counts only, never whose."""
+
+    applications: Annotated[int, Field(ge=0, le=1_000_000)]
+    blobs: Annotated[int, Field(ge=0, le=100_000_000)]
+    retention_days: Annotated[int, Field(ge=0, le=3650)]
+
+
 class ApplicationOverdue(_Payload):
     """The service promise (one working day) has passed without the card handed over."""
 
@@ -338,6 +347,7 @@ class EventType(StrEnum):
     STEP_SKIPPED = "step.skipped"
     STEP_BREACHED = "step.breached"
     BIOMETRICS_RECORDED = "biometrics.recorded"
+    BIOMETRICS_PURGED = "biometrics.purged"
     APPLICATION_OVERDUE = "application.overdue"
     BLANK_RECEIVED = "blank.received"
     BLANK_FED = "blank.fed"
@@ -444,6 +454,14 @@ CATALOGUE: Final = MappingProxyType(
             BiometricsRecorded,
             needs_application=True,
             description=Text("Perekaman biometrik selesai", "Biometrics recorded"),
+        ),
+        EventType.BIOMETRICS_PURGED: EventSpec(
+            BiometricsPurged,
+            needs_application=False,
+            description=Text(
+                "Data biometrik dimusnahkan sesuai masa simpan",
+                "Biometric data destroyed by the retention policy",
+            ),
         ),
         EventType.APPLICATION_OVERDUE: EventSpec(
             ApplicationOverdue,

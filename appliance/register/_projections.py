@@ -20,6 +20,7 @@ from ._events import (
     ApplicationAdvanced,
     ApplicationReturned,
     ApplicationSubmitted,
+    BiometricsPurged,
     BlankFed,
     BlankIssued,
     BlankReceived,
@@ -103,6 +104,16 @@ DERIVED_TABLES_DDL: Final = (
         "CREATE UNIQUE INDEX cards_one_open_per_application ON cards (application_id) "
         "WHERE state IN ('fed', 'personalised', 'printed')"
     ),
+    # What the retention policy has destroyed so far, in counts: the register says that
+    # the purge ran, and how much it took, never whose data it was.
+    """CREATE TABLE biometric_purges (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        purges INTEGER NOT NULL,
+        applications INTEGER NOT NULL,
+        blobs INTEGER NOT NULL,
+        updated_seq INTEGER NOT NULL
+    ) STRICT""",
+    "INSERT INTO biometric_purges VALUES (1, 0, 0, 0, 0)",
 )
 
 
@@ -111,6 +122,7 @@ DERIVED_TABLES: Final = (
     ("queue", "day, ticket"),
     ("blank_stock", "id"),
     ("cards", "fed_seq"),
+    ("biometric_purges", "id"),
 )
 
 # The highest seq any derived row records. All event types but the genesis change derived
@@ -121,6 +133,7 @@ LAST_SEQ_IN_DERIVED_STATE: Final = """
         UNION ALL SELECT max(updated_seq) FROM blank_stock
         UNION ALL SELECT max(updated_seq) FROM cards
         UNION ALL SELECT max(updated_seq) FROM queue
+        UNION ALL SELECT max(updated_seq) FROM biometric_purges
     )"""
 
 Apply = Callable[[sqlite3.Cursor, int, str | None, ValidatedPayload], None]
@@ -453,6 +466,15 @@ def _stock_change(column: str) -> Apply:
     return apply
 
 
+def _purged(cur: sqlite3.Cursor, seq: int, _app: str | None, event: ValidatedPayload) -> None:
+    assert isinstance(event.model, BiometricsPurged)
+    cur.execute(
+        "UPDATE biometric_purges SET purges = purges + 1, applications = applications + ?, "
+        "blobs = blobs + ?, updated_seq = ? WHERE id = 1",
+        (event.model.applications, event.model.blobs, seq),
+    )
+
+
 def _then(*steps: Apply) -> Apply:
     def apply(cur: sqlite3.Cursor, seq: int, app: str | None, event: ValidatedPayload) -> None:
         for step in steps:
@@ -477,6 +499,7 @@ PROJECTIONS: Final[Mapping[EventType, Apply]] = MappingProxyType(
         EventType.STEP_FAILED: _step_failed,
         EventType.STEP_BREACHED: _breached,
         EventType.BIOMETRICS_RECORDED: _biometrics_recorded,
+        EventType.BIOMETRICS_PURGED: _purged,
         EventType.APPLICATION_OVERDUE: _overdue,
         EventType.BLANK_RECEIVED: _stock_change("received"),
         EventType.BLANK_FED: _fed,

@@ -182,6 +182,7 @@ MIGRATIONS: Final[tuple[Callable[[sqlite3.Connection], None], ...]] = (
     _v1,
     _rebuild_derived_state,  # v2: blank cards followed one by one (cards table)
     _rebuild_derived_state,  # v3: SOP step phases, queue calls, no-shows and service
+    _rebuild_derived_state,  # v4: the biometric retention purges
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 
@@ -200,12 +201,25 @@ def migrate(conn: sqlite3.Connection, path: Path) -> None:
                 f"{path}: register schema v{current} is newer than this software "
                 f"understands (v{SCHEMA_VERSION}); upgrade the software"
             )
+        if current == 0:
+            # A new register: v1 creates the current derived tables, and replaying no
+            # events changes nothing, so it is at the latest version in one transaction.
+            _migrate_step(conn, _v1, SCHEMA_VERSION)
+            return
         for version in range(current, SCHEMA_VERSION):
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                MIGRATIONS[version](conn)
-                conn.execute(f"PRAGMA user_version = {version + 1}")
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+            _migrate_step(conn, MIGRATIONS[version], version + 1)
+
+
+def _migrate_step(
+    conn: sqlite3.Connection, step: Callable[[sqlite3.Connection], None], version: int
+) -> None:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        step(conn)
+        conn.execute(f"PRAGMA user_version = {version}")
+        conn.execute("COMMIT")
+    except BaseException:
+        # SQLite ends the transaction itself on some errors (a full disk at COMMIT).
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
