@@ -19,7 +19,7 @@ import uuid
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Final, Protocol
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
@@ -30,6 +30,9 @@ _BOOT_ID_PATH = Path("/proc/sys/kernel/random/boot_id")
 # an NTP daemon keeps disciplining the clock; STA_UNSYNC is ignored, as systemd does,
 # because some daemons set it on purpose to keep the kernel away from the RTC.
 _MAX_ERROR_SYNCED_US = 16_000_000
+COMPUTE_ALLOWANCE_S: Final = 30.0
+"""Real seconds a scaled clock's timeout grants at least (see `ScaledClock`): five times
+what a biometric step's computing took beside a busy loop on each of two cores."""
 
 
 class Clock(Protocol):
@@ -174,15 +177,30 @@ class ScaledClock:
     Simulated time is a function of the machine's monotonic clock, which every process of
     one boot shares: a daemon restarted with the same anchor carries on the same simulated
     day where its predecessor stood, which is what lets a crash test run a day at speed.
+
+    A timeout (a device step's budget) runs at the clock's speed too, but never ends in
+    less real time than `compute_allowance_s` (or the budget itself, when shorter): the
+    simulated devices' delays shrink with the clock, the computing around them (images,
+    templates, the simulator's drawing, a worker starting) does not, and a busy host
+    stretches it further. At 60x a 6-minute budget would be 6 real seconds, which a loaded
+    machine overran with no device at fault. At speed 1 the allowance changes nothing.
     """
 
     def __init__(
-        self, *, speed: float, start_wall_ns: int, anchor_monotonic_ns: int | None = None
+        self,
+        *,
+        speed: float,
+        start_wall_ns: int,
+        anchor_monotonic_ns: int | None = None,
+        compute_allowance_s: float = COMPUTE_ALLOWANCE_S,
     ) -> None:
         if not speed > 0:
             raise ValueError("the clock's speed must be positive")
+        if not compute_allowance_s >= 0:
+            raise ValueError("the compute allowance must be zero or more seconds")
         self.speed = speed
         self.start_wall_ns = start_wall_ns
+        self.compute_allowance_s = compute_allowance_s
         self.anchor_monotonic_ns = (
             time.monotonic_ns() if anchor_monotonic_ns is None else anchor_monotonic_ns
         )
@@ -200,7 +218,12 @@ class ScaledClock:
         await asyncio.sleep(max(0.0, seconds) / self.speed)
 
     def timeout(self, seconds: float | None) -> AbstractAsyncContextManager[asyncio.Timeout]:
-        return asyncio.timeout(None if seconds is None else max(0.0, seconds) / self.speed)
+        return asyncio.timeout(None if seconds is None else self.timeout_real_s(seconds))
+
+    def timeout_real_s(self, seconds: float) -> float:
+        """The real seconds a timeout of `seconds` (this clock's) grants its block."""
+        seconds = max(0.0, seconds)
+        return max(seconds / self.speed, min(seconds, self.compute_allowance_s))
 
 
 class ManualTimekeeper(ManualClock):
