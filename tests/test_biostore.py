@@ -9,7 +9,7 @@ import sqlite3
 import stat
 import textwrap
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,8 +24,10 @@ from appliance.biostore import (
     BlobRef,
     MasterKeyError,
     Modality,
+    PurgeTally,
     StoreFull,
     create_master_key,
+    read_held,
 )
 from tests.support import run_on_small_filesystem
 
@@ -34,15 +36,6 @@ if TYPE_CHECKING:
 
 # Distinctive, so that finding it anywhere on disk can only mean a leak.
 SECRET = b"FINGERPRINT-OF-SITI-AMINAH-3273014501900001|" * 64
-T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
-
-
-class FakeClock:
-    def __init__(self, start: datetime) -> None:
-        self.current = start
-
-    def __call__(self) -> datetime:
-        return self.current
 
 
 @pytest.fixture
@@ -336,33 +329,51 @@ def test_purge_shreds_key_and_files(store: BiometricStore, store_dir: Path) -> N
     assert store.purge("APP-never") == 0
 
 
-def test_purge_created_before_uses_the_newest_blob(store_dir: Path, key_path: Path) -> None:
-    clock = FakeClock(T0)
-    with BiometricStore.open(store_dir, master_key_path=key_path, now=clock) as opened:
-        old = opened.put("APP-old", Modality.FACE, b"1")
-        opened.put("APP-old", Modality.IRIS, b"2")
-        mixed_old = opened.put("APP-mixed", Modality.FACE, b"3")
-        opened.put("APP-kept", Modality.FACE, b"4")
-        clock.current = T0 + timedelta(days=10)
-        mixed_new = opened.put("APP-mixed", Modality.SIGNATURE, b"5")
-        new = opened.put("APP-new", Modality.FACE, b"6")
-        assert old.created_at == T0
-        assert new.created_at == T0 + timedelta(days=10)
+def test_purges_are_tallied_until_the_register_acknowledges_them(
+    store: BiometricStore, store_dir: Path
+) -> None:
+    # The retention policy lives in appliance.retention (tests/test_retention.py); the
+    # store counts what each purge destroyed, in the purge's own transaction.
+    for app, blobs in (("APP-a", 2), ("APP-b", 3), ("APP-c", 1)):
+        for i in range(blobs):
+            store.put(app, Modality.FACE, bytes([i + 1]))
+    assert store.application_ids() == ["APP-a", "APP-b", "APP-c"]
+    assert store.purge_tally() == PurgeTally(0, 0, None)
+    store.acknowledge_purges(through_seq=7, applications=0, blobs=0)
+    assert store.purge("APP-a") + store.purge("APP-b") == 5
+    assert store.purge("APP-a") == 0  # nothing left: not counted twice
+    assert store.purge_tally() == PurgeTally(2, 5, 7)
+    assert store.application_ids() == ["APP-c"]
+    store.acknowledge_purges(through_seq=9, applications=2, blobs=5)
+    assert store.purge_tally() == PurgeTally(0, 0, 9)
+    store.acknowledge_purges(through_seq=9, applications=2, blobs=5)  # the same report again
+    store.acknowledge_purges(through_seq=8, applications=1, blobs=1)  # an older one
+    assert store.purge_tally() == PurgeTally(0, 0, 9)
+    assert read_held(store_dir) == {"APP-c": 1}
 
-        with pytest.raises(ValueError, match="timezone"):
-            opened.purge_created_before(datetime(2025, 3, 5))  # noqa: DTZ001
-        cutoff = T0 + timedelta(days=5)
-        assert opened.purge_created_before(cutoff, keep={"APP-kept"}) == 2
 
-        with pytest.raises(BlobNotFound):
-            opened.get(old.blob_id)
-        assert opened.get(mixed_old.blob_id) == b"3"
-        assert opened.get(mixed_new.blob_id) == b"5"
-        assert opened.get(new.blob_id) == b"6"
-        assert len(opened.list("APP-kept")) == 1
-        assert opened.purge_created_before(cutoff, keep={"APP-kept"}) == 0
-        assert opened.purge_created_before(cutoff) == 1
-        assert opened.purge_created_before(T0 + timedelta(days=11)) == 3
+def test_a_version_1_index_is_upgraded_in_place(store_dir: Path, key_path: Path) -> None:
+    with BiometricStore.open(store_dir, master_key_path=key_path) as opened:
+        ref = opened.put("APP-1", Modality.FACE, SECRET)
+    index_execute(store_dir, "DROP TABLE purge_tally")
+    index_execute(store_dir, "PRAGMA user_version = 1")
+    with BiometricStore.open(store_dir, master_key_path=key_path) as opened:
+        assert opened.get(ref.blob_id) == SECRET
+        assert opened.purge_tally() == PurgeTally(0, 0, None)
+    index_execute(store_dir, "PRAGMA user_version = 99")
+    with pytest.raises(BiometricStoreError, match="newer than this software"):
+        BiometricStore.open(store_dir, master_key_path=key_path)
+
+
+def test_the_read_only_view_leaves_no_file_behind(store_dir: Path, key_path: Path) -> None:
+    assert read_held(store_dir) == {}
+    with BiometricStore.open(store_dir, master_key_path=key_path) as opened:
+        opened.put("APP-1", Modality.FACE, b"1")
+        opened.put("APP-1", Modality.IRIS, b"2")
+        assert read_held(store_dir) == {"APP-1": 2}  # while the writer has it open
+    before = sorted(p.name for p in store_dir.iterdir())
+    assert read_held(store_dir) == {"APP-1": 2}
+    assert sorted(p.name for p in store_dir.iterdir()) == before
 
 
 def test_naive_clock_is_refused(store_dir: Path, key_path: Path) -> None:
