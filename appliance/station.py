@@ -21,7 +21,7 @@ from appliance.card import DocumentSigner
 from appliance.clock import RealTimekeeper, ScaledClock, Timekeeper
 from appliance.config import Config
 from appliance.diskspace import MIB, DiskSpace
-from appliance.fingerprint import FingerMatcher
+from appliance.fingerprint import FingerMatcher, FingerprintWorker
 from appliance.hal import (
     Backoff,
     CardEncoder,
@@ -121,6 +121,8 @@ class Station:
             scanner = _named(by_name, issuance.activation_scanner, SbiSingleFingerScanner)
             issuer = (
                 CardIssuer(
+            # numpy, SciPy and scikit-image live in this worker, on demand (docs/footprint.md).
+            fingerprints = await stack.enter_async_context(FingerprintWorker())
                     register=register,
                     printer=printer,
                     encoder=encoder,
@@ -135,7 +137,9 @@ class Station:
                     register=register,
                     reader=reader,
                     scanner=scanner,
-                    matcher=FingerMatcher.from_settings(issuance.matcher),
+                    matcher=FingerMatcher.from_settings(
+                        issuance.matcher, fingerprints=fingerprints
+                    ),
                     trust=(signer.certificate,),
                     attempts_per_finger=issuance.attempts_per_finger,
                     fingers_to_try=issuance.fingers_to_try,
@@ -163,6 +167,7 @@ class Station:
                 settings=settings,
                 budgets=config.sop.budgets(),
                 requirements=config.station.requirements,
+                fingerprints=fingerprints,
                 zone=config.zone,
                 office=config.station.office,
                 devices=by_name,

@@ -1,9 +1,17 @@
 """Fingerprint templates for the card chip: ISO/IEC 19794-2 records, minutiae extraction
 and the 1:1 match of a live finger against the chip at card activation.
 
-The numeric work (numpy, SciPy, scikit-image) loads when a finger first needs it."""
+The numeric work (numpy, SciPy, scikit-image) loads when a finger first needs it; the
+daemon runs it in a worker process it starts on demand (`FingerprintWorker`)."""
 
-from ._deferred import MAX_MINUTIAE, ExtractionError, extract_template, match_score
+from ._deferred import (
+    MAX_MINUTIAE,
+    ExtractionError,
+    Fingerprints,
+    InProcessFingerprints,
+    extract_template,
+    match_score,
+)
 from ._iso import (
     ANGLE_UNITS,
     PPCM_500_DPI,
@@ -16,6 +24,7 @@ from ._iso import (
     encode_iso19794_2,
 )
 from ._matcher import DEFAULT_THRESHOLD, FingerMatcher, MatcherSettings, MatchResult
+from ._worker import FingerprintWorker, FingerprintWorkerError
 
 __all__ = [
     "ANGLE_UNITS",
@@ -25,7 +34,11 @@ __all__ = [
     "ExtractionError",
     "FingerMatcher",
     "FingerTemplate",
+    "FingerprintWorker",
+    "FingerprintWorkerError",
+    "Fingerprints",
     "ImpressionType",
+    "InProcessFingerprints",
     "MatchResult",
     "MatcherSettings",
     "Minutia",

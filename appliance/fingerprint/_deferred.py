@@ -2,12 +2,13 @@
 
 numpy, SciPy and scikit-image cost the daemon about 60 MB and half a second at start,
 and only a finger to extract or to match needs them: the station starts, and idles,
-without them.
+without them. The daemon goes further and runs them in a worker process (`_worker`).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+import asyncio
+from typing import TYPE_CHECKING, Final, Protocol
 
 if TYPE_CHECKING:
     import numpy as np
@@ -47,3 +48,55 @@ def match_score(probe: FingerTemplate, reference: FingerTemplate) -> float:
     from ._match import score  # noqa: PLC0415 - numpy loads here
 
     return score(probe, reference)
+
+
+class Fingerprints(Protocol):
+    """Extraction and 1:1 scores off the event loop: in the daemon's worker process
+    (`FingerprintWorker`) or in this process's threads (`InProcessFingerprints`)."""
+
+    async def start(self) -> None:
+        """Fingers are coming: get ready now, so that the first of them does not wait."""
+
+    async def extract_template(
+        self, image: bytes, *, finger_position: int, resolution_dpi: int = WORKING_DPI
+    ) -> FingerTemplate: ...
+
+    async def verify_score(
+        self,
+        image: bytes,
+        reference: FingerTemplate,
+        *,
+        finger_position: int,
+        resolution_dpi: int = WORKING_DPI,
+    ) -> float: ...
+
+
+class InProcessFingerprints:
+    """The numeric work in a thread of this process: for tools and tests that run a few
+    fingers and exit; the daemon uses its worker process."""
+
+    async def start(self) -> None:
+        """Nothing to get ready: the libraries load with the first finger."""
+
+    async def extract_template(
+        self, image: bytes, *, finger_position: int, resolution_dpi: int = WORKING_DPI
+    ) -> FingerTemplate:
+        return await asyncio.to_thread(
+            extract_template, image, finger_position=finger_position, resolution_dpi=resolution_dpi
+        )
+
+    async def verify_score(
+        self,
+        image: bytes,
+        reference: FingerTemplate,
+        *,
+        finger_position: int,
+        resolution_dpi: int = WORKING_DPI,
+    ) -> float:
+        def work() -> float:
+            live = extract_template(
+                image, finger_position=finger_position, resolution_dpi=resolution_dpi
+            )
+            return match_score(live, reference)
+
+        return await asyncio.to_thread(work)

@@ -11,14 +11,13 @@ configured order, and every attempt is in the register. Only a match issues the 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cryptography import x509
 
 from appliance.card import CARD_AID, FILE_IDS, CardVerificationError, read_card
-from appliance.fingerprint import FingerMatcher, decode_iso19794_2, extract_template
+from appliance.fingerprint import FingerMatcher, decode_iso19794_2
 from appliance.hal import CaptureNotAccepted, CardEncoder, Finger, SbiSingleFingerScanner
 from appliance.logs import get_logger
 from appliance.register import EventType, Register, SpoilReason
@@ -99,12 +98,11 @@ class CardActivator:
                 live = capture.get(finger.value)
                 if live is None:
                     continue  # declared missing or never captured: the attempt counts
-                # Seconds of array work on a Pi (and the numeric libraries' first import):
-                # off the event loop, which the API and the watchdog share.
-                probe = await asyncio.to_thread(
-                    extract_template, live.bio_value, finger_position=record.position
+                # Seconds of array work on a Pi: off the event loop, which the API and the
+                # watchdog share (in the daemon's fingerprint worker process).
+                result = await self._matcher.verify(
+                    live.bio_value, reference, finger_position=record.position
                 )
-                result = await asyncio.to_thread(self._matcher.matches, probe, reference)
                 self._register.append(
                     EventType.CARD_ACTIVATION_ATTEMPT,
                     {

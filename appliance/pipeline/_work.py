@@ -14,7 +14,12 @@ from typing import Literal, TypeVar
 from appliance.biostore import BiometricStore, Modality
 from appliance.card import CardHolder, FingerTemplateRecord
 from appliance.domain import ServiceType, mask_nik
-from appliance.fingerprint import encode_iso19794_2, extract_template
+from appliance.fingerprint import (
+    Fingerprints,
+    FingerprintWorkerError,
+    InProcessFingerprints,
+    encode_iso19794_2,
+)
 from appliance.hal import (
     BiometricCapture,
     CaptureNotAccepted,
@@ -46,6 +51,7 @@ from ._settings import PipelineSection
 log = get_logger(__name__)
 
 _D = TypeVar("_D", bound=Device)
+_T = TypeVar("_T")
 _CHIP_LABEL = "chip-{position}"
 _TICKET_TIMEOUT_S = 10.0
 
@@ -79,6 +85,7 @@ class StepWork:
         ticket_printer: str,
         station_key: StationKey,
         office: str,
+        fingerprints: Fingerprints | None = None,
     ) -> None:
         self._register = register
         self._biostore = biostore
@@ -90,6 +97,8 @@ class StepWork:
         self._ticket_printer = ticket_printer
         self._key = station_key
         self._office = office
+        # The daemon's fingerprint worker process; in a thread when none is given.
+        self._fingerprints = fingerprints or InProcessFingerprints()
 
     async def recover(self) -> None:
         """Close the cards a crash left in the printer (spoiled, counted)."""
@@ -124,6 +133,8 @@ class StepWork:
         scanner = self._device(self._settings.fingerprint_scanner, SbiFingerprintScanner)
         irises = self._device(self._settings.iris_scanner, SbiIrisScanner)
         pad = self._device(self._settings.signature_pad, SignaturePad)
+        # The worker's imports (about a second) run while the devices capture.
+        await self._fingerprint_work(self._fingerprints.start())
         face = _best(await _accepting(camera.capture_face()))
         fingers: list[BiometricCapture] = []
         for slap in Slap:  # each placement on its own, so one poor slap keeps the others
@@ -135,7 +146,8 @@ class StepWork:
             raise StepFailure("capture_incomplete", "no face, or fewer than two fingers")
         by_finger = {capture.bio_subtype: capture for capture in fingers}
         templates = [
-            (finger, await _template(by_finger[finger.value].bio_value, finger)) for finger in chip
+            (finger, await self._template(by_finger[finger.value].bio_value, finger))
+            for finger in chip
         ]
 
         def store() -> None:
@@ -223,7 +235,7 @@ class StepWork:
     async def activate(self, app: str) -> None:
         if self._activator is None:
             raise StepFailure("device_missing", "no activation reader and scanner configured")
-        await self._activator.activate(app)
+        await self._fingerprint_work(self._activator.activate(app))
 
     # ------------------------------------------------------------------ step 8
 
@@ -248,6 +260,19 @@ class StepWork:
         return ApplicationSubmitted.model_validate(event.data)
 
     def holder(self, submitted: ApplicationSubmitted, *, today: date) -> CardHolder:
+    async def _template(self, image: bytes, finger: Finger) -> bytes:
+        work = self._fingerprints.extract_template(image, finger_position=finger.iso_position)
+        return encode_iso19794_2(await self._fingerprint_work(work))
+
+    @staticmethod
+    async def _fingerprint_work(work: Awaitable[_T]) -> _T:
+        """A step whose fingerprint worker died or would not start fails with its code;
+        the next step starts a new worker."""
+        try:
+            return await work
+        except FingerprintWorkerError as error:
+            raise StepFailure("fingerprint_worker", str(error)) from error
+
         return card_holder(submitted, self._settings, today=today)
 
     def _device(self, name: str, kind: type[_D]) -> _D:
@@ -302,8 +327,3 @@ def _best(result: CaptureResult) -> BiometricCapture | None:
 
 def _label(capture: BiometricCapture) -> str:
     return capture.bio_subtype or capture.bio_type.value.lower()
-
-
-async def _template(image: bytes, finger: Finger) -> bytes:
-    template = await asyncio.to_thread(extract_template, image, finger_position=finger.iso_position)
-    return encode_iso19794_2(template)
