@@ -114,6 +114,8 @@ class Station:
                 stack.push_async_callback(siak.aclose)
                 records = siak
             issuance = config.issuance
+            # numpy, SciPy and scikit-image live in this worker, on demand (docs/footprint.md).
+            fingerprints = await stack.enter_async_context(FingerprintWorker())
             signer = DocumentSigner.load(*config.document_signer_paths)
             printer = _named(by_name, issuance.card_printer, CardPrinter)
             encoder = _named(by_name, issuance.card_encoder, CardEncoder)
@@ -121,8 +123,6 @@ class Station:
             scanner = _named(by_name, issuance.activation_scanner, SbiSingleFingerScanner)
             issuer = (
                 CardIssuer(
-            # numpy, SciPy and scikit-image live in this worker, on demand (docs/footprint.md).
-            fingerprints = await stack.enter_async_context(FingerprintWorker())
                     register=register,
                     printer=printer,
                     encoder=encoder,
@@ -160,6 +160,7 @@ class Station:
                 ticket_printer=issuance.ticket_printer,
                 station_key=StationKey.load(config.station_key_path),
                 office=config.station.office,
+                fingerprints=fingerprints,
             )
             pipeline = Pipeline(
                 register=register,
@@ -167,7 +168,6 @@ class Station:
                 settings=settings,
                 budgets=config.sop.budgets(),
                 requirements=config.station.requirements,
-                fingerprints=fingerprints,
                 zone=config.zone,
                 office=config.station.office,
                 devices=by_name,

@@ -260,6 +260,8 @@ class StepWork:
         return ApplicationSubmitted.model_validate(event.data)
 
     def holder(self, submitted: ApplicationSubmitted, *, today: date) -> CardHolder:
+        return card_holder(submitted, self._settings, today=today)
+
     async def _template(self, image: bytes, finger: Finger) -> bytes:
         work = self._fingerprints.extract_template(image, finger_position=finger.iso_position)
         return encode_iso19794_2(await self._fingerprint_work(work))
@@ -272,8 +274,6 @@ class StepWork:
             return await work
         except FingerprintWorkerError as error:
             raise StepFailure("fingerprint_worker", str(error)) from error
-
-        return card_holder(submitted, self._settings, today=today)
 
     def _device(self, name: str, kind: type[_D]) -> _D:
         device = self._devices.get(name)
