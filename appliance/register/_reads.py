@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
-from ._events import EventType
+from appliance.domain import EventType
 
 # An application ends when its card is handed over (after activation), or when its file
 # is returned; neither can be undone, and no capture is needed afterwards.
