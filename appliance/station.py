@@ -37,6 +37,7 @@ from appliance.logs import get_logger
 from appliance.pipeline import DeviceSteps, Pipeline, StepWork
 from appliance.pipeline._records import NoRecords, PersonRecords, SiakRecords
 from appliance.register import Register, StationKey
+from appliance.retention import RetentionPurge
 from appliance.staff import Sessions, StaffDirectory
 from appliance.status import StatusReport
 from appliance.sync import Uplink
@@ -66,6 +67,7 @@ class Station:
     clock: Timekeeper
     register: Register
     biostore: BiometricStore
+    retention: RetentionPurge
     supervisor: DeviceSupervisor
     pipeline: Pipeline
     staff: StaffDirectory
@@ -94,6 +96,12 @@ class Station:
                 config.biometrics_dir, master_key_path=config.biometric_key_path
             )
             stack.callback(biostore.close)
+            retention = RetentionPurge(
+                register=register,
+                biostore=biostore,
+                clock=clock,
+                retention_days=config.biometrics.retention_days,
+            )
             disk = DiskSpace(
                 paths=(config.register_path.parent, config.biometrics_dir),
                 reserve_bytes=config.paths.reserve_mb * MIB,
@@ -231,6 +239,7 @@ class Station:
                 clock=clock,
                 register=register,
                 biostore=biostore,
+                retention=retention,
                 supervisor=supervisor,
                 pipeline=pipeline,
                 staff=staff,
@@ -252,6 +261,7 @@ class Station:
             try:
                 async with asyncio.TaskGroup() as tasks:
                     tasks.create_task(self.pipeline.run(), name="pipeline")
+                    tasks.create_task(self.retention.run(), name="retention")
                     tasks.create_task(self.api.serve(), name="api")
                     if self.uplink is not None:
                         tasks.create_task(self.uplink.run(), name="uplink")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,6 +30,7 @@ from ._events import (
     validate_payload,
 )
 from ._projections import STOCK_QUERY, apply_event
+from ._reads import PurgeReport, application_endings, purge_reports
 from ._signing import StationKey
 from ._sqlite import connect, migrate, sqlite_errors
 
@@ -275,6 +276,16 @@ class Register:
             names = [column[0] for column in cur.description]
             rows = cur.fetchall()
         return [dict(zip(names, row, strict=True)) for row in rows]
+
+    def application_endings(self, application_ids: Iterable[str]) -> dict[str, str]:
+        """When each of these applications ended (its `ts`); open ones are absent."""
+        with self._lock, sqlite_errors(self._path):
+            return application_endings(self._conn, application_ids)
+
+    def purge_reports(self, *, after: int) -> list[PurgeReport]:
+        """The biometrics.purged events with seq > `after`, in order."""
+        with self._lock, sqlite_errors(self._path):
+            return purge_reports(self._conn, after=after)
 
     def blank_stock(self) -> BlankStock:
         with self._lock, sqlite_errors(self._path):
