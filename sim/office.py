@@ -3,7 +3,7 @@
 Serial devices appear under `<dir>/dev/serial/by-id/`, the way udev names real ones, and
 the biometric devices as SBI services on loopback ports in 4501-4600; the ticket printer
 and the card printer on a simulated USB bus the drivers reach through pyusb
-(`usb_backend = "sim"`); the card readers as the two slots of a vpcd reader on a private
+(`usb_backend = "socket:..."`); the card readers as the two slots of a vpcd reader on a private
 pcscd (slot 0 is the card printer's contactless station, into which it moves each card;
 slot 1 the activation desk, where `take_card` puts an ejected card); the central records
 (SIAK) as an HTTP service on a free loopback port, where `enroll_record` records a

@@ -1,8 +1,10 @@
-"""A USB bus for simulated devices, reached through a pyusb backend over a UNIX socket.
+"""A USB bus for simulated devices, served on a UNIX socket to the HAL's USB transport.
 
-The daemon's driver makes the same pyusb calls it makes against libusb; `SimUsbBackend`
-forwards each of them, as one small request, to a `UsbBus` that may live in another
-process (`appliance sim`). The bus hosts `SimulatedUsbDevice`s: it answers descriptor and
+The daemon's driver makes the same pyusb calls it makes against libusb; with
+`usb_backend = "socket:PATH"` the HAL's `SocketUsbBackend` forwards each of them, as one
+small request, to a `UsbBus` that may live in another process (`appliance sim`). The wire
+protocol is the HAL's own, documented in `appliance/hal/_usb_transport.py`; this module
+serves the other end of it. The bus hosts `SimulatedUsbDevice`s: it answers descriptor and
 string requests from their `UsbDescriptor`, hands bulk transfers to them, and plays the
 faults any USB device can have:
 
@@ -15,55 +17,39 @@ faults any USB device can have:
 - reset (libusb_reset_device): the device drops what it was in the middle of; one set to
   `reenumerate_on_reset` comes back at a new address instead, and the reset fails with
   LIBUSB_ERROR_NOT_FOUND.
-
-Wire format: every request and reply is a 4-byte big-endian length and a JSON object;
-bytes travel base64-encoded. One connection per call: a call abandoned by its caller (a
-hung transfer) can never mix its late reply into another call's.
 """
 
 from __future__ import annotations
 
-import array
 import asyncio
 import base64
 import contextlib
 import errno
-import json
 import os
-import socket
-import struct
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any, Final, Protocol, TypeVar
 
-import usb.backend
-import usb.core
+from appliance.hal._usb_transport import (
+    SOCKET_PREFIX,
+    b64,
+    check_backend_spec,
+    encode_frame,
+    error_reply,
+    read_frame,
+)
 
 from ._base import Fault, FaultState
 
 T = TypeVar("T")
 
-MAX_FRAME: Final = 16 * 1024 * 1024
-_HEADER: Final = struct.Struct(">I")
 _LANGID_EN_US: Final = 0x0409
 _GET_DESCRIPTOR: Final = 0x06
 _STRING_DESCRIPTOR: Final = 0x03
 _BULK: Final = 0x02
 _DIRECTION_IN: Final = 0x80
 _DEFAULT_SLOW_S: Final = 2.0
-
-# libusb's own codes and texts, so that an error from the simulator reads like one from
-# the hardware (pyusb keeps the code in `backend_error_code`).
-_LIBUSB: Final = {
-    errno.EIO: (-1, "Input/Output Error"),
-    errno.EINVAL: (-2, "Invalid parameter"),
-    errno.ENODEV: (-4, "No such device (it may have been disconnected)"),
-    errno.ENOENT: (-5, "Entity not found"),
-    errno.ETIMEDOUT: (-7, "Operation timed out"),
-    errno.EPIPE: (-9, "Pipe error"),
-}
 
 
 # ---------------------------------------------------------------- what a device declares
@@ -223,9 +209,7 @@ class _UsbFailure(Exception):
         super().__init__(detail or os.strerror(code))
 
     def to_json(self) -> dict[str, Any]:
-        backend_code, text = _LIBUSB.get(self.errno, (-99, "Other error"))
-        message = text if self.detail is None else f"{text} ({self.detail})"
-        return {"errno": self.errno, "code": backend_code, "message": message}
+        return error_reply(self.errno, self.detail)
 
 
 @dataclass(eq=False, slots=True)
@@ -246,11 +230,11 @@ class _Handle:
 
 
 class UsbBus:
-    """Hosts simulated USB devices and serves `SimUsbBackend` clients on a UNIX socket."""
+    """Hosts simulated USB devices and serves the HAL's `SocketUsbBackend` on a UNIX socket."""
 
     def __init__(self, *, socket_path: Path) -> None:
-        if len(os.fsencode(socket_path)) >= 108:
-            raise ValueError(f"UNIX socket path too long (108 bytes at most): {socket_path}")
+        self.backend_spec = check_backend_spec(f"{SOCKET_PREFIX}{socket_path}")
+        """What a station's `usb_backend` says to reach this bus."""
         self.socket_path = socket_path
         self._slots: list[_Slot] = []
         self._handles: dict[int, _Handle] = {}
@@ -311,8 +295,7 @@ class UsbBus:
             "vendor_id": descriptor.vendor_id,
             "product_id": descriptor.product_id,
             "serial": descriptor.serial,
-            "usb_backend": "sim",
-            "sim_socket": str(self.socket_path),
+            "usb_backend": self.backend_spec,
         }
 
     def attach(self, device: SimulatedUsbDevice) -> None:
@@ -388,11 +371,11 @@ class UsbBus:
         assert task is not None
         self._calls.add(task)
         try:
-            request = await _read_frame(reader)
+            request = await read_frame(reader)
             if request is None:
                 return
             reply = await self._answer(request)
-            writer.write(_frame(reply))
+            writer.write(encode_frame(reply))
             await writer.drain()
         except (ConnectionError, asyncio.IncompleteReadError, ValueError, TypeError):
             pass  # a client that went away or sent nonsense: nothing to answer
@@ -483,7 +466,7 @@ class UsbBus:
             else:
                 raise _UsbFailure(errno.EPIPE, "no such string")
             descriptor = bytes([2 + len(body), _STRING_DESCRIPTOR]) + body
-            return {"data": _b64(descriptor[: request["length"]])}
+            return {"data": b64(descriptor[: request["length"]])}
         raise _UsbFailure(errno.EPIPE, "request not supported")  # a stall, as devices answer
 
     async def _bulk_write(self, request: dict[str, Any]) -> int:
@@ -498,7 +481,7 @@ class UsbBus:
         endpoint = self._endpoint(slot, request["endpoint"], incoming=True)
         size = max(0, int(request["size"]))
         data = await self._transfer(slot, request, lambda: slot.device.bulk_in(endpoint, size))
-        return _b64(data)
+        return b64(data)
 
     # -- helpers
 
@@ -558,221 +541,3 @@ class UsbBus:
         # Whoever started this transfer gave up long ago: fail it rather than let it
         # consume an answer meant for a later one.
         raise _UsbFailure(errno.EIO, "transfer abandoned while the device hung")
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
-
-
-def _frame(message: dict[str, Any]) -> bytes:
-    body = json.dumps(message, separators=(",", ":")).encode()
-    return _HEADER.pack(len(body)) + body
-
-
-async def _read_frame(reader: asyncio.StreamReader) -> dict[str, Any] | None:
-    try:
-        header = await reader.readexactly(_HEADER.size)
-    except asyncio.IncompleteReadError:
-        return None
-    (length,) = _HEADER.unpack(header)
-    if length > MAX_FRAME:
-        raise ValueError("frame too large")
-    message = json.loads(await reader.readexactly(length))
-    if not isinstance(message, dict):
-        raise TypeError("a request is a JSON object")
-    return message
-
-
-# ---------------------------------------------------------------- the client: the backend
-
-
-@dataclass(frozen=True, slots=True)
-class _SimDevice:
-    """What `enumerate_devices` yields: where the device sits and all its descriptors."""
-
-    port: int
-    address: int
-    tree: dict[str, Any]
-
-
-class SimUsbBackend(usb.backend.IBackend):  # type: ignore[misc]
-    """A pyusb backend whose devices live on a `UsbBus` behind `socket_path`.
-
-    Pass it as `backend=` to `usb.core.find`. Every call blocks like a libusb call would
-    (a hung simulated transfer blocks for good), so callers bound it the same way.
-    """
-
-    def __init__(self, socket_path: str | os.PathLike[str]) -> None:
-        super().__init__()
-        self.socket_path = os.fspath(socket_path)
-
-    def enumerate_devices(self) -> list[_SimDevice]:
-        return [
-            _SimDevice(port=tree["port"], address=tree["address"], tree=tree)
-            for tree in self._call("enumerate")
-        ]
-
-    def get_parent(self, dev: _SimDevice) -> None:  # noqa: ARG002 - pyusb's signature
-        return None  # every simulated device sits on the root hub
-
-    def get_device_descriptor(self, dev: _SimDevice) -> SimpleNamespace:
-        fields = dict(dev.tree["device"])
-        fields["port_numbers"] = tuple(fields["port_numbers"])
-        return SimpleNamespace(**fields)
-
-    def get_configuration_descriptor(self, dev: _SimDevice, config: int) -> SimpleNamespace:
-        return SimpleNamespace(**dev.tree["configurations"][config]["descriptor"])
-
-    def get_interface_descriptor(
-        self, dev: _SimDevice, intf: int, alt: int, config: int
-    ) -> SimpleNamespace:
-        # IndexError past the last alternate setting is how pyusb stops iterating.
-        fields = dict(dev.tree["configurations"][config]["interfaces"][intf][alt])
-        del fields["endpoints"]
-        return SimpleNamespace(**fields)
-
-    def get_endpoint_descriptor(
-        self, dev: _SimDevice, ep: int, intf: int, alt: int, config: int
-    ) -> SimpleNamespace:
-        interface = dev.tree["configurations"][config]["interfaces"][intf][alt]
-        return SimpleNamespace(**interface["endpoints"][ep])
-
-    def open_device(self, dev: _SimDevice) -> int:
-        return int(self._call("open", port=dev.port, address=dev.address))
-
-    def close_device(self, dev_handle: int) -> None:
-        # Closing never fails in libusb; without a simulator there is nothing left open.
-        with contextlib.suppress(usb.core.USBError):
-            self._call("close", handle=dev_handle)
-
-    def set_configuration(self, dev_handle: int, config_value: int) -> None:
-        self._call("set_configuration", handle=dev_handle, value=config_value)
-
-    def get_configuration(self, dev_handle: int) -> int:
-        return int(self._call("get_configuration", handle=dev_handle))
-
-    def set_interface_altsetting(self, dev_handle: int, intf: int, altsetting: int) -> None:
-        self._call("set_interface_altsetting", handle=dev_handle, intf=intf, alt=altsetting)
-
-    def claim_interface(self, dev_handle: int, intf: int) -> None:
-        self._call("claim_interface", handle=dev_handle, intf=intf)
-
-    def release_interface(self, dev_handle: int, intf: int) -> None:
-        self._call("release_interface", handle=dev_handle, intf=intf)
-
-    def is_kernel_driver_active(self, dev_handle: int, intf: int) -> bool:
-        return bool(self._call("is_kernel_driver_active", handle=dev_handle, intf=intf))
-
-    def detach_kernel_driver(self, dev_handle: int, intf: int) -> None:
-        self._call("detach_kernel_driver", handle=dev_handle, intf=intf)
-
-    def attach_kernel_driver(self, dev_handle: int, intf: int) -> None:
-        self._call("attach_kernel_driver", handle=dev_handle, intf=intf)
-
-    def clear_halt(self, dev_handle: int, ep: int) -> None:
-        self._call("clear_halt", handle=dev_handle, endpoint=ep)
-
-    def reset_device(self, dev_handle: int) -> None:
-        self._call("reset_device", handle=dev_handle)
-
-    def bulk_write(
-        self,
-        dev_handle: int,
-        ep: int,
-        intf: int,  # noqa: ARG002 - the simulated device has one interface
-        data: array.array[int],
-        timeout: int,
-    ) -> int:
-        return int(
-            self._call(
-                "bulk_write",
-                handle=dev_handle,
-                endpoint=ep,
-                data=_b64(data.tobytes()),
-                timeout=timeout,
-            )
-        )
-
-    def bulk_read(
-        self,
-        dev_handle: int,
-        ep: int,
-        intf: int,  # noqa: ARG002 - the simulated device has one interface
-        buff: array.array[int],
-        timeout: int,
-    ) -> int:
-        size = len(buff) * buff.itemsize
-        reply = self._call("bulk_read", handle=dev_handle, endpoint=ep, size=size, timeout=timeout)
-        return _fill(buff, base64.b64decode(reply))
-
-    def ctrl_transfer(  # noqa: PLR0917 - pyusb's signature
-        self,
-        dev_handle: int,
-        bmRequestType: int,  # noqa: N803 - pyusb's parameter names
-        bRequest: int,  # noqa: N803
-        wValue: int,  # noqa: N803
-        wIndex: int,  # noqa: N803
-        data: array.array[int],
-        timeout: int,
-    ) -> int:
-        reply = self._call(
-            "ctrl_transfer",
-            handle=dev_handle,
-            request_type=bmRequestType,
-            request=bRequest,
-            value=wValue,
-            index=wIndex,
-            length=len(data) * data.itemsize,
-            timeout=timeout,
-        )
-        if bmRequestType & _DIRECTION_IN:
-            return _fill(data, base64.b64decode(reply["data"]))
-        return len(data) * data.itemsize
-
-    def _call(self, op: str, **arguments: Any) -> Any:
-        request = _frame({"op": op, **arguments})
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
-            try:
-                connection.connect(self.socket_path)
-                connection.sendall(request)
-                reply = _receive(connection)
-            except (OSError, ValueError) as exc:
-                # No simulator is no bus, and no bus is no device.
-                raise usb.core.USBError(
-                    f"USB simulator at {self.socket_path} not reachable: {exc}",
-                    _LIBUSB[errno.ENODEV][0],
-                    errno.ENODEV,
-                ) from None
-        if "error" in reply:
-            error = reply["error"]
-            kind = (
-                usb.core.USBTimeoutError if error["errno"] == errno.ETIMEDOUT else usb.core.USBError
-            )
-            raise kind(error["message"], error["code"], error["errno"])
-        return reply["ok"]
-
-
-def _receive(connection: socket.socket) -> dict[str, Any]:
-    (length,) = _HEADER.unpack(_receive_exactly(connection, _HEADER.size))
-    if length > MAX_FRAME:
-        raise ConnectionError("reply too large")
-    reply = json.loads(_receive_exactly(connection, length))
-    if not isinstance(reply, dict):
-        raise ConnectionError("malformed reply")
-    return reply
-
-
-def _receive_exactly(connection: socket.socket, size: int) -> bytes:
-    chunks = bytearray()
-    while len(chunks) < size:
-        chunk = connection.recv(size - len(chunks))
-        if not chunk:
-            raise ConnectionError("the simulator closed the connection")
-        chunks += chunk
-    return bytes(chunks)
-
-
-def _fill(buffer: array.array[int], data: bytes) -> int:
-    size = min(len(data), len(buffer) * buffer.itemsize)
-    memoryview(buffer).cast("B")[:size] = data[:size]
-    return size

@@ -1,7 +1,7 @@
 """A card station for the tests: the real drivers, the simulated devices at the far end of
 their real transports, and one applicant.
 
-    CardPrinter -> pyusb -> SimUsbBackend -> UsbBus -> CardPrinterSim
+    CardPrinter -> pyusb -> SocketUsbBackend -> UsbBus -> CardPrinterSim
     CardEncoder -> pyscard -> private pcscd -> vpcd slot 0 (the printer's contactless
                    station, into which CardPrinterSim moves each card)
     CardEncoder -> pyscard -> private pcscd -> vpcd slot 1 (the activation desk reader)

@@ -10,10 +10,9 @@ import sys
 from pathlib import Path
 
 from appliance.card import DocumentSigner
-from appliance.hal import CardEncoder, CardPrinter
+from appliance.hal import CardEncoder, CardPrinter, SocketUsbBackend
 from appliance.issuance import CardIssuer
 from appliance.register import Register, StationKey
-from sim.usb import SimUsbBackend
 
 from .card_rig import request
 
@@ -25,7 +24,7 @@ async def _issue(state: Path, usb_socket: str, pcsc_socket: str, reader: str) ->
         name="card_printer",
         vendor_id=0x0F49,
         product_id=0x5A01,
-        backend=SimUsbBackend(usb_socket),
+        backend=SocketUsbBackend(usb_socket),
     )
     encoder = CardEncoder(name="card_encoder", reader=reader, pcsc_socket=pcsc_socket)
     await printer.connect()

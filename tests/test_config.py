@@ -90,7 +90,7 @@ def test_budget_overrides_apply(tmp_path: Path) -> None:
         ),
         (
             '[station]\nid = "s1"\n[devices.pad]\nkind = "signature_pad"\n',
-            "devices.pad.signature_pad.path",
+            "devices.pad.path",
             "required key is missing",
         ),
         (

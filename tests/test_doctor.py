@@ -41,10 +41,12 @@ from appliance.doctor import (
     run_doctor,
 )
 from appliance.hal import (
-    DeviceKind,
+    CardEncoder,
     DeviceState,
     DeviceSupervisor,
+    SignaturePad,
     SignaturePadConfig,
+    TicketPrinter,
     build_devices,
     status_for,
 )
@@ -518,7 +520,7 @@ def test_a_permission_refusal_points_at_the_udev_rules_and_groups() -> None:
     )
     found = device_finding(
         name="signature_pad",
-        kind=DeviceKind.SIGNATURE_PAD,
+        kind=SignaturePad.kind,
         status=status,
         identity=None,
         device_config=SignaturePadConfig(kind="signature_pad", path="/dev/ktpel/signature-pad"),
@@ -532,7 +534,7 @@ def test_a_permission_refusal_points_at_the_udev_rules_and_groups() -> None:
 def test_a_stopped_card_reader_service_says_to_start_pcscd() -> None:
     found = device_finding(
         name="card_encoder",
-        kind=DeviceKind.CARD_ENCODER,
+        kind=CardEncoder.kind,
         status=status_for("pcsc_unavailable", "SCardEstablishContext: Service not available"),
         identity=None,
         device_config=None,
@@ -545,7 +547,7 @@ def test_a_stopped_card_reader_service_says_to_start_pcscd() -> None:
 def test_a_device_that_needs_a_person_gives_its_own_instruction() -> None:
     found = device_finding(
         name="ticket_printer",
-        kind=DeviceKind.TICKET_PRINTER,
+        kind=TicketPrinter.kind,
         status=status_for("paper_out"),
         identity=None,
         device_config=None,

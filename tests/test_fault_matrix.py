@@ -14,6 +14,7 @@ import pytest
 
 from appliance.hal import (
     Backoff,
+    CaptureNotAccepted,
     DeviceBusy,
     DeviceFault,
     DeviceGone,
@@ -22,7 +23,6 @@ from appliance.hal import (
     DeviceTimeout,
     status_for,
 )
-from appliance.hal._biometric import CaptureNotAccepted
 from appliance.hal._keypad import SatisfactionKeypad
 from appliance.hal._signature_pad import SignaturePad
 from sim._base import Fault, Timing

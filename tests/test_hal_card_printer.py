@@ -1,5 +1,5 @@
 """The card printer driver against the simulated printer, through the real stack:
-pyusb -> SimUsbBackend -> UNIX socket -> UsbBus -> CardPrinterSim."""
+pyusb -> SocketUsbBackend -> UNIX socket -> UsbBus -> CardPrinterSim."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ from appliance.hal import (
     DeviceState,
     DeviceSupervisor,
     DeviceTimeout,
+    SocketUsbBackend,
 )
 from appliance.hal._card_printer import (
     _CHUNK,
@@ -41,7 +42,7 @@ from appliance.hal._card_printer import (
 from appliance.hal._status import DeviceStatus
 from sim._base import Fault, Timing
 from sim.card_printer import RIBBON_NEAR_END, CardPrinterSim
-from sim.usb import SimUsbBackend, UsbBus
+from sim.usb import UsbBus
 
 from .fault_matrix import RESULTS
 
@@ -107,7 +108,7 @@ def _printer(bus: UsbBus, **overrides: object) -> CardPrinter:
         "name": "card_printer",
         "vendor_id": 0x0F49,
         "product_id": 0x5A01,
-        "backend": SimUsbBackend(bus.socket_path),
+        "backend": SocketUsbBackend(bus.socket_path),
         "reply_timeout_s": 0.2,
         "probe_timeout_s": 0.5,
         "connect_timeout_s": 1.0,
@@ -577,7 +578,7 @@ async def test_a_bitmap_cut_off_by_a_crash_does_not_swallow_the_next_drivers_com
 
     def die_halfway() -> None:  # pyusb blocks, and the bus answers on this loop
         died = usb.core.find(
-            backend=SimUsbBackend(rig.bus.socket_path), idVendor=0x0F49, idProduct=0x5A01
+            backend=SocketUsbBackend(rig.bus.socket_path), idVendor=0x0F49, idProduct=0x5A01
         )
         died.write(0x01, sent[: len(sent) // 2], 1000)  # and then nothing more, ever
         usb.util.dispose_resources(died)
@@ -772,7 +773,8 @@ async def test_config_points_the_driver_at_the_simulator(short_dir: Path) -> Non
 @pytest.mark.parametrize(
     ("overlay", "problem"),
     [
-        ({"usb_backend": "sim", "sim_socket": None}, "sim_socket"),
+        ({"usb_backend": "sim"}, "usb_backend"),
+        ({"usb_backend": "socket:"}, "usb_backend"),
         ({"vendor_id": 0x10000}, "vendor_id"),
         ({"print_timeout_s": 0}, "print_timeout_s"),
         ({"profile": "default"}, "profile"),

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from appliance._text import Text
 from appliance.hal import (
     READY,
     Backoff,
@@ -144,7 +145,7 @@ class _Scripted(Device):
     Opening and asking yield, as real I/O does, so a supervisor that never pauses
     fails its test rather than hanging it."""
 
-    kind = DeviceKind.TICKET_PRINTER
+    kind = DeviceKind("ticket_printer", Text("printer tiket antrean", "queue ticket printer"))
 
     def __init__(self, *answers: DeviceStatus) -> None:
         super().__init__(name="scripted")

@@ -1,5 +1,5 @@
 """The ticket printer driver against the simulated printer, through the real stack:
-python-escpos -> pyusb -> SimUsbBackend -> UNIX socket -> UsbBus -> EscposPrinterSim."""
+python-escpos -> pyusb -> SocketUsbBackend -> UNIX socket -> UsbBus -> EscposPrinterSim."""
 
 from __future__ import annotations
 
@@ -24,12 +24,13 @@ from appliance.hal import (
     DeviceState,
     DeviceSupervisor,
     DeviceTimeout,
+    SocketUsbBackend,
 )
 from appliance.hal._status import DeviceStatus
 from appliance.hal._ticket_printer import Slip, Ticket, TicketPrinter, TicketPrinterConfig
 from sim._base import Fault, Timing
 from sim.escpos_printer import EscposPrinterSim, PrintedTicket
-from sim.usb import SimUsbBackend, UsbBus
+from sim.usb import UsbBus
 
 from .fault_matrix import RESULTS
 
@@ -66,7 +67,7 @@ def _printer(bus: UsbBus, **overrides: object) -> TicketPrinter:
         "name": "ticket_printer",
         "vendor_id": 0x0416,
         "product_id": 0x5011,
-        "backend": SimUsbBackend(bus.socket_path),
+        "backend": SocketUsbBackend(bus.socket_path),
         "reply_timeout_s": 0.2,
         "probe_timeout_s": 0.5,
         "connect_timeout_s": 1.0,
@@ -241,7 +242,7 @@ async def test_a_simulator_that_is_not_running_is_no_device(short_dir: Path) -> 
         name="ticket_printer",
         vendor_id=0x0416,
         product_id=0x5011,
-        backend=SimUsbBackend(short_dir / "nobody-listens.sock"),
+        backend=SocketUsbBackend(short_dir / "nobody-listens.sock"),
     )
     with pytest.raises(DeviceGone):
         await printer.connect()
@@ -290,7 +291,8 @@ async def test_config_points_the_driver_at_the_simulator(short_dir: Path) -> Non
 @pytest.mark.parametrize(
     ("overlay", "problem"),
     [
-        ({"usb_backend": "sim", "sim_socket": None}, "sim_socket"),
+        ({"usb_backend": "sim"}, "usb_backend"),
+        ({"usb_backend": "socket:"}, "usb_backend"),
         ({"profile": "no-such-printer"}, "profile"),
         ({"vendor_id": 0x10000}, "vendor_id"),
         ({"baudrate": 9600}, "baudrate"),

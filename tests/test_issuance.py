@@ -301,7 +301,7 @@ async def test_a_station_killed_mid_encoding_rejects_and_counts_the_card_after_r
             "-m",
             "tests.issuance_child",
             str(state),
-            str(station.printer_sim.config_overlay()["sim_socket"]),
+            str(station.printer_sim.config_overlay()["usb_backend"]).removeprefix("socket:"),
             str(pcscd.socket_path),
             f"{pcscd.friendly_name} 00 00",
             cwd=REPO,
@@ -330,7 +330,7 @@ async def test_a_station_killed_mid_encoding_rejects_and_counts_the_card_after_r
             assert _card_states(reg) == [("spoiled", "interrupted")]
             application = reg.application(APP)
             assert application is not None
-            assert (application["step"], application["state"]) == ("encode_print", "in_progress")
+            assert (application.step, application.state) == ("encode_print", "in_progress")
             # The step runs again from its start, with a new blank.
             printed = await issuer.issue(request(APP))
             assert _card_states(reg) == [("spoiled", "interrupted"), ("printed", None)]
@@ -378,7 +378,7 @@ async def test_without_a_blank_the_applicant_gets_a_checkable_surat_keterangan(
     )
     application = register.application(APP)
     assert application is not None
-    assert application["state"] == "waiting_blank"  # recorded, not printed
+    assert application.state == "waiting_blank"  # recorded, not printed
 
 
 async def test_pcscd_restarting_mid_encoding_spoils_that_card_and_the_next_one_is_issued(

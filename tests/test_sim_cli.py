@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 
 from appliance.config import load_config
-from appliance.hal import CardPrinter, DeviceState, DeviceTimeout
-from appliance.hal._biometric import SbiFaceCamera
+from appliance.hal import CardPrinter, DeviceState, DeviceTimeout, SbiFaceCamera
 from appliance.hal._config import build_devices
 from appliance.hal._signature_pad import SignaturePad
 from sim.office import SimulatedOffice

@@ -22,10 +22,11 @@ import pytest
 import usb.core
 import usb.util
 
+from appliance.hal import SocketUsbBackend
 from appliance.hal._ticket_printer import Ticket, TicketPrinter
 from sim._base import Fault, Timing
 from sim.escpos_printer import EscposPrinterSim
-from sim.usb import SimUsbBackend, UsbBus
+from sim.usb import UsbBus
 
 from .support import REPO
 
@@ -54,7 +55,9 @@ async def printer(bus: UsbBus) -> EscposPrinterSim:
 
 
 def _find(bus: UsbBus) -> Any:
-    return usb.core.find(backend=SimUsbBackend(bus.socket_path), idVendor=VENDOR, idProduct=PRODUCT)
+    return usb.core.find(
+        backend=SocketUsbBackend(bus.socket_path), idVendor=VENDOR, idProduct=PRODUCT
+    )
 
 
 async def _blocking(function: Any, *args: Any) -> Any:
@@ -245,7 +248,7 @@ async def test_the_driver_prints_on_a_bus_in_another_process(short_dir: Path) ->
                 name="ticket_printer",
                 vendor_id=VENDOR,
                 product_id=PRODUCT,
-                backend=SimUsbBackend(path),
+                backend=SocketUsbBackend(path),
             )
             await printer.connect()
             await printer.print_ticket(

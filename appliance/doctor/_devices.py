@@ -12,15 +12,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from enum import StrEnum
-from pathlib import Path
 from typing import Any, Final
 
 from appliance._text import Text
 from appliance.config import Config
 from appliance.hal import (
     FAULT_CODES,
-    CardEncoderConfig,
-    CardPrinterConfig,
+    UDEV_RULES_FILE,
+    Checklist,
+    ConfiguredDevice,
     Device,
     DeviceConfig,
     DeviceError,
@@ -28,11 +28,9 @@ from appliance.hal import (
     DeviceKind,
     DeviceState,
     DeviceStatus,
-    KeypadConfig,
-    SbiDeviceConfig,
-    SignaturePadConfig,
-    TicketPrinterConfig,
     build_devices,
+    device_kind,
+    device_type_of,
     status_for,
 )
 from appliance.logs import get_logger
@@ -43,7 +41,6 @@ from ._report import _REPORT_TO_SUPPORT, Finding, Level, _capitalised
 log = get_logger(__name__)
 
 
-_RULES_FILE: Final = "systemd/70-ktpel-station.rules"
 # What the drivers' details say when the OS refused access (errno 13, as pyserial and
 # libusb spell it) or when another program holds the device (errno 16, a serial port's
 # exclusive lock, a claimed USB interface, a PC/SC sharing violation).
@@ -63,17 +60,6 @@ _HELD_MARKERS: Final = (
 )
 
 
-_KIND_LABELS: Final = {
-    DeviceKind.TICKET_PRINTER: Text("printer tiket antrean", "queue ticket printer"),
-    DeviceKind.SIGNATURE_PAD: Text("alat tanda tangan elektronik", "signature pad"),
-    DeviceKind.SATISFACTION_KEYPAD: Text("tombol survei kepuasan", "satisfaction keypad"),
-    DeviceKind.CAMERA: Text("kamera foto wajah", "face camera"),
-    DeviceKind.FINGERPRINT_SCANNER: Text("pemindai sidik jari", "fingerprint scanner"),
-    DeviceKind.SINGLE_FINGER_SCANNER: Text("pemindai satu jari", "single-finger scanner"),
-    DeviceKind.IRIS_SCANNER: Text("pemindai iris mata", "iris scanner"),
-    DeviceKind.CARD_PRINTER: Text("printer kartu", "card printer"),
-    DeviceKind.CARD_ENCODER: Text("pembaca chip kartu", "card chip reader"),
-}
 _ANY_DEVICE: Final = Text("perangkat", "device")
 
 
@@ -168,7 +154,7 @@ def findings_from_daemon_status(config: Config, devices: Mapping[str, Any]) -> l
 def _parse_device_entry(
     entry: Mapping[str, Any],
 ) -> tuple[DeviceKind | None, DeviceStatus, DeviceIdentity | None]:
-    kind = DeviceKind(entry["kind"]) if entry.get("kind") in set(DeviceKind) else None
+    kind = device_kind(str(entry.get("kind")))
     reason = entry.get("reason")
     code = entry.get("code")
     status = DeviceStatus(
@@ -206,7 +192,7 @@ def device_finding(
     device_config: DeviceConfig | None,
 ) -> Finding:
     """What a device's status means to a technician, and what to do about it."""
-    label = _KIND_LABELS.get(kind, _ANY_DEVICE) if kind is not None else _ANY_DEVICE
+    label = _ANY_DEVICE if kind is None else kind.label
     subject = Text("{label} ({name})", "{label} ({name})").format(label=label, name=name)
     subject = _capitalised(subject)
     details = {
@@ -306,13 +292,14 @@ def _advice(cause: _Cause, name: str, label: Text, device_config: DeviceConfig |
     if cause is _Cause.GARBAGE:
         return _garbage_advice(name, label, device_config)
     the = Text("{label}", "the {label}").format(label=label)
+    checklist, device = _driver(name, label, device_config)
     return _CAUSE_ADVICE[cause].format(
         label=label,
         Label=_capitalised(label),
         the=the,
         The=_capitalised(the),
-        rules=_RULES_FILE,
-        where=_serial_path(device_config) or "/dev/ktpel/*",
+        rules=UDEV_RULES_FILE,
+        where=checklist.device_path(device) or "/dev/ktpel/*",
     )
 
 
@@ -361,91 +348,38 @@ _CAUSE_ADVICE: Final = {
 }
 
 
+def _driver(
+    name: str, label: Text, device_config: DeviceConfig | None
+) -> tuple[Checklist[Any], ConfiguredDevice[Any]]:
+    """The checklist of the device's driver, and the device as the checklist speaks of it;
+    for a device not configured, the shared advice alone."""
+    checklist = _SHARED_ONLY if device_config is None else device_type_of(device_config).checklist
+    return checklist, ConfiguredDevice(name=name, label=label, config=device_config)
+
+
+_SHARED_ONLY: Final[Checklist[Any]] = Checklist()
+
+
 def _not_found_advice(name: str, label: Text, device_config: DeviceConfig | None) -> Text:
     the = Text("{label}", "the {label}").format(label=label)
     check_cable = Text(
         "Periksa kabel USB {label} dan lampu dayanya.",
         "Check {the}'s USB cable and its power light.",
     ).format(label=label, the=the)
-    match device_config:
-        case SignaturePadConfig() | KeypadConfig() if not Path(device_config.path).exists():
-            where = Text(
-                " {path} tidak ada: lihat `ls -l /dev/ktpel/`, aturan udev ({rules}) dan "
-                "`path` di [devices.{name}].",
-                " {path} does not exist: see `ls -l /dev/ktpel/`, the udev rules ({rules}) "
-                "and `path` in [devices.{name}].",
-            ).format(path=device_config.path, rules=_RULES_FILE, name=name)
-        case TicketPrinterConfig() | CardPrinterConfig():
-            ids = f"{device_config.vendor_id:04x}:{device_config.product_id:04x}"
-            where = Text(
-                " Nyalakan alatnya (sakelar, adaptor); `lsusb -d {ids}` harus menampilkannya.",
-                " Switch it on (switch, adapter); `lsusb -d {ids}` must list it.",
-            ).format(ids=ids)
-        case SbiDeviceConfig():
-            where = Text(
-                " Pastikan layanan SBI dari pemasok alat ini berjalan (menjawab di {ports}).",
-                " Make sure its supplier's SBI service is running (answering on {ports}).",
-            ).format(ports=_sbi_ports(device_config))
-        case CardEncoderConfig():
-            where = Text(
-                ' `pcsc_scan` harus menampilkan pembaca "{reader}"; jika namanya lain, '
-                "sesuaikan `reader` di [devices.{name}].",
-                ' `pcsc_scan` must list the reader "{reader}"; if it is named otherwise, '
-                "set `reader` in [devices.{name}] to match.",
-            ).format(reader=device_config.reader, name=name)
-        case _:
-            return check_cable
+    checklist, device = _driver(name, label, device_config)
+    where = checklist.not_found(device)
+    if where is None:
+        return check_cable
     return Text("{cable}{where}", "{cable}{where}").format(cable=check_cable, where=where)
 
 
 def _garbage_advice(name: str, label: Text, device_config: DeviceConfig | None) -> Text:
+    checklist, device = _driver(name, label, device_config)
+    advice = checklist.garbage(device)
+    if advice is not None:
+        return advice
     the = Text("{label}", "the {label}").format(label=label)
-    match device_config:
-        case SignaturePadConfig() | KeypadConfig():
-            return Text(
-                "Data dari {path} rusak: `baudrate` di [devices.{name}] ({baud}) mungkin "
-                "tidak sama dengan {label}, atau path itu menunjuk alat lain. Periksa juga "
-                "kabelnya.",
-                "The data from {path} is corrupted: `baudrate` in [devices.{name}] ({baud}) "
-                "may not match {the}, or that path leads to another device. Check the cable "
-                "too.",
-            ).format(
-                path=device_config.path,
-                name=name,
-                baud=device_config.baudrate,
-                label=label,
-                the=the,
-            )
-        case TicketPrinterConfig() | CardPrinterConfig():
-            return Text(
-                "{Label} menjawab dengan data yang tidak dikenal: pastikan vendor_id dan "
-                "product_id di [devices.{name}] memang alat ini, lalu matikan dan nyalakan "
-                "kembali alatnya.",
-                "{The} answers with data it should not: make sure vendor_id and product_id "
-                "in [devices.{name}] are this device's, then switch it off and on again.",
-            ).format(Label=_capitalised(label), The=_capitalised(the), name=name)
-        case SbiDeviceConfig():
-            return Text(
-                "Ada yang menjawab di {ports}, tetapi bukan layanan SBI {label}: periksa "
-                "`port` di [devices.{name}] dan program lain di port itu.",
-                "Something answers on {ports}, but not {the}'s SBI service: check `port` in "
-                "[devices.{name}] and what else listens there.",
-            ).format(ports=_sbi_ports(device_config), label=label, the=the, name=name)
-        case _:
-            return Text(
-                "{Label} mengirim data rusak: cabut dan pasang kembali, lalu periksa lagi.",
-                "{The} sends corrupted data: unplug it, plug it back in, then check again.",
-            ).format(Label=_capitalised(label), The=_capitalised(the))
-
-
-def _serial_path(device_config: DeviceConfig | None) -> str | None:
-    if isinstance(device_config, SignaturePadConfig | KeypadConfig):
-        return device_config.path
-    return None
-
-
-def _sbi_ports(device_config: SbiDeviceConfig) -> str:
-    if device_config.port is not None:
-        return f"port {device_config.port}"
-    low, high = device_config.port_range
-    return f"port {low}-{high}"
+    return Text(
+        "{Label} mengirim data rusak: cabut dan pasang kembali, lalu periksa lagi.",
+        "{The} sends corrupted data: unplug it, plug it back in, then check again.",
+    ).format(Label=_capitalised(label), The=_capitalised(the))

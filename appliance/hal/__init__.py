@@ -1,14 +1,13 @@
 """The hardware abstraction layer: one async interface per device class, real drivers
-on real transports, and the device supervisor."""
+on real transports, and the device supervisor.
+
+Every driver declares itself once, at the bottom of its own module (`_registry`): its
+kind, config model, factory and readiness checklist. Nothing else lists the drivers.
+"""
 
 from appliance._backoff import Backoff
 
 from ._biometric import (
-    BiometricCapture,
-    CaptureNotAccepted,
-    CaptureResult,
-    SbiDevice,
-    SbiDeviceConfig,
     SbiFaceCamera,
     SbiFaceCameraConfig,
     SbiFingerprintScanner,
@@ -17,7 +16,6 @@ from ._biometric import (
     SbiIrisScannerConfig,
     SbiSingleFingerScanner,
     SbiSingleFingerScannerConfig,
-    choose_chip_fingers,
 )
 from ._blocking import BlockingCaller
 from ._card_encoder import CardApplication, CardEncoder, CardEncoderConfig, CardInfo
@@ -36,19 +34,41 @@ from ._errors import (
 )
 from ._keypad import KeypadConfig, Rating, SatisfactionKeypad
 from ._lineproto import Frame, FrameError
+from ._registry import (
+    UDEV_RULES_FILE,
+    Checklist,
+    ConfiguredDevice,
+    DeviceFactory,
+    DeviceKind,
+    DeviceType,
+    device_kind,
+    device_type_of,
+    device_types,
+    register,
+    unregister,
+)
+from ._sbi_captures import (
+    BiometricCapture,
+    CaptureNotAccepted,
+    CaptureResult,
+    choose_chip_fingers,
+)
+from ._sbi_device import SbiDevice, SbiDeviceConfig
 from ._sbi_protocol import SBI_ERRORS, BioType, Eye, Finger, Slap
 from ._serial import SerialLineDevice
 from ._signature_pad import PenSample, Signature, SignaturePad, SignaturePadConfig
-from ._status import BUSY, READY, DeviceIdentity, DeviceKind, DeviceState, DeviceStatus
+from ._status import BUSY, READY, DeviceIdentity, DeviceState, DeviceStatus
 from ._supervisor import DeviceSupervisor, StatusChange
 from ._ticket_printer import Slip, Ticket, TicketPrinter, TicketPrinterConfig
-from ._usb import UsbBulkDevice
+from ._usb import UsbBulkDevice, UsbDeviceConfig
+from ._usb_transport import SocketUsbBackend
 
 __all__ = [
     "BUSY",
     "FAULT_CODES",
     "READY",
     "SBI_ERRORS",
+    "UDEV_RULES_FILE",
     "Backoff",
     "BioType",
     "BiometricCapture",
@@ -63,10 +83,13 @@ __all__ = [
     "CardPrinter",
     "CardPrinterConfig",
     "CardPrinterReport",
+    "Checklist",
+    "ConfiguredDevice",
     "Device",
     "DeviceBusy",
     "DeviceConfig",
     "DeviceError",
+    "DeviceFactory",
     "DeviceFault",
     "DeviceGone",
     "DeviceIdentity",
@@ -75,6 +98,7 @@ __all__ = [
     "DeviceStatus",
     "DeviceSupervisor",
     "DeviceTimeout",
+    "DeviceType",
     "Eye",
     "FaultSpec",
     "Finger",
@@ -101,13 +125,20 @@ __all__ = [
     "SignaturePadConfig",
     "Slap",
     "Slip",
+    "SocketUsbBackend",
     "StatusChange",
     "StatusListener",
     "Ticket",
     "TicketPrinter",
     "TicketPrinterConfig",
     "UsbBulkDevice",
+    "UsbDeviceConfig",
     "build_devices",
     "choose_chip_fingers",
+    "device_kind",
+    "device_type_of",
+    "device_types",
+    "register",
     "status_for",
+    "unregister",
 ]

@@ -40,6 +40,7 @@ from typing import Any, Final, Literal, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat
 
+from appliance._text import Text
 from appliance.logs import get_logger
 
 from ._device import Device
@@ -79,7 +80,8 @@ from ._iso7816 import (
     update_binary,
 )
 from ._pcsc import CardLink, PcscContext, ReaderState, use_socket
-from ._status import READY, DeviceIdentity, DeviceKind, DeviceStatus
+from ._registry import Checklist, ConfiguredDevice, DeviceKind, DeviceType, register
+from ._status import READY, DeviceIdentity, DeviceStatus
 
 log = get_logger(__name__)
 
@@ -297,7 +299,7 @@ def _read_back(link: _Link, aid: bytes, keys: Iterable[int]) -> dict[int, bytes]
 
 
 class CardEncoder(Device):
-    kind = DeviceKind.CARD_ENCODER
+    kind = DeviceKind("card_encoder", Text("pembaca chip kartu", "card chip reader"))
 
     def __init__(
         self,
@@ -567,3 +569,25 @@ def _reader_identity(reader: str) -> DeviceIdentity:
     if match := _READER_SERIAL.search(model):
         serial, model = match.group(1), model[: match.start()]
     return DeviceIdentity(make=model.split()[0], model=model, serial=serial, firmware="")
+
+
+class _PcscChecklist(Checklist[CardEncoderConfig]):
+    """A card reader is reached through pcscd, by the name it reports."""
+
+    def not_found(self, device: ConfiguredDevice[CardEncoderConfig]) -> Text | None:
+        return Text(
+            ' `pcsc_scan` harus menampilkan pembaca "{reader}"; jika namanya lain, '
+            "sesuaikan `reader` di [devices.{name}].",
+            ' `pcsc_scan` must list the reader "{reader}"; if it is named otherwise, '
+            "set `reader` in [devices.{name}] to match.",
+        ).format(reader=device.config.reader, name=device.name)
+
+
+register(
+    DeviceType(
+        device=CardEncoder,
+        config=CardEncoderConfig,
+        build=CardEncoder.from_config,
+        checklist=_PcscChecklist(),
+    )
+)

@@ -27,12 +27,14 @@ from typing import Any, Final, Literal, Self
 from PIL import Image
 from pydantic import PositiveFloat
 
+from appliance._text import Text
 from appliance.logs import get_logger
 
 from ._device import Device
 from ._errors import DeviceFault, DeviceTimeout, status_for
-from ._status import READY, DeviceIdentity, DeviceKind, DeviceState, DeviceStatus
-from ._usb import UsbBulkDevice, UsbDeviceConfig
+from ._registry import DeviceKind, DeviceType, register
+from ._status import READY, DeviceIdentity, DeviceState, DeviceStatus
+from ._usb import USB_CHECKLIST, UsbBulkDevice, UsbDeviceConfig
 
 log = get_logger(__name__)
 
@@ -255,7 +257,7 @@ class CardPrinterConfig(UsbDeviceConfig):
 
 
 class CardPrinter(Device):
-    kind = DeviceKind.CARD_PRINTER
+    kind = DeviceKind("card_printer", Text("printer kartu", "card printer"))
 
     def __init__(
         self,
@@ -549,3 +551,13 @@ class CardPrinter(Device):
             except DeviceTimeout:
                 return  # nothing more: the pipe is empty
         raise DeviceFault(self.name, "garbage", "the printer keeps sending unasked data")
+
+
+register(
+    DeviceType(
+        device=CardPrinter,
+        config=CardPrinterConfig,
+        build=CardPrinter.from_config,
+        checklist=USB_CHECKLIST,
+    )
+)

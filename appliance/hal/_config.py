@@ -1,7 +1,7 @@
 """From the station config's `[devices.<name>]` tables to driver instances.
 
-Each driver owns its config model (a `kind` tag plus its transport's settings); this
-module is the one place that knows them all.
+Each driver owns its config model (a `kind` tag plus its transport's settings) and
+registers it (`_registry`); this module reads the registry and lists no driver itself.
 """
 
 from __future__ import annotations
@@ -9,37 +9,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, SerializeAsAny
 
-from ._biometric import (
-    SbiFaceCamera,
-    SbiFaceCameraConfig,
-    SbiFingerprintScanner,
-    SbiFingerprintScannerConfig,
-    SbiIrisScanner,
-    SbiIrisScannerConfig,
-    SbiSingleFingerScanner,
-    SbiSingleFingerScannerConfig,
-)
-from ._card_encoder import CardEncoder, CardEncoderConfig
-from ._card_printer import CardPrinter, CardPrinterConfig
 from ._device import Device
-from ._keypad import KeypadConfig, SatisfactionKeypad
-from ._signature_pad import SignaturePad, SignaturePadConfig
-from ._ticket_printer import TicketPrinter, TicketPrinterConfig
+from ._registry import device_type_of, parse_device_config
 
-DeviceConfig = Annotated[
-    TicketPrinterConfig
-    | CardPrinterConfig
-    | CardEncoderConfig
-    | SignaturePadConfig
-    | KeypadConfig
-    | SbiFaceCameraConfig
-    | SbiFingerprintScannerConfig
-    | SbiSingleFingerScannerConfig
-    | SbiIrisScannerConfig,
-    Field(discriminator="kind"),
-]
+DeviceConfig = Annotated[SerializeAsAny[BaseModel], PlainValidator(parse_device_config)]
+"""A `[devices.<name>]` table: the config model of the driver its `kind` names."""
 
 
 class HalSection(BaseModel):
@@ -57,25 +33,7 @@ class HalSection(BaseModel):
 
 
 def build_devices(configs: Mapping[str, DeviceConfig]) -> list[Device]:
-    devices: list[Device] = []
-    for name, config in configs.items():
-        match config:
-            case TicketPrinterConfig():
-                devices.append(TicketPrinter.from_config(name=name, config=config))
-            case CardPrinterConfig():
-                devices.append(CardPrinter.from_config(name=name, config=config))
-            case CardEncoderConfig():
-                devices.append(CardEncoder.from_config(name=name, config=config))
-            case SignaturePadConfig():
-                devices.append(SignaturePad.from_config(name, config))
-            case KeypadConfig():
-                devices.append(SatisfactionKeypad.from_config(name, config))
-            case SbiFaceCameraConfig():
-                devices.append(SbiFaceCamera(name=name, config=config))
-            case SbiFingerprintScannerConfig():
-                devices.append(SbiFingerprintScanner(name=name, config=config))
-            case SbiSingleFingerScannerConfig():
-                devices.append(SbiSingleFingerScanner(name=name, config=config))
-            case SbiIrisScannerConfig():
-                devices.append(SbiIrisScanner(name=name, config=config))
-    return devices
+    """One driver per `[devices.<name>]` table, built by the driver its `kind` names."""
+    return [
+        device_type_of(config).build(name=name, config=config) for name, config in configs.items()
+    ]

@@ -15,7 +15,8 @@ from contextlib import asynccontextmanager
 from typing import ClassVar, Final
 
 from ._errors import DeviceBusy, DeviceError, DeviceFault, DeviceGone, DeviceTimeout, status_for
-from ._status import BUSY, READY, DeviceIdentity, DeviceKind, DeviceState, DeviceStatus
+from ._registry import DeviceKind
+from ._status import BUSY, READY, DeviceIdentity, DeviceState, DeviceStatus
 
 StatusListener = Callable[["Device", DeviceStatus], None]
 
@@ -25,6 +26,7 @@ _CHECK: Final = "check"
 
 class Device(ABC):
     kind: ClassVar[DeviceKind]
+    """What sort of device this driver drives; declared by each driver class."""
 
     def __init__(
         self, *, name: str, connect_timeout_s: float = 5.0, probe_timeout_s: float = 1.0

@@ -9,7 +9,7 @@ Protocol (frames of `_lineproto`):
 from __future__ import annotations
 
 from enum import IntEnum
-from typing import ClassVar, Literal
+from typing import Literal
 
 from pydantic import Field
 
@@ -17,8 +17,8 @@ from appliance._text import Text
 
 from ._errors import DeviceFault
 from ._lineproto import FrameError
-from ._serial import SerialDeviceConfig, SerialLineDevice
-from ._status import DeviceKind
+from ._registry import DeviceKind, DeviceType, register
+from ._serial import SERIAL_CHECKLIST, SerialDeviceConfig, SerialLineDevice
 
 
 class Rating(IntEnum):
@@ -47,7 +47,7 @@ class KeypadConfig(SerialDeviceConfig):
 
 
 class SatisfactionKeypad(SerialLineDevice):
-    kind: ClassVar[DeviceKind] = DeviceKind.SATISFACTION_KEYPAD
+    kind = DeviceKind("satisfaction_keypad", Text("tombol survei kepuasan", "satisfaction keypad"))
 
     async def rating(self, *, timeout_s: float) -> Rating:
         """Light the buttons and wait for the visitor's press."""
@@ -68,3 +68,13 @@ class SatisfactionKeypad(SerialLineDevice):
 
     async def _abandon(self) -> None:
         self.send("DISARM")
+
+
+register(
+    DeviceType(
+        device=SatisfactionKeypad,
+        config=KeypadConfig,
+        build=SatisfactionKeypad.from_config,
+        checklist=SERIAL_CHECKLIST,
+    )
+)

@@ -20,9 +20,12 @@ import serial
 import serial_asyncio_fast
 from pydantic import BaseModel, ConfigDict, Field
 
+from appliance._text import Text
+
 from ._device import Device
 from ._errors import DeviceError, DeviceFault, DeviceGone, DeviceTimeout
 from ._lineproto import MAX_LINE, Frame, FrameError, decode, encode
+from ._registry import UDEV_RULES_FILE, Checklist, ConfiguredDevice
 from ._status import READY, DeviceIdentity, DeviceStatus
 
 _REPLY_KINDS: Final = frozenset({"ID", "STAT", "ACK", "ERR"})
@@ -69,7 +72,7 @@ class SerialLineDevice(Device):
         self._events: asyncio.Queue[Frame | DeviceError] = asyncio.Queue(_EVENT_QUEUE)
 
     @classmethod
-    def from_config(cls, name: str, config: SerialDeviceConfig) -> Self:
+    def from_config(cls, *, name: str, config: SerialDeviceConfig) -> Self:
         return cls(
             name=name,
             path=config.path,
@@ -233,3 +236,36 @@ class SerialLineDevice(Device):
 
 # Codes a serial peripheral may name in ERR/STAT frames; anything else is device_error.
 _DEVICE_CODES: Final = frozenset({"paper_out", "cover_open", "device_error", "device_busy"})
+
+
+class _SerialChecklist(Checklist[SerialDeviceConfig]):
+    """A serial device is reached through its stable path under /dev, at its baud rate."""
+
+    def not_found(self, device: ConfiguredDevice[SerialDeviceConfig]) -> Text | None:
+        config = device.config
+        if Path(config.path).exists():
+            return None  # the port is there: its cable or power is the thing to check
+        return Text(
+            " {path} tidak ada: lihat `ls -l /dev/ktpel/`, aturan udev ({rules}) dan "
+            "`path` di [devices.{name}].",
+            " {path} does not exist: see `ls -l /dev/ktpel/`, the udev rules ({rules}) "
+            "and `path` in [devices.{name}].",
+        ).format(path=config.path, rules=UDEV_RULES_FILE, name=device.name)
+
+    def garbage(self, device: ConfiguredDevice[SerialDeviceConfig]) -> Text | None:
+        config, label = device.config, device.label
+        the = Text("{label}", "the {label}").format(label=label)
+        return Text(
+            "Data dari {path} rusak: `baudrate` di [devices.{name}] ({baud}) mungkin "
+            "tidak sama dengan {label}, atau path itu menunjuk alat lain. Periksa juga "
+            "kabelnya.",
+            "The data from {path} is corrupted: `baudrate` in [devices.{name}] ({baud}) "
+            "may not match {the}, or that path leads to another device. Check the cable "
+            "too.",
+        ).format(path=config.path, name=device.name, baud=config.baudrate, label=label, the=the)
+
+    def device_path(self, device: ConfiguredDevice[SerialDeviceConfig]) -> str | None:
+        return device.config.path
+
+
+SERIAL_CHECKLIST: Final = _SerialChecklist()

@@ -13,15 +13,18 @@ from __future__ import annotations
 import io
 import itertools
 from dataclasses import dataclass
-from typing import ClassVar, Final, Literal
+from typing import Final, Literal
 
 from PIL import Image, ImageDraw
 from pydantic import Field
 
+from appliance._text import Text
+
 from ._errors import DeviceFault
 from ._lineproto import Frame, FrameError
-from ._serial import SerialDeviceConfig, SerialLineDevice
-from ._status import DeviceIdentity, DeviceKind
+from ._registry import DeviceKind, DeviceType, register
+from ._serial import SERIAL_CHECKLIST, SerialDeviceConfig, SerialLineDevice
+from ._status import DeviceIdentity
 
 # A capture that meets more garbage than this is not worth keeping.
 _GARBAGE_TOLERANCE: Final = 8
@@ -53,7 +56,7 @@ class SignaturePadConfig(SerialDeviceConfig):
 
 
 class SignaturePad(SerialLineDevice):
-    kind: ClassVar[DeviceKind] = DeviceKind.SIGNATURE_PAD
+    kind = DeviceKind("signature_pad", Text("alat tanda tangan elektronik", "signature pad"))
 
     def __init__(
         self, *, name: str, path: str, baudrate: int = 115_200, reply_timeout_s: float = 1.0
@@ -150,3 +153,13 @@ def render_png(samples: list[PenSample], width: int, height: int, max_pressure: 
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", optimize=True)
     return buffer.getvalue()
+
+
+register(
+    DeviceType(
+        device=SignaturePad,
+        config=SignaturePadConfig,
+        build=SignaturePad.from_config,
+        checklist=SERIAL_CHECKLIST,
+    )
+)

@@ -17,18 +17,6 @@ class DeviceState(StrEnum):
     ERROR = "ERROR"  # present but misbehaving: hung, garbage, a fault it reports
 
 
-class DeviceKind(StrEnum):
-    TICKET_PRINTER = "ticket_printer"
-    SIGNATURE_PAD = "signature_pad"
-    SATISFACTION_KEYPAD = "satisfaction_keypad"
-    CAMERA = "camera"
-    FINGERPRINT_SCANNER = "fingerprint_scanner"
-    SINGLE_FINGER_SCANNER = "single_finger_scanner"
-    IRIS_SCANNER = "iris_scanner"
-    CARD_PRINTER = "card_printer"
-    CARD_ENCODER = "card_encoder"
-
-
 @dataclass(frozen=True, slots=True)
 class DeviceIdentity:
     """Who made the device and what it runs; recorded with every capture."""

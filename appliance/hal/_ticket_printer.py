@@ -24,12 +24,14 @@ from escpos.constants import QR_ECLEVEL_M
 from escpos.printer import Dummy
 from pydantic import PositiveFloat, model_validator
 
+from appliance._text import Text
 from appliance.logs import get_logger
 
 from ._device import Device
 from ._errors import DeviceFault, DeviceTimeout, status_for
-from ._status import READY, DeviceIdentity, DeviceKind, DeviceStatus
-from ._usb import UsbBulkDevice, UsbDeviceConfig
+from ._registry import DeviceKind, DeviceType, register
+from ._status import READY, DeviceIdentity, DeviceStatus
+from ._usb import USB_CHECKLIST, UsbBulkDevice, UsbDeviceConfig
 
 log = get_logger(__name__)
 
@@ -180,7 +182,7 @@ class TicketPrinterConfig(UsbDeviceConfig):
 
 
 class TicketPrinter(Device):
-    kind = DeviceKind.TICKET_PRINTER
+    kind = DeviceKind("ticket_printer", Text("printer tiket antrean", "queue ticket printer"))
 
     def __init__(
         self,
@@ -278,3 +280,13 @@ class TicketPrinter(Device):
             except DeviceTimeout:
                 return  # nothing more: the pipe is empty
         raise DeviceFault(self.name, "garbage", "the printer keeps sending unasked data")
+
+
+register(
+    DeviceType(
+        device=TicketPrinter,
+        config=TicketPrinterConfig,
+        build=TicketPrinter.from_config,
+        checklist=USB_CHECKLIST,
+    )
+)

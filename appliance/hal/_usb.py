@@ -3,8 +3,8 @@
 The device is found afresh (`usb.core.find`) on every open, by vendor, product and
 optionally serial number, so a printer that comes back after an unplug, at another
 address, is found again; nothing from a previous open is reused. The pyusb backend is
-injectable: None lets pyusb pick libusb, and the simulator passes its forwarding
-backend, so the same code runs against both.
+injectable: None lets pyusb pick libusb, and `_usb_transport` has the one that forwards
+to a USB bus on a socket (the simulator's), so the same code runs against both.
 
 Every pyusb call runs through a BlockingCaller, so a transfer that never returns costs
 a thread, not the daemon; and every pyusb error is turned into the HAL's taxonomy here,
@@ -16,16 +16,19 @@ from __future__ import annotations
 import contextlib
 import errno
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any, Final, Literal, Self, TypeVar
+from typing import Annotated, Any, Final, TypeVar
 
 import usb.core
 import usb.util
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from appliance._text import Text
 
 from ._blocking import BlockingCaller
 from ._errors import DeviceError, DeviceFault, DeviceGone, DeviceTimeout
+from ._registry import Checklist, ConfiguredDevice
 from ._status import DeviceIdentity
+from ._usb_transport import LIBUSB_BACKEND, check_backend_spec, pyusb_backend
 
 T = TypeVar("T")
 
@@ -54,30 +57,46 @@ def usb_error(device: str, what: str, error: Exception) -> DeviceError:
 
 class UsbDeviceConfig(BaseModel):
     """What every USB device's `[devices.<name>]` table has: which device, and which pyusb
-    backend reaches it (libusb, or the simulator's socket)."""
+    backend reaches it: "libusb1", or "socket:/path" for a USB bus served on a UNIX
+    socket (the simulator's; see `_usb_transport`)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     vendor_id: int = Field(ge=0, le=0xFFFF)
     product_id: int = Field(ge=0, le=0xFFFF)
     serial: str | None = None  # to pick one of several identical devices
-    usb_backend: Literal["libusb1", "sim"] = "libusb1"
-    sim_socket: Path | None = None
-
-    @model_validator(mode="after")
-    def _backend_reachable(self) -> Self:
-        if self.usb_backend == "sim" and self.sim_socket is None:
-            raise ValueError('usb_backend "sim" needs sim_socket')
-        return self
+    usb_backend: Annotated[str, AfterValidator(check_backend_spec)] = LIBUSB_BACKEND
 
     def pyusb_backend(self) -> Any:
-        """None lets pyusb find libusb; "sim" forwards to the simulator's USB bus."""
-        if self.usb_backend != "sim":
-            return None
-        from sim.usb import SimUsbBackend  # noqa: PLC0415 - only for the simulator
+        """The pyusb backend object for `usb.core.find`; None lets pyusb find libusb."""
+        return pyusb_backend(self.usb_backend)
 
-        assert self.sim_socket is not None  # the validator checks it
-        return SimUsbBackend(self.sim_socket)
+
+class _UsbChecklist(Checklist[UsbDeviceConfig]):
+    """A USB device is found by its vendor and product ids, once it has power."""
+
+    def not_found(self, device: ConfiguredDevice[UsbDeviceConfig]) -> Text | None:
+        return Text(
+            " Nyalakan alatnya (sakelar, adaptor); `lsusb -d {ids}` harus menampilkannya.",
+            " Switch it on (switch, adapter); `lsusb -d {ids}` must list it.",
+        ).format(ids=f"{device.config.vendor_id:04x}:{device.config.product_id:04x}")
+
+    def garbage(self, device: ConfiguredDevice[UsbDeviceConfig]) -> Text | None:
+        label = device.label
+        return Text(
+            "{Label} menjawab dengan data yang tidak dikenal: pastikan vendor_id dan "
+            "product_id di [devices.{name}] memang alat ini, lalu matikan dan nyalakan "
+            "kembali alatnya.",
+            "The {label} answers with data it should not: make sure vendor_id and product_id "
+            "in [devices.{name}] are this device's, then switch it off and on again.",
+        ).format(
+            Label=label.id[:1].upper() + label.id[1:],
+            label=label.en,
+            name=device.name,
+        )
+
+
+USB_CHECKLIST: Final = _UsbChecklist()
 
 
 class UsbBulkDevice:
