@@ -440,8 +440,8 @@ class Staff:
 class DayLog:
     """What the scenario saw, beside what the register recorded."""
 
-    tickets: dict[str, int] = field(default_factory=dict)
-    """Ticket number → applicant number."""
+    tickets: dict[tuple[str, str], int] = field(default_factory=dict)
+    """(Ticket day, ticket number) → applicant number: numbers start again each day."""
     applications: dict[str, int] = field(default_factory=dict)
     """Application id → applicant number."""
     retries: dict[tuple[str, str], int] = field(default_factory=dict)
@@ -538,7 +538,7 @@ class OfficeDay:
                 ticket := await self._counter.act("/queue/tickets", {"service": applicant.service})
             ) is None:
                 await self._changes.after(self._changes.count)  # the ticket printer is busy
-            self.log.tickets[ticket["ticket"]] = applicant.number
+            self.log.tickets[(str(ticket["day"]), ticket["ticket"])] = applicant.number
             self._issuing = False
             self._arrived += 1
 
@@ -568,9 +568,19 @@ class OfficeDay:
             if not await turn(views):
                 await self._changes.after(seen)
 
-    def _applicant_of(self, view: Mapping[str, Any]) -> Applicant:
-        number = self.log.tickets[str(view["ticket"])]
-        self.log.applications[str(view["id"])] = number
+    async def _applicant_of(self, view: Mapping[str, Any]) -> Applicant:
+        app = str(view["id"])
+        number = self.log.applications.get(app)
+        if number is None:
+            # Submitted as the daemon went down, the answer lost: the queue says which
+            # ticket the file came with. (A view names its ticket without its day, and
+            # after midnight the numbers start again.)
+            queue = await self._counter.get("/queue")
+            held = next((t for t in queue["tickets"] if t["application"] == app), None)
+            if held is None:
+                raise Refused(f"application {app}: no ticket of today's queue holds it")
+            number = self.log.tickets[(str(held["day"]), held["ticket"])]
+            self.log.applications[app] = number
         return self._by_number[number]
 
     # ------------------------------------------------------------------ the counter
@@ -587,7 +597,7 @@ class OfficeDay:
                 started = self._clock.monotonic_ns()
                 if await desk.act(f"/applications/{view['id']}/steps/{step}/start") is None:
                     return False
-                await self._hold(started, self._applicant_of(view).durations[step])
+                await self._hold(started, (await self._applicant_of(view)).durations[step])
                 return await self._finish_at_counter({**view, "step": step})
         if await self._serve_the_queue(views):
             return True
@@ -598,7 +608,7 @@ class OfficeDay:
     async def _finish_at_counter(self, view: Mapping[str, Any]) -> bool:
         app = view["id"]
         if view["step"] == Step.CHECK:
-            documents = list(self._applicant_of(view).documents)
+            documents = list((await self._applicant_of(view)).documents)
             return (
                 await self._counter.act(f"/applications/{app}/check", {"documents": documents})
                 is not None
@@ -611,19 +621,7 @@ class OfficeDay:
         queue = await self._counter.get("/queue")
         called = [t for t in queue["tickets"] if t["state"] == "called"]
         if called:
-            ticket = called[0]["ticket"]
-            number = self.log.tickets.get(ticket)
-            if number is None and self._issuing:
-                return False  # its applicant is still taking it from the printer
-            if number is None:
-                # Printed while the daemon went down: the answer was lost, and the
-                # applicant took the one printed again.
-                self.log.stray_tickets += 1
-                return await self._counter.act(f"/queue/tickets/{ticket}/no-show") is not None
-            applicant = self._by_number[number]
-            await self._clock.sleep(applicant.durations[Step.SUBMIT])
-            form = {**applicant.form, "ticket": ticket}
-            return await self._counter.act("/applications", form) is not None
+            return await self._submit(called[0])
         if not any(t["state"] == "waiting" for t in queue["tickets"]):
             return False
         if self._sequential and views:
@@ -633,6 +631,25 @@ class OfficeDay:
             "/queue/call-next", {"counter": _COUNTER}, not_now=404
         )
         return called_next is not None
+
+    async def _submit(self, ticket: Mapping[str, Any]) -> bool:
+        """The applicant of the called `ticket` hands in their file."""
+        number = self.log.tickets.get((str(ticket["day"]), ticket["ticket"]))
+        if number is None and self._issuing:
+            return False  # its applicant is still taking it from the printer
+        if number is None:
+            # Printed while the daemon went down: the answer was lost, and the
+            # applicant took the one printed again.
+            self.log.stray_tickets += 1
+            return await self._counter.act(f"/queue/tickets/{ticket['ticket']}/no-show") is not None
+        applicant = self._by_number[number]
+        await self._clock.sleep(applicant.durations[Step.SUBMIT])
+        form = {**applicant.form, "ticket": ticket["ticket"]}
+        submitted = await self._counter.act("/applications", form)
+        if submitted is None:
+            return False
+        self.log.applications[str(submitted["id"])] = number
+        return True
 
     async def _settled(self, views: Sequence[Mapping[str, Any]]) -> bool:
         """Everyone has come and nobody is left to serve: the day is over."""
@@ -659,7 +676,7 @@ class OfficeDay:
         started = self._clock.monotonic_ns()
         if await desk.act(f"/applications/{view['id']}/steps/validate/start") is None:
             return False
-        await self._hold(started, self._applicant_of(view).durations[Step.VALIDATE])
+        await self._hold(started, (await self._applicant_of(view)).durations[Step.VALIDATE])
         return await desk.act(f"/applications/{view['id']}/validate", {"valid": True}) is not None
 
     # ------------------------------------------------------------------ the operator
@@ -706,7 +723,7 @@ class OfficeDay:
         started = self._clock.monotonic_ns()
         if await desk.act(f"/applications/{view['id']}/steps/transfer/start") is None:
             return False
-        await self._hold(started, self._applicant_of(view).durations[Step.TRANSFER])
+        await self._hold(started, (await self._applicant_of(view)).durations[Step.TRANSFER])
         return await desk.act(f"/applications/{view['id']}/transfer") is not None
 
     async def _operator_session(self, view: Mapping[str, Any], step: Step) -> bool:
@@ -715,7 +732,7 @@ class OfficeDay:
         reader too) and the step run by the devices, which ends the session."""
         if not self._try_again(view, step):
             return False
-        applicant = self._applicant_of(view)
+        applicant = await self._applicant_of(view)
         app = str(view["id"])
         if view["last_failure"] is None:
             # The session's minutes, less what the devices took last time: the session

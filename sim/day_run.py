@@ -122,6 +122,7 @@ async def office_run(
     plan: DayPlan,
     *,
     speed: float | None,
+    opens: time = OPENING,
     pcscd: PrivatePcscd | None = None,
     central: bool = False,
     settings: Mapping[str, Mapping[str, object]] | None = None,
@@ -130,6 +131,9 @@ async def office_run(
 ) -> AsyncIterator[OfficeRun]:
     """The simulator and the daemon, ready for `play`; on the way out the daemon is
     stopped with SIGTERM (DaemonFailed unless it exits 0) and the simulator with it.
+
+    With a `speed`, the station's clock starts at `opens` on the plan's day (a test's day
+    may start late, to run past midnight).
 
     `settings` are config tables merged over the station's (`{"paths": {"reserve_mb":
     8}}`); `program` runs `appliance`, with `env` added to its environment (see
@@ -140,7 +144,7 @@ async def office_run(
     clock: Timekeeper = RealTimekeeper()
     clock_table: dict[str, object] = {}
     if speed is not None:
-        start = datetime.combine(plan.today, OPENING, tzinfo=ZONE)
+        start = datetime.combine(plan.today, opens, tzinfo=ZONE)
         scaled = ScaledClock(speed=speed, start_wall_ns=int(start.timestamp() * 1e9))
         clock_table = {
             "speed": speed,
