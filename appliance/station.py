@@ -210,6 +210,7 @@ class Station:
                 uplink = Uplink(
                     settings=config.uplink,
                     register=register,
+                    key=StationKey.load(config.station_key_path),
                     resolve=config.state_path,
                     telemetry=telemetry,
                     devices=supervisor,

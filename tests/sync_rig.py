@@ -104,6 +104,7 @@ class Fleet:
         return Uplink(
             settings=self.uplink_settings(register.station_id, broker, **overrides),
             register=register,
+            key=self.keys[register.station_id],
             resolve=lambda path: path if path.is_absolute() else station_dir / path,
             seed=1,
         )

@@ -23,6 +23,7 @@ from appliance.sync import (
     encode_event,
     encode_events,
     sign_message,
+    sign_state,
 )
 from sim.broker import PrivateMosquitto
 from tests.sync_rig import (
@@ -104,10 +105,10 @@ async def test_forged_and_altered_events_are_refused_and_flagged(
                 state = StationTopics("s1").state
                 await attacker.publish(state, b'{"online": true, "bd_seq": true}', qos=1)
                 await attacker.publish(state, b'{"online": true, "bd_seq": ' + b"9" * 30 + b"}")
-            # The two bad states are one flag: the same fault, within its minute.
+            # The two bad states are unsigned, one flag: the same fault, within its minute.
             kinds = await _wait_flags(collector, store, "s1", 8)
             assert sorted(kinds) == sorted(
-                ["bad_signature", "bad_signature", "altered", "wrong_station"] + ["malformed"] * 4
+                ["bad_signature"] * 3 + ["altered", "wrong_station"] + ["malformed"] * 3
             )
             assert store.head("s1") == 0
             # The genuine register still arrives whole.
@@ -227,3 +228,98 @@ def test_a_linked_run_is_proven_by_its_last_signature_and_a_forged_tail_is_found
     checked = check_message("s1", key, payload, every_signature=False)
     assert checked.events == genuine[:-1]
     assert [(r.kind, r.seq) for r in checked.rejections] == [("bad_signature", genuine[-1].seq)]
+
+
+async def test_one_event_with_a_huge_seq_does_not_stop_the_collector(fleet: Fleet) -> None:
+    """Defect 7 of issue 16: an unsigned event with seq >= 2**63 and a bad hash used to
+    end `appliance central` with an OverflowError while its flag was stored."""
+    register = fleet.register("s1")
+    head = append_events(register, 3)
+    wire = next(register.events()).to_wire()
+    hostile = []
+    for field, value in (("seq", 2**63), ("seq", 2**64 + 5), ("mono_ns", 2**63)):
+        forged = {**wire, field: value, "hash": "00" * 32, "sig": "00" * 64}
+        hostile.append(json.dumps([forged]).encode())
+    with fleet.broker() as broker, opened_store(fleet.store_url()) as store:
+        collector = fleet.collector(broker, store)
+        async with running(collector.run(), "collector") as collecting:
+            async with asyncio.timeout(10):
+                await collector.connected.wait()
+            async with _client(fleet, broker, "s1") as attacker:
+                for payload in hostile:
+                    await attacker.publish(StationTopics("s1").register, payload, qos=1)
+            # Both bad seqs are one flag: the same fault, within its minute.
+            assert await _wait_flags(collector, store, "s1", 2) == ["malformed"] * 2
+            assert [flag.detail for flag in store.flags("s1")] == ["[0]: bad seq", "[0]: bad mono_ns"]
+            assert all(flag.seq is None for flag in store.flags("s1"))
+            assert not collecting.done()
+            uplink = fleet.uplink(register, broker)
+            async with running(uplink.run(), "uplink"):
+                async with asyncio.timeout(30):
+                    await uplink.wait_acked(head)
+
+
+async def _wait_online(store: CollectorStore, collector: Collector, bd_seq: int) -> None:
+    async with asyncio.timeout(20):
+        await collector.wait_until(lambda: _state(store) == (True, bd_seq))
+
+
+async def test_the_state_topic_takes_only_what_the_station_signed(fleet: Fleet) -> None:
+    """Defect 8a of issue 16: an unsigned `{"online": false, "bd_seq": ...}` marked a
+    station offline until its next birth. Births and deaths (the Last Will too, signed
+    when the session opens) are signed by the station's key; anything else is flagged
+    and changes nothing, and a genuine death of an earlier session stays ignored."""
+    register = fleet.register("s1")
+    append_events(register, 2)
+    s1, other = fleet.keys["s1"], fleet.keys["s2"]
+    with fleet.broker() as broker, opened_store(fleet.store_url()) as store:
+        collector = fleet.collector(broker, store)
+        async with running(collector.run(), "collector"):
+            async with asyncio.timeout(10):
+                await collector.connected.wait()
+            # Two sessions, so that a genuine death of the first one is stale.
+            for session in (1, 2):
+                uplink = fleet.uplink(register, broker)
+                async with running(uplink.run(), "uplink"):
+                    await _wait_online(store, collector, session)
+            async with asyncio.timeout(20):
+                await collector.wait_until(lambda: _state(store) == (False, 2))
+            bd_seq = 3
+            uplink = fleet.uplink(register, broker)
+            async with running(uplink.run(), "uplink"):
+                await _wait_online(store, collector, bd_seq)
+                forged = [
+                    json.dumps({"online": False, "bd_seq": bd_seq}).encode(),
+                    json.dumps({"online": False, "bd_seq": bd_seq + 1}).encode(),
+                    sign_state(other, "s1", online=False, bd_seq=bd_seq + 1),
+                    sign_state(s1, "s2", online=False, bd_seq=bd_seq + 1),
+                    _resigned(sign_state(s1, "s1", online=False, bd_seq=bd_seq)),
+                    sign_message(
+                        s1, CentralMessage("s1", "state", {"online": False, "bd_seq": bd_seq})
+                    ),
+                ]
+                stale = sign_state(s1, "s1", online=False, bd_seq=bd_seq - 1)
+                async with _client(fleet, broker, "s1") as attacker:
+                    for payload in [*forged, stale, b"not JSON"]:
+                        await attacker.publish(StationTopics("s1").state, payload, qos=1)
+                # The same fault again within its minute is one flag; the last message
+                # (malformed) is flagged once everything before it was handled.
+                kinds = await _wait_flags(collector, store, "s1", 4)
+                assert kinds == ["bad_signature"] * 3 + ["malformed"]
+                await _wait_online(store, collector, bd_seq)
+            # The station's own clean stop is a signed death, and it counts.
+            async with asyncio.timeout(20):
+                await collector.wait_until(lambda: _state(store) == (False, bd_seq))
+
+
+def _state(store: CollectorStore) -> tuple[bool | None, int | None]:
+    view = {station.station: station for station in store.overview()}.get("s1")
+    return (None, None) if view is None else (view.online, view.bd_seq)
+
+
+def _resigned(payload: bytes) -> bytes:
+    """`payload` with one bit of its signature flipped."""
+    document = json.loads(payload)
+    signature = bytearray.fromhex(document["sig"])
+    signature[0] ^= 1
+    return json.dumps({**document, "sig": signature.hex()}).encode()

@@ -15,14 +15,12 @@ from appliance.sync import Uplink, UplinkSection
 
 
 async def _ship(station_dir: Path, station: str, settings: UplinkSection) -> None:
-    register = Register.open(
-        station_dir / "register.sqlite3",
-        station_id=station,
-        key=StationKey.load(station_dir / "keys" / "station.key"),
-    )
+    key = StationKey.load(station_dir / "keys" / "station.key")
+    register = Register.open(station_dir / "register.sqlite3", station_id=station, key=key)
     uplink = Uplink(
         settings=settings,
         register=register,
+        key=key,
         resolve=lambda path: path if path.is_absolute() else station_dir / path,
     )
     async with asyncio.TaskGroup() as tasks:

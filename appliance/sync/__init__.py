@@ -2,11 +2,18 @@
 
 from ._check import CheckedMessage, Rejection, check_message
 from ._collector import Collector
+from ._errors import LinkDown, MalformedMessage, RejectedMessage, StoreError, SyncError
 from ._keys import StationKeys
-from ._mqtt import LinkDown
 from ._progress import UplinkProgress, load_progress
 from ._settings import BrokerSection, CollectorSection, UplinkSection
-from ._signed import CentralMessage, RejectedMessage, open_message, sign_message
+from ._signed import (
+    CentralMessage,
+    StationState,
+    open_message,
+    open_state,
+    sign_message,
+    sign_state,
+)
 from ._store import (
     ChainBreak,
     CollectorStore,
@@ -14,12 +21,11 @@ from ._store import (
     Flag,
     IngestOutcome,
     StationOverview,
-    StoreError,
     open_store,
 )
 from ._topics import TOPIC_ROOT, StationTopics, parse_topic
 from ._uplink import Uplink, UplinkStatus
-from ._wire import MalformedMessage, decode_events, encode_event, encode_events
+from ._wire import decode_events, encode_event, encode_events
 
 __all__ = [
     "TOPIC_ROOT",
@@ -39,8 +45,10 @@ __all__ = [
     "Rejection",
     "StationKeys",
     "StationOverview",
+    "StationState",
     "StationTopics",
     "StoreError",
+    "SyncError",
     "Uplink",
     "UplinkProgress",
     "UplinkSection",
@@ -51,7 +59,9 @@ __all__ = [
     "encode_events",
     "load_progress",
     "open_message",
+    "open_state",
     "open_store",
     "parse_topic",
     "sign_message",
+    "sign_state",
 ]

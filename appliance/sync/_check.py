@@ -12,7 +12,8 @@ from typing import Final
 
 from appliance.register import Event, PublicKey
 
-from ._wire import MalformedMessage, decode_events
+from ._errors import MalformedMessage
+from ._wire import decode_events
 
 MALFORMED: Final = "malformed"
 WRONG_STATION: Final = "wrong_station"
@@ -79,7 +80,11 @@ def _check_content(station: str, event: Event) -> tuple[Rejection | None, bytes]
     if event.station != station:
         detail = f"an event of station {event.station!r} on {station!r}'s topic"
         return Rejection(WRONG_STATION, event.seq, detail), b""
-    digest = hashlib.sha256(event.body()).digest()
+    try:
+        body = event.body()
+    except UnicodeEncodeError:  # a lone surrogate ("\ud800") parses, and cannot be hashed
+        return Rejection(MALFORMED, event.seq, "text that is not UTF-8"), b""
+    digest = hashlib.sha256(body).digest()
     if digest.hex() != event.hash:
         return Rejection(ALTERED, event.seq, "the content does not match its hash"), b""
     return None, digest

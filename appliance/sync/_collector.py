@@ -19,7 +19,6 @@ the broker but on the station, which sends again whatever was not acknowledged.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import random
 import time
@@ -35,12 +34,14 @@ from appliance.clock import Clock, SystemClock
 from appliance.logs import get_logger
 from appliance.register import Event, PublicKey, StationKey, format_ts
 
-from ._check import MALFORMED, CheckedMessage, check_messages
+from ._bounds import decode_document, printable
+from ._check import BAD_SIGNATURE, MALFORMED, CheckedMessage, check_messages
+from ._errors import MalformedMessage, RejectedMessage, StoreError
 from ._keys import StationKeys
 from ._mqtt import SESSION_ERRORS, Resolve, make_client, raise_if_stopping, session_errors
 from ._settings import BrokerSection, CollectorSection
-from ._signed import ACK, RESEND, CentralMessage, sign_message
-from ._store import CollectorStore, Flag, IngestOutcome, StoreError
+from ._signed import ACK, RESEND, CentralMessage, open_state, sign_message
+from ._store import CollectorStore, Flag, IngestOutcome
 from ._topics import TOPIC_ROOT, ParsedTopic, StationTopics, parse_topic
 
 log = get_logger(__name__)
@@ -53,8 +54,6 @@ T = TypeVar("T")
 _QUEUE: Final = 1000
 _FLAG_REPEAT_S: Final = 60.0
 _FLAG_MEMORY: Final = 10_000
-_MAX_RECORD_BYTES: Final = 256 * 1024
-"""State, telemetry and device status are small; anything bigger is not one."""
 _UNKNOWN_STATION: Final = "unknown_station"
 _CHAIN_BREAK: Final = "chain_break"
 _CONFLICT: Final = "conflict"
@@ -138,6 +137,11 @@ class Collector:
                 except (*SESSION_ERRORS, StoreError) as exc:
                     raise_if_stopping(exc)
                     log.warning("collector_disconnected", error=str(exc))
+                except Exception as exc:
+                    # Whatever one message could provoke, a bug included, must not stop
+                    # the fleet's collector: it is logged, and the session opened again.
+                    raise_if_stopping(exc)
+                    log.exception("collector_failed")
                 finally:
                     was_up = self.connected.is_set()
                     self.connected.clear()
@@ -182,27 +186,36 @@ class Collector:
     async def _record(self, topic: ParsedTopic, payload: bytes) -> None:
         at = self._now()
         station = topic.station
-        if self._keys.get(station) is None:
+        key = self._keys.get(station)
+        if key is None:
             await self._flag(station, _UNKNOWN_STATION, None, "no registered public key")
             return
-        try:
-            document = json.loads(payload) if len(payload) <= _MAX_RECORD_BYTES else None
-        except (ValueError, RecursionError):  # not JSON, a huge integer, deep nesting
-            document = None
-        if not isinstance(document, dict):
-            await self._flag(station, MALFORMED, None, f"{topic.kind}: not a JSON object")
-            return
         if topic.kind == "state":
-            online, bd_seq = document.get("online"), document.get("bd_seq")
-            if type(online) is not bool or type(bd_seq) is not int or not 0 <= bd_seq < 2**63:
-                await self._flag(station, MALFORMED, None, "state: needs online and bd_seq")
-                return
-            await self._in_store(self._store.record_state, station, document, at=at)
-            log.info("station_state", station=station, online=online, bd_seq=bd_seq)
-        elif topic.kind == "telemetry":
+            await self._record_state(station, key, payload, at=at)
+            return
+        # Everything from the network is in bounds before it reaches the store.
+        try:
+            document = decode_document(payload, where=topic.kind)
+        except MalformedMessage as exc:
+            await self._flag(station, MALFORMED, None, str(exc))
+            return
+        if topic.kind == "telemetry":
             await self._in_store(self._store.record_telemetry, station, document, at=at)
         elif topic.kind == "device" and topic.name is not None:
             await self._in_store(self._store.record_device, station, topic.name, document, at=at)
+
+    async def _record_state(self, station: str, key: PublicKey, payload: bytes, *, at: str) -> None:
+        """Only what the station signed counts: a forged death would mark it offline until
+        its next birth (issue 16, defect 8a). A death of an earlier session (a lower
+        bd_seq, a Last Will the broker sends late) is the store's to ignore."""
+        try:
+            state = open_state(key, payload, station=station)
+        except RejectedMessage as exc:
+            kind = BAD_SIGNATURE if exc.forged else MALFORMED
+            await self._flag(station, kind, None, f"state: {exc}")
+            return
+        await self._in_store(self._store.record_state, station, state.document, at=at)
+        log.info("station_state", station=station, online=state.online, bd_seq=state.bd_seq)
 
     # -- check --------------------------------------------------------------------------
 
@@ -318,7 +331,7 @@ class Collector:
         # A station repeating the same fault (a forged event it keeps being asked for)
         # is flagged once a minute, not once a message.
         now = time.monotonic()
-        detail = detail[:300]
+        detail = printable(detail[:300])  # it may quote the network's text
         key = (station, kind, seq, detail)
         if now - self._flagged_at.get(key, -1e9) < _FLAG_REPEAT_S:
             return

@@ -15,14 +15,10 @@ from paho.mqtt.properties import Properties
 
 from appliance._secrets import read_secret_file
 
+from ._errors import LinkDown
 from ._settings import BrokerSection
 
 Resolve = Callable[[Path], Path]
-
-
-class LinkDown(Exception):
-    """The broker stopped confirming what it was sent: the session is over."""
-
 
 SESSION_ERRORS = (aiomqtt.MqttError, LinkDown, OSError)
 """What ends a session and calls for a reconnect; anything else is a bug and propagates."""

@@ -15,6 +15,8 @@ from pathlib import Path
 
 from appliance.logs import get_logger
 
+from ._bounds import is_count
+
 log = get_logger(__name__)
 
 
@@ -37,8 +39,8 @@ def load_progress(path: Path) -> UplinkProgress:
         # Starting again from 0 only re-sends what the centre already holds.
         log.warning("uplink_progress_unreadable", path=str(path), error=str(exc))
         return UplinkProgress()
-    if progress.acked < 0 or progress.bd_seq < 0:
-        log.warning("uplink_progress_unreadable", path=str(path), error="negative numbers")
+    if not (is_count(progress.acked) and is_count(progress.bd_seq + 1)):
+        log.warning("uplink_progress_unreadable", path=str(path), error="numbers out of range")
         return UplinkProgress()
     return progress
 

@@ -25,16 +25,15 @@ from psycopg import errors
 
 from appliance.register import GENESIS_HASH, Event
 
+from ._errors import StoreError
+from ._ingest import StationHead, ingest_batches
 from ._store import (
     EVENT_COLUMNS,
     SQL_STORED_HASHES,
     SQL_STORED_LINKS,
     IngestOutcome,
     SqlStore,
-    StationHead,
-    StoreError,
     event_row,
-    ingest_batches,
     now_text,
     redact_url,
 )

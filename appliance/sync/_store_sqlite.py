@@ -19,6 +19,8 @@ from typing import Final, Self
 
 from appliance.register import GENESIS_HASH, Event
 
+from ._errors import StoreError
+from ._ingest import StationHead, ingest_batches
 from ._store import (
     EVENT_COLUMNS,
     SQL_SEEN,
@@ -26,10 +28,7 @@ from ._store import (
     SQL_STORED_LINKS,
     IngestOutcome,
     SqlStore,
-    StationHead,
-    StoreError,
     event_row,
-    ingest_batches,
     now_text,
 )
 

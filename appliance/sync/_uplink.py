@@ -35,11 +35,11 @@ from appliance._version import __version__
 from appliance.clock import Clock, SystemClock, boot_id
 from appliance.liveness import Liveness
 from appliance.logs import get_logger
-from appliance.register import Event, KeyFileError, PublicKey, Register
+from appliance.register import Event, KeyFileError, PublicKey, Register, StationKey
 
+from ._errors import LinkDown, RejectedMessage
 from ._mqtt import (
     SESSION_ERRORS,
-    LinkDown,
     Resolve,
     make_client,
     raise_if_stopping,
@@ -47,7 +47,7 @@ from ._mqtt import (
 )
 from ._progress import UplinkProgress, load_progress, save_progress
 from ._settings import UplinkSection
-from ._signed import ACK, RESEND, RejectedMessage, count_arg, open_message
+from ._signed import ACK, RESEND, count_arg, open_message, sign_state
 from ._topics import StationTopics, parse_topic
 from ._wire import encode_event, encode_events
 
@@ -114,6 +114,7 @@ class Uplink:
         *,
         settings: UplinkSection,
         register: Register,
+        key: StationKey,
         resolve: Resolve,
         telemetry: Callable[[], Mapping[str, Any]] | None = None,
         devices: DeviceFeed | None = None,
@@ -124,6 +125,8 @@ class Uplink:
         self._settings = settings
         self._liveness = liveness or Liveness()
         self._register = register
+        self._station_key = key
+        """Signs the state messages, as the register's events: the station's own key."""
         self._resolve = resolve
         self._telemetry = telemetry
         self._devices = devices
@@ -290,20 +293,20 @@ class Uplink:
                 await client.publish(self._topics.state, self._death(bd_seq), qos=1, retain=True)
 
     def _birth(self, bd_seq: int) -> bytes:
-        return json.dumps(
-            {
-                "online": True,
-                "bd_seq": bd_seq,
-                "boot_id": boot_id(),
-                "version": __version__,
-                "acked": self._progress.acked,
-                "head": self._head,
-            }
-        ).encode()
+        return sign_state(
+            self._station_key,
+            self._station,
+            online=True,
+            bd_seq=bd_seq,
+            boot_id=boot_id(),
+            version=__version__,
+            acked=self._progress.acked,
+            head=self._head,
+        )
 
-    @staticmethod
-    def _death(bd_seq: int) -> bytes:
-        return json.dumps({"online": False, "bd_seq": bd_seq}).encode()
+    def _death(self, bd_seq: int) -> bytes:
+        # Signed now, for the Last Will too: the broker publishes the will as it is.
+        return sign_state(self._station_key, self._station, online=False, bd_seq=bd_seq)
 
     async def _publish(
         self,

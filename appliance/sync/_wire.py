@@ -17,6 +17,9 @@ from typing import Any, Final
 from appliance.register import Event
 from appliance.register._canonical import CANONICAL_ENCODER
 
+from ._bounds import MAX_INT, is_count
+from ._errors import MalformedMessage
+
 _string = CANONICAL_ENCODER.encode
 _HEX: Final = re.compile(r"[0-9a-f]+")
 _FIELDS: Final = frozenset(
@@ -35,10 +38,6 @@ _FIELDS: Final = frozenset(
         "sig",
     }
 )
-
-
-class MalformedMessage(ValueError):
-    """A message that does not have the contract's form; nothing in it is used."""
 
 
 def encode_event(event: Event) -> str:
@@ -82,9 +81,9 @@ def _event(item: Any, index: int) -> Event:
     seq, mono_ns, app, data = item["seq"], item["mono_ns"], item["app"], item["data"]
     if not (
         type(seq) is int
-        and seq > 0
+        and 0 < seq <= MAX_INT
         and type(mono_ns) is int
-        and mono_ns >= 0
+        and 0 <= mono_ns <= MAX_INT
         and type(item["clock_synced"]) is bool
         and (app is None or type(app) is str)
         and type(data) is dict
@@ -128,10 +127,10 @@ def _shape_problem(item: object) -> str:
 
 
 def _field_problems(item: dict[str, Any]) -> list[str]:
-    seq, mono_ns, app = item["seq"], item["mono_ns"], item["app"]
+    app = item["app"]
     checks = {
-        "seq": _is_int(seq) and seq > 0,
-        "mono_ns": _is_int(mono_ns) and mono_ns >= 0,
+        "seq": is_count(item["seq"], minimum=1),
+        "mono_ns": is_count(item["mono_ns"]),
         "clock_synced": isinstance(item["clock_synced"], bool),
         "app": app is None or isinstance(app, str),
         "data": isinstance(item["data"], dict),
@@ -145,7 +144,3 @@ def _field_problems(item: dict[str, Any]) -> list[str]:
 
 def _hex(value: object, length: int) -> bool:
     return type(value) is str and len(value) == length and _HEX.fullmatch(value) is not None
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
