@@ -1,18 +1,20 @@
 """The domain rules as data and small pure functions: service types and their required
-documents, NIK and KK numbers, eligibility, and the SOP's steps with their minutes.
+documents, NIK and KK numbers with the official region list, eligibility, and the SOP's steps
+with their minutes.
 
-Nothing here does I/O or keeps state; everything an operator may read is a bilingual `Text`,
-and every rule broken is a `DomainError` (a ValueError) with a stable `code`.
+Nothing here does I/O or keeps state, but for the region list (`data/regions.tsv`), read once
+on the first NIK or KK checked. Everything an operator may read is a bilingual `Text`, and
+every rule broken is a `DomainError` (an `ApplianceError` and a ValueError) with a stable `code`.
 """
 
 from __future__ import annotations
 
+from appliance.domain._errors import DomainError, IdentityError, IdentityErrorCode
+from appliance.domain._fields import KkField, NikField, identity_error_of
 from appliance.domain._identity import (
     MINIMUM_AGE_NEW_CARD,
     NUMBER_LENGTH,
-    DomainError,
-    IdentityError,
-    IdentityErrorCode,
+    NUMBER_PATTERN,
     MaritalStatus,
     NikParts,
     Sex,
@@ -23,8 +25,18 @@ from appliance.domain._identity import (
     compose_nik,
     decode_nik,
     mask_nik,
+    region_of,
     validate_kk,
     validate_nik,
+)
+from appliance.domain._regions import (
+    NumberKind,
+    RegionCheck,
+    RegionStatus,
+    district_name,
+    listed_districts,
+    province_name,
+    regency_name,
 )
 from appliance.domain._services import (
     REQUIREMENTS,
@@ -51,6 +63,7 @@ from appliance.domain._sop import (
 __all__ = [
     "MINIMUM_AGE_NEW_CARD",
     "NUMBER_LENGTH",
+    "NUMBER_PATTERN",
     "REQUIREMENTS",
     "SERVICE_PROMISE_WORKING_DAYS",
     "SOP_STEPS",
@@ -59,8 +72,13 @@ __all__ = [
     "DomainError",
     "IdentityError",
     "IdentityErrorCode",
+    "KkField",
     "MaritalStatus",
+    "NikField",
     "NikParts",
+    "NumberKind",
+    "RegionCheck",
+    "RegionStatus",
     "RequirementError",
     "RequirementProfile",
     "Role",
@@ -76,8 +94,14 @@ __all__ = [
     "compose_kk",
     "compose_nik",
     "decode_nik",
+    "district_name",
+    "identity_error_of",
+    "listed_districts",
     "mask_nik",
     "missing_documents",
+    "province_name",
+    "regency_name",
+    "region_of",
     "required_documents",
     "step_budgets",
     "step_spec",
