@@ -14,8 +14,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import TypeVar
 
-from appliance.api import LiveEvents, create_app
-from appliance.api._server import ApiServer
+from appliance.api import ApiServer, LiveEvents, create_app
 from appliance.biostore import BiometricStore
 from appliance.card import DocumentSigner
 from appliance.clock import RealTimekeeper, ScaledClock, Timekeeper
@@ -232,6 +231,7 @@ class Station:
                 devices=supervisor.snapshot,
                 status=status,
                 station_id=config.station.id,
+                counters=settings.counters,
                 max_body_bytes=config.api.max_body_bytes,
             )
             api = ApiServer(app=app, host=config.api.host, port=config.api.port, on_stop=live.close)

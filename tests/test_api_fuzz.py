@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, NoReturn, TypeVar
@@ -42,6 +43,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from appliance.clock import ManualTimekeeper
+from appliance.register import BlankReceived
 from sim.pcscd import PrivatePcscd
 
 from .office_rig import OFFICERS, PERSON, PIN, Office, form, office
@@ -52,7 +54,7 @@ EXAMPLES = int(os.environ.get("KTPEL_FUZZ_EXAMPLES", "50"))
 """Per operation, twice this many requests, valid and invalid mixed: ~1900 in all, about
 half a minute; set the variable higher for a deeper run (400: about four minutes)."""
 
-EVENTS = "GET /api/v1/events"
+STREAMS = ("GET /api/v1/events", "GET /api/v1/public/events")
 FUZZED = (
     "GET /api/v1/health",
     "GET /api/v1/status",
@@ -75,8 +77,9 @@ FUZZED = (
     "POST /api/v1/blanks",
     "GET /api/v1/devices",
 )
-"""Every operation of the schema but the live events: a stream that never ends on its own,
-which no generated request could finish reading (`test_live_events_...` covers it)."""
+"""Every operation of the schema but the live events: streams that never end on their own,
+which no generated request could finish reading (`test_live_events_...` and
+`test_the_public_stream_...` cover them)."""
 
 ACTOR = {
     "POST /api/v1/applications/{app_id}/validate": "budi",
@@ -330,7 +333,7 @@ async def test_every_operation_of_the_schema_is_fuzzed(fuzzing: Fuzzing) -> None
         for result in fuzzing.schema.get_all_operations()
         if isinstance(result, Ok)
     }
-    assert labels == {*FUZZED, EVENTS}
+    assert labels == {*FUZZED, *STREAMS}
 
 
 @pytest.mark.parametrize("label", FUZZED)
@@ -422,3 +425,121 @@ async def test_an_unexpected_failure_still_gets_the_error_body(
     assert (response.status_code, response.json()["code"]) == (500, "internal_error")
     assert _error_body_problems(response.status_code, response.content) == []
     assert "broken on purpose" not in response.text
+
+
+async def test_a_method_a_path_does_not_take_gets_405_with_allow_naming_those_it_does(
+    fuzzing: Fuzzing,
+) -> None:
+    """Found by review: a 405 had no `Allow` header (RFC 9110 §15.5.6), and Starlette's
+    named only one route's method where a path has one route per method."""
+    rig = fuzzing.rig
+    head, _, _ = await fuzzing.settled_state()
+    tried = 0
+    for path, operations in fuzzing.schema.raw_schema["paths"].items():
+        documented = {method.upper() for method in operations}
+        url = re.sub(r"\{[a-z_]+\}", "x", path)
+        for method in sorted({"GET", "POST", "PUT", "PATCH", "DELETE"} - documented):
+            response = await rig.http.request(method, url)
+            assert response.status_code == 405, (method, path, response.text)
+            assert set(response.headers["allow"].split(", ")) == documented, (method, path)
+            assert response.json()["code"] == "method_not_allowed"
+            assert _error_body_problems(response.status_code, response.content) == []
+            tried += 1
+    assert tried > 20
+    assert rig.station.register.head() == head
+
+
+async def test_the_schema_names_the_stations_counters_and_the_server_takes_only_those(
+    fuzzing: Fuzzing,
+) -> None:
+    """Found by review: the schema took any counter name, which the station refuses."""
+    rig = fuzzing.rig
+    schemas = fuzzing.schema.raw_schema["components"]["schemas"]
+    counters = list(rig.config.pipeline.counters)
+    for model in ("CallNext", "Recall"):
+        assert schemas[model]["properties"]["counter"]["enum"] == counters
+    head, _, _ = await fuzzing.settled_state()
+    response = await rig.call("siti", "POST", "/queue/call-next", json={"counter": "loket-9"})
+    assert (response.status_code, response.json()["code"]) == (422, "unknown_counter")
+    assert rig.station.register.head() == head
+
+
+async def test_one_delivery_of_blank_cards_is_bounded_as_the_register_bounds_it(
+    fuzzing: Fuzzing,
+) -> None:
+    """Found by review: one request could receive 100,000 blank cards."""
+    rig = fuzzing.rig
+    schema = fuzzing.schema.raw_schema["components"]["schemas"]["BlanksReceived"]
+    bound = BlankReceived.model_json_schema()["properties"]["count"]["maximum"]
+    assert schema["properties"]["count"]["maximum"] == bound == 2_000
+    head, _, _ = await fuzzing.settled_state()
+    response = await rig.call(
+        "eko", "POST", "/blanks", json={"count": bound + 1, "reference": "BA/2025/999"}
+    )
+    assert (response.status_code, response.json()["code"]) == (422, "invalid_input")
+    (detail,) = response.json()["details"]
+    assert (detail["field"], detail["code"]) == ("body.count", "less_than_equal")
+    assert detail["problem"] == "Paling besar 2000."
+    assert response.json()["message"] == "Isian tidak sah: count: Paling besar 2000."
+    assert rig.station.register.head() == head
+
+
+async def test_a_refused_form_says_at_each_field_what_is_wrong_in_the_language_asked(
+    fuzzing: Fuzzing,
+) -> None:
+    rig = fuzzing.rig
+    head, _, _ = await fuzzing.settled_state()
+    body = {**form("A-001"), "name": "", "sex": "X"}
+    del body["kk"]
+    indonesian = await rig.call("siti", "POST", "/applications", json=body)
+    english = await rig.http.post(
+        "/api/v1/applications",
+        json=body,
+        headers={**rig.as_("siti"), "Accept-Language": "en-GB,en;q=0.9"},
+    )
+    assert indonesian.status_code == english.status_code == 422
+    problems = {d["field"]: d for d in indonesian.json()["details"]}
+    assert {field: d["code"] for field, d in problems.items()} == {
+        "body.kk": "missing",
+        "body.name": "string_too_short",
+        "body.sex": "enum",
+    }
+    assert problems["body.kk"]["problem"] == "Wajib diisi."
+    assert problems["body.name"]["messages"] == {
+        "id": "Paling sedikit 1 karakter.",
+        "en": "At least 1 character(s).",
+    }
+    assert problems["body.sex"]["problem"] == "Harus salah satu dari: 'L' or 'P'."
+    assert indonesian.json()["message"] == "Isian tidak sah: kk, name, sex."
+    assert [d["problem"] for d in english.json()["details"]] == [
+        d["messages"]["en"] for d in indonesian.json()["details"]
+    ]
+    assert english.json()["message"] == "Invalid input: kk, name, sex."
+    assert rig.station.register.head() == head
+
+
+async def test_the_public_stream_needs_no_login_and_carries_the_queue_only(
+    fuzzing: Fuzzing,
+) -> None:
+    rig = fuzzing.rig
+    async with (
+        asyncio.timeout(30),
+        rig.http.stream("GET", "/api/v1/public/events", timeout=None) as stream,
+    ):
+        assert stream.status_code == 200
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        lines = stream.aiter_lines()
+        assert await anext(lines) == ": connected"
+        await rig.ok("eko", "POST", "/blanks", json={"count": 1, "reference": "BA/2025/003"})
+        ticket = await rig.ok("siti", "POST", "/queue/tickets", json={"service": "hilang"})
+        data = await anext(line async for line in lines if line.startswith("data:"))
+    event = json.loads(data.removeprefix("data:"))
+    head, _ = rig.station.register.head()
+    assert event == {
+        "seq": head,
+        "type": "queue.ticket_issued",
+        "day": ticket["day"],
+        "ticket": ticket["ticket"],
+        "service": "hilang",
+        "state": "waiting",
+    }

@@ -1,8 +1,20 @@
 """The station's local HTTP API (FastAPI on loopback): operator actions by role, views,
-live events, OpenAPI at `/openapi.json`."""
+live events per audience, OpenAPI at `/openapi.json`; served by `ApiServer` as one task
+of the station's TaskGroup."""
 
-from ._app import create_app
+from ._app import API_PREFIX, create_app
 from ._errors import ApiError, ErrorBody
 from ._live import LiveEvents
+from ._projection import Audience
+from ._server import ApiServer, ApiUnavailable
 
-__all__ = ["ApiError", "ErrorBody", "LiveEvents", "create_app"]
+__all__ = [
+    "API_PREFIX",
+    "ApiError",
+    "ApiServer",
+    "ApiUnavailable",
+    "Audience",
+    "ErrorBody",
+    "LiveEvents",
+    "create_app",
+]

@@ -3,6 +3,7 @@ Indonesian first (English with `Accept-Language: en`). Mapped here, in one place
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from fastapi import Request
@@ -10,9 +11,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
+from starlette.routing import compile_path
 
 from appliance._text import Text
 from appliance.pipeline import PipelineError
+
+from ._validation import field_problems
 
 
 class ErrorBody(BaseModel):
@@ -22,6 +26,9 @@ class ErrorBody(BaseModel):
     messages: dict[str, str]
     """The message in every language: `id` and `en`."""
     details: list[dict[str, Any]] = []
+    """For invalid input, one per field: `field` (`body.nik`), a stable `code` (the
+    domain's, as `nik_region`, or pydantic's error type), `problem` in the language asked
+    for and `messages` in both."""
 
 
 class ApiError(Exception):
@@ -32,21 +39,26 @@ class ApiError(Exception):
         self.text = text
 
 
+def _english(request: Request) -> bool:
+    return "en" in request.headers.get("accept-language", "")[:2].lower()
+
+
 def error_response(
     request: Request,
     status: int,
     code: str,
     text: Text,
     details: list[dict[str, Any]] | None = None,
+    *,
+    headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
-    english = "en" in request.headers.get("accept-language", "")[:2].lower()
     body = ErrorBody(
         code=code,
-        message=text.en if english else text.id,
+        message=text.en if _english(request) else text.id,
         messages={"id": text.id, "en": text.en},
         details=details or [],
     )
-    return JSONResponse(status_code=status, content=body.model_dump())
+    return JSONResponse(status_code=status, content=body.model_dump(), headers=headers)
 
 
 async def on_api_error(request: Request, error: Exception) -> JSONResponse:
@@ -61,18 +73,27 @@ async def on_pipeline_error(request: Request, error: Exception) -> JSONResponse:
 
 async def on_validation_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
+    problems = field_problems(error.errors())
+    english = _english(request)
     details = [
-        {"field": ".".join(str(part) for part in item["loc"]), "problem": item["msg"]}
-        for item in error.errors()
+        {
+            "field": problem.field,
+            "code": problem.code,
+            "problem": problem.text.en if english else problem.text.id,
+            "messages": {"id": problem.text.id, "en": problem.text.en},
+        }
+        for problem in problems
     ]
-    fields = ", ".join(detail["field"] for detail in details[:5])
-    return error_response(
-        request,
-        422,
-        "invalid_input",
-        Text(f"Isian tidak sah: {fields}.", f"Invalid input: {fields}."),
-        details,
-    )
+    if len(problems) == 1:
+        (only,) = problems
+        text = Text(
+            f"Isian tidak sah: {only.label}: {only.text.id}",
+            f"Invalid input: {only.label}: {only.text.en}",
+        )
+    else:
+        fields = ", ".join(problem.label for problem in problems[:5])
+        text = Text(f"Isian tidak sah: {fields}.", f"Invalid input: {fields}.")
+    return error_response(request, 422, "invalid_input", text, details)
 
 
 _HTTP_CODES = {
@@ -101,7 +122,32 @@ async def on_http_error(request: Request, error: Exception) -> JSONResponse:
             Text(f"Permintaan ditolak: {error.detail}", f"Request refused: {error.detail}"),
         ),
     )
-    return error_response(request, error.status_code, code, text)
+    headers = dict(error.headers or {})
+    if error.status_code == 405:
+        table: MethodTable | None = getattr(request.app.state, "methods", None)
+        named = {method.strip() for method in headers.get("Allow", "").split(",")}
+        allowed = named | (table.at(request.url.path) if table is not None else set())
+        headers["Allow"] = ", ".join(sorted(allowed - {""}))
+    return error_response(request, error.status_code, code, text, headers=headers)
+
+
+class MethodTable:
+    """The methods each path takes, for a 405's `Allow` header (RFC 9110 §15.5.6):
+    Starlette names only the methods of the first route that matches the path, and a path
+    of this API has one route per method (`/session`: POST and DELETE)."""
+
+    def __init__(self, routes: Iterable[tuple[str, Iterable[str]]]) -> None:
+        by_path: dict[str, set[str]] = {}
+        for path, methods in routes:
+            by_path.setdefault(path, set()).update(methods)
+        self._paths = [(compile_path(path)[0], methods) for path, methods in by_path.items()]
+
+    def at(self, path: str) -> set[str]:
+        found: set[str] = set()
+        for pattern, methods in self._paths:
+            if pattern.match(path):
+                found |= methods
+        return found
 
 
 async def on_unexpected_error(request: Request, error: Exception) -> JSONResponse:

@@ -1,43 +1,45 @@
-"""The API served by uvicorn inside the daemon's event loop, on the configured address."""
+"""The API served inside the daemon's event loop, as one task of the station's TaskGroup.
+
+uvicorn's `Server.serve()` is made for a process of its own: it takes over SIGINT and
+SIGTERM (the daemon owns them, and stops the station in order) and its main loop wakes
+ten times a second to refresh the Date header and look for an exit request, which on a
+Raspberry Pi is most of an idle station's CPU (benchmarks/api_idle.py: 20 loop wake-ups
+a second against 0.2). So the station binds its own listening socket and drives uvicorn
+through the public steps `serve()` is made of (`Config.load`, `Server.startup(sockets)`,
+`Server.shutdown(sockets)`), with the app's lifespan as uvicorn runs it, and waits for
+cancellation in between: no signal handlers, no timer, and nothing overridden.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import Callable, Iterator
+import socket
+from collections.abc import Callable
 from email.utils import formatdate
 
 import uvicorn
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from appliance.errors import ApplianceError
+from appliance.logs import get_logger
 
-class _EmbeddedServer(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config) -> None:
-        super().__init__(config)
-        self._exit_requested = asyncio.Event()
+log = get_logger(__name__)
 
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        # The daemon owns the process's signals; uvicorn only serves.
-        yield
+_BACKLOG = 64
+"""A station's screens and commands: a handful of clients, never a crowd."""
+_GRACE_S = 2
+"""How long requests in flight may finish when the station stops."""
 
-    def request_exit(self) -> None:
-        self.should_exit = True
-        self._exit_requested.set()
 
-    async def main_loop(self) -> None:
-        # uvicorn's own loop wakes ten times a second to refresh its Date header and to
-        # look at `should_exit`: on a Raspberry Pi, the largest part of an idle station's
-        # CPU. The Date header is stamped per response instead (`_Dated`), and the exit
-        # is awaited.
-        await self.on_tick(0)
-        await self._exit_requested.wait()
+class ApiUnavailable(ApplianceError):
+    """The API cannot listen (the port is taken, the address is not this machine's) or its
+    app refused to start."""
 
 
 class _Dated:
     """Stamp each response with its Date header (RFC 9110 §6.6.1), which uvicorn would
-    otherwise refresh on a timer."""
+    otherwise refresh on its 10 Hz timer."""
 
     def __init__(self, app: ASGIApp) -> None:
         self._app = app
@@ -66,40 +68,76 @@ class ApiServer:
         on_stop: Callable[[], None] | None = None,
     ) -> None:
         """`on_stop` ends what would keep a connection open (the live event streams)."""
-        self._server = _EmbeddedServer(
-            uvicorn.Config(
-                _Dated(app),
-                host=host,
-                port=port,
-                log_config=None,
-                access_log=False,
-                lifespan="on",
-                timeout_graceful_shutdown=2,
-                date_header=False,
-            )
+        self._config = uvicorn.Config(
+            _Dated(app),
+            host=host,
+            port=port,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+            timeout_graceful_shutdown=_GRACE_S,
+            date_header=False,
         )
-        self.started = asyncio.Event()
-        self.port: int | None = None
+        self._host = host
+        self._port = port
         self._on_stop = on_stop
+        self.started = asyncio.Event()
+        """Set once the socket listens and the app has started."""
+        self.port: int | None = None
+        """The port listened on (the one the system chose, for port 0)."""
 
     async def serve(self) -> None:
-        """Serve until cancelled; `started` is set once the socket listens."""
-        task = asyncio.create_task(self._server.serve(), name="api-server")
+        """Listen and serve until cancelled; then stop accepting, end the live streams,
+        let requests in flight finish (up to the grace period) and shut the app down.
+        Raises `ApiUnavailable` if it cannot listen or the app does not start."""
+        sockets = _listen(self._host, self._port)
+        server = uvicorn.Server(self._config)
         try:
-            while not self._server.started:
-                if task.done():
-                    await task  # raises what stopped it (the port is taken...)
-                    return
-                await asyncio.sleep(0.01)
-            sockets = [s for server in self._server.servers for s in server.sockets]
-            self.port = sockets[0].getsockname()[1] if sockets else None
-            self.started.set()
-            # Shielded: a cancelled daemon asks uvicorn to stop (below) rather than killing
-            # it mid-way, so connections and the listening socket are closed properly.
-            await asyncio.shield(task)
+            if not self._config.loaded:
+                self._config.load()
+            server.lifespan = self._config.lifespan_class(self._config)
+            try:
+                await server.startup(sockets=sockets)
+            except SystemExit:
+                # uvicorn's answer to an app whose lifespan startup failed (the failure
+                # itself is logged by uvicorn).
+                raise ApiUnavailable("the API's app failed to start") from None
+        except BaseException:
+            for listener in sockets:
+                listener.close()
+            raise
+        self.port = sockets[0].getsockname()[1]
+        log.info("api_listening", host=self._host, port=self.port)
+        self.started.set()
+        try:
+            await asyncio.Event().wait()  # until the station's TaskGroup cancels this task
         finally:
-            self._server.request_exit()
             if self._on_stop is not None:
                 self._on_stop()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            # Within the cancelled task: uvicorn closes the connections and the sockets
+            # properly rather than being killed mid-way.
+            try:
+                await server.shutdown(sockets=sockets)
+            finally:
+                for listener in sockets:
+                    listener.close()
+            log.info("api_stopped")
+
+
+def _listen(host: str, port: int) -> list[socket.socket]:
+    """Bind every address `host` names, as asyncio's `create_server` would (IPv6 sockets
+    only for IPv6); the listening sockets are handed to uvicorn."""
+    try:
+        addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except OSError as error:
+        raise ApiUnavailable(f"cannot listen on {host}:{port}: {error}") from error
+    sockets: list[socket.socket] = []
+    try:
+        for family, address in dict.fromkeys((entry[0], entry[4]) for entry in addresses):
+            listener = socket.create_server(address, family=family, backlog=_BACKLOG)
+            sockets.append(listener)
+    except OSError as error:
+        for listener in sockets:
+            listener.close()
+        raise ApiUnavailable(f"cannot listen on {host}:{port}: {error}") from error
+    return sockets

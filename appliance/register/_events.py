@@ -262,7 +262,7 @@ class QueueNoShow(_Payload):
 
 
 class BlankReceived(_Payload):
-    count: Annotated[int, Field(ge=1, le=100_000)]
+    count: Annotated[int, Field(ge=1, le=2_000)]  # one delivery: a busy office's 2 months
     reference: ShortText
     by: Actor | None = None
 
