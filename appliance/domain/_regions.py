@@ -12,7 +12,8 @@ against `data/regions.tsv`, the Kemendagri list (its source and date in `data/SO
   for the section head to confirm.
 
 The list is read on the first lookup, not at import, and kept: about 140 kB of text and an
-index of the 552 provinces and regencies (the districts are found in their regency's lines).
+index of the 552 provinces and regencies (the districts are found in their regency's lines),
+some 0.3 MB in all (`benchmarks/regions.py`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from appliance._text import Text
@@ -102,9 +104,9 @@ class _RegionList:
 
 @functools.cache
 def _region_list() -> _RegionList:
-    from importlib import resources  # noqa: PLC0415 - only the first lookup pays for it
-
-    text = resources.files(__package__).joinpath(_DATA_FILE).read_text(encoding="utf-8")
+    # Beside this module, not through importlib.resources: that would import zipfile, tempfile
+    # and more, 2 MB of modules for a file the wheel installs as a plain file.
+    text = (Path(__file__).parent / _DATA_FILE).read_text(encoding="utf-8")
     provinces: dict[str, str] = {}
     regencies: dict[str, tuple[str, int, int]] = {}
     open_regency: tuple[str, str, int] | None = None  # code, name, where its districts start
