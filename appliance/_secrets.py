@@ -7,6 +7,8 @@ import os
 import stat
 from pathlib import Path
 
+PRIVATE_DIRECTORY_MODE = 0o700
+
 
 class SecretFileError(Exception):
     """A secret file is missing, already present, or too widely readable."""
@@ -18,7 +20,7 @@ def write_secret_file(path: Path, content: bytes) -> None:
     The file is written to a temporary name, synced and linked into place, so a power
     cut leaves either no key or the whole key, never half of one.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_directory(path.parent)
     if path.exists():
         raise SecretFileError(f"{path}: already exists; refusing to overwrite it")
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -37,6 +39,25 @@ def write_secret_file(path: Path, content: bytes) -> None:
     finally:
         tmp.unlink()
     _sync_directory(path.parent)
+
+
+def private_directory(path: Path, *, tighten: bool = False) -> None:
+    """Create `path` and any missing parent owner-only (0700), whatever the umask.
+
+    With `tighten`, an existing `path` that group or others may enter is made 0700 too:
+    for the station's own directories (its state and its keys), never for a directory
+    an administrator chose to share.
+    """
+    missing = []
+    directory = path
+    while not directory.exists():
+        missing.append(directory)
+        directory = directory.parent
+    for new in reversed(missing):
+        new.mkdir(mode=PRIVATE_DIRECTORY_MODE, exist_ok=True)
+        new.chmod(PRIVATE_DIRECTORY_MODE)  # the umask may have removed bits: be explicit
+    if tighten and stat.S_IMODE(path.stat().st_mode) & 0o077:
+        path.chmod(PRIVATE_DIRECTORY_MODE)
 
 
 def read_secret_file(path: Path) -> bytes:

@@ -85,8 +85,12 @@ class ErrorMap:
         cls = self.kinds.get(failure, (self.default, ""))[0]
         return cls(message)
 
-    def translate(self, where: object, exc: sqlite3.Error) -> Exception:
-        cls, words = self.kinds.get(failure_of(exc), (self.default, ""))
+    def translate(
+        self, where: object, exc: BaseException, failure: Failure | None = None
+    ) -> Exception:
+        """The store's exception for `exc` at `where`, in the store's words for the kind
+        of failure (`failure`, or the kind of an sqlite3 error)."""
+        cls, words = self.kinds.get(failure or failure_of(exc), (self.default, ""))
         return cls(f"{where}: {words} ({exc})" if words else f"{where}: {exc}")
 
     @contextlib.contextmanager
@@ -118,7 +122,7 @@ def connect(
         try:
             _make_private(path)
         except OSError as exc:
-            raise errors.error(Failure.READ_ONLY, f"{path}: cannot be created ({exc})") from exc
+            raise errors.translate(path, exc, Failure.READ_ONLY) from exc
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     try:
         with errors.translated(path):

@@ -3,7 +3,9 @@ document signer that signs each card's chip data."""
 
 from __future__ import annotations
 
-from appliance._secrets import SecretFileError
+from pathlib import Path
+
+from appliance._secrets import SecretFileError, private_directory
 from appliance._text import Text
 from appliance.biostore import create_master_key
 from appliance.card import DocumentSigner
@@ -28,6 +30,7 @@ def init_keys(config: Config) -> list[Text]:
                 f"{path}: already exists; refusing to overwrite it "
                 "(a new key would orphan what the old one protects)"
             )
+    secure_state_directories(config)
     key = StationKey.generate()
     key.save(station_path)
     public_path = station_path.with_suffix(".pub")
@@ -51,3 +54,26 @@ def init_keys(config: Config) -> list[Text]:
             "document signer (card chips) created: {path}",
         ).format(path=signer_certificate),
     ]
+
+
+def secure_state_directories(config: Config) -> None:
+    """Make the state directory, and the directories in it that hold the keys, the
+    register and the biometric store, owner-only (0700), whatever the umask the station
+    was started under (by hand, by `appliance demo`, or by a unit without `UMask`)."""
+    state = config.state_dir
+    private_directory(state, tighten=True)
+    signer_key, _ = config.document_signer_paths
+    for path in (
+        config.station_key_path.parent,
+        config.biometric_key_path.parent,
+        signer_key.parent,
+        config.register_path.parent,
+        config.biometrics_dir,
+    ):
+        # A path outside the state directory is the administrator's choice: created
+        # private if missing, never changed.
+        private_directory(path, tighten=_inside(path, state))
+
+
+def _inside(path: Path, directory: Path) -> bool:
+    return path.resolve().is_relative_to(directory.resolve())
