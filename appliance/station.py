@@ -14,7 +14,8 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import TypeVar
 
-from appliance.api import ApiServer, LiveEvents, create_app
+from appliance.api import LiveEvents, create_app
+from appliance.api._server import ApiServer
 from appliance.biostore import BiometricStore
 from appliance.card import DocumentSigner
 from appliance.clock import RealTimekeeper, ScaledClock, Timekeeper
@@ -31,6 +32,7 @@ from appliance.hal import (
     build_devices,
 )
 from appliance.issuance import CardActivator, CardIssuer
+from appliance.keys import secure_state_directories
 from appliance.liveness import Liveness
 from appliance.logs import get_logger
 from appliance.pipeline import DeviceSteps, Pipeline, StepWork
@@ -84,6 +86,7 @@ class Station:
         clock = clock or station_clock(config)
         liveness = liveness or Liveness()
         async with AsyncExitStack() as stack:
+            secure_state_directories(config)  # 0700 whatever the umask (files are 0600)
             register = Register.open(
                 config.register_path,
                 station_id=config.station.id,
@@ -209,7 +212,6 @@ class Station:
                 uplink = Uplink(
                     settings=config.uplink,
                     register=register,
-                    key=StationKey.load(config.station_key_path),
                     resolve=config.state_path,
                     telemetry=telemetry,
                     devices=supervisor,
@@ -231,7 +233,6 @@ class Station:
                 devices=supervisor.snapshot,
                 status=status,
                 station_id=config.station.id,
-                counters=settings.counters,
                 max_body_bytes=config.api.max_body_bytes,
             )
             api = ApiServer(app=app, host=config.api.host, port=config.api.port, on_stop=live.close)

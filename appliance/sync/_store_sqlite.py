@@ -11,16 +11,15 @@ stable storage, so nothing the collector acknowledges can be lost to a power cut
 from __future__ import annotations
 
 import sqlite3
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Final, Self
 
+from appliance import _sqlite
+from appliance._sqlite import ErrorMap, Failure
 from appliance.register import GENESIS_HASH, Event
 
-from ._errors import StoreError
-from ._ingest import StationHead, ingest_batches
 from ._store import (
     EVENT_COLUMNS,
     SQL_SEEN,
@@ -28,41 +27,31 @@ from ._store import (
     SQL_STORED_LINKS,
     IngestOutcome,
     SqlStore,
+    StationHead,
+    StoreError,
     event_row,
+    ingest_batches,
     now_text,
 )
 
-_BUSY_TIMEOUT_MS: Final = 30_000
-_WAL_RETRY_S: Final = 0.05
-_CORRUPT: Final = frozenset({"SQLITE_CORRUPT", "SQLITE_NOTADB"})
-_FULL: Final = frozenset({"SQLITE_FULL"})
-_UNWRITABLE: Final = frozenset({"SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_PERM"})
-_LOCKED: Final = frozenset({"SQLITE_BUSY", "SQLITE_LOCKED"})
+_BUSY_TIMEOUT_S: Final = 30.0
+ERRORS: Final = ErrorMap(
+    default=StoreError,
+    kinds={
+        Failure.FULL: (StoreError, "the disk is full; nothing was written"),
+        Failure.READ_ONLY: (StoreError, "the collector database cannot be opened or written"),
+        Failure.CORRUPT: (StoreError, "damaged, or not a collector database"),
+        Failure.TRUNCATED: (StoreError, "damaged, or not a collector database"),
+        Failure.LOCKED: (StoreError, "another process held the database too long"),
+    },
+)
 
 
 @contextmanager
 def sqlite_errors(path: Path) -> Iterator[None]:
     """The one place where sqlite3's failures become StoreError, naming the file."""
-    try:
+    with ERRORS.translated(path):
         yield
-    except sqlite3.Error as exc:
-        raise StoreError(_describe(path, exc)) from exc
-
-
-def _describe(path: Path, exc: sqlite3.Error) -> str:
-    # Extended codes (SQLITE_IOERR_WRITE, SQLITE_READONLY_DBMOVED...) share their base
-    # code's prefix.
-    name = getattr(exc, "sqlite_errorname", "") or ""
-    base = "_".join(name.split("_")[:2])
-    if base in _FULL:
-        return f"{path}: the disk is full; nothing was written ({exc})"
-    if base in _UNWRITABLE:
-        return f"{path}: the collector database cannot be opened or written ({exc})"
-    if base in _CORRUPT:
-        return f"{path}: damaged, or not a collector database ({exc})"
-    if base in _LOCKED:
-        return f"{path}: another process held the database too long ({exc})"
-    return f"{path}: {exc}"
 
 
 def _v1(cur: sqlite3.Cursor) -> None:
@@ -133,30 +122,6 @@ MIGRATIONS: Final[tuple[Callable[[sqlite3.Cursor], None], ...]] = (_v1,)
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 
 
-def _prepare(conn: sqlite3.Connection, path: Path) -> None:
-    with sqlite_errors(path):
-        conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
-        mode = _to_wal(conn)
-        conn.execute("PRAGMA synchronous = FULL")
-        conn.execute("PRAGMA trusted_schema = OFF")
-    if mode != "wal":
-        raise StoreError(f"{path}: cannot switch the database to WAL mode")
-
-
-def _to_wal(conn: sqlite3.Connection) -> str:
-    """Switch a new file to WAL. The switch needs the database to itself and SQLite
-    does not wait for that (busy_timeout does not apply): a second collector opening the
-    same new file at that moment tries again, within the busy timeout."""
-    deadline = time.monotonic() + _BUSY_TIMEOUT_MS / 1000
-    while True:
-        try:
-            return str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > deadline:
-                raise
-            time.sleep(_WAL_RETRY_S)
-
-
 class SqliteStore(SqlStore):
     def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
         super().__init__()
@@ -170,10 +135,9 @@ class SqliteStore(SqlStore):
             file.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(f"{file}: cannot create its directory ({exc})") from exc
-        with sqlite_errors(file):
-            conn = sqlite3.connect(file, isolation_level=None, check_same_thread=False)
+        # WAL, synchronous=FULL, the file 0600: the station's one way to open SQLite.
+        conn = _sqlite.connect(file, errors=ERRORS, busy_timeout_s=_BUSY_TIMEOUT_S)
         try:
-            _prepare(conn, file)
             store = cls(conn, file)
             store._migrate()
         except BaseException:
