@@ -19,6 +19,7 @@ import json
 import signal
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -133,14 +134,18 @@ def overview_rows(stations: list[StationOverview], language: Language) -> list[l
     """The fleet as a table, a row per station: what the operations room scans first."""
     rows = [[column.in_language(language) for column in _COLUMNS]]
     for station in stations:
-        telemetry = station.telemetry or {}
-        uplink = telemetry.get("uplink") or {}
-        steps = telemetry.get("steps") or {}
-        blanks = telemetry.get("blanks") or {}
-        devices = telemetry.get("devices") or {}
-        breaches = sum(int(step.get("breaches", 0)) for step in steps.values())
+        # Telemetry is the station's word, unsigned and only bounded: read each part for
+        # what it should be, and show "-" for a part that is not.
+        telemetry = _part(station.telemetry)
+        uplink = _part(telemetry.get("uplink"))
+        steps = _part(telemetry.get("steps"))
+        blanks = _part(telemetry.get("blanks"))
+        devices = _part(telemetry.get("devices"))
+        breaches = sum(_count(_part(step).get("breaches")) for step in steps.values())
         # The device status model of ARCHITECTURE.md: READY, BUSY, NOT_READY, DISCONNECTED, ERROR.
-        not_ready = sorted(n for n, d in devices.items() if d.get("state") not in {"READY", "BUSY"})
+        not_ready = sorted(
+            n for n, d in devices.items() if _part(d).get("state") not in {"READY", "BUSY"}
+        )
         flags = str(station.flags)
         if station.last_flag is not None:
             flags += f" ({station.last_flag.kind})"
@@ -150,14 +155,26 @@ def overview_rows(stations: list[StationOverview], language: Language) -> list[l
                 _YES_NO[station.online].in_language(language),
                 station.last_seen or "-",
                 str(station.head),
-                str(uplink.get("backlog", "-")),
+                _figure(uplink.get("backlog")),
                 str(breaches) if telemetry else "-",
-                str(blanks.get("available", "-")),
+                _figure(blanks.get("available")),
                 ", ".join(not_ready) or "-",
                 flags,
             ]
         )
     return rows
+
+
+def _part(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _count(value: object) -> int:
+    return value if type(value) is int else 0
+
+
+def _figure(value: object) -> str:
+    return str(value) if type(value) is int else "-"
 
 
 def render_table(rows: list[list[str]]) -> str:

@@ -37,7 +37,9 @@ def test_encoded_events_decode_to_themselves(events: list[Event]) -> None:
         ("seq", 0),
         ("seq", True),
         ("seq", "1"),
+        ("seq", 2**63),  # past SQLite's INTEGER and PostgreSQL's BIGINT (issue 16, defect 7)
         ("mono_ns", -1),
+        ("mono_ns", 2**63),
         ("clock_synced", 1),
         ("app", 7),
         ("data", []),

@@ -86,7 +86,8 @@ def _first_problem(value: object, path: str, depth: int) -> str | None:
     for key, item in items:
         if isinstance(key, str) and not is_storable_text(key):
             return f"{path}: a name that is not UTF-8 or has NUL"
-        problem = _first_problem(item, f"{path}.{printable(str(key)[:32])}", depth + 1)
+        name = printable(str(key)[:32])
+        problem = _first_problem(item, f"{path}.{name}" if path else name, depth + 1)
         if problem is not None:
             return problem
     return None

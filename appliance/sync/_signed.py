@@ -130,7 +130,7 @@ def open_state(key: PublicKey, payload: bytes, *, station: str) -> StationState:
         raise RejectedMessage("'online' must be true or false")
     bd_seq = count_arg(args, "bd_seq", minimum=0)
     try:
-        check_figures(args, where=STATE)
+        check_figures(args, where="")  # the caller names the topic
     except MalformedMessage as exc:
         raise RejectedMessage(str(exc)) from None
     document = json.loads(payload)
