@@ -161,9 +161,7 @@ def status_line(station: Station) -> str:
     devices = station.supervisor.snapshot()
     ready = sum(status["state"] == DeviceState.READY.value for status in devices.values())
     figures = station.pipeline.queue().figures
-    open_apps = station.register.query(
-        "SELECT count(*) AS n FROM applications WHERE state IN ('in_progress', 'waiting_blank')"
-    )[0]["n"]
+    open_apps = sum(station.register.open_by_stage().values())
     uplink = station.uplink.status() if station.uplink is not None else None
     text = Text(
         "perangkat siap {ready}/{total}, antrean {waiting}, permohonan terbuka {open}",

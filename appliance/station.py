@@ -14,8 +14,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import TypeVar
 
-from appliance.api import LiveEvents, create_app
-from appliance.api._server import ApiServer
+from appliance.api import ApiServer, LiveEvents, create_app
 from appliance.biostore import BiometricStore
 from appliance.card import DocumentSigner
 from appliance.clock import RealTimekeeper, ScaledClock, Timekeeper
@@ -179,7 +178,6 @@ class Station:
                 budgets=config.sop.budgets(),
                 requirements=config.station.requirements,
                 zone=config.zone,
-                office=config.station.office,
                 devices=by_name,
                 device_steps=DeviceSteps(
                     biometric=(
@@ -212,6 +210,7 @@ class Station:
                 uplink = Uplink(
                     settings=config.uplink,
                     register=register,
+                    key=StationKey.load(config.station_key_path),
                     resolve=config.state_path,
                     telemetry=telemetry,
                     devices=supervisor,
@@ -233,6 +232,7 @@ class Station:
                 devices=supervisor.snapshot,
                 status=status,
                 station_id=config.station.id,
+                counters=settings.counters,
                 max_body_bytes=config.api.max_body_bytes,
             )
             api = ApiServer(app=app, host=config.api.host, port=config.api.port, on_stop=live.close)

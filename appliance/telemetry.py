@@ -10,9 +10,9 @@ today's.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 from appliance.diskspace import DiskSpace
@@ -40,13 +40,12 @@ class StationTelemetry:
         queue = self._pipeline.queue()
         stock = self._register.blank_stock()
         disk = self._disk.report()
-        day = queue.day.isoformat()
         return {
             "station": self._register.station_id,
-            "day": day,
+            "day": queue.day.isoformat(),
             "queue": queue.figures.model_dump(mode="json"),
             "applications": self._applications(),
-            "steps": self._steps(day),
+            "steps": self._steps(queue.day),
             "blanks": {
                 "received": stock.received,
                 "issued": stock.issued,
@@ -63,34 +62,20 @@ class StationTelemetry:
         }
 
     def _applications(self) -> dict[str, int]:
-        rows = self._register.query(
-            "SELECT CASE WHEN state = 'in_progress' THEN step ELSE state END AS stage, "
-            "count(*) AS n FROM applications "
-            "WHERE state IN ('in_progress', 'waiting_blank') GROUP BY stage"
-        )
-        return {row["stage"]: row["n"] for row in rows}
+        return self._register.open_by_stage()
 
-    def _steps(self, day: str) -> dict[str, dict[str, Any]]:
-        first = self._register.query("SELECT min(issued_seq) AS seq FROM queue WHERE day = ?", day)[
-            0
-        ]["seq"]
+    def _steps(self, day: date) -> dict[str, dict[str, Any]]:
+        first = self._register.first_ticket_seq(day)
         if first is None:
             return {}
-        marks = ", ".join("?" for _ in _STEP_EVENTS)
-        rows = self._register.query(
-            f"SELECT type, data FROM events WHERE seq >= ? AND type IN ({marks})",  # noqa: S608
-            first,
-            *(kind.value for kind in _STEP_EVENTS),
-        )
         durations: dict[str, list[int]] = defaultdict(list)
         breaches: dict[str, int] = defaultdict(int)
         failures: dict[str, int] = defaultdict(int)
-        for row in rows:
-            data = json.loads(row["data"])
+        for kind, data in self._register.event_data_since(first, _STEP_EVENTS):
             step = data["step"]
-            if row["type"] == EventType.STEP_FINISHED:
+            if kind is EventType.STEP_FINISHED:
                 durations[step].append(data["duration_ms"])
-            elif row["type"] == EventType.STEP_BREACHED:
+            elif kind is EventType.STEP_BREACHED:
                 breaches[step] += 1
             else:
                 failures[step] += 1

@@ -94,7 +94,7 @@ def test_derived_tables_follow_the_events(register: Register) -> None:
     register.append(EventType.BLANK_SPOILED, {"reason": "jam"})
     application = register.application("A1")
     assert application is not None
-    assert (application["step"], application["state"], application["ticket"]) == (
+    assert (application.step, application.state, application.ticket) == (
         "check",
         "in_progress",
         "B-001",

@@ -142,12 +142,12 @@ def test_without_a_blank_the_application_waits_and_a_fed_blank_resumes_it(
     register.append(EventType.SURAT_KETERANGAN_ISSUED, {"number": "SK-1"}, application_id="A2")
     waiting = register.application("A2")
     assert waiting is not None
-    assert waiting["state"] == "waiting_blank"
+    assert waiting.state == "waiting_blank"
     register.append(EventType.BLANK_RECEIVED, {"count": 1, "reference": "BA-2"})
     register.append(EventType.BLANK_FED, {"printer": "card_printer"}, application_id="A2")
     resumed = register.application("A2")
     assert resumed is not None
-    assert resumed["state"] == "in_progress"
+    assert resumed.state == "in_progress"
 
 
 def test_an_older_register_gains_the_card_table_by_replaying_its_events(

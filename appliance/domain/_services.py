@@ -235,3 +235,44 @@ def missing_documents(
     # Validate every provided code before answering: a typo must not read as "missing".
     have = {_document(item) for item in provided}
     return tuple(doc for doc in required if doc not in have)
+
+
+class ServiceRefused(DomainError):
+    """This person may not apply for this service now, given their history here."""
+
+
+REPLACEMENT_SERVICES: tuple[ServiceType, ...] = (
+    ServiceType.HILANG,
+    ServiceType.RUSAK,
+    ServiceType.PERUBAHAN_DATA,
+)
+"""What a person whose card was issued may apply for instead of a new card."""
+
+
+def check_may_apply(
+    service: ServiceType, *, open_application: str | None, card_issued: bool
+) -> None:
+    """One open application per person; a new card ("baru") only for someone who never
+    had one. Raises ServiceRefused naming what applies instead."""
+    if open_application is not None:
+        raise ServiceRefused(
+            "application_open",
+            Text(
+                f"NIK ini sudah memiliki permohonan yang sedang diproses ({open_application}). "
+                "Satu orang hanya dapat memiliki satu permohonan terbuka.",
+                f"This NIK already has an application in progress ({open_application}). "
+                "A person may have only one open application.",
+            ),
+        )
+    if service is ServiceType.BARU and card_issued:
+        instead_id = ", ".join(s.label.id for s in REPLACEMENT_SERVICES)
+        instead_en = ", ".join(s.label.en for s in REPLACEMENT_SERVICES)
+        raise ServiceRefused(
+            "card_already_issued",
+            Text(
+                "KTP-el untuk NIK ini sudah pernah diterbitkan; KTP-el baru tidak dapat "
+                f"diterbitkan lagi. Layanan yang berlaku: {instead_id}.",
+                "A KTP-el was already issued for this NIK; a new card cannot be issued "
+                f"again. The services that apply: {instead_en}.",
+            ),
+        )

@@ -2,6 +2,7 @@
 steps and their decisions, the claims on people and devices, and the day's figures."""
 
 from ._calendar import WorkingCalendar
+from ._core import DeviceSteps
 from ._errors import (
     Busy,
     Forbidden,
@@ -12,7 +13,7 @@ from ._errors import (
     WrongState,
 )
 from ._forms import Officer, SubmitForm
-from ._pipeline import STEP_ROLE, DeviceSteps, Pipeline
+from ._pipeline import Pipeline
 from ._settings import PipelineSection
 from ._views import (
     ApplicationView,
@@ -25,7 +26,6 @@ from ._views import (
 from ._work import RecordedBiometrics, StepFailure, StepWork, card_holder
 
 __all__ = [
-    "STEP_ROLE",
     "ApplicationView",
     "Busy",
     "CardView",

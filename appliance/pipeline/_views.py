@@ -7,11 +7,17 @@ NIKs appear masked: the officer has the file in hand, a screen or a log need not
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from appliance.domain import ServiceType, Step
+from appliance.domain import (
+    ApplicationState,
+    CardState,
+    Phase,
+    ServiceType,
+    Step,
+    TicketState,
+)
 
 
 class _View(BaseModel):
@@ -20,7 +26,7 @@ class _View(BaseModel):
 
 class CardView(_View):
     serial: str | None
-    state: Literal["fed", "personalised", "printed", "issued", "spoiled", "not_fed"]
+    state: CardState
 
 
 class FailureView(_View):
@@ -37,8 +43,8 @@ class ApplicationView(_View):
     name: str
     ticket: str | None
     step: Step
-    phase: Literal["waiting", "active", "finished"]
-    state: Literal["in_progress", "waiting_blank", "returned", "completed"]
+    phase: Phase
+    state: ApplicationState
     active_by: str | None
     devices: tuple[str, ...]
     breaches: int
@@ -55,7 +61,7 @@ class TicketView(_View):
     ticket: str
     service: ServiceType
     number: int
-    state: Literal["waiting", "called", "served", "no_show"]
+    state: TicketState
     counter: str | None
     calls: int
     application: str | None

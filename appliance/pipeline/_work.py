@@ -251,10 +251,8 @@ class StepWork:
     # ------------------------------------------------------------------ data
 
     def submitted(self, app: str) -> ApplicationSubmitted:
-        rows = self._register.query(
-            "SELECT submitted_seq FROM applications WHERE application_id = ?", app
-        )
-        event = self._register.event(rows[0]["submitted_seq"]) if rows else None
+        row = self._register.application(app)
+        event = self._register.event(row.submitted_seq) if row else None
         if event is None or event.type != EventType.APPLICATION_SUBMITTED:
             raise StepFailure("unknown_application", f"application {app} is not in the register")
         return ApplicationSubmitted.model_validate(event.data)

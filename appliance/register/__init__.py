@@ -1,6 +1,8 @@
 """The station's register: an append-only, hash-chained, Ed25519-signed event log in
 SQLite, with the state derived from it kept in the same transactions."""
 
+from appliance.domain import EventType
+
 from ._canonical import NotCanonicalError, canonical_json, event_body
 from ._errors import (
     InvalidEvent,
@@ -33,7 +35,6 @@ from ._events import (
     CardPersonalised,
     CardPrinted,
     Event,
-    EventType,
     QueueCalled,
     QueueNoShow,
     QueueRecalled,
@@ -48,6 +49,7 @@ from ._events import (
     SuratKeteranganIssued,
 )
 from ._export import ExportFormat, export_csv, export_jsonl
+from ._queries import ApplicationRow, CardRow, RegisterReads, TicketRow
 from ._register import (
     BlankStock,
     OpenCard,
@@ -70,6 +72,7 @@ __all__ = [
     "ApplicationCompleted",
     "ApplicationOverdue",
     "ApplicationReturned",
+    "ApplicationRow",
     "ApplicationSubmitted",
     "Biodata",
     "BiometricsPurged",
@@ -83,6 +86,7 @@ __all__ = [
     "CardActivationAttempt",
     "CardPersonalised",
     "CardPrinted",
+    "CardRow",
     "Defect",
     "DefectKind",
     "Event",
@@ -105,6 +109,7 @@ __all__ = [
     "RegisterLocked",
     "RegisterMismatch",
     "RegisterReadOnly",
+    "RegisterReads",
     "SpoilReason",
     "StationKey",
     "StepBreached",
@@ -113,6 +118,7 @@ __all__ = [
     "StepSkipped",
     "StepStarted",
     "SuratKeteranganIssued",
+    "TicketRow",
     "Transaction",
     "VerifyReport",
     "canonical_json",

@@ -19,6 +19,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from appliance._text import Text
 from appliance.domain import (
     Document,
+    EventType,
     MaritalStatus,
     Role,
     ServiceType,
@@ -329,35 +330,6 @@ class BlankSpoiled(_Payload):
     reason: SpoilReason
     detail: Annotated[str, Field(max_length=500)] = ""
     card_serial: ShortText | None = None
-
-
-class EventType(StrEnum):
-    REGISTER_CREATED = "register.created"
-    APPLICATION_SUBMITTED = "application.submitted"
-    APPLICATION_ADVANCED = "application.advanced"
-    APPLICATION_RETURNED = "application.returned"
-    APPLICATION_COMPLETED = "application.completed"
-    QUEUE_TICKET_ISSUED = "queue.ticket_issued"
-    QUEUE_CALLED = "queue.called"
-    QUEUE_RECALLED = "queue.recalled"
-    QUEUE_NO_SHOW = "queue.no_show"
-    STEP_STARTED = "step.started"
-    STEP_FINISHED = "step.finished"
-    STEP_FAILED = "step.failed"
-    STEP_SKIPPED = "step.skipped"
-    STEP_BREACHED = "step.breached"
-    BIOMETRICS_RECORDED = "biometrics.recorded"
-    BIOMETRICS_PURGED = "biometrics.purged"
-    APPLICATION_OVERDUE = "application.overdue"
-    BLANK_RECEIVED = "blank.received"
-    BLANK_FED = "blank.fed"
-    BLANK_FEED_FAILED = "blank.feed_failed"
-    BLANK_ISSUED = "blank.issued"
-    BLANK_SPOILED = "blank.spoiled"
-    CARD_PERSONALISED = "card.personalised"
-    CARD_PRINTED = "card.printed"
-    CARD_ACTIVATION_ATTEMPT = "card.activation_attempt"
-    SURAT_KETERANGAN_ISSUED = "suket.issued"
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,9 +12,9 @@ from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
 from appliance._text import Language, Text
-from appliance.domain import Document, ServiceType, mask_nik
+from appliance.domain import Document, EventType, ServiceType, mask_nik
 
-from ._events import CATALOGUE, Event, EventType
+from ._events import CATALOGUE, Event
 
 
 class ExportFormat(StrEnum):

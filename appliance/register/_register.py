@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from appliance._version import __version__
 from appliance.clock import Clock, SystemClock, boot_id
+from appliance.domain import EventType
 from appliance.logs import get_logger
 
 from ._canonical import event_body
@@ -24,12 +25,13 @@ from ._errors import RegisterCorrupt, RegisterError, RegisterMismatch
 from ._events import (
     GENESIS_HASH,
     Event,
-    EventType,
     ValidatedPayload,
     canonical_data,
     validate_payload,
 )
-from ._projections import STOCK_QUERY, apply_event
+from ._projections import apply_event
+from ._queries import RegisterReads
+from ._schema import STOCK_QUERY
 from ._reads import PurgeReport, application_endings, purge_reports
 from ._signing import StationKey
 from ._sqlite import connect, migrate, sqlite_errors
@@ -124,7 +126,7 @@ class OpenCard:
     state: str  # fed, personalised or printed
 
 
-class Register:
+class Register(RegisterReads):
     """Append events, read them back, and read the state derived from them.
 
     Appends are serialised by a lock and by SQLite's write lock; an append returns only
@@ -269,13 +271,9 @@ class Register:
             row = self._conn.execute(sql, (seq,)).fetchone()
         return None if row is None else event_from_row(self._station, row)
 
-    def query(self, sql: str, *params: object) -> list[dict[str, Any]]:
-        """Rows of the derived tables, read under the register's lock (read-only SQL)."""
+    def _rows(self, sql: str, *params: object) -> list[tuple[Any, ...]]:
         with self._lock, sqlite_errors(self._path):
-            cur = self._conn.execute(sql, params)
-            names = [column[0] for column in cur.description]
-            rows = cur.fetchall()
-        return [dict(zip(names, row, strict=True)) for row in rows]
+            return self._conn.execute(sql, params).fetchall()
 
     def application_endings(self, application_ids: Iterable[str]) -> dict[str, str]:
         """When each of these applications ended (its `ts`); open ones are absent."""
@@ -300,16 +298,6 @@ class Register:
                 "WHERE state IN ('fed', 'personalised', 'printed') ORDER BY fed_seq"
             ).fetchall()
         return [OpenCard(*row) for row in rows]
-
-    def application(self, application_id: str) -> dict[str, Any] | None:
-        """The derived state of one application, or None if it was never submitted."""
-        with self._lock, sqlite_errors(self._path):
-            cur = self._conn.execute(
-                "SELECT * FROM applications WHERE application_id = ?", (application_id,)
-            )
-            row = cur.fetchone()
-            names = [column[0] for column in cur.description]
-        return dict(zip(names, row, strict=True)) if row else None
 
     def _seal(self, seq: int, prev_hash: str, payload: ValidatedPayload, app: str | None) -> Event:
         clock = self._clock

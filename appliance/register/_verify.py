@@ -17,12 +17,8 @@ from typing import Any, Final
 from ._canonical import event_body
 from ._errors import RegisterError
 from ._events import GENESIS_HASH, validate_payload
-from ._projections import (
-    DERIVED_TABLES,
-    DERIVED_TABLES_DDL,
-    LAST_SEQ_IN_DERIVED_STATE,
-    apply_event,
-)
+from ._projections import apply_event
+from ._schema import DERIVED_TABLES, DERIVED_TABLES_DDL, LAST_SEQ_IN_DERIVED_STATE
 from ._signing import PublicKey
 from ._sqlite import connect, sqlite_errors
 

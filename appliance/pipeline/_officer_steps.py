@@ -1,0 +1,320 @@
+"""The officers' actions on an application: the file handed in (step 1), checked (2),
+validated (3), a step started, the card transferred to the counter (7) and handed over
+(8), and blank cards received.
+
+Each action is checked against the application's derived state through the workflow's
+table, then written to the register as the transition itself, and only then
+acknowledged: a restart resumes from exactly what the register says.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from datetime import date
+from typing import Any
+
+from pydantic import ValidationError
+
+from appliance._text import Text
+from appliance.domain import (
+    STEP_OWNER,
+    ApplicationState,
+    Document,
+    DomainError,
+    EventType,
+    RequirementProfile,
+    Role,
+    ServiceType,
+    Step,
+    StepKind,
+    TicketState,
+    check_may_apply,
+    check_new_card_eligibility,
+    check_nik_matches,
+    mask_nik,
+    missing_documents,
+)
+from appliance.hal import DeviceError
+from appliance.logs import get_logger
+from appliance.register import ApplicationRow, ApplicationSubmitted, Transaction
+
+from ._core import PipelineCore, forbidden
+from ._deadlines import Deadlines, promise_watch, step_watch, ticket_watch
+from ._device_steps import DeviceStepRunner
+from ._errors import Invalid, Unavailable, WrongState
+from ._forms import Officer, SubmitForm
+from ._queue import QueueDesk
+from ._records import PersonRecords
+from ._work import card_holder
+
+log = get_logger(__name__)
+
+NO_BLANK = Text(
+    "Blangko KTP-el habis: belum dapat dicetak.", "No blank card left: it cannot be printed yet."
+)
+
+
+class OfficerSteps:
+    def __init__(
+        self,
+        *,
+        core: PipelineCore,
+        queue: QueueDesk,
+        deadlines: Deadlines,
+        runner: DeviceStepRunner,
+        records: PersonRecords,
+        requirements: RequirementProfile,
+    ) -> None:
+        self._core = core
+        self._queue = queue
+        self._deadlines = deadlines
+        self._runner = runner
+        self._records = records
+        self._requirements = requirements
+
+    async def submit(self, officer: Officer, form: SubmitForm) -> str:
+        """Step 1: the file handed in at the counter, for a ticket called there; returns
+        the new application's id."""
+        core = self._core
+        core.require(officer, Role.COUNTER_OFFICER)
+        core.ensure_room()
+        day = core.today()
+        ticket = self._queue.ticket(form.ticket, day=day)
+        if ticket.state is not TicketState.CALLED:
+            raise WrongState(
+                "ticket_not_called",
+                Text(
+                    f"Nomor {form.ticket} belum dipanggil ke loket atau sudah dilayani.",
+                    f"Ticket {form.ticket} has not been called to a counter, or was served.",
+                ),
+            )
+        self._refuse_second_application(form)
+        data = form.model_dump(mode="json", exclude={"ticket"})
+        data |= {"ticket": form.ticket, "ticket_day": day}
+        data["by"] = officer.actor(Role.COUNTER_OFFICER)
+        self._refuse_unprintable(data, day)
+        app = f"{day:%Y%m%d}-{core.register.applications_submitted_on(day) + 1:04d}"
+        ticket_row = core.register.ticket(day, form.ticket)
+        called = core.register.event(ticket_row.updated_seq) if ticket_row else None
+        with core.transaction() as txn:
+            submitted = txn.append(EventType.APPLICATION_SUBMITTED, data, application_id=app)
+            txn.append(
+                EventType.STEP_FINISHED,
+                {
+                    "step": Step.SUBMIT,
+                    "duration_ms": round(core.elapsed_s(called) * 1000),
+                    "by": officer.actor(Role.COUNTER_OFFICER),
+                },
+                application_id=app,
+            )
+            txn.append(EventType.APPLICATION_ADVANCED, {"step": Step.CHECK}, application_id=app)
+        self._deadlines.cancel(ticket_watch(day, form.ticket))
+        self._deadlines.watch_promise(app, submitted.seq)
+        log.info("application_submitted", application=app, nik=mask_nik(form.nik))
+        return app
+
+    def _refuse_second_application(self, form: SubmitForm) -> None:
+        history = self._core.register.applications_of(form.nik)
+        try:
+            check_may_apply(
+                form.service,
+                open_application=next((a.id for a in history if a.state.is_open), None),
+                card_issued=any(a.state is ApplicationState.COMPLETED for a in history),
+            )
+        except DomainError as refused:
+            raise Invalid(refused.code, refused.text) from None
+
+    def _refuse_unprintable(self, data: dict[str, Any], day: date) -> None:
+        try:
+            card_holder(ApplicationSubmitted.model_validate(data), self._core.settings, today=day)
+        except ValidationError as error:
+            fields = ", ".join(".".join(map(str, e["loc"])) for e in error.errors())
+            raise Invalid(
+                "unprintable_data",
+                Text(
+                    f"Data ini tidak dapat dicetak pada KTP-el: {fields}.",
+                    f"This data cannot be printed on a KTP-el: {fields}.",
+                ),
+            ) from None
+
+    def start_step(self, officer: Officer, app: str, step: Step) -> None:
+        """Give the step its person and devices; a device step then runs by itself."""
+        core = self._core
+        if step is Step.SUBMIT:
+            raise WrongState(
+                "submit_has_no_start",
+                Text(
+                    "Pengajuan berkas dicatat dengan menyerahkan formulir.",
+                    "Submission is recorded by handing in the form.",
+                ),
+            )
+        role = STEP_OWNER[step]
+        core.require(officer, role)
+        row = core.application(app)
+        core.require_waiting(row, step)
+        if (
+            row.state is ApplicationState.WAITING_BLANK
+            and core.register.blank_stock().available <= 0
+        ):
+            raise Unavailable("no_blank_card", NO_BLANK)
+        person = None if step is Step.ENCODE_PRINT else officer.person
+        devices = core.device_steps.of(step)
+        if step.spec.kind is StepKind.DEVICE:
+            core.require_devices_ready(devices)
+        core.claims.check(app, person, devices)
+        self._runner.begin(app, step, officer.actor(role), person, devices)
+
+    async def check(self, officer: Officer, app: str, documents: tuple[Document, ...]) -> None:
+        """Step 2: the counter checks the file is complete; if not, it goes back."""
+        row = self._core.active(officer, app, Step.CHECK)
+        missing = missing_documents(row.service, documents, self._requirements)
+        with self._finishing(row, Step.CHECK, officer) as txn:
+            if missing:
+                txn.append(
+                    EventType.APPLICATION_RETURNED,
+                    {
+                        "step": Step.CHECK,
+                        "reason": "berkas belum lengkap / incomplete file",
+                        "missing_documents": missing,
+                        "by": officer.actor(Role.COUNTER_OFFICER),
+                    },
+                    application_id=app,
+                )
+            else:
+                txn.append(
+                    EventType.APPLICATION_ADVANCED, {"step": Step.VALIDATE}, application_id=app
+                )
+
+    async def validate(
+        self, officer: Officer, app: str, *, valid: bool, reason: str | None
+    ) -> None:
+        """Step 3: the section head validates the file against the rules and the central
+        records; someone recorded before skips the biometric step."""
+        core = self._core
+        row = core.active(officer, app, Step.VALIDATE)
+        submitted = core.work.submitted(app)
+        problem = _rule_broken(submitted, core.today()) if valid else None
+        if not valid and not reason:
+            raise Invalid(
+                "reason_required",
+                Text("Sebutkan alasan berkas tidak valid.", "Say why the file is not valid."),
+            )
+        recorded = False
+        if valid and problem is None:
+            try:
+                recorded = await self._records.lookup(submitted.nik) is not None
+            except Exception as error:
+                raise Unavailable(
+                    "records_unavailable",
+                    getattr(error, "text", None)
+                    or Text(
+                        "Data pusat tidak dapat dihubungi.", "The central records are unreachable."
+                    ),
+                ) from error
+            row = core.active(officer, app, Step.VALIDATE)  # still so after the wait
+        with self._finishing(row, Step.VALIDATE, officer) as txn:
+            if not valid or problem is not None:
+                txn.append(
+                    EventType.APPLICATION_RETURNED,
+                    {
+                        "step": Step.VALIDATE,
+                        "reason": (reason or (problem.text.id if problem else ""))[:200],
+                        "by": officer.actor(Role.SECTION_HEAD),
+                    },
+                    application_id=app,
+                )
+            else:
+                txn.append(
+                    EventType.APPLICATION_ADVANCED, {"step": Step.BIOMETRIC}, application_id=app
+                )
+                if recorded:
+                    txn.append(
+                        EventType.STEP_SKIPPED,
+                        {
+                            "step": Step.BIOMETRIC,
+                            "reason": "sudah pernah direkam (SIAK) / recorded before",
+                        },
+                        application_id=app,
+                    )
+                    txn.append(
+                        EventType.APPLICATION_ADVANCED,
+                        {"step": Step.ENCODE_PRINT},
+                        application_id=app,
+                    )
+
+    async def transfer(self, officer: Officer, app: str) -> None:
+        """Step 7: the operator hands the card to the counter."""
+        row = self._core.active(officer, app, Step.TRANSFER)
+        with self._finishing(row, Step.TRANSFER, officer) as txn:
+            txn.append(EventType.APPLICATION_ADVANCED, {"step": Step.HANDOVER}, application_id=app)
+
+    async def handover(self, officer: Officer, app: str) -> None:
+        """Step 8: the applicant signs the receipt on the pad and takes the card."""
+        core = self._core
+        core.active(officer, app, Step.HANDOVER)
+        try:
+            receipt = await core.work.sign_receipt(app)
+        except DeviceError as error:
+            raise Unavailable(
+                "receipt_not_signed",
+                Text(
+                    f"Tanda terima belum ditandatangani: {error}. Ulangi.",
+                    f"The receipt was not signed: {error}. Try again.",
+                ),
+            ) from error
+        row = core.active(officer, app, Step.HANDOVER)
+        with self._finishing(row, Step.HANDOVER, officer) as txn:
+            txn.append(
+                EventType.APPLICATION_COMPLETED,
+                {"by": officer.actor(Role.COUNTER_OFFICER), "receipt": receipt},
+                application_id=app,
+            )
+        self._deadlines.cancel(promise_watch(app))
+
+    def receive_blanks(self, officer: Officer, *, count: int, reference: str) -> None:
+        if not ({Role.OPERATOR, Role.SECTION_HEAD} & officer.roles):
+            raise forbidden(Role.OPERATOR)
+        role = Role.OPERATOR if Role.OPERATOR in officer.roles else Role.SECTION_HEAD
+        self._core.append(
+            EventType.BLANK_RECEIVED,
+            {"count": count, "reference": reference, "by": officer.actor(role)},
+        )
+        self._core.encode_wake.set()
+
+    @contextlib.contextmanager
+    def _finishing(
+        self, row: ApplicationRow, step: Step, officer: Officer
+    ) -> Iterator[Transaction]:
+        """The step's end and what follows it, in one transaction; then the person and
+        devices are free and the breach watch ends."""
+        core = self._core
+        started = core.register.event(row.phase_seq)
+        with core.transaction() as txn:
+            txn.append(
+                EventType.STEP_FINISHED,
+                {
+                    "step": step,
+                    "duration_ms": round(core.elapsed_s(started) * 1000),
+                    "by": officer.actor(STEP_OWNER[step]),
+                },
+                application_id=row.id,
+            )
+            yield txn
+        core.claims.release(row.id)
+        self._deadlines.cancel(step_watch(row.id))
+        core.encode_wake.set()
+
+
+def _rule_broken(submitted: ApplicationSubmitted, today: date) -> DomainError | None:
+    try:
+        check_nik_matches(submitted.nik, birth_date=submitted.birth_date, sex=submitted.sex)
+        if submitted.service is ServiceType.BARU:
+            check_new_card_eligibility(
+                birth_date=submitted.birth_date,
+                marital_status=submitted.marital_status,
+                on=today,
+            )
+    except DomainError as error:
+        return error
+    return None
