@@ -17,10 +17,12 @@ import pytest
 from argon2 import Parameters, PasswordHasher, extract_parameters
 from structlog.testing import capture_logs
 
+from appliance._text import Text
 from appliance.cli import run
 from appliance.clock import ManualClock
 from appliance.config import load_config
 from appliance.domain import Role
+from appliance.errors import ApplianceError
 from appliance.staff import (
     AccountLocked,
     AuthenticationFailed,
@@ -28,6 +30,7 @@ from appliance.staff import (
     InvalidPerson,
     Sessions,
     StaffDirectory,
+    StaffError,
     StaffFileError,
     StaffMember,
     UnknownPerson,
@@ -106,6 +109,22 @@ def _fail(directory: StaffDirectory, person_id: str, times: int) -> None:
 
 
 # --- Adding people and logging in -----------------------------------------------------
+
+
+def test_every_staff_refusal_is_an_appliance_error() -> None:
+    for error in (
+        AccountLocked(seconds_remaining=61),
+        AuthenticationFailed(),
+        DuplicatePerson("siti"),
+        InvalidPerson("id", Text(id="salah", en="wrong")),
+        StaffFileError(Path("staff.toml"), None, Text(id="rusak", en="broken")),
+        UnknownPerson("siti"),
+        WeakSecret(Text(id="lemah", en="weak")),
+    ):
+        assert isinstance(error, StaffError)
+        assert isinstance(error, ApplianceError)
+        assert str(error) == error.text.en
+    assert AccountLocked(seconds_remaining=61).text.en.endswith("in 2 minute(s).")
 
 
 def test_members_are_read_back_in_file_order_without_their_secrets(
