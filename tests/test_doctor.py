@@ -391,6 +391,36 @@ async def test_without_an_uplink_the_broker_is_a_warning(tmp_path: Path) -> None
     assert report.exit_code == 0
 
 
+@pytest.mark.parametrize(
+    ("update", "warned"),
+    [
+        ({"host": "192.0.2.10"}, True),  # a remote broker, no TLS: the warning
+        ({"host": "192.0.2.10", "ca_certificate": Path("keys/broker-ca.pem")}, False),
+        ({"host": "localhost"}, False),  # a broker on this machine carries nothing away
+        ({}, False),  # the private broker, on 127.0.0.1
+    ],
+)
+async def test_personal_data_over_a_link_without_tls_is_a_warning(
+    tmp_path: Path, broker: PrivateMosquitto, update: dict[str, Any], warned: bool
+) -> None:
+    """Issue 16, item 12: the register carries applicants' NIK and name."""
+    config = make_station(tmp_path / "station", broker=broker)
+    config = config.model_copy(update={"uplink": config.uplink.model_copy(update=update)})
+    async with asyncio.timeout(WAIT_S):
+        report = await diagnose(config, clock=SYNCED, limits=DoctorLimits(broker_s=0.3))
+
+    checks = [f.check for f in report.findings]
+    assert ("uplink_tls" in checks) is warned
+    if warned:
+        plain = finding(report, "uplink_tls")
+        assert plain.level is Level.WARNING
+        assert "tanpa TLS" in plain.text.id
+        assert "NIK" in plain.text.en
+        assert plain.advice is not None
+        assert "ca_certificate" in plain.advice.id
+        assert "ca_certificate" in plain.advice.en
+
+
 # ------------------------------------------------------- keys, register, disk, clock
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import ipaddress
 import socket
 import ssl
 from collections.abc import Mapping
@@ -21,6 +22,7 @@ import aiomqtt
 from appliance._secrets import SecretFileError
 from appliance._text import Text
 from appliance.config import Config
+from appliance.sync import UplinkSection
 from appliance.sync._mqtt import make_client
 
 from ._limits import DoctorLimits
@@ -39,6 +41,47 @@ async def _probe_broker(config: Config, limits: DoctorLimits) -> list[Finding]:
         return [_UPLINK_OFF]
     where = f"{uplink.host}:{uplink.effective_port}"
     details = {"host": uplink.host, "port": uplink.effective_port, "tls": uplink.tls}
+    plain = [] if uplink.tls or _on_this_machine(uplink) else [_plain_link(where, details)]
+    return plain + await _probe_connection(config, limits, where=where, details=details)
+
+
+def _on_this_machine(uplink: UplinkSection) -> bool:
+    """A broker on the loopback (a local bridge, a test) carries nothing over a wire."""
+    host = uplink.host or ""
+    if host.lower() in {"localhost", "localhost."}:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _plain_link(where: str, details: Mapping[str, Any]) -> Finding:
+    # The register's events carry applicants' NIK, name and address: over a plain link
+    # anyone on the way (the office network, the provider) reads them.
+    return Finding(
+        check="uplink_tls",
+        level=Level.WARNING,
+        text=Text(
+            "Uplink ke {where} tanpa TLS: register (NIK, nama, alamat pemohon) terkirim "
+            "tanpa enkripsi",
+            "The uplink to {where} has no TLS: the register (applicants' NIK, name, address) "
+            "travels unencrypted",
+        ).format(where=where),
+        advice=Text(
+            'Isi [uplink] ca_certificate = "keys/broker-ca.pem" (CA dari kantor pusat) dan '
+            "port = 8883; untuk TLS bersama juga certificate dan key (docs/deploy.md, langkah 3).",
+            'Set [uplink] ca_certificate = "keys/broker-ca.pem" (the central office\'s CA) and '
+            "port = 8883; for mutual TLS also certificate and key (docs/deploy.md, step 3).",
+        ),
+        details=details,
+    )
+
+
+async def _probe_connection(
+    config: Config, limits: DoctorLimits, *, where: str, details: Mapping[str, Any]
+) -> list[Finding]:
+    uplink = config.uplink
     try:
         # Its own client id: the daemon's session, if it is connected, stays undisturbed.
         client = make_client(
