@@ -19,6 +19,7 @@ import pytest_asyncio
 
 from appliance.central import load_central_config
 from appliance.cli import run as cli
+from appliance.config import load_config
 from appliance.sync import StationOverview
 from sim.pcscd import PrivatePcscd
 from tests.office_rig import office
@@ -154,6 +155,12 @@ def test_the_example_central_config_is_valid() -> None:
     config = load_central_config(REPO / "examples" / "central.toml")
     assert config.central.id == "pusat-1"
     assert config.store_url == "sqlite:/var/lib/ktpel-central/collector.sqlite3"
+    # TLS by default in the deployed configuration (issue 16, item 12), at both ends.
+    assert config.broker.tls
+    assert config.broker.effective_port == 8883
+    station = load_config(REPO / "examples" / "station.toml")
+    assert station.uplink.tls
+    assert station.uplink.effective_port == 8883
 
 
 @pytest.mark.asyncio(loop_scope="module")
