@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from appliance._text import Language, Text
 from appliance._version import __version__
-from appliance.clock import Timekeeper
+from appliance.clock import Timekeeper, wall_datetime
 from appliance.diskspace import MIB
 from appliance.liveness import Liveness
 from appliance.sync import Uplink
@@ -41,7 +40,7 @@ class StatusReport:
 
     def __call__(self) -> dict[str, Any]:
         report = dict(self._telemetry())
-        wall = datetime.fromtimestamp(self._clock.wall_ns() / 1e9, UTC)
+        wall = wall_datetime(self._clock)
         report |= {
             "version": __version__,
             "uptime_s": round(time.monotonic() - self._started, 1),

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Final
 
 from appliance._text import Text
-from appliance.clock import Clock
+from appliance.clock import Clock, wall_datetime
 from appliance.config import Config
 from appliance.diskspace import MIB, DiskSpace
 
@@ -168,7 +168,7 @@ def _size(size: int) -> Text:
 
 
 def _clock_finding(config: Config, clock: Clock) -> Finding:
-    now = datetime.fromtimestamp(clock.wall_ns() / 1e9, tz=config.zone)
+    now = wall_datetime(clock).astimezone(config.zone)
     shown = f"{now:%Y-%m-%d %H:%M %Z}"
     details = {"wall_time": now.isoformat(), "synchronised": clock.synchronised()}
     if now < EARLIEST_PLAUSIBLE_TIME:
