@@ -20,6 +20,8 @@ from appliance import _sqlite
 from appliance._sqlite import ErrorMap, Failure
 from appliance.register import GENESIS_HASH, Event
 
+from ._errors import StoreError
+from ._ingest import StationHead, ingest_batches
 from ._store import (
     EVENT_COLUMNS,
     SQL_SEEN,
@@ -27,10 +29,7 @@ from ._store import (
     SQL_STORED_LINKS,
     IngestOutcome,
     SqlStore,
-    StationHead,
-    StoreError,
     event_row,
-    ingest_batches,
     now_text,
 )
 
