@@ -22,6 +22,7 @@ import functools
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Literal
 
 from appliance._text import Text
@@ -35,10 +36,9 @@ if TYPE_CHECKING:
 NumberKind = Literal["nik", "kk"]
 """Which identity number a check is about: the NIK or the Kartu Keluarga number."""
 
-NUMBER_NAMES: Mapping[NumberKind, Text] = {
-    "nik": Text(id="NIK", en="NIK"),
-    "kk": Text(id="Nomor KK", en="KK number"),
-}
+NUMBER_NAMES: Mapping[NumberKind, Text] = MappingProxyType(
+    {"nik": Text(id="NIK", en="NIK"), "kk": Text(id="Nomor KK", en="KK number")}
+)
 
 _DATA_FILE = "data/regions.tsv"
 
