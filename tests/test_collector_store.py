@@ -363,6 +363,11 @@ def test_state_follows_the_bd_seq_rule(store: CollectorStore) -> None:
         store.record_state("st-a", {"bd_seq": 1}, at=T3)
     with pytest.raises(TypeError):
         store.record_state("st-a", {"online": True, "bd_seq": "1"}, at=T3)
+    # Past 64 bits: a clear refusal, not the driver's OverflowError (issue 16, defect 7).
+    with pytest.raises(ValueError, match="out of range"):
+        store.record_state("st-a", {"online": True, "bd_seq": 2**63}, at=T3)
+    with pytest.raises(ValueError, match="out of range"):
+        store.flag(Flag(station="st-a", kind="altered", seq=2**63, detail="x", at=T3))
 
 
 def test_telemetry_and_devices_keep_the_latest(store: CollectorStore) -> None:
