@@ -27,14 +27,28 @@ import httpx
 
 from appliance._text import Language, Text
 from appliance.domain import SOP_STEPS, Role
+from appliance.hal import FAULT_CODES
 from appliance.register import export_csv, read_events
 from sim.central import CentralReport
 from sim.daemon import DaemonFailed
 from sim.day import DayPlan, DurationModel, plan_day
-from sim.day_report import DayReport
+from sim.day_report import DayReport, StepFigures
 from sim.day_run import STAFF, ZONE, OfficeRun, next_working_day, office_run
 
-_STEP_NAMES = {spec.step: spec.name for spec in SOP_STEPS}
+_STEP_NAMES = {spec.step: spec.short for spec in SOP_STEPS}
+_NAME_WIDTH = max(len(text) for name in _STEP_NAMES.values() for text in (name.id, name.en))
+_FAILURE_WORDS = {
+    # The pipeline's own codes; a device's fault codes are worded by the HAL's table.
+    "budget_exceeded": Text("waktu habis", "out of time"),
+    "device_timeout": Text("perangkat terlambat menjawab", "a device answered too late"),
+    "interrupted": Text("terhenti karena stasiun berhenti", "cut off by the station stopping"),
+    "capture_incomplete": Text("rekaman tidak lengkap", "incomplete capture"),
+    "device_missing": Text("perangkat tidak dipasang", "no such device configured"),
+    "card_spoiled": Text("kartu rusak", "card spoiled"),
+    "no_printed_card": Text("kartu belum di pembaca", "no printed card in the reader"),
+    "wrong_card": Text("kartu salah", "wrong card"),
+    "no_match": Text("sidik jari tidak cocok", "fingerprint did not match"),
+}
 _WHO = {
     "counter officer": Role.COUNTER_OFFICER.label,
     "section head": Role.SECTION_HEAD.label,
@@ -238,23 +252,8 @@ def _summary(plan: DayPlan, report: DayReport, *, instant: bool) -> list[Text]:
             "steps (minutes): SOP · mean · p95 · finished · breaches · failures",
         ),
     ]
-    for figures in report.steps:
-        name = _STEP_NAMES[figures.step]
-        lines.append(
-            Text(
-                "  {id:<52} {sop:>2} · {mean:5.2f} · {p95:5.2f} · {n:>3} · {b} · {f}",
-                "  {en:<52} {sop:>2} · {mean:5.2f} · {p95:5.2f} · {n:>3} · {b} · {f}",
-            ).format(
-                id=name.id[:52],
-                en=name.en[:52],
-                sop=figures.sop_minutes,
-                mean=figures.mean_minutes,
-                p95=figures.p95_minutes,
-                n=figures.finished,
-                b=figures.breaches,
-                f=figures.failures,
-            )
-        )
+    lines.extend(_step_row(figures) for figures in report.steps)
+    lines.extend(_failures(figures) for figures in report.steps if figures.failures)
     lines.append(
         Text(
             "pelanggaran waktu: {b} · lewat janji 1 hari kerja: {o}",
@@ -307,3 +306,47 @@ def _summary(plan: DayPlan, report: DayReport, *, instant: bool) -> list[Text]:
             )
         )
     return lines
+
+
+def _step_row(figures: StepFigures) -> Text:
+    row = "  {name:<{width}} {sop:>2} · {mean:5.2f} · {p95:5.2f} · {n:>3} · {b} · {f}"
+    return Text(row, row).format(
+        name=_STEP_NAMES[figures.step],
+        width=_NAME_WIDTH,
+        sop=figures.sop_minutes,
+        mean=figures.mean_minutes,
+        p95=figures.p95_minutes,
+        n=figures.finished,
+        b=figures.breaches,
+        f=figures.failures,
+    )
+
+
+def _failures(figures: StepFigures) -> Text:
+    """What failed at one step, in words: "perekaman biometrik gagal 2x: waktu habis (2)"."""
+    name = _STEP_NAMES[figures.step]
+    reasons = [
+        Text("{what} ({n})", "{what} ({n})").format(what=_failure_words(code), n=count)
+        for code, count in figures.failure_codes
+    ]
+    return Text("  {name} gagal {n}x: {reasons}", "  {name} failed {n}x: {reasons}").format(
+        name=Text(_lower_first(name.id), _lower_first(name.en)),
+        n=figures.failures,
+        reasons=Text(", ".join(r.id for r in reasons), ", ".join(r.en for r in reasons)),
+    )
+
+
+def _failure_words(code: str) -> Text:
+    words = _FAILURE_WORDS.get(code)
+    if words is not None:
+        return words
+    fault = FAULT_CODES.get(code)
+    if fault is None:
+        return Text(code, code)
+    # The HAL's text is a status with its remedy ("...; isi kertas"): the status alone.
+    said = fault.text
+    return Text(_lower_first(said.id.split(";")[0]), _lower_first(said.en.split(";")[0]))
+
+
+def _lower_first(words: str) -> str:
+    return words[:1].lower() + words[1:]

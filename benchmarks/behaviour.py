@@ -38,7 +38,9 @@ from appliance.register import read_events
 _APPLIANCE = Path(sys.executable).with_name("appliance")
 # Timings in the summary: "0.07", "53.3 s", "0.38 pemohon/s", "rata-rata 0.5 menit".
 _TIMING_LINE = re.compile(r"^(tiket sampai KTP-el|mesin saja|lama hari):")
-_STEP_LINE = re.compile(r"^(\s+.{52})\s+(\d+) ·\s+[\d.]+ ·\s+[\d.]+ ·\s+(\d+) · (\d+) · (\d+)$")
+# A step's row: its short name, SOP minutes, mean and p95 (dropped), finished, breaches,
+# failures.
+_STEP_LINE = re.compile(r"^\s+(\S.*?)\s+(\d+) ·\s+[\d.]+ ·\s+[\d.]+ ·\s+(\d+) · (\d+) · (\d+)$")
 
 
 def run_day(seed: int, applicants: int, directory: Path) -> dict[str, Any]:

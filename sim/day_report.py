@@ -27,6 +27,8 @@ class StepFigures:
     p95_minutes: float
     breaches: int
     failures: int
+    failure_codes: tuple[tuple[str, int], ...] = ()
+    """Why the step failed: each `step.failed` code with its count, most frequent first."""
 
 
 @dataclass(slots=True)
@@ -89,7 +91,7 @@ class _Tally:
         self.outcome: dict[str, str] = {}
         self.durations: dict[Step, list[float]] = {step: [] for step in Step}
         self.breaches: Counter[Step] = Counter()
-        self.failures: Counter[Step] = Counter()
+        self.failures: dict[Step, Counter[str]] = {step: Counter() for step in Step}
         self.ticket_to_card_s: list[float] = []
         self.first: datetime | None = None
         self.last: datetime | None = None
@@ -109,7 +111,7 @@ class _Tally:
             case EventType.STEP_FINISHED:
                 self.durations[Step(data["step"])].append(data["duration_ms"] / 60_000)
             case EventType.STEP_FAILED:
-                self.failures[Step(data["step"])] += 1
+                self.failures[Step(data["step"])][str(data["code"])] += 1
             case EventType.STEP_BREACHED:
                 self.breaches[Step(data["step"])] += 1
             case EventType.BLANK_RECEIVED:
@@ -155,7 +157,8 @@ class _Tally:
                     mean_minutes=statistics.fmean(self.durations[step] or [0.0]),
                     p95_minutes=_p95(self.durations[step]),
                     breaches=self.breaches[step],
-                    failures=self.failures[step],
+                    failures=self.failures[step].total(),
+                    failure_codes=tuple(self.failures[step].most_common()),
                 )
                 for step in Step
             ],

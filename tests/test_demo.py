@@ -5,10 +5,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 from appliance.config import load_config
+from appliance.demo import _summary
+from appliance.domain import SOP_STEPS, Step
 from appliance.register import StationKey, read_events, verify_register
+from sim.day import DurationModel, plan_day
+from sim.day_report import DayReport, StepFigures
 from sim.pcscd import SOCKET_VARIABLE
 
 
@@ -50,9 +55,61 @@ def test_the_demo_day_runs_and_its_summary_matches_the_register(tmp_path: Path) 
     assert issued == count("application.completed")
     assert f"received {received}, issued {issued}, spoiled {spoiled}" in text
     assert "the machinery alone: 8 applicants" in text
+    for spec in SOP_STEPS:  # each step by its short name, whole
+        assert f"\n  {spec.short.en} " in text, spec.short.en
     assert (tmp_path / "register.csv").read_text().startswith("No,")
     # The station's uplink shipped the whole register to the demo's central office.
     assert (
         f"central office: {len(events)} events received over MQTT, "
         "chain and signatures intact, 0 flags"
     ) in text
+
+
+def _report_with(failures: dict[Step, tuple[tuple[str, int], ...]]) -> DayReport:
+    return DayReport(
+        applications=3,
+        steps=[
+            StepFigures(
+                step=spec.step,
+                sop_minutes=spec.minutes,
+                finished=3,
+                mean_minutes=1.0,
+                p95_minutes=1.5,
+                breaches=0,
+                failures=sum(n for _, n in failures.get(spec.step, ())),
+                failure_codes=failures.get(spec.step, ()),
+            )
+            for spec in SOP_STEPS
+        ],
+    )
+
+
+def test_the_summary_says_what_failed_at_each_step() -> None:
+    plan = plan_day(applicants=3, seed=1, today=date(2025, 11, 24), model=DurationModel())
+    report = _report_with(
+        {
+            Step.BIOMETRIC: (("budget_exceeded", 2), ("not_responding", 1)),
+            Step.ENCODE_PRINT: (("card_jam", 1),),
+        }
+    )
+    lines = _summary(plan, report, instant=True)
+    indonesian = [line.in_language("id") for line in lines]
+    english = [line.in_language("en") for line in lines]
+    assert (
+        "  perekaman biometrik gagal 3x: waktu habis (2), perangkat tidak menjawab (1)"
+        in indonesian
+    )
+    assert "  encode & cetak gagal 1x: kartu macet di printer kartu (1)" in indonesian
+    assert "  biometric recording failed 3x: out of time (2), device does not answer (1)" in english
+    assert "  encode & print failed 1x: a card is jammed in the card printer (1)" in english
+    # The row keeps the count; a step without failures gets no line of its own.
+    assert any(
+        line.startswith("  Perekaman biometrik ") and line.endswith("· 3") for line in indonesian
+    )
+    assert not any("aktivasi gagal" in line for line in indonesian)
+
+
+def test_an_unknown_failure_code_is_shown_as_it_is() -> None:
+    plan = plan_day(applicants=3, seed=1, today=date(2025, 11, 24), model=DurationModel())
+    lines = _summary(plan, _report_with({Step.ACTIVATE: (("records_timeout", 1),)}), instant=True)
+    assert "  aktivasi gagal 1x: records_timeout (1)" in [line.id for line in lines]

@@ -86,6 +86,8 @@ class StepSpec:
     step: Step
     number: int
     name: Text
+    short: Text
+    """A few words for summaries and narrow screens, where the seed's sentence is too long."""
     actors: tuple[Role, ...]
     minutes: int
     kind: StepKind
@@ -107,6 +109,7 @@ SOP_STEPS: tuple[StepSpec, ...] = (
             id="Pemohon menyerahkan berkas persyaratan yang lengkap",
             en="The applicant hands in the complete file",
         ),
+        short=Text(id="Penyerahan berkas", en="File handed in"),
         actors=(Role.APPLICANT,),
         minutes=1,
         kind=StepKind.HUMAN,
@@ -119,6 +122,7 @@ SOP_STEPS: tuple[StepSpec, ...] = (
             id="Petugas loket menerima dan memeriksa kelengkapan berkas permohonan",
             en="The counter officer receives the file and checks that it is complete",
         ),
+        short=Text(id="Pemeriksaan berkas", en="File check"),
         actors=(Role.COUNTER_OFFICER,),
         minutes=2,
         kind=StepKind.HUMAN,
@@ -140,6 +144,7 @@ SOP_STEPS: tuple[StepSpec, ...] = (
                 "SIAK operator at the kecamatan"
             ),
         ),
+        short=Text(id="Validasi", en="Validation"),
         actors=(Role.SECTION_HEAD,),
         minutes=3,
         kind=StepKind.HUMAN,
@@ -161,6 +166,7 @@ SOP_STEPS: tuple[StepSpec, ...] = (
                 "who have never been recorded"
             ),
         ),
+        short=Text(id="Perekaman biometrik", en="Biometric recording"),
         actors=(Role.OPERATOR,),
         minutes=6,
         kind=StepKind.DEVICE,
@@ -180,6 +186,7 @@ SOP_STEPS: tuple[StepSpec, ...] = (
             id="Proses encode dan pencetakan KTP elektronik oleh operator SIAK di Kecamatan",
             en="The SIAK operator at the kecamatan encodes and prints the KTP-el",
         ),
+        short=Text(id="Encode & cetak", en="Encode & print"),
         actors=(Role.OPERATOR,),
         minutes=5,
         kind=StepKind.DEVICE,
@@ -192,6 +199,7 @@ SOP_STEPS: tuple[StepSpec, ...] = (
             id="Proses aktivasi KTP-el oleh pemohon dibantu petugas",
             en="The applicant activates the KTP-el, helped by an officer",
         ),
+        short=Text(id="Aktivasi", en="Activation"),
         actors=(Role.APPLICANT, Role.OPERATOR),
         minutes=5,
         kind=StepKind.DEVICE,
@@ -207,6 +215,7 @@ SOP_STEPS: tuple[StepSpec, ...] = (
             id="Operator SIAK di Kecamatan menyerahkan KTP elektronik ke Petugas Loket",
             en="The SIAK operator hands the KTP-el to the counter officer",
         ),
+        short=Text(id="Penyerahan ke loket", en="Hand-over to the counter"),
         actors=(Role.OPERATOR,),
         minutes=2,
         kind=StepKind.HUMAN,
@@ -224,6 +233,7 @@ SOP_STEPS: tuple[StepSpec, ...] = (
                 "has signed the receipt"
             ),
         ),
+        short=Text(id="Penyerahan KTP-el", en="KTP-el handed over"),
         actors=(Role.COUNTER_OFFICER,),
         minutes=2,
         # The receipt is signed on the signature pad, but a person paces the step.
