@@ -15,13 +15,16 @@ kind of garbage is sent. Images are small synthetic PNGs (ridges, an oval face, 
 rings), not ISO records. Once a person is presented to a fingerprint scanner
 (`person_seed=` or `present()`), its fingers are that person's synthetic fingers
 (`sim.fingerprints`): a fresh 500 dpi impression of the requested finger at every capture,
-which the station's minutiae extraction and matcher can work on.
+which the station's minutiae extraction and matcher can work on. A person's fingers are
+grown (about a second each) as soon as they are presented, not at the first capture,
+which would otherwise overrun the capture's answer deadline on a busy machine.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import concurrent.futures
 import dataclasses
 import functools
 import hashlib
@@ -201,6 +204,14 @@ class SbiSimulator(NetworkService):
     def present(self, person_seed: int | None) -> None:
         """Put a synthetic person's fingers on the scanner (None: the generic toy print)."""
         self._person_seed = person_seed
+        if person_seed is not None and self.profile.bio_type == "Finger":
+            _grow_fingers(person_seed)
+
+    async def fingers_ready(self) -> None:
+        """Return once the presented person's fingers are all grown."""
+        if self._person_seed is not None and self.profile.bio_type == "Finger":
+            for position in _ISO_FINGER_POSITIONS.values():
+                await _finger_grown(self._person_seed, position)
 
     def script_scores(self, *scores: float) -> None:
         """Quality scores for the next captured biometrics, in order, before random ones."""
@@ -439,7 +450,8 @@ class SbiSimulator(NetworkService):
         finger = SyntheticFinger(person_seed=self._person_seed, finger=position)
         # Drawn here, so the thread touches no shared state and the seed decides the image.
         capture_rng = np.random.default_rng(self._rng.getrandbits(64))
-        # Growing a finger takes a few hundred ms: off the loop, as a device's own CPU.
+        await _finger_grown(self._person_seed, position)
+        # An impression takes tens of ms: off the loop, as a device's own CPU.
         return await asyncio.to_thread(finger.impression, rng=capture_rng)
 
     def _subtypes(self, bio: dict[str, Any]) -> list[str | None]:
@@ -501,6 +513,41 @@ class SbiSimulator(NetworkService):
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+# --------------------------------------------------------------------------- first use
+
+# One grower per core: NumPy's FFTs release the GIL, so two fingers grow at once.
+_GROWERS: Final = concurrent.futures.ThreadPoolExecutor(
+    max_workers=min(2, os.cpu_count() or 1), thread_name_prefix="sim-fingers"
+)
+_growing: dict[tuple[int, int], concurrent.futures.Future[float]] = {}
+"""(person, finger) → its growth, begun when the person was first presented."""
+
+
+def _grow_fingers(person_seed: int) -> None:
+    """Begin growing (or loading from the disk cache) a person's ten fingers."""
+    for position in _ISO_FINGER_POSITIONS.values():
+        if (person_seed, position) not in _growing:
+            _growing[(person_seed, position)] = _GROWERS.submit(_grow, person_seed, position)
+
+
+def _grow(person_seed: int, position: int) -> float:
+    # Reading the ridge period grows the master, which then stays cached.
+    return SyntheticFinger(person_seed=person_seed, finger=position).ridge_period
+
+
+async def _finger_grown(person_seed: int, position: int) -> None:
+    _grow_fingers(person_seed)
+    key = (person_seed, position)
+    growth = _growing[key]
+    if growth.cancel():
+        # Still queued behind the person's other fingers, and wanted now: grown here.
+        ridge_period = await asyncio.to_thread(_grow, person_seed, position)
+        growth = concurrent.futures.Future()
+        growth.set_result(ridge_period)
+        _growing[key] = growth
+    await asyncio.wrap_future(growth)
 
 
 def _failed(code: str, info: str) -> dict[str, Any]:
