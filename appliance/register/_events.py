@@ -14,7 +14,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Annotated, Any, Final
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from appliance._text import Text
 from appliance.domain import (
@@ -25,8 +25,6 @@ from appliance.domain import (
     ServiceType,
     Sex,
     Step,
-    validate_kk,
-    validate_nik,
 )
 
 from ._canonical import CANONICAL_ENCODER, event_body
@@ -89,16 +87,12 @@ class Event:
         }
 
 
-def _nik(value: str) -> str:
-    return validate_nik(value)
-
-
-def _kk(value: str) -> str:
-    return validate_kk(value)
-
-
-Nik = Annotated[str, AfterValidator(_nik)]
-Kk = Annotated[str, AfterValidator(_kk)]
+# The register records what was accepted under the rules of its day, and re-reads it under
+# every later version of them (verify, a migration's replay): so it checks the numbers'
+# form only. Whether a NIK or KK is acceptable (its region, date, serial) is decided at
+# intake, where the form's NikField and KkField refuse it with the part that is wrong.
+Nik = Annotated[str, Field(pattern=r"^[0-9]{16}$")]
+Kk = Annotated[str, Field(pattern=r"^[0-9]{16}$")]
 ShortText = Annotated[str, Field(min_length=1, max_length=200)]
 
 
