@@ -250,7 +250,10 @@ async def test_one_event_with_a_huge_seq_does_not_stop_the_collector(fleet: Flee
                     await attacker.publish(StationTopics("s1").register, payload, qos=1)
             # Both bad seqs are one flag: the same fault, within its minute.
             assert await _wait_flags(collector, store, "s1", 2) == ["malformed"] * 2
-            assert [flag.detail for flag in store.flags("s1")] == ["[0]: bad seq", "[0]: bad mono_ns"]
+            assert [flag.detail for flag in store.flags("s1")] == [
+                "[0]: bad seq",
+                "[0]: bad mono_ns",
+            ]
             assert all(flag.seq is None for flag in store.flags("s1"))
             assert not collecting.done()
             uplink = fleet.uplink(register, broker)
