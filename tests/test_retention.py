@@ -6,18 +6,24 @@ twice or forgotten."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 
 from appliance.biostore import BiometricStore, Modality, create_master_key
 from appliance.clock import ManualTimekeeper
+from appliance.config import load_config
+from appliance.doctor import DoctorLimits, Level
+from appliance.doctor._retention import _inspect_retention
 from appliance.register import EventType, Register, StationKey, verify_register
 from appliance.retention import DAY_S, RetentionPurge
 from tests.support import REPO, SUBMITTED
@@ -97,8 +103,9 @@ async def test_ended_applications_go_after_the_retention_days_and_the_others_sta
             ]
             (event,) = (e for e in reg.events() if e.type == EventType.BIOMETRICS_PURGED)
             assert event.app is None  # counts only: never whose captures they were
-            (totals,) = reg.query("SELECT purges, applications, blobs FROM biometric_purges")
-            assert totals == {"purges": 1, "applications": 2, "blobs": 6}
+            with closing(sqlite3.connect(f"{reg.path.as_uri()}?mode=ro", uri=True)) as db:
+                totals = db.execute("SELECT purges, applications, blobs FROM biometric_purges")
+                assert totals.fetchall() == [(1, 2, 6)]  # the derived table follows
 
             clock.advance(DAY_S)  # nothing more due: no empty event
             await next_turn(clock)
@@ -243,3 +250,40 @@ def test_sigkill_during_purges_keeps_what_must_be_kept_and_counts_every_purge(
         assert sum(r["applications"] for r in reported) == len(due)
         assert sum(r["blobs"] for r in reported) == 3 * len(due)
         assert bio.purge_tally().applications == 0
+
+
+def test_the_doctor_counts_what_awaits_the_purge_and_warns_when_it_is_not_running(
+    tmp_path: Path, station_key: StationKey
+) -> None:
+    file = tmp_path / "station.toml"
+    file.write_text(
+        '[station]\nid = "s1"\noffice = "Kecamatan Lumajang"\n[paths]\nstate_dir = "state"\n'
+        f"[biometrics]\nretention_days = {RETENTION_DAYS}\n",
+        encoding="utf-8",
+    )
+    config = load_config(file)
+    create_master_key(config.biometric_key_path)
+    clock = ManualTimekeeper()
+    with (
+        Register.open(config.register_path, station_id="s1", key=station_key, clock=clock) as reg,
+        BiometricStore.open(
+            config.biometrics_dir, master_key_path=config.biometric_key_path
+        ) as bio,
+    ):
+        for app in ("A", "B"):
+            fill(bio, app)
+            end_application(reg, app)
+        fill(bio, "OPEN")
+        clock.advance((RETENTION_DAYS + 1) * DAY_S)
+        (finding,) = asyncio.run(_inspect_retention(config, DoctorLimits(), clock))
+        assert finding.level is Level.OK  # due a day ago: the next daily purge takes them
+        assert finding.details["applications_awaiting_purge"] == 2
+        assert finding.details["blobs_awaiting_purge"] == 6
+        clock.advance(2 * DAY_S)
+        (finding,) = asyncio.run(_inspect_retention(config, DoctorLimits(), clock))
+    assert finding.level is Level.WARNING
+    assert finding.advice is not None
+    shown = json.dumps(finding.to_json(), ensure_ascii=False)
+    assert "3508014101900001" not in shown  # counts only
+    assert '"A"' not in shown
+    assert finding.details["applications_held"] == 3

@@ -11,9 +11,12 @@ import json
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Final
 
 from appliance.domain import EventType
+
+from ._sqlite import connect, sqlite_errors
 
 # An application ends when its card is handed over (after activation), or when its file
 # is returned; neither can be undone, and no capture is needed afterwards.
@@ -60,4 +63,21 @@ def purge_reports(conn: sqlite3.Connection, *, after: int) -> list[PurgeReport]:
     return reports
 
 
-__all__ = ["ENDING_EVENTS", "PurgeReport", "application_endings", "purge_reports"]
+def read_application_endings(path: Path, application_ids: Iterable[str]) -> dict[str, str]:
+    """`application_endings` of the register at `path`, read-only (for `appliance
+    doctor`): it never creates, migrates or writes the file."""
+    conn = connect(path, read_only=True)
+    try:
+        with sqlite_errors(path):
+            return application_endings(conn, application_ids)
+    finally:
+        conn.close()
+
+
+__all__ = [
+    "ENDING_EVENTS",
+    "PurgeReport",
+    "application_endings",
+    "purge_reports",
+    "read_application_endings",
+]
