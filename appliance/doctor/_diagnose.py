@@ -26,6 +26,7 @@ from ._keys import _key_findings
 from ._limits import DoctorLimits
 from ._register import _inspect_register
 from ._report import Finding, Level, Report, _check_failed, render
+from ._retention import _inspect_retention
 
 log = get_logger(__name__)
 
@@ -52,6 +53,9 @@ async def diagnose(
         register = group.create_task(_guarded("register", _inspect_register(config, limits)))
         disk = group.create_task(_guarded("disk", _inspect_disk(config, limits)))
         keys = group.create_task(_guarded("keys", _checked_keys(config)))
+        retention = group.create_task(
+            _guarded("retention", _inspect_retention(config, limits, clock or SystemClock()))
+        )
     report = Report(
         station=config.station.id,
         findings=(
@@ -60,6 +64,7 @@ async def diagnose(
             *devices.result(),
             *broker.result(),
             *register.result(),
+            *retention.result(),
             *keys.result(),
             *disk.result(),
             _clock_finding(config, clock or SystemClock()),
