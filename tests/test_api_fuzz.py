@@ -43,6 +43,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from appliance.clock import ManualTimekeeper
+from appliance.domain import NUMBER_PATTERN, IdentityError, validate_nik
 from appliance.register import BlankReceived
 from sim.pcscd import PrivatePcscd
 
@@ -509,7 +510,10 @@ async def test_a_refused_form_says_at_each_field_what_is_wrong_in_the_language_a
         "id": "Paling sedikit 1 karakter.",
         "en": "At least 1 character(s).",
     }
-    assert problems["body.sex"]["problem"] == "Harus salah satu dari: 'L' or 'P'."
+    assert problems["body.sex"]["messages"] == {
+        "id": "Harus salah satu dari: 'L' atau 'P'.",
+        "en": "Must be one of: 'L' or 'P'.",
+    }
     assert indonesian.json()["message"] == "Isian tidak sah: kk, name, sex."
     assert [d["problem"] for d in english.json()["details"]] == [
         d["messages"]["en"] for d in indonesian.json()["details"]
@@ -543,3 +547,31 @@ async def test_the_public_stream_needs_no_login_and_carries_the_queue_only(
         "service": "hilang",
         "state": "waiting",
     }
+
+
+async def test_a_nik_refused_by_the_domain_is_named_at_its_field_in_the_language_asked(
+    fuzzing: Fuzzing,
+) -> None:
+    """Found by review (defect 4): every bad NIK got the same message, and a pattern's
+    refusal pydantic's English even in Indonesian."""
+    rig = fuzzing.rig
+    head, _, _ = await fuzzing.settled_state()
+    body = {**form("A-001"), "nik": "3500011708900116"}  # regency 00
+    indonesian = await rig.call("siti", "POST", "/applications", json=body)
+    english = await rig.http.post(
+        "/api/v1/applications", json=body, headers={**rig.as_("siti"), "Accept-Language": "en"}
+    )
+    with pytest.raises(IdentityError) as refusal:
+        validate_nik(body["nik"])
+    text = refusal.value.text
+    for response, language in ((indonesian, "id"), (english, "en")):
+        assert (response.status_code, response.json()["code"]) == (422, "invalid_input")
+        (detail,) = response.json()["details"]
+        assert (detail["field"], detail["code"]) == ("body.nik", refusal.value.code)
+        assert detail["problem"] == text.in_language(language)
+        assert detail["messages"] == {"id": text.id, "en": text.en}
+        assert body["nik"] not in response.text
+    assert indonesian.json()["message"] == f"Isian tidak sah: nik: {text.id}"
+    schema = fuzzing.schema.raw_schema["components"]["schemas"]["SubmitForm"]["properties"]
+    assert schema["nik"]["pattern"] == schema["kk"]["pattern"] == NUMBER_PATTERN
+    assert rig.station.register.head() == head

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from appliance.domain import Step
+from appliance.domain import ApplicationState, Step
 from appliance.pipeline import ApplicationView, SubmitForm
 
 from ._deps import Context, Me
 from ._models import ApplicationId, Check, Validate
 
 router = APIRouter(prefix="/applications", tags=["applications"])
-
-State = Literal["in_progress", "waiting_blank", "returned", "completed"]
 
 
 @router.post("", status_code=201)
@@ -26,7 +24,7 @@ async def submit(body: SubmitForm, me: Me, context: Context) -> ApplicationView:
 async def applications(
     _me: Me,
     context: Context,
-    state: Annotated[State | None, Query()] = None,
+    state: Annotated[ApplicationState | None, Query()] = None,
     step: Annotated[Step | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[ApplicationView]:

@@ -41,8 +41,10 @@ _PROBLEMS: Final[Mapping[str, Text]] = MappingProxyType(
             "Paling banyak {max_length} karakter.", "At most {max_length} character(s)."
         ),
         "string_pattern_mismatch": Text("Bentuknya tidak sesuai.", "Not in the expected form."),
-        "enum": Text("Harus salah satu dari: {expected}.", "Must be one of: {expected}."),
-        "literal_error": Text("Harus salah satu dari: {expected}.", "Must be one of: {expected}."),
+        "enum": Text("Harus salah satu dari: {expected_id}.", "Must be one of: {expected}."),
+        "literal_error": Text(
+            "Harus salah satu dari: {expected_id}.", "Must be one of: {expected}."
+        ),
         "int_type": Text("Harus bilangan bulat.", "Must be a whole number."),
         "int_parsing": Text("Harus bilangan bulat.", "Must be a whole number."),
         "int_from_float": Text("Harus bilangan bulat.", "Must be a whole number."),
@@ -93,6 +95,8 @@ def _problem(error: Mapping[str, Any]) -> FieldProblem:
         filled = Text("Isian tidak sah.", message)
     else:
         values = _Limits({key: str(value) for key, value in context.items()})
+        # pydantic lists the choices as "'a', 'b' or 'c'".
+        values["expected_id"] = " atau ".join(values["expected"].rsplit(" or ", 1))
         filled = Text(template.id.format_map(values), template.en.format_map(values))
     return FieldProblem(field=".".join(location), label=".".join(shown), code=kind, text=filled)
 

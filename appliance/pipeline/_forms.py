@@ -11,7 +11,7 @@ from datetime import date
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from appliance.domain import Document, MaritalStatus, Role, ServiceType, Sex
+from appliance.domain import Document, KkField, MaritalStatus, NikField, Role, ServiceType, Sex
 from appliance.register import Biodata
 
 
@@ -33,8 +33,10 @@ class SubmitForm(BaseModel):
 
     ticket: str = Field(min_length=1, max_length=16)
     service: ServiceType
-    nik: str = Field(min_length=16, max_length=16, pattern=r"^[0-9]{16}$")
-    kk: str = Field(min_length=16, max_length=16, pattern=r"^[0-9]{16}$")
+    nik: NikField
+    """Checked whole here (region, date, serial): a refusal names the wrong part, in the
+    officer's language, at the field."""
+    kk: KkField
     name: str = Field(min_length=1, max_length=60)
     birth_date: date
     sex: Sex
