@@ -31,8 +31,8 @@ from ._events import (
 )
 from ._projections import apply_event
 from ._queries import RegisterReads
-from ._schema import STOCK_QUERY
 from ._reads import PurgeReport, application_endings, purge_reports
+from ._schema import IN_PROCESS_CARDS, STOCK_QUERY
 from ._signing import StationKey
 from ._sqlite import connect, migrate, sqlite_errors
 
@@ -294,8 +294,8 @@ class Register(RegisterReads):
         """Cards fed and neither issued nor spoiled, oldest first."""
         with self._lock, sqlite_errors(self._path):
             rows = self._conn.execute(
-                "SELECT fed_seq, application_id, printer, card_serial, state FROM cards "
-                "WHERE state IN ('fed', 'personalised', 'printed') ORDER BY fed_seq"
+                "SELECT fed_seq, application_id, printer, card_serial, state FROM cards "  # noqa: S608 - enum literals
+                f"WHERE state IN {IN_PROCESS_CARDS} ORDER BY fed_seq"
             ).fetchall()
         return [OpenCard(*row) for row in rows]
 
