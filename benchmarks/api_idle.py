@@ -42,7 +42,7 @@ def _voluntary_switches() -> int:
     raise RuntimeError("no voluntary_ctxt_switches in /proc/self/status")
 
 
-class _CountingSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-type]
+class _CountingSelector(selectors.DefaultSelector):
     """The platform's selector, counting how often the event loop comes back from it."""
 
     returns = 0
@@ -50,7 +50,7 @@ class _CountingSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-t
     def select(self, timeout: float | None = None) -> list[Any]:
         ready = super().select(timeout)
         _CountingSelector.returns += 1
-        return ready  # type: ignore[no-any-return]
+        return ready
 
 
 async def _idle(mode: str, idle_s: float) -> dict[str, float]:
