@@ -85,6 +85,11 @@ class Check(_Body):
 class Validate(_Body):
     valid: bool
     reason: str | None = Field(default=None, min_length=1, max_length=200)
+    confirm_region: bool = Field(
+        default=False,
+        description="The section head confirms a NIK region code missing from the official "
+        "list (the application's `region_to_confirm`); without it such a file is not validated.",
+    )
 
 
 class BlanksReceived(_Body):

@@ -23,7 +23,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, Final
 
-from appliance.domain import mask_nik
+from appliance.domain import TICKET_TRANSITIONS, mask_nik
 from appliance.register import Event, EventType
 
 
@@ -63,6 +63,7 @@ _NOTHING_PERSONAL: Final = (
     EventType.STEP_BREACHED,
     EventType.BIOMETRICS_RECORDED,
     EventType.BIOMETRICS_PURGED,
+    EventType.REGION_CONFIRMED,
     EventType.BLANK_RECEIVED,
     EventType.BLANK_FED,
     EventType.BLANK_FEED_FAILED,
@@ -86,10 +87,13 @@ OFFICER_DATA: Final[Mapping[EventType, Callable[[Data], Data]]] = MappingProxyTy
 
 PUBLIC_STATE: Final[Mapping[EventType, str]] = MappingProxyType(
     {
-        EventType.QUEUE_TICKET_ISSUED: "waiting",
-        EventType.QUEUE_CALLED: "called",
-        EventType.QUEUE_RECALLED: "called",
-        EventType.QUEUE_NO_SHOW: "no_show",
+        kind: TICKET_TRANSITIONS[kind].to_state.value
+        for kind in (
+            EventType.QUEUE_TICKET_ISSUED,
+            EventType.QUEUE_CALLED,
+            EventType.QUEUE_RECALLED,
+            EventType.QUEUE_NO_SHOW,
+        )
     }
 )
 """The events the public sees, and the ticket's state after each."""

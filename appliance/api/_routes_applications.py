@@ -50,7 +50,9 @@ async def check(app_id: ApplicationId, body: Check, me: Me, context: Context) ->
 async def validate(
     app_id: ApplicationId, body: Validate, me: Me, context: Context
 ) -> ApplicationView:
-    return await context.pipeline.validate(me, app_id, valid=body.valid, reason=body.reason)
+    return await context.pipeline.validate(
+        me, app_id, valid=body.valid, reason=body.reason, confirm_region=body.confirm_region
+    )
 
 
 @router.post("/{app_id}/transfer")

@@ -39,6 +39,7 @@ class EventType(StrEnum):
     BIOMETRICS_RECORDED = "biometrics.recorded"
     BIOMETRICS_PURGED = "biometrics.purged"
     APPLICATION_OVERDUE = "application.overdue"
+    REGION_CONFIRMED = "application.region_confirmed"
     BLANK_RECEIVED = "blank.received"
     BLANK_FED = "blank.fed"
     BLANK_FEED_FAILED = "blank.feed_failed"
@@ -251,6 +252,15 @@ APPLICATION_TRANSITIONS: Final[Mapping[EventType, ApplicationTransition]] = Mapp
                 _STATION,
             ),
             _app(EventType.STEP_BREACHED, _OPEN, _A, AtStep.EVENT, (None, None, None), _STATION),
+            # A region code missing from the official list, confirmed at validation.
+            _app(
+                EventType.REGION_CONFIRMED,
+                _OPEN,
+                frozenset({Phase.ACTIVE, Phase.FINISHED}),
+                Step.VALIDATE,
+                (None, None, None),
+                frozenset({Agent.SECTION_HEAD}),
+            ),
             _app(
                 EventType.BIOMETRICS_RECORDED,
                 _OPEN,

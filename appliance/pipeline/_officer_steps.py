@@ -23,6 +23,8 @@ from appliance.domain import (
     Document,
     DomainError,
     EventType,
+    RegionCheck,
+    RegionStatus,
     RequirementProfile,
     Role,
     ServiceType,
@@ -34,6 +36,7 @@ from appliance.domain import (
     check_nik_matches,
     mask_nik,
     missing_documents,
+    region_of,
 )
 from appliance.hal import DeviceError
 from appliance.logs import get_logger
@@ -187,10 +190,18 @@ class OfficerSteps:
                 )
 
     async def validate(
-        self, officer: Officer, app: str, *, valid: bool, reason: str | None
+        self,
+        officer: Officer,
+        app: str,
+        *,
+        valid: bool,
+        reason: str | None,
+        confirm_region: bool = False,
     ) -> None:
         """Step 3: the section head validates the file against the rules and the central
-        records; someone recorded before skips the biometric step."""
+        records; someone recorded before skips the biometric step. A NIK whose region code
+        the official list lacks is validated only with `confirm_region`, which the register
+        records."""
         core = self._core
         row = core.active(officer, app, Step.VALIDATE)
         submitted = core.work.submitted(app)
@@ -199,6 +210,17 @@ class OfficerSteps:
             raise Invalid(
                 "reason_required",
                 Text("Sebutkan alasan berkas tidak valid.", "Say why the file is not valid."),
+            )
+        unlisted = region_to_confirm(submitted.nik) if valid and problem is None else None
+        if unlisted is not None and not confirm_region:
+            raise Invalid(
+                "region_unconfirmed",
+                Text(
+                    f"{unlisted.unlisted.id if unlisted.unlisted else ''} Periksa dokumen "
+                    "pemohon, lalu konfirmasi kode wilayah ini untuk melanjutkan.",
+                    f"{unlisted.unlisted.en if unlisted.unlisted else ''} Check the "
+                    "applicant's documents, then confirm this region code to go on.",
+                ),
             )
         recorded = False
         if valid and problem is None:
@@ -225,6 +247,12 @@ class OfficerSteps:
                     application_id=app,
                 )
             else:
+                if unlisted is not None:
+                    txn.append(
+                        EventType.REGION_CONFIRMED,
+                        {"code": unlisted.code, "by": officer.actor(Role.SECTION_HEAD)},
+                        application_id=app,
+                    )
                 txn.append(
                     EventType.APPLICATION_ADVANCED, {"step": Step.BIOMETRIC}, application_id=app
                 )
@@ -304,6 +332,15 @@ class OfficerSteps:
         core.claims.release(row.id)
         self._deadlines.cancel(step_watch(row.id))
         core.encode_wake.set()
+
+
+def region_to_confirm(nik: str) -> RegionCheck | None:
+    """The NIK's region, if the official list lacks its regency or district code."""
+    try:
+        region = region_of(nik)
+    except DomainError:
+        return None  # refused at intake; a stored NIK from an older rule is not re-judged
+    return region if region.status is RegionStatus.UNLISTED else None
 
 
 def _rule_broken(submitted: ApplicationSubmitted, today: date) -> DomainError | None:

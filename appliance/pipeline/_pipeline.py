@@ -42,7 +42,7 @@ from ._core import DeviceSteps, PipelineCore
 from ._deadlines import Deadlines
 from ._device_steps import INTERRUPTED, LOOP, DeviceStepRunner
 from ._forms import Officer, SubmitForm
-from ._officer_steps import OfficerSteps
+from ._officer_steps import OfficerSteps, region_to_confirm
 from ._queue import QueueDesk
 from ._records import PersonRecords
 from ._settings import PipelineSection
@@ -185,9 +185,17 @@ class Pipeline:
         return self.application(app)
 
     async def validate(
-        self, officer: Officer, app: str, *, valid: bool, reason: str | None
+        self,
+        officer: Officer,
+        app: str,
+        *,
+        valid: bool,
+        reason: str | None,
+        confirm_region: bool = False,
     ) -> ApplicationView:
-        await self._steps.validate(officer, app, valid=valid, reason=reason)
+        await self._steps.validate(
+            officer, app, valid=valid, reason=reason, confirm_region=confirm_region
+        )
         return self.application(app)
 
     async def transfer(self, officer: Officer, app: str) -> ApplicationView:
@@ -245,6 +253,7 @@ class Pipeline:
             return_reason=row.return_reason,
             card=CardView(serial=card.card_serial, state=card.state) if card else None,
             last_failure=self._failure_of(row) if row.phase is Phase.WAITING else None,
+            region_to_confirm=_unconfirmed_region(row),
             needs_operator=row.id in core.needs_operator,
         )
 
@@ -255,3 +264,14 @@ class Pipeline:
         return FailureView(
             step=event.data["step"], code=event.data["code"], detail=event.data.get("detail", "")
         )
+
+
+def _unconfirmed_region(row: ApplicationRow) -> str | None:
+    """Before validation, the region code the section head is to confirm, if any."""
+    if row.state is not ApplicationState.IN_PROGRESS or row.step not in _BEFORE_BIOMETRIC:
+        return None
+    region = region_to_confirm(row.nik)
+    return region.code if region is not None else None
+
+
+_BEFORE_BIOMETRIC = frozenset({Step.SUBMIT, Step.CHECK, Step.VALIDATE})

@@ -54,6 +54,9 @@ class ApplicationView(_View):
     last_failure: FailureView | None
     needs_operator: bool
     """A failed device step waits for the operator to start it again."""
+    region_to_confirm: str | None = None
+    """A NIK region code missing from the official list: the section head confirms it at
+    validation (`confirm_region`)."""
 
 
 class TicketView(_View):

@@ -206,6 +206,14 @@ class BiometricsPurged(_Payload):
     retention_days: Annotated[int, Field(ge=0, le=3650)]
 
 
+class RegionConfirmed(_Payload):
+    """The section head confirmed a NIK's region code that the official list does not have
+    (a region newly split, say): the applicant is not refused for the list's gap."""
+
+    code: Annotated[str, Field(pattern=r"^[0-9]{6}$")]
+    by: Actor | None = None
+
+
 class ApplicationOverdue(_Payload):
     """The service promise (one working day) has passed without the card handed over."""
 
@@ -427,6 +435,14 @@ CATALOGUE: Final = MappingProxyType(
             description=Text(
                 "Data biometrik dimusnahkan sesuai masa simpan",
                 "Biometric data destroyed by the retention policy",
+            ),
+        ),
+        EventType.REGION_CONFIRMED: EventSpec(
+            RegionConfirmed,
+            needs_application=True,
+            description=Text(
+                "Kode wilayah yang belum terdaftar dikonfirmasi Kasi Yanmum",
+                "A region code missing from the list confirmed by the section head",
             ),
         ),
         EventType.APPLICATION_OVERDUE: EventSpec(
