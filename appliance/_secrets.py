@@ -7,10 +7,12 @@ import os
 import stat
 from pathlib import Path
 
+from appliance.errors import ApplianceError
+
 PRIVATE_DIRECTORY_MODE = 0o700
 
 
-class SecretFileError(Exception):
+class SecretFileError(ApplianceError):
     """A secret file is missing, already present, or too widely readable."""
 
 

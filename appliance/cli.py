@@ -20,17 +20,16 @@ from typing import Literal, NoReturn, TextIO
 
 import httpx
 
-from appliance._secrets import SecretFileError
 from appliance._text import Language, Text
 from appliance._version import __version__
 from appliance.config import DEFAULT_CONFIG_PATH, Config, ConfigError, load_config
 from appliance.domain import Role
+from appliance.errors import ApplianceError
 from appliance.keys import init_keys
 from appliance.logs import configure_logging, mask_identity_numbers
 from appliance.register import (
     Event,
     PublicKey,
-    RegisterError,
     export_csv,
     export_jsonl,
     read_events,
@@ -57,7 +56,7 @@ EXIT_USAGE = 2
 _STATUS_TIMEOUT_S = 10.0
 
 
-class CommandFailed(Exception):
+class CommandFailed(ApplianceError):
     """A command could not do its work; the message is for the person at the terminal."""
 
     def __init__(self, text: Text) -> None:
@@ -80,11 +79,18 @@ def run(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None) -> i
     except ConfigError as exc:
         _error(exc.render(language))
         return EXIT_USAGE
-    except CommandFailed as exc:
-        _error(exc.text.in_language(language))
+    except ApplianceError as exc:
+        _error(_said(exc, language))
         return EXIT_FAILURE
-    except (RegisterError, SecretFileError) as exc:
-        _error(str(exc))
+    except BaseExceptionGroup as group:
+        # The daemon's parts run in TaskGroups: a part that fails with the station's own
+        # error (the API's port taken, the register full) ends the run with it, said
+        # plainly; anything else is a bug and keeps its traceback.
+        failures, others = group.split(ApplianceError)
+        if failures is None or others is not None:
+            raise
+        for failure in _leaves(failures):
+            _error(_said(failure, language))
         return EXIT_FAILURE
     except BrokenPipeError:
         # The reader went away (`| head`): not an error; keep Python from
@@ -94,6 +100,19 @@ def run(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None) -> i
         return EXIT_OK
     except KeyboardInterrupt:
         return 130
+
+
+def _said(error: BaseException, language: Language) -> str:
+    text = getattr(error, "text", None)
+    return text.in_language(language) if isinstance(text, Text) else str(error)
+
+
+def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
+    return [
+        leaf
+        for error in group.exceptions
+        for leaf in (_leaves(error) if isinstance(error, BaseExceptionGroup) else [error])
+    ]
 
 
 def _error(message: str) -> None:

@@ -29,6 +29,7 @@ from pydantic import (
 
 from appliance._text import Text
 from appliance.domain import RequirementProfile, Step, step_budgets
+from appliance.errors import ApplianceError
 from appliance.hal._config import DeviceConfig, HalSection
 from appliance.issuance._settings import IssuanceSection
 from appliance.pipeline._records import SiakSection
@@ -234,7 +235,7 @@ class ConfigProblem:
     text: Text
 
 
-class ConfigError(Exception):
+class ConfigError(ApplianceError):
     """The config file cannot be used; names the file, each key and what is wrong."""
 
     def __init__(self, file: Path, problems: list[ConfigProblem]) -> None:

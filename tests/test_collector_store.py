@@ -33,12 +33,12 @@ from appliance.register import (
     Register,
     StationKey,
 )
+from appliance.sync._errors import StoreError
 from appliance.sync._store import (
     ChainBreak,
     CollectorStore,
     Conflict,
     Flag,
-    StoreError,
     open_store,
 )
 from appliance.sync._store_sqlite import SqliteStore

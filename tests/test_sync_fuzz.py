@@ -232,7 +232,11 @@ def test_a_state_is_refused_unless_signed_and_in_bounds(fields: dict[str, Any]) 
     online, bd_seq = fields.get("online"), fields.get("bd_seq")
     try:
         payload = sign_state(
-            station_key, "s1", online=online, bd_seq=bd_seq, head=fields.get("head")
+            station_key,
+            "s1",
+            online=online,  # type: ignore[arg-type]
+            bd_seq=bd_seq,  # type: ignore[arg-type]
+            head=fields.get("head"),
         )
     except (TypeError, ValueError):  # a float, NaN: nothing the station would sign
         return

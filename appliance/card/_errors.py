@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Literal
 
 from appliance._text import Text
+from appliance.errors import ApplianceError
 
 VerificationCode = Literal["hash_mismatch", "bad_signature", "untrusted_signer", "malformed"]
 
 
-class CardError(Exception):
+class CardError(ApplianceError):
     """Base of every card-data failure."""
 
 

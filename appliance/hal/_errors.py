@@ -14,6 +14,7 @@ from types import MappingProxyType
 from typing import Final
 
 from appliance._text import Text
+from appliance.errors import ApplianceError
 
 from ._status import DeviceState, DeviceStatus
 
@@ -192,7 +193,7 @@ def status_for(code: str, detail: str | None = None) -> DeviceStatus:
     return DeviceStatus(spec.state, code, reason)
 
 
-class DeviceError(Exception):
+class DeviceError(ApplianceError):
     """A device operation failed; `status` is the state it left the device in."""
 
     code: str = "device_error"

@@ -8,10 +8,11 @@ that is not the applicant's, a finger that did not match.
 from __future__ import annotations
 
 from appliance._text import Text
+from appliance.errors import ApplianceError
 from appliance.register import SpoilReason
 
 
-class IssuanceError(Exception):
+class IssuanceError(ApplianceError):
     """Base: `code` is stable (the API returns it), `text` is for the operator."""
 
     code: str = "issuance_error"

@@ -9,9 +9,10 @@ from __future__ import annotations
 from typing import ClassVar
 
 from appliance._text import Text
+from appliance.errors import ApplianceError
 
 
-class PipelineError(Exception):
+class PipelineError(ApplianceError):
     status: ClassVar[int] = 409
 
     def __init__(self, code: str, text: Text) -> None:

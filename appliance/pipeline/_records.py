@@ -31,6 +31,8 @@ from appliance.domain import mask_nik
 from appliance.fingerprint import decode_iso19794_2
 from appliance.logs import get_logger
 
+from ._errors import Unavailable
+
 log = get_logger(__name__)
 
 _NIK: Final = re.compile(r"[0-9]{16}")
@@ -93,7 +95,7 @@ RecordsErrorCode = Literal[
 ]
 
 
-class RecordsUnavailable(Exception):
+class RecordsUnavailable(Unavailable):
     """The central records could not say whether, or as whom, the applicant is recorded.
 
     `code` is stable, for machines; `text` is for the operator, Indonesian first. Neither
@@ -103,9 +105,7 @@ class RecordsUnavailable(Exception):
     text: Text
 
     def __init__(self, code: RecordsErrorCode, text: Text) -> None:
-        super().__init__(text.en)
-        self.code = code
-        self.text = text
+        super().__init__(code, text)
 
 
 class PersonRecords(Protocol):

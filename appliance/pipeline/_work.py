@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Literal, TypeVar
 
+from appliance._text import Text
 from appliance.biostore import BiometricStore, Modality
 from appliance.card import CardHolder, FingerTemplateRecord
 from appliance.domain import ServiceType, mask_nik
@@ -45,6 +46,7 @@ from appliance.issuance import (
 from appliance.logs import get_logger
 from appliance.register import ApplicationSubmitted, EventType, Register, StationKey
 
+from ._errors import PipelineError
 from ._records import PersonRecords
 from ._settings import PipelineSection
 
@@ -56,12 +58,14 @@ _CHIP_LABEL = "chip-{position}"
 _TICKET_TIMEOUT_S = 10.0
 
 
-class StepFailure(Exception):
-    """A device step ended without its output; `code` says why, for the register."""
+class StepFailure(PipelineError):
+    """A device step ended without its output; `code` says why, for the register, and
+    `detail` how, in the register's English."""
 
     def __init__(self, code: str, detail: str) -> None:
-        super().__init__(detail)
-        self.code = code
+        super().__init__(
+            code, Text(f"Langkah perangkat gagal: {detail}", f"The device step failed: {detail}")
+        )
         self.detail = detail
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from appliance._secrets import SecretFileError
+from appliance.errors import ApplianceError
 
 
-class RegisterError(Exception):
+class RegisterError(ApplianceError):
     """Base of every register failure. Nothing was written when one is raised."""
 
 
