@@ -15,9 +15,6 @@ class Claims:
     persons: dict[str, str] = field(default_factory=dict)
     devices: dict[str, str] = field(default_factory=dict)
 
-    def holder_of_person(self, person: str) -> str | None:
-        return self.persons.get(person)
-
     def free(self, devices: Iterable[str]) -> bool:
         return all(device not in self.devices for device in devices)
 

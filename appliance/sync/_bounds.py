@@ -31,15 +31,6 @@ def is_count(value: object, *, minimum: int = 0) -> bool:
     return type(value) is int and minimum <= value <= MAX_INT
 
 
-def count_field(document: dict[str, Any], name: str, *, minimum: int = 0) -> int:
-    """The integer field `name`, refused unless it is a count in [minimum, MAX_INT]."""
-    value = document.get(name)
-    if not is_count(value, minimum=minimum):
-        raise MalformedMessage(f"{name!r} must be an integer from {minimum} to {MAX_INT}")
-    assert isinstance(value, int)
-    return value
-
-
 def decode_document(payload: bytes, *, where: str) -> dict[str, Any]:
     """A JSON object from the network (telemetry, a device's status), within bounds."""
     if len(payload) > MAX_DOCUMENT_BYTES:
