@@ -279,6 +279,55 @@ async def test_concurrent_attempts_get_no_more_tries_than_max_failures(
         await directory.authenticate_async("siti", PIN)
 
 
+class GatedHasher(RecordingHasher):
+    """Holds the first verification until the test opens the gate, and notes the most
+    verifications ever in progress at once."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__()
+        self.gate = threading.Event()
+        self.first_entered = asyncio.Event()
+        self._loop = loop
+        self._lock = threading.Lock()
+        self._active = 0
+        self.most_at_once = 0
+
+    def verify(self, hash: str | bytes, password: str | bytes) -> Literal[True]:  # noqa: A002
+        with self._lock:
+            self._active += 1
+            self.most_at_once = max(self.most_at_once, self._active)
+            first = len(self.verified) == 0
+        try:
+            if first:
+                self._loop.call_soon_threadsafe(self.first_entered.set)
+                self.gate.wait()
+            return super().verify(hash, password)
+        finally:
+            with self._lock:
+                self._active -= 1
+
+
+async def test_verifications_run_one_at_a_time(staff_file: Path, clock: ManualClock) -> None:
+    """Each argon2 verification takes the hash's memory cost (64 MiB by default): logins
+    arriving together must not stack that up (the daemon's peak of a simulated day)."""
+    hasher = GatedHasher(asyncio.get_running_loop())
+    directory = StaffDirectory.load(staff_file, clock=clock, hasher=hasher)
+    first = asyncio.create_task(directory.authenticate_async("siti", PIN))
+    await hasher.first_entered.wait()
+    others = [
+        asyncio.create_task(directory.authenticate_async(person, secret))
+        for person, secret in [("budi", "kopi-tubruk-7"), ("siti", PIN), ("nobody", PIN)]
+    ]
+    # Each of them has either queued its verification in the default executor or is
+    # waiting its turn; a job queued behind theirs has run once theirs were taken up.
+    await asyncio.gather(*(asyncio.to_thread(lambda: None) for _ in range(len(others))))
+    hasher.gate.set()
+    outcomes = await asyncio.gather(first, *others, return_exceptions=True)
+    assert [getattr(outcome, "id", None) for outcome in outcomes[:3]] == ["siti", "budi", "siti"]
+    assert isinstance(outcomes[3], AuthenticationFailed)
+    assert hasher.most_at_once == 1
+
+
 # --- Secrets --------------------------------------------------------------------------
 
 
