@@ -31,8 +31,9 @@ _BOOT_ID_PATH = Path("/proc/sys/kernel/random/boot_id")
 # because some daemons set it on purpose to keep the kernel away from the RTC.
 _MAX_ERROR_SYNCED_US = 16_000_000
 COMPUTE_ALLOWANCE_S: Final = 30.0
-"""Real seconds a scaled clock's timeout grants at least (see `ScaledClock`): five times
-what a biometric step's computing took beside a busy loop on each of two cores."""
+"""Real seconds a scaled clock's timeout grants at least (see `ScaledClock`). Beside four
+busy loops on two cores the biometric step took 8.2 s of real time at 60x (p95,
+`benchmarks/day.py --hog 4`), past its 6 s there; 30 s leaves that over three times."""
 
 
 class Clock(Protocol):
