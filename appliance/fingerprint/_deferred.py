@@ -1,13 +1,12 @@
 """The fingerprint package's entry points to its numeric work, which loads on first use.
 
-numpy, SciPy and scikit-image cost the daemon about 60 MB and half a second at start,
-and only a finger to extract or to match needs them: the station starts, and idles,
-without them. The daemon goes further and runs them in a worker process (`_worker`).
+numpy costs about 20 MB and a fifth of a second at start, and only a finger to extract
+or to match needs it: the station starts, and idles, without it. The daemon goes further
+and runs the work in a worker process (`_worker`).
 """
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING, Final, Protocol
 
 if TYPE_CHECKING:
@@ -38,7 +37,7 @@ def extract_template(
     light background, as scanners deliver). Images at another resolution are resampled
     to 500 dpi first; the template is always at 500 dpi (197 pixels per cm).
     """
-    from ._extract import extract  # noqa: PLC0415 - numpy, SciPy and scikit-image load here
+    from ._extract import extract  # noqa: PLC0415 - numpy loads here
 
     return extract(image, finger_position=finger_position, resolution_dpi=resolution_dpi)
 
@@ -81,6 +80,10 @@ class InProcessFingerprints:
     async def extract_template(
         self, image: bytes, *, finger_position: int, resolution_dpi: int = WORKING_DPI
     ) -> FingerTemplate:
+        # asyncio (with ssl, 10 MB) is the daemon's already; the worker process, which
+        # imports this module too, never needs it.
+        import asyncio  # noqa: PLC0415
+
         return await asyncio.to_thread(
             extract_template, image, finger_position=finger_position, resolution_dpi=resolution_dpi
         )
@@ -98,5 +101,7 @@ class InProcessFingerprints:
                 image, finger_position=finger_position, resolution_dpi=resolution_dpi
             )
             return match_score(live, reference)
+
+        import asyncio  # noqa: PLC0415 - see extract_template
 
         return await asyncio.to_thread(work)

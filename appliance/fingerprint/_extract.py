@@ -11,7 +11,7 @@ al., Handbook of Fingerprint Recognition, 2nd ed., §3.7):
    scanner at a fixed resolution does not need a per-block frequency map);
 5. enhancement by a bank of even Gabor filters, one per quantised orientation, applied
    through the FFT and blended per pixel between the two nearest orientations;
-6. binarisation, removal of specks and pinholes, thinning (scikit-image);
+6. binarisation, removal of specks and pinholes, thinning (Zhang and Suen);
 7. crossing numbers on the skeleton: 1 is a ridge ending, 3 a bifurcation;
 8. pruning of false minutiae: near the finger's edge, in clusters, and pairs closer than
    most of a ridge period (spurs, bridges, breaks, short islands);
@@ -19,25 +19,36 @@ al., Handbook of Fingerprint Recognition, 2nd ed., §3.7):
    ridge (ending) or into the fork (bifurcation), decided by where its skeleton lies.
 
 The work is a fixed number of array passes over the image (16 inverse FFTs dominate), so
-its time depends on the image size, not on its content.
+its time depends on the image size, not on its content. It needs numpy and Pillow only
+(`_imageops` has the filters and the morphology): the worker that runs it stays small.
 """
 
 from __future__ import annotations
 
-import functools
 import io
 import math
 import struct
 import warnings
+from collections.abc import Iterator
 from typing import Final
 
 import numpy as np
 import numpy.typing as npt
 from PIL import Image
-from scipy import fft, ndimage
-from skimage.morphology import skeletonize
 
 from ._deferred import MAX_MINUTIAE, WORKING_DPI, ExtractionError
+from ._imageops import (
+    closing,
+    farther_than,
+    fill_holes,
+    gaussian_filter,
+    label,
+    opening,
+    sobel,
+    thin,
+    uniform_filter,
+    zoom,
+)
 from ._iso import ANGLE_UNITS, PPCM_500_DPI, FingerTemplate, Minutia, MinutiaKind
 
 _MIN_SIDE: Final = 96
@@ -62,14 +73,14 @@ def extract(
         raise ValueError(f"resolution {resolution_dpi} dpi is not 250-2000")
     gray = _decode(image)
     if resolution_dpi != WORKING_DPI:
-        gray = ndimage.zoom(gray, WORKING_DPI / resolution_dpi, order=1)
+        gray = zoom(gray, WORKING_DPI / resolution_dpi)
     height, width = gray.shape
     if min(height, width) < _MIN_SIDE:
         raise ExtractionError(f"a {width}x{height} image is too small for a fingerprint")
 
     ridges = 255.0 - gray  # ridges bright from here on
     mask, spread = _segment(ridges)
-    normalised = np.where(mask, (ridges - ndimage.uniform_filter(ridges, 17)) / spread, 0.0)
+    normalised = np.where(mask, (ridges - uniform_filter(ridges, 17)) / spread, 0.0)
     normalised = normalised.astype(np.float32)
     orientation, coherence = _orientation(normalised, mask)
     period = _ridge_period(normalised, mask)
@@ -127,16 +138,16 @@ def _checked(pixels: FloatArray) -> FloatArray:
 
 def _segment(ridges: FloatArray) -> tuple[BoolArray, FloatArray]:
     """The finger's area, and the local grey-level spread used to normalise it."""
-    mean = ndimage.uniform_filter(ridges, 17)
-    spread = np.sqrt(np.maximum(ndimage.uniform_filter(ridges * ridges, 17) - mean * mean, 0))
+    mean = uniform_filter(ridges, 17)
+    spread = np.sqrt(np.maximum(uniform_filter(ridges * ridges, 17) - mean * mean, 0))
     threshold = max(10.0, 0.35 * float(np.percentile(spread, 95)))
-    mask = ndimage.binary_opening(spread > threshold, iterations=3)
-    labels, count = ndimage.label(mask)
+    mask = opening(spread > threshold, 3)
+    labels, count = label(mask)
     if count == 0:
         raise ExtractionError("no fingerprint area found in the image")
     sizes = np.bincount(labels.ravel())[1:]
     largest = labels == 1 + int(np.argmax(sizes))
-    mask = ndimage.binary_fill_holes(ndimage.binary_closing(largest, iterations=4)) | largest
+    mask = fill_holes(closing(largest, 4)) | largest
     if mask.sum() < 64 * 64:
         raise ExtractionError("the fingerprint area is too small to match")
     return mask, np.maximum(spread, threshold).astype(np.float32)
@@ -144,14 +155,14 @@ def _segment(ridges: FloatArray) -> tuple[BoolArray, FloatArray]:
 
 def _orientation(normalised: FloatArray, mask: BoolArray) -> tuple[FloatArray, FloatArray]:
     """Ridge orientation (radians modulo pi, image axes) and its coherence (0-1)."""
-    gx = ndimage.sobel(normalised, axis=1)
-    gy = ndimage.sobel(normalised, axis=0)
-    gxx = ndimage.gaussian_filter(gx * gx, 4.0)
-    gyy = ndimage.gaussian_filter(gy * gy, 4.0)
-    gxy = ndimage.gaussian_filter(gx * gy, 4.0)
+    gx = sobel(normalised, 1)
+    gy = sobel(normalised, 0)
+    gxx = gaussian_filter(gx * gx, 4.0)
+    gyy = gaussian_filter(gy * gy, 4.0)
+    gxy = gaussian_filter(gx * gy, 4.0)
     # Doubled angles average without the 0/pi wrap; a second, wider pass bridges noise.
-    cos2 = ndimage.gaussian_filter(gxx - gyy, 6.0)
-    sin2 = ndimage.gaussian_filter(2 * gxy, 6.0)
+    cos2 = gaussian_filter(gxx - gyy, 6.0)
+    sin2 = gaussian_filter(2 * gxy, 6.0)
     gradient = 0.5 * np.arctan2(sin2, cos2)
     coherence = np.hypot(gxx - gyy, 2 * gxy) / (gxx + gyy + 1e-6)
     orientation = np.mod(gradient + np.pi / 2, np.pi)
@@ -172,16 +183,16 @@ def _ridge_period(normalised: FloatArray, mask: BoolArray) -> float:
     return float(np.clip(1 / peak, 5.0, 15.0)) if peak > 0 else 9.0
 
 
-# A bank is 16 spectra of the image's size (about 13 MB for a 500 x 400 scan), and the
-# period differs from finger to finger: a few banks serve the retries of one finger
-# without the cache growing into hundreds of megabytes over a day.
-@functools.lru_cache(maxsize=4)
-def _gabor_bank(shape: tuple[int, int], period: float) -> npt.NDArray[np.complex64]:
+def _gabor_spectra(shape: tuple[int, int], period: float) -> Iterator[npt.NDArray[np.complex64]]:
+    """The spectra of the bank's even Gabor filters, one orientation bin after another.
+
+    Made as they are used and not kept: the 16 of a bank are 8 MB for a 320 x 400 scan,
+    and each finger has its own period, so a kept bank would seldom serve again."""
     # Longer along the ridge than across it: smooths breaks without merging neighbours.
     sigma_along, sigma_across = 0.7 * period, 0.45 * period
     radius = math.ceil(3 * sigma_along)
     ky, kx = np.mgrid[-radius : radius + 1, -radius : radius + 1].astype(np.float64)
-    spectra = []
+    padded = np.zeros(shape)
     for b in range(_BINS):
         theta = b * math.pi / _BINS
         along = kx * math.cos(theta) + ky * math.sin(theta)
@@ -189,22 +200,27 @@ def _gabor_bank(shape: tuple[int, int], period: float) -> npt.NDArray[np.complex
         kernel = np.exp(-0.5 * ((along / sigma_along) ** 2 + (across / sigma_across) ** 2))
         kernel *= np.cos(2 * math.pi * across / period)
         kernel -= kernel.mean()
-        padded = np.zeros(shape)
         padded[: kernel.shape[0], : kernel.shape[1]] = kernel
-        spectra.append(fft.rfft2(np.roll(padded, (-radius, -radius), axis=(0, 1))))
-    return np.asarray(spectra, dtype=np.complex64)
+        spectrum = np.fft.rfft2(np.roll(padded, (-radius, -radius), axis=(0, 1)))
+        yield spectrum.astype(np.complex64)
 
 
 def _enhance(normalised: FloatArray, orientation: FloatArray, period: float) -> FloatArray:
-    spectra = _gabor_bank(normalised.shape, round(period, 1))
-    responses = fft.irfft2(fft.rfft2(normalised)[None] * spectra, s=normalised.shape, axes=(1, 2))
+    """Each pixel's response to the two filters nearest its orientation, blended; one
+    filter's response over the image at a time (16 at once were 8 MB more)."""
+    spectrum = np.fft.rfft2(normalised)
     position = orientation / (math.pi / _BINS)
     lower = np.floor(position).astype(np.intp) % _BINS
+    upper = (lower + 1) % _BINS
     weight = position - np.floor(position)
-    rows = np.arange(normalised.shape[0])[:, None]
-    cols = np.arange(normalised.shape[1])[None, :]
-    blended = (1 - weight) * responses[lower, rows, cols]
-    blended += weight * responses[(lower + 1) % _BINS, rows, cols]
+    nearer = np.empty_like(normalised)
+    farther = np.empty_like(normalised)
+    for b, kernel in enumerate(_gabor_spectra(normalised.shape, round(period, 1))):
+        response = np.fft.irfft2(spectrum * kernel, s=normalised.shape)
+        np.copyto(nearer, response, where=lower == b)
+        np.copyto(farther, response, where=upper == b)
+    blended = (1 - weight) * nearer
+    blended += weight * farther
     enhanced: FloatArray = blended.astype(np.float32)
     return enhanced
 
@@ -215,7 +231,7 @@ def _skeleton(ridge: BoolArray, mask: BoolArray, period: float) -> BoolArray:
     # Specks and pinholes become tiny loops and islands, each worth two false minutiae.
     ridge = _without_small_components(ridge, speck)
     ridge = ~_without_small_components(~ridge, speck)
-    skeleton: BoolArray = skeletonize(ridge & mask)  # type: ignore[no-untyped-call]
+    skeleton = thin(ridge & mask)
     # Skeleton pieces shorter than a couple of ridge periods are islands, not ridges.
     return _without_small_components(skeleton, int(2 * period), connectivity=2)
 
@@ -223,8 +239,7 @@ def _skeleton(ridge: BoolArray, mask: BoolArray, period: float) -> BoolArray:
 def _without_small_components(
     image: BoolArray, min_size: int, *, connectivity: int = 1
 ) -> BoolArray:
-    structure = ndimage.generate_binary_structure(2, connectivity)
-    labels, _ = ndimage.label(image, structure=structure)
+    labels, _ = label(image, connectivity=connectivity)
     sizes = np.bincount(labels.ravel())
     keep = sizes >= min_size
     keep[0] = False
@@ -246,7 +261,7 @@ def _minutiae(
         for dy, dx in ((0, 1), (0, 2), (1, 2), (2, 2), (2, 1), (2, 0), (1, 0), (0, 0))
     ]
     crossings = sum(np.abs(ring[i] - ring[(i + 1) % 8]) for i in range(8)) // 2
-    inside = ndimage.distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1] > _EDGE_MARGIN
+    inside = farther_than(mask, _EDGE_MARGIN)
     kinds = np.zeros(skeleton.shape, dtype=np.int8)
     kinds[skeleton & inside & (crossings == 1)] = MinutiaKind.ENDING
     kinds[skeleton & inside & (crossings == 3)] = MinutiaKind.BIFURCATION

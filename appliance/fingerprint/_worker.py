@@ -1,8 +1,8 @@
 """The daemon's side of the fingerprint worker: started on demand, stopped when idle.
 
-Extraction and matching need numpy, SciPy and scikit-image: about 80 MB once imported,
-and tens more for one extraction's arrays, which glibc does not always give back. In the
-daemon they would stay for the rest of its life after the first applicant. In a worker
+Extraction and matching need numpy: 35 MB for the worker once imported, and up to 25
+more for one extraction's arrays, which glibc does not always give back. In the daemon
+they would stay for the rest of its life after the first applicant. In a worker
 process they last as long as the fingers keep coming: the worker stops after
 `idle_stop_s` without a request, and the next finger starts a new one
 (docs/footprint.md has the figures).
