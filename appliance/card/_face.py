@@ -23,9 +23,7 @@ import io
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
-from typing import Final, Literal
-
-from PIL import Image, ImageDraw, ImageFont, ImageOps
+from typing import TYPE_CHECKING, Final, Literal
 
 from ._errors import CardDataError
 from ._holder import CardHolder
@@ -34,7 +32,12 @@ from ._images import flatten, open_image
 CARD_FACE_SIZE: Final = (1016, 648)
 CARD_FACE_DPI: Final = 300
 
-Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
+# Pillow (about 6 MB with its libraries) loads with the first face drawn, not with the
+# daemon: a station idles without it (docs/footprint.md).
+if TYPE_CHECKING:
+    from PIL import Image, ImageDraw, ImageFont
+
+    Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
 
 _FONTS: Final = {
     False: (
@@ -111,6 +114,8 @@ def render_card_face(
         raise ValueError(
             f"issued_at falls on {day}, but the card's date of issue is {holder.issue_date}"
         )
+    from PIL import Image, ImageDraw  # noqa: PLC0415 - see Font
+
     face = Image.new("RGB", CARD_FACE_SIZE, _PAPER)
     draw = ImageDraw.Draw(face)
     _draw_header(draw, holder)
@@ -215,6 +220,8 @@ def _draw_issue(draw: ImageDraw.ImageDraw, holder: CardHolder) -> None:
 def _paste_photo(face: Image.Image, photo: Image.Image | bytes) -> None:
     box = _PHOTO_BOX
     size = (box[2] - box[0], box[3] - box[1])
+    from PIL import Image, ImageOps  # noqa: PLC0415 - see Font
+
     image = _loaded(photo, mode="RGB", what="photo")
     face.paste(ImageOps.fit(image, size, method=Image.Resampling.LANCZOS), box[:2])
 
@@ -222,6 +229,8 @@ def _paste_photo(face: Image.Image, photo: Image.Image | bytes) -> None:
 def _paste_signature(face: Image.Image, signature: Image.Image | bytes) -> None:
     box = _SIGNATURE_BOX
     size = (box[2] - box[0], box[3] - box[1])
+    from PIL import Image, ImageOps  # noqa: PLC0415 - see Font
+
     image = ImageOps.contain(
         _loaded(signature, mode="L", what="signature"), size, method=Image.Resampling.LANCZOS
     )
@@ -232,6 +241,8 @@ def _paste_signature(face: Image.Image, signature: Image.Image | bytes) -> None:
 
 
 def _loaded(source: Image.Image | bytes, *, mode: Literal["RGB", "L"], what: str) -> Image.Image:
+    from PIL import Image  # noqa: PLC0415 - see Font
+
     image = open_image(source, what=what) if isinstance(source, bytes) else source
     try:
         return flatten(image, mode=mode)
@@ -290,6 +301,8 @@ def _longest_prefix(word: str, font: Font, width: int) -> int:
 
 @cache
 def _font(size: int, *, bold: bool) -> Font:
+    from PIL import ImageFont  # noqa: PLC0415 - see Font
+
     for candidate in _FONTS[bold]:
         try:
             return ImageFont.truetype(candidate, size)

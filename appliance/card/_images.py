@@ -7,11 +7,14 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Literal
-
-from PIL import Image
+from typing import TYPE_CHECKING, Literal
 
 from ._errors import CardDataError
+
+# Pillow (about 6 MB with its libraries) loads with the first image handled, not with
+# the daemon: a station idles without it (docs/footprint.md).
+if TYPE_CHECKING:
+    from PIL import Image
 
 _JPEG_MAGIC = b"\xff\xd8\xff"
 _JPEG2000_MAGICS = (
@@ -54,6 +57,8 @@ def image_format(data: bytes) -> ImageFormat | None:
 
 def open_image(data: bytes, *, what: str) -> Image.Image:
     """Open image bytes with Pillow (lazily: only the header is read until pixels are used)."""
+    from PIL import Image  # noqa: PLC0415 - see the imports
+
     try:
         return Image.open(io.BytesIO(data))
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
@@ -67,6 +72,8 @@ def card_image(
     are; anything else, or anything larger, re-encoded as JPEG in `mode` (colour for the
     face, grey for the signature) with transparency laid on white, at the largest size
     (up to 480 x 640) and best quality that fit `max_bytes`."""
+    from PIL import Image  # noqa: PLC0415 - see the imports
+
     image = open_image(data, what=what)
     found = image_format(data)
     if found is not None and len(data) <= max_bytes:
@@ -94,6 +101,8 @@ def card_image(
 def flatten(image: Image.Image, *, mode: Literal["RGB", "L"]) -> Image.Image:
     """The image in `mode`, transparent parts white (a signature pad draws on nothing)."""
     if image.mode in {"RGBA", "LA", "PA"} or "transparency" in image.info:
+        from PIL import Image  # noqa: PLC0415 - see the imports
+
         rgba = image.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (_WHITE, _WHITE, _WHITE, _WHITE))
         image = Image.alpha_composite(white, rgba)

@@ -22,9 +22,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from enum import StrEnum
-from typing import Any, Final, Literal, Self
+from typing import TYPE_CHECKING, Any, Final, Literal, Self
 
-from PIL import Image
 from pydantic import PositiveFloat
 
 from appliance._text import Text
@@ -35,6 +34,11 @@ from ._errors import DeviceFault, DeviceTimeout, status_for
 from ._registry import DeviceKind, DeviceType, register
 from ._status import READY, DeviceIdentity, DeviceState, DeviceStatus
 from ._usb import USB_CHECKLIST, UsbBulkDevice, UsbDeviceConfig
+
+# Pillow (about 6 MB with its libraries) loads with the first card printed, not with the
+# daemon: a station idles without it (docs/footprint.md).
+if TYPE_CHECKING:
+    from PIL import Image
 
 log = get_logger(__name__)
 
@@ -127,6 +131,8 @@ def front_panel(image: Image.Image | bytes) -> bytes:
     The image is dithered to one bit, turned so that each line runs along the card's
     short edge as the head prints it, set 1 for ink, and compressed line by line.
     """
+    from PIL import Image  # noqa: PLC0415 - see the imports
+
     if isinstance(image, bytes):
         image = _png(image)
     if image.size != (PANEL_WIDTH, PANEL_HEIGHT):
@@ -157,6 +163,8 @@ def compress_panel(lines: bytes) -> bytes:
 
 
 def _png(data: bytes) -> Image.Image:
+    from PIL import Image  # noqa: PLC0415 - see the imports
+
     try:
         image = Image.open(io.BytesIO(data))
     except (OSError, Image.DecompressionBombError) as exc:

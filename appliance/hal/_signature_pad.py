@@ -15,7 +15,6 @@ import itertools
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from PIL import Image, ImageDraw
 from pydantic import Field
 
 from appliance._text import Text
@@ -144,6 +143,10 @@ class SignaturePad(SerialLineDevice):
 
 def render_png(samples: list[PenSample], width: int, height: int, max_pressure: int) -> bytes:
     """Ink the pen path on white, line width following pressure; lifted pen draws nothing."""
+    # Pillow (about 6 MB with its libraries) loads with the first signature, not with the
+    # daemon: a station idles without it (docs/footprint.md).
+    from PIL import Image, ImageDraw  # noqa: PLC0415
+
     image = Image.new("L", (width, height), 255)
     draw = ImageDraw.Draw(image)
     for previous, sample in itertools.pairwise(samples):

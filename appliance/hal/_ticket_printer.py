@@ -15,13 +15,13 @@ error) and n=4 (paper sensors: near-end, end). Each answer is one byte whose bit
 
 from __future__ import annotations
 
+import functools
+import json
 from dataclasses import dataclass
 from datetime import datetime
+from importlib import resources
 from typing import Any, Final, Literal, Self
 
-from escpos.capabilities import get_profile
-from escpos.constants import QR_ECLEVEL_M
-from escpos.printer import Dummy
 from pydantic import PositiveFloat, model_validator
 
 from appliance._text import Text
@@ -63,9 +63,34 @@ class Ticket:
             raise ValueError(f"QR payload must be 1 to {_MAX_QR_CHARS} characters")
 
 
+# python-escpos, with qrcode, python-barcode, PyYAML and Pillow, is about 10 MB once
+# imported (its printer database alone 3.5): it loads with the first job, so that a
+# station idles without it (docs/footprint.md).
+def _job(profile: str) -> Any:
+    """An empty python-escpos job that collects the bytes for `profile`."""
+    from escpos.printer import Dummy  # noqa: PLC0415
+
+    return Dummy(profile=profile)
+
+
+def _qr_error_correction() -> int:
+    from escpos.constants import QR_ECLEVEL_M  # noqa: PLC0415
+
+    level: int = QR_ECLEVEL_M
+    return level
+
+
+@functools.cache
+def escpos_profiles() -> frozenset[str]:
+    """The printer profiles python-escpos knows, read from its printer database without
+    importing it (the config names one, checked when the config is read)."""
+    database = resources.files("escpos").joinpath("capabilities.json").read_bytes()
+    return frozenset(json.loads(database)["profiles"])
+
+
 def ticket_bytes(ticket: Ticket, *, profile: str = "default") -> bytes:
     """The ESC/POS job for one ticket, composed by python-escpos."""
-    job = Dummy(profile=profile)
+    job = _job(profile)
     job.hw("INIT")
     job.set(align="center", bold=True)
     job.textln(ticket.office)
@@ -76,7 +101,7 @@ def ticket_bytes(ticket: Ticket, *, profile: str = "default") -> bytes:
     job.set(custom_size=True, width=1, height=1)
     job.textln(ticket.service)
     job.textln(ticket.issued_at.strftime("%d-%m-%Y %H:%M"))
-    job.qr(ticket.qr_payload, native=True, size=6, ec=QR_ECLEVEL_M)
+    job.qr(ticket.qr_payload, native=True, size=6, ec=_qr_error_correction())
     job.ln()
     job.textln("Mohon menunggu panggilan")
     job.cut()
@@ -101,7 +126,7 @@ class Slip:
 
 def slip_bytes(slip: Slip, *, profile: str = "default") -> bytes:
     """The ESC/POS job for one slip, composed by python-escpos."""
-    job = Dummy(profile=profile)
+    job = _job(profile)
     job.hw("INIT")
     job.set(align="center", bold=True)
     for line in slip.title:
@@ -114,7 +139,7 @@ def slip_bytes(slip: Slip, *, profile: str = "default") -> bytes:
     for line in slip.closing:
         job.textln(line)
     job.set(align="center")
-    job.qr(slip.qr_payload, native=True, size=5, ec=QR_ECLEVEL_M)
+    job.qr(slip.qr_payload, native=True, size=5, ec=_qr_error_correction())
     job.cut()
     output: bytes = job.output
     return output
@@ -174,10 +199,8 @@ class TicketPrinterConfig(UsbDeviceConfig):
 
     @model_validator(mode="after")
     def _known_profile(self) -> Self:
-        try:
-            get_profile(self.profile)
-        except LookupError:
-            raise ValueError(f"unknown python-escpos printer profile {self.profile!r}") from None
+        if (self.profile or "default") not in escpos_profiles():
+            raise ValueError(f"unknown python-escpos printer profile {self.profile!r}")
         return self
 
 
