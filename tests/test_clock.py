@@ -12,8 +12,8 @@ import pytest
 from appliance.clock import COMPUTE_ALLOWANCE_S, ScaledClock
 
 
-def _clock(speed: float, **kwargs: float) -> ScaledClock:
-    return ScaledClock(speed=speed, start_wall_ns=0, **kwargs)
+def _clock(speed: float, *, compute_allowance_s: float = COMPUTE_ALLOWANCE_S) -> ScaledClock:
+    return ScaledClock(speed=speed, start_wall_ns=0, compute_allowance_s=compute_allowance_s)
 
 
 def _compute_for(seconds: float) -> int:
