@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import ssl
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -56,6 +57,14 @@ _DISCOVERY_CONCURRENCY: Final = 25
 _SBI_PORTS: Final = (4501, 4600)
 
 # --------------------------------------------------------------------------- configuration
+
+
+# SBI services answer plain HTTP on loopback (every URL here is http://127.0.0.1), so no
+# TLS is ever negotiated. httpx's default context would load certifi's CA bundle for
+# each client made at each (re)connect: over 1 MiB kept per device and 16 ms of CPU.
+# This context verifies against no authority at all: should https ever reach it, the
+# handshake fails.
+_NO_TLS: Final = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
 
 def _loopback(host: str) -> str:
@@ -172,6 +181,7 @@ class SbiDevice(Device):
             # Never through a proxy from the environment, and one connection per request
             # as SBI services expect ("Connection: Closed"); loopback makes it cheap.
             trust_env=False,
+            verify=_NO_TLS,
             limits=httpx.Limits(max_keepalive_connections=0),
             headers={"EXT": self.config.app_name},
         )
