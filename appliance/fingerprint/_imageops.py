@@ -21,10 +21,6 @@ FloatArray = npt.NDArray[np.float32]
 BoolArray = npt.NDArray[np.bool_]
 Labels = npt.NDArray[np.int32]
 
-_NEIGHBOURS_4: Final = ((0, 1), (1, 0))
-"""Half of each pixel's 4-neighbours: every adjacent pair is seen once."""
-_NEIGHBOURS_8: Final = ((0, 1), (1, 0), (1, 1), (1, -1))
-
 
 # ---------------------------------------------------------------- linear filters
 
@@ -51,19 +47,22 @@ def correlate1d(image: FloatArray, weights: npt.NDArray[np.float64], axis: int) 
     radius = len(weights) // 2
     padded = _reflected(image, axis, radius)
     length = image.shape[axis]
-    # Mirror-image weights are applied to the pair's sum, as SciPy does.
-    total: npt.NDArray[np.float64] = weights[radius] * _along(padded, axis, radius, radius + length)
+
+    def taps(offset: int) -> npt.NDArray[np.float64]:
+        return _along(padded, axis, offset, offset + length)
+
+    # Mirror-image weights are applied to the pair's sum, as SciPy does; the two working
+    # arrays are reused, not made anew for each weight.
+    total: npt.NDArray[np.float64] = np.multiply(taps(radius), weights[radius])
+    term = np.empty_like(total)
     for offset in range(radius):
-        weight = weights[offset]
-        if weight == weights[-1 - offset]:
-            pair = _along(padded, axis, offset, offset + length)
-            pair = pair + _along(padded, axis, 2 * radius - offset, 2 * radius - offset + length)
-            total += pair * weight
+        weight, mirrored = weights[offset], weights[-1 - offset]
+        if weight == mirrored:
+            np.add(taps(offset), taps(2 * radius - offset), out=term)
+            total += np.multiply(term, weight, out=term)
         else:
-            total += weight * _along(padded, axis, offset, offset + length)
-            total += weights[-1 - offset] * _along(
-                padded, axis, 2 * radius - offset, 2 * radius - offset + length
-            )
+            total += np.multiply(taps(offset), weight, out=term)
+            total += np.multiply(taps(2 * radius - offset), mirrored, out=term)
     return total.astype(np.float32)
 
 
@@ -90,14 +89,15 @@ def uniform_filter(image: FloatArray, size: int) -> FloatArray:
     `size` x `size` square around each pixel."""
     result = image
     for axis in (0, 1):
-        padded = _reflected(result, axis, size // 2)
-        sums = np.cumsum(padded, axis=axis)
-        zero_shape = list(sums.shape)
-        zero_shape[axis] = 1
-        sums = np.concatenate([np.zeros(zero_shape), sums], axis=axis)
+        # Running sums (exact: the inputs are float32 in float64), differenced `size` apart.
+        sums = np.cumsum(_reflected(result, axis, size // 2), axis=axis)
         length = result.shape[axis]
-        window = _along(sums, axis, size, size + length) - _along(sums, axis, 0, length)
-        result = (window / size).astype(np.float32)
+        window = _along(sums, axis, size - 1, size - 1 + length).copy()
+        later = [slice(None), slice(None)]
+        later[axis] = slice(1, None)
+        window[tuple(later)] -= _along(sums, axis, 0, length - 1)
+        del sums
+        result = np.divide(window, size, out=window).astype(np.float32)
     return result
 
 
@@ -172,27 +172,33 @@ def label(image: BoolArray, *, connectivity: int = 1) -> tuple[Labels, int]:
     order its first pixel comes in a row-by-row scan; 0 elsewhere. Neighbours share an
     edge (`connectivity` 1) or an edge or a corner (2).
 
-    Union-find over the pixels, vectorised: every round hooks each tree's root to the
-    smallest root across any of its pixels' links, then flattens the trees, until no
-    link joins two trees. A tree's root ends as its smallest pixel index, which gives
-    the scan order of the numbers."""
+    The runs of True pixels along each row are the nodes (a few thousand, where pixels
+    are a hundred thousand); runs in adjacent rows that touch are joined by union-find,
+    vectorised: every round hooks each tree's root to the smallest root across any of
+    its links, then flattens the trees, until no link joins two trees. A tree's root ends
+    as its first run in scan order, which gives the order of the numbers."""
     height, width = image.shape
-    pixels = np.flatnonzero(image)
-    labels = np.zeros(height * width, dtype=np.int32)
-    if len(pixels) == 0:
-        return labels.reshape(height, width), 0
-    # The True pixels numbered in scan order (int32: an image has fewer than 2**31).
-    number = np.full(height * width, -1, dtype=np.int32)
-    number[pixels] = np.arange(len(pixels), dtype=np.int32)
+    begins = image & ~_shifted(image, 0, 1)  # a run starts where its left neighbour is off
+    run_of = np.cumsum(begins, dtype=np.int32).reshape(height, width) - 1
+    runs = int(run_of[-1, -1]) + 1 if image.size else 0
+    labels = np.zeros((height, width), dtype=np.int32)
+    if runs == 0:
+        return labels, 0
     firsts: list[npt.NDArray[np.int32]] = []
     seconds: list[npt.NDArray[np.int32]] = []
-    for dy, dx in _NEIGHBOURS_4 if connectivity == 1 else _NEIGHBOURS_8:
-        # Pixels whose (dy, dx) neighbour is set too.
-        linked = np.flatnonzero(image & _shifted(image, -dy, -dx))
-        firsts.append(number[linked])
-        seconds.append(number[linked + (dy * width + dx)])
+    for dx in (0,) if connectivity == 1 else (-1, 0, 1):
+        # Pixels of each row with a True pixel below them (dx = 0) or diagonally below.
+        above = image[:-1] & _shifted(image, 0, -dx)[1:]
+        ys, xs = np.nonzero(above)
+        upper = run_of[ys, xs]
+        lower = run_of[ys + 1, xs + dx]
+        # Along a pair of touching runs the same link repeats pixel after pixel: once is enough.
+        new = np.ones(len(upper), dtype=bool)
+        new[1:] = (upper[1:] != upper[:-1]) | (lower[1:] != lower[:-1])
+        firsts.append(upper[new])
+        seconds.append(lower[new])
     first, second = np.concatenate(firsts), np.concatenate(seconds)
-    parent = np.arange(len(pixels), dtype=np.int32)
+    parent = np.arange(runs, dtype=np.int32)
     while True:
         a, b = parent[first], parent[second]
         apart = a != b
@@ -205,10 +211,10 @@ def label(image: BoolArray, *, connectivity: int = 1) -> tuple[Labels, int]:
             if np.array_equal(flattened, parent):
                 break
             parent = flattened
-    is_root = parent == np.arange(len(pixels), dtype=np.int32)
+    is_root = parent == np.arange(runs, dtype=np.int32)
     component = np.cumsum(is_root, dtype=np.int32)  # roots in scan order: 1, 2, ...
-    labels[pixels] = component[parent]
-    return labels.reshape(height, width), int(component[-1])
+    np.copyto(labels, component[parent][run_of], where=image)
+    return labels, int(component[-1])
 
 
 def fill_holes(image: BoolArray) -> BoolArray:
