@@ -22,7 +22,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from datetime import date, datetime
-from functools import cache
+from functools import lru_cache
 from typing import TYPE_CHECKING, Final, Literal
 
 from ._errors import CardDataError
@@ -299,7 +299,10 @@ def _longest_prefix(word: str, font: Font, width: int) -> int:
     return cut
 
 
-@cache
+# A face tries sizes down from each block's largest until its text fits, and each font
+# object (FreeType's face and glyph cache) is about 0.7 MB: kept for every size ever
+# tried, long names would leave up to 30 of them in the daemon. A usual card uses four.
+@lru_cache(maxsize=8)
 def _font(size: int, *, bold: bool) -> Font:
     from PIL import ImageFont  # noqa: PLC0415 - see Font
 
