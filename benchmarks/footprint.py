@@ -25,9 +25,12 @@ simulated device attached:
   every 0.2 s during the day (max), at the end, its VmHWM, and the applicants served.
   (The kernel updates VmHWM lazily: a sample may exceed it by a few hundred KiB.)
   Every process the daemon starts (its fingerprint worker) counts, summed with it:
-  `max_sampled_with_workers` is the largest sum of the samples, and `hwm_with_workers`
-  the daemon's VmHWM plus the largest VmHWM any worker reached (as last read before it
-  stopped), an upper bound since the two peaks need not coincide (target: <= 150 MiB).
+  `max_sampled_with_workers` is the largest sum of the samples (it misses peaks shorter
+  than 0.2 s); `peak_with_workers` is the largest sum, over 0.2 s windows, of each
+  process's own peak in that window (every VmHWM read, then reset by writing 5 to
+  /proc/PID/clear_refs): an upper bound of the true summed peak that no short peak
+  escapes (target: <= 150 MiB); `hwm_with_workers` the daemon's peak plus the largest
+  peak of any worker, a looser upper bound that adds peaks hours apart.
   `rss_idle_mb.with_workers` is the same sum at idle (no worker runs then).
 
 The daemon gets `WATCHDOG_USEC` from `--watchdog-s` (default 30: the unit's WatchdogSec)
@@ -381,26 +384,41 @@ async def _idle_station(
 
 @dataclass
 class DaySamples:
-    """The day's samples: the daemon's RSS, its sum with its workers', and the last VmHWM
-    read of each worker (a worker's own peak, lost once it has stopped)."""
+    """The day's samples: the daemon's RSS, its sum with its workers', each process's
+    peak (the largest VmHWM read: a worker's is lost once it has stopped), and the sums
+    of the peaks per window."""
 
     daemon: list[float]
     with_workers: list[float]
-    worker_hwm_kib: dict[int, int]
+    hwm_kib: dict[int, int]
+    window_peaks: list[float]
+
+
+def _window_peak(pid: int) -> int:
+    """The process's VmHWM in KiB since the last call, which starts a new window: the
+    kernel resets VmHWM to the current RSS when 5 is written to clear_refs."""
+    hwm = _kib(_status(pid)["VmHWM"])
+    with contextlib.suppress(PermissionError):
+        Path(f"/proc/{pid}/clear_refs").write_text("5", encoding="ascii")
+    return hwm
 
 
 async def _sample_rss(pid: int, into: DaySamples) -> None:
     while True:
         with contextlib.suppress(FileNotFoundError, ProcessLookupError, KeyError):
             own = _kib(_status(pid)["VmRSS"])
+            peak = _window_peak(pid)
+            into.hwm_kib[pid] = max(into.hwm_kib.get(pid, 0), peak)
             total = own
             for worker in _descendants(pid):
                 with contextlib.suppress(FileNotFoundError, ProcessLookupError, KeyError):
-                    status = _status(worker)
-                    total += _kib(status["VmRSS"])
-                    into.worker_hwm_kib[worker] = _kib(status["VmHWM"])
+                    total += _kib(_status(worker)["VmRSS"])
+                    worker_peak = _window_peak(worker)
+                    peak += worker_peak
+                    into.hwm_kib[worker] = max(into.hwm_kib.get(worker, 0), worker_peak)
             into.daemon.append(round(own / 1024, 1))
             into.with_workers.append(round(total / 1024, 1))
+            into.window_peaks.append(round(peak / 1024, 1))
         await asyncio.sleep(_RSS_EVERY_S)
 
 
@@ -420,7 +438,7 @@ async def _day(
         arrivals_over_s=0,
         faults=False,
     )
-    samples = DaySamples(daemon=[], with_workers=[], worker_hwm_kib={})
+    samples = DaySamples(daemon=[], with_workers=[], hwm_kib={}, window_peaks=[])
     async with contextlib.AsyncExitStack() as stack:
         run = await stack.enter_async_context(
             office_run(directory, plan, speed=speed, pcscd=pcscd, env=env)
@@ -436,18 +454,20 @@ async def _day(
             sampler.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sampler
+        daemon_hwm = max(samples.hwm_kib.get(pid, 0), _window_peak(pid))
         end = _memory(pid)
         end_with_workers = _with_workers(pid)
     report = run.report()
-    worker_hwm = max(samples.worker_hwm_kib.values(), default=0)
+    worker_hwm = max((kib for one, kib in samples.hwm_kib.items() if one != pid), default=0)
     return {
+        "peak_with_workers": max(samples.window_peaks, default=end["rss"]),
         "max_sampled": max(samples.daemon, default=end["rss"]),
         "max_sampled_with_workers": max(samples.with_workers, default=end["rss"]),
-        "hwm_with_workers": round(end["hwm"] + worker_hwm / 1024, 1),
+        "hwm_with_workers": round((daemon_hwm + worker_hwm) / 1024, 1),
         "end": end["rss"],
         "end_with_workers": end_with_workers["rss"],
-        "hwm": end["hwm"],
-        "workers_seen": len(samples.worker_hwm_kib),
+        "hwm": round(daemon_hwm / 1024, 1),
+        "workers_seen": len(samples.hwm_kib) - 1,
         "worker_hwm_max": round(worker_hwm / 1024, 1),
         "end_detail": end,
         "samples": len(samples.daemon),
@@ -526,7 +546,7 @@ async def _measure(args: argparse.Namespace) -> dict[str, Any]:
                 notify.close()
     result["ready_ok"] = result["start_to_ready_s"]["median"] <= TARGETS["start_to_ready_s"]
     result["rss_idle_ok"] = result["rss_idle_mb"]["with_workers"]["rss"] <= TARGETS["rss_idle_mb"]
-    result["rss_day_ok"] = result["rss_day_mb"]["hwm_with_workers"] <= TARGETS["rss_day_hwm_mb"]
+    result["rss_day_ok"] = result["rss_day_mb"]["peak_with_workers"] <= TARGETS["rss_day_hwm_mb"]
     result["cpu_idle_ok"] = result["cpu_idle_percent"]["daemon"] <= TARGETS["cpu_idle_percent"]
     return result
 
