@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import re
 import stat
 import threading
 from datetime import timedelta
@@ -190,6 +191,20 @@ def test_an_empty_directory_still_verifies_at_the_hashers_cost(
     ((dummy, _),) = hasher.verified
     parameters = extract_parameters(dummy)
     assert (parameters.time_cost, parameters.memory_cost) == (1, 8)
+
+
+def test_a_new_pin_is_hashed_at_the_stations_light_argon2id_cost(tmp_path: Path) -> None:
+    """19 MiB, 2 passes, 1 lane (OWASP's lightest equal setting): a login is not the
+    daemon's largest allocation, as argon2-cffi's 64 MiB default made it."""
+    path = tmp_path / "staff.toml"
+    add_member(path, person_id="siti", name="Siti", roles=[Role.COUNTER_OFFICER], secret=PIN)
+    (secret_hash,) = re.findall(r'^secret = "([^"]+)"', path.read_text(), re.MULTILINE)
+    parameters = extract_parameters(secret_hash)
+    assert (parameters.memory_cost, parameters.time_cost, parameters.parallelism) == (
+        19 * 1024,
+        2,
+        1,
+    )
 
 
 # --- Lockout --------------------------------------------------------------------------

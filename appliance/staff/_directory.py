@@ -20,7 +20,7 @@ from appliance._text import Text
 from appliance.clock import Clock, SystemClock
 from appliance.logs import get_logger
 from appliance.staff._errors import AccountLocked, AuthenticationFailed, StaffFileError
-from appliance.staff._file import read_document
+from appliance.staff._file import read_document, staff_hasher
 from appliance.staff._members import PERSON_ID_PATTERN
 
 if TYPE_CHECKING:
@@ -104,7 +104,7 @@ class StaffDirectory:
         self._clock = clock
         self._max_failures = max_failures
         self._lockout_ns = int(lockout.total_seconds() * 1_000_000_000)
-        self._hasher = hasher or PasswordHasher()
+        self._hasher = hasher or staff_hasher()
         # An unknown name is verified against a hash of the cost the real ones have.
         parameters = (
             extract_parameters(next(iter(self._secret_hashes.values())))

@@ -25,6 +25,16 @@ from appliance.staff._members import PERSON_ID_PATTERN, STAFF_ROLES, StaffMember
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
+def staff_hasher() -> PasswordHasher:
+    """argon2id at OWASP's 19 MiB, 2 passes, 1 lane: one of the settings its Password
+    Storage Cheat Sheet rates as equal to the others it lists, and the lightest in memory.
+    argon2-cffi's default (64 MiB, 4 lanes) made each login the daemon's largest
+    allocation on a Raspberry Pi; six-digit PINs rest on the lockout and on the file being
+    0600, not on the hash's cost alone. Hashes made earlier keep their own parameters
+    until `appliance staff passwd`."""
+    return PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
+
+
 _FILE_HEADER = (
     "# Staff of this KTP-el station: login names, roles and argon2id hashes of PINs.\n"
     "# Managed with `appliance staff add` and `appliance staff passwd`; see docs/staff.md.\n\n"
@@ -190,7 +200,7 @@ def add_member(
     document = read_document(path)
     if any(person.id == person_id for person in document.person):
         raise DuplicatePerson(person_id)
-    secret_hash = (hasher or PasswordHasher()).hash(secret)
+    secret_hash = (hasher or staff_hasher()).hash(secret)
     try:
         entry = _PersonEntry(id=person_id, name=name, roles=list(roles), secret=secret_hash)
     except ValidationError as exc:
@@ -209,7 +219,7 @@ def set_secret(
     people = list(document.person)
     for index, person in enumerate(people):
         if person.id == person_id:
-            secret_hash = (hasher or PasswordHasher()).hash(secret)
+            secret_hash = (hasher or staff_hasher()).hash(secret)
             people[index] = person.model_copy(update={"secret": secret_hash})
             _write_document(path, _StaffFile(person=tuple(people)))
             return
