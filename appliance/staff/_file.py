@@ -25,6 +25,7 @@ from appliance.staff._members import PERSON_ID_PATTERN, STAFF_ROLES, StaffMember
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
+
 def staff_hasher() -> PasswordHasher:
     """argon2id at OWASP's 19 MiB, 2 passes, 1 lane: one of the settings its Password
     Storage Cheat Sheet rates as equal to the others it lists, and the lightest in memory.
