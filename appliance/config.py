@@ -11,7 +11,6 @@ from __future__ import annotations
 import ipaddress
 import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
@@ -27,6 +26,8 @@ from pydantic import (
     model_validator,
 )
 
+from appliance._problems import ConfigProblem
+from appliance._problems import describe as _problem
 from appliance._text import Text
 from appliance.domain import RequirementProfile, Step, step_budgets
 from appliance.errors import ApplianceError
@@ -34,6 +35,7 @@ from appliance.hal._config import DeviceConfig, HalSection
 from appliance.issuance._settings import IssuanceSection
 from appliance.pipeline._records import SiakSection
 from appliance.pipeline._settings import PipelineSection
+from appliance.screens._settings import ScreensSection
 from appliance.sync._settings import UplinkSection
 
 M = TypeVar("M", bound=BaseModel)
@@ -186,6 +188,7 @@ class Config(_Section):
     pipeline: PipelineSection = PipelineSection()
     siak: SiakSection = SiakSection()
     api: ApiSection = ApiSection()
+    screens: ScreensSection = ScreensSection()
     uplink: UplinkSection = UplinkSection()
     clock: ClockSection = ClockSection()
 
@@ -227,12 +230,6 @@ class Config(_Section):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.station.timezone)
-
-
-@dataclass(frozen=True, slots=True)
-class ConfigProblem:
-    key: str
-    text: Text
 
 
 class ConfigError(ApplianceError):
@@ -313,43 +310,3 @@ def validate_document(model: type[M], document: Mapping[str, Any], *, file: Path
         return model.model_validate(document)
     except ValidationError as exc:
         raise ConfigError(file, [_problem(error) for error in exc.errors()]) from None
-
-
-# Indonesian wording for the validation failures a person editing the file meets most;
-# anything rarer falls back to pydantic's English message in both languages.
-_MESSAGES_ID = {
-    "missing": "wajib diisi",
-    "extra_forbidden": "kunci tidak dikenal",
-    "string_pattern_mismatch": "format tidak sesuai",
-    "string_type": "harus berupa teks",
-    "int_type": "harus berupa bilangan bulat",
-    "int_parsing": "harus berupa bilangan bulat",
-    "float_type": "harus berupa angka",
-    "float_parsing": "harus berupa angka",
-    "bool_type": "harus true atau false",
-    "greater_than": "terlalu kecil",
-    "greater_than_equal": "terlalu kecil",
-    "less_than_equal": "terlalu besar",
-    "literal_error": "nilai tidak diizinkan",
-    "enum": "nilai tidak diizinkan",
-    "string_too_short": "terlalu pendek",
-    "string_too_long": "terlalu panjang",
-    "union_tag_invalid": "jenis perangkat (kind) tidak dikenal",
-    "union_tag_not_found": "jenis perangkat (kind) wajib diisi",
-}
-_MESSAGES_EN = {"missing": "required key is missing", "extra_forbidden": "unknown key"}
-
-
-def _problem(error: Mapping[str, Any]) -> ConfigProblem:
-    # pydantic marks a bad mapping key with a "[key]" element; the key itself is the name.
-    key = ".".join(str(part) for part in error["loc"] if part != "[key]") or "-"
-    kind = str(error["type"])
-    english = _MESSAGES_EN.get(kind, str(error["msg"]))
-    if kind == "value_error":
-        english = english.removeprefix("Value error, ")
-    indonesian = _MESSAGES_ID.get(kind)
-    if indonesian is None:
-        indonesian = english
-    elif kind not in _MESSAGES_EN:
-        indonesian = f"{indonesian} ({english})"
-    return ConfigProblem(key, Text(indonesian, english))

@@ -38,6 +38,7 @@ from appliance.pipeline import DeviceSteps, Pipeline, StepWork
 from appliance.pipeline._records import NoRecords, PersonRecords, SiakRecords
 from appliance.register import Register, StationKey
 from appliance.retention import RetentionPurge
+from appliance.screens import mount_screens
 from appliance.staff import Sessions, StaffDirectory
 from appliance.status import StatusReport
 from appliance.sync import Uplink
@@ -234,6 +235,12 @@ class Station:
                 station_id=config.station.id,
                 counters=settings.counters,
                 max_body_bytes=config.api.max_body_bytes,
+            )
+            mount_screens(
+                app,
+                sessions=Sessions(clock=clock, idle=config.screens.idle_logout),
+                settings=config.screens,
+                office=config.station.office,
             )
             api = ApiServer(app=app, host=config.api.host, port=config.api.port, on_stop=live.close)
             yield cls(

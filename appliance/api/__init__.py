@@ -3,6 +3,7 @@ live events per audience, OpenAPI at `/openapi.json`; served by `ApiServer` as o
 of the station's TaskGroup."""
 
 from ._app import API_PREFIX, create_app
+from ._deps import ApiContext
 from ._errors import ApiError, ErrorBody
 from ._live import LiveEvents
 from ._projection import Audience
@@ -10,6 +11,7 @@ from ._server import ApiServer, ApiUnavailable
 
 __all__ = [
     "API_PREFIX",
+    "ApiContext",
     "ApiError",
     "ApiServer",
     "ApiUnavailable",

@@ -1,12 +1,17 @@
 """Live events: each register event, as it becomes durable, to whoever listens (the
 officers' screens, the waiting-room board) over server-sent events, each audience seeing
-its own projection of it (`_projection`), made before the fan-out."""
+its own projection of it (`_projection`), made before the fan-out.
+
+Screens listen by topic instead (`topics`): a topic names what changed ("queue",
+"applications", "devices"), and the screen fetches the part of its page that shows it.
+Topics come from the register's events and from `signal`, for what the register does not
+hold (a device's state)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from typing import Any, Final
 
 from appliance.register import Event, Register
@@ -15,14 +20,19 @@ from ._projection import PROJECTIONS, Audience
 
 _QUEUE: Final = 1024
 
+_Item = tuple[str, int, str | None]
+"""(a register event's type or a signal's topic, its sequence number, the event's SSE
+text; None for a signal)."""
+
 
 class LiveEvents:
     def __init__(self, *, register: Register) -> None:
-        self._subscribers: dict[Audience, set[asyncio.Queue[str | None]]] = {
+        self._subscribers: dict[Audience, set[asyncio.Queue[_Item | None]]] = {
             audience: set() for audience in Audience
         }
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
+        self._next_signal = 0
         register.add_listener(self._on_events)
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -33,19 +43,34 @@ class LiveEvents:
         loop = self._loop
         if loop is None:
             return
-        lines: dict[Audience, list[str]] = {}
+        items: dict[Audience, list[_Item]] = {}
         for audience, queues in self._subscribers.items():
             if not queues:
                 continue
             project = PROJECTIONS[audience]
-            seen = [_sse(body) for event in events if (body := project(event)) is not None]
+            seen: list[_Item] = [
+                (event.type, event.seq, _sse(body))
+                for event in events
+                if (body := project(event)) is not None
+            ]
             if seen:
-                lines[audience] = seen
-        if lines:
-            loop.call_soon_threadsafe(self._fan_out, lines)
+                items[audience] = seen
+        if items:
+            loop.call_soon_threadsafe(self._fan_out, items)
 
-    def _fan_out(self, lines: dict[Audience, list[str]]) -> None:
-        for audience, batch in lines.items():
+    def signal(self, topic: str, audiences: Iterable[Audience]) -> None:
+        """Tell the screens of `audiences` that `topic` changed; callable from any thread."""
+        loop = self._loop
+        if loop is None:
+            return
+        self._next_signal += 1
+        items: dict[Audience, list[_Item]] = {
+            audience: [(topic, self._next_signal, None)] for audience in audiences
+        }
+        loop.call_soon_threadsafe(self._fan_out, items)
+
+    def _fan_out(self, items: dict[Audience, list[_Item]]) -> None:
+        for audience, batch in items.items():
             subscribers = self._subscribers[audience]
             for queue in list(subscribers):
                 if queue.qsize() + len(batch) > _QUEUE:
@@ -56,8 +81,8 @@ class LiveEvents:
                         queue.get_nowait()
                     queue.put_nowait(None)
                     continue
-                for line in batch:
-                    queue.put_nowait(line)
+                for item in batch:
+                    queue.put_nowait(item)
 
     def close(self) -> None:
         """End every stream, and any opened from now on: the station is stopping, and an
@@ -68,20 +93,39 @@ class LiveEvents:
                 queue.put_nowait(None)
             subscribers.clear()
 
-    async def stream(self, audience: Audience) -> AsyncIterator[str]:
-        """Server-sent events for `audience`, from the moment of the call."""
-        queue: asyncio.Queue[str | None] = asyncio.Queue()  # bounded by _fan_out
+    async def _items(self, audience: Audience) -> AsyncIterator[_Item]:
+        queue: asyncio.Queue[_Item | None] = asyncio.Queue()  # bounded by _fan_out
         subscribers = self._subscribers[audience]
         if self._closed:
             queue.put_nowait(None)
         else:
             subscribers.add(queue)
         try:
-            yield ": connected\n\n"
-            while (line := await queue.get()) is not None:
-                yield line
+            while (item := await queue.get()) is not None:
+                yield item
         finally:
             subscribers.discard(queue)
+
+    async def stream(self, audience: Audience) -> AsyncIterator[str]:
+        """Server-sent events for `audience`, from the moment of the call: one per
+        register event, its projection as the data. Signals are not in it."""
+        yield ": connected\n\n"
+        async for _kind, _seq, line in self._items(audience):
+            if line is not None:
+                yield line
+
+    async def topics(
+        self, audience: Audience, topic_of: Callable[[str], str | None]
+    ) -> AsyncIterator[str]:
+        """Server-sent events for a screen of `audience`: `event: <topic>` for each
+        register event that `topic_of` maps to one, and for each signal; the data is only
+        a counter (the screen fetches what changed). Starts with `event: connected`, so a
+        screen that reconnects after a restart refreshes everything."""
+        yield "event: connected\ndata: 0\n\n"
+        async for kind, seq, line in self._items(audience):
+            topic = kind if line is None else topic_of(kind)  # a signal names its topic
+            if topic is not None:
+                yield f"event: {topic}\ndata: {seq}\n\n"
 
 
 def _sse(body: dict[str, Any]) -> str:

@@ -15,9 +15,9 @@ from argon2 import PasswordHasher, Type, extract_parameters
 from argon2.exceptions import InvalidHashError
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
+from appliance._problems import describe as describe_validation_error
 from appliance._secrets import _sync_directory
 from appliance._text import Text
-from appliance.config import _problem as describe_validation_error
 from appliance.domain import Role
 from appliance.staff._errors import DuplicatePerson, InvalidPerson, StaffFileError, UnknownPerson
 from appliance.staff._members import PERSON_ID_PATTERN, STAFF_ROLES, StaffMember, check_secret

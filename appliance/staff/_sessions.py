@@ -64,8 +64,9 @@ class Sessions:
             self._sessions.popitem(last=False)
         return token
 
-    def resolve(self, token: str) -> StaffMember | None:
-        """The session's member, None if unknown or idle too long; refreshes the idle timer."""
+    def resolve(self, token: str, *, touch: bool = True) -> StaffMember | None:
+        """The session's member, None if unknown or idle too long; refreshes the idle timer
+        unless `touch` is false (a screen refreshing itself is not the officer's activity)."""
         key = _token_key(token)
         session = self._sessions.get(key)
         if session is None:
@@ -74,9 +75,18 @@ class Sessions:
         if self._idle(session, now):
             del self._sessions[key]
             return None
-        session.last_used_ns = now
-        self._sessions.move_to_end(key)
+        if touch:
+            session.last_used_ns = now
+            self._sessions.move_to_end(key)
         return session.member
+
+    def idle_remaining_s(self, token: str) -> float | None:
+        """Seconds before the session closes for idleness; None if it is not open."""
+        session = self._sessions.get(_token_key(token))
+        if session is None:
+            return None
+        now = self._clock.monotonic_ns()
+        return max(0.0, (self._idle_ns - (now - session.last_used_ns)) / 1e9)
 
     def close(self, token: str) -> None:
         self._sessions.pop(_token_key(token), None)

@@ -1,0 +1,44 @@
+"""The screens mounted on the station's app, beside the JSON API: the consoles, the
+waiting-room board and the kiosk, their static files and their error pages."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from appliance.api import ApiContext
+from appliance.staff import Sessions
+
+from . import _counter, _signin
+from ._context import ScreenContext
+from ._render import STATIC, Renderer
+from ._session import SignInRequired, sign_in_url
+from ._settings import ScreensSection
+
+SCREEN_ROUTERS = (_signin.router, _counter.router)
+
+
+def mount_screens(
+    app: FastAPI, *, sessions: Sessions, settings: ScreensSection, office: str
+) -> ScreenContext:
+    """Add the screens to the API's `app` (made by `api.create_app`)."""
+    station: ApiContext = app.state.context
+    context = ScreenContext(
+        station=station, sessions=sessions, settings=settings, office=office, render=Renderer()
+    )
+    app.state.screens = context
+    app.add_exception_handler(SignInRequired, _to_sign_in)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    for router in SCREEN_ROUTERS:
+        app.include_router(router)
+    return context
+
+
+async def _to_sign_in(request: Request, error: Exception) -> Response:
+    assert isinstance(error, SignInRequired)
+    url = sign_in_url(error.back_to, expired=error.expired)
+    if request.headers.get("HX-Request"):
+        # htmx follows this header with a whole-page navigation, not a swapped fragment.
+        return Response(status_code=204, headers={"HX-Redirect": url})
+    return RedirectResponse(url, status_code=303)
