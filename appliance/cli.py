@@ -322,10 +322,12 @@ def _status(args: argparse.Namespace, out: TextIO) -> int:
     url = f"{config.api.local_url}/api/v1/status"
     try:
         # Loopback, never through an office proxy from the environment.
-        response = httpx.get(url, timeout=_STATUS_TIMEOUT_S, trust_env=False)
+        response = httpx.get(
+            url, timeout=_STATUS_TIMEOUT_S, trust_env=False, verify=config.api_verify()
+        )
         response.raise_for_status()
         report = response.json()
-    except (httpx.HTTPError, ValueError) as error:
+    except (httpx.HTTPError, ValueError, OSError) as error:
         raise CommandFailed(
             Text(
                 f"Daemon stasiun tidak menjawab di {url} ({error}). Periksa "

@@ -9,6 +9,7 @@ the state directory, and a relative state directory relative to the config file.
 from __future__ import annotations
 
 import ipaddress
+import ssl
 import tomllib
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
@@ -22,6 +23,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    IPvAnyNetwork,
     ValidationError,
     model_validator,
 )
@@ -112,8 +114,21 @@ class ApiSection(_Section):
     """Loopback by default: the officers' screens run on the station itself."""
     port: Annotated[int, Field(ge=0, le=65535)] = 8470
     allow_remote: bool = False
-    """Must be set to listen on anything but loopback (an office LAN)."""
+    """The LAN mode: must be set to listen on anything but loopback. The station then
+    serves TLS with its own certificate, to the `allowed_clients` only (docs/screens.md)."""
+    allowed_clients: tuple[IPvAnyNetwork, ...] = ()
+    """In the LAN mode, the office's PCs, TV and kiosk that may connect: addresses
+    ("192.168.1.20") or networks ("192.168.1.0/28"). Loopback is always allowed."""
+    tls_names: tuple[Annotated[str, Field(min_length=1, max_length=253)], ...] = ()
+    """In the LAN mode, the names and addresses the office's PCs reach the station by,
+    written into its certificate (loopback's are added)."""
+    tls_certificate: Path = Path("keys/https.crt")
+    tls_key: Path = Path("keys/https.key")
     max_body_bytes: Annotated[int, Field(ge=1024, le=16 * 1024 * 1024)] = 64 * 1024
+
+    @property
+    def tls(self) -> bool:
+        return self.allow_remote
 
     @property
     def local_url(self) -> str:
@@ -123,13 +138,23 @@ class ApiSection(_Section):
         host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(self.host, self.host)  # noqa: S104
         if ":" in host:
             host = f"[{host}]"
-        return f"http://{host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{host}:{self.port}"
 
     @model_validator(mode="after")
     def _loopback_unless_allowed(self) -> ApiSection:
         if not self.allow_remote and not _is_loopback(self.host):
             raise ValueError(
                 f"host {self.host!r} is not loopback; set allow_remote = true to listen there"
+            )
+        if self.allow_remote and not self.allowed_clients:
+            raise ValueError(
+                "allow_remote needs allowed_clients: the addresses of the office's PCs, "
+                "TV and kiosk"
+            )
+        if self.allow_remote and not self.tls_names:
+            raise ValueError(
+                "allow_remote needs tls_names: the names or addresses the office's PCs "
+                "reach the station by, for its certificate"
             )
         return self
 
@@ -226,6 +251,13 @@ class Config(_Section):
     @property
     def staff_path(self) -> Path:
         return self.state_path(self.staff.file)
+
+    def api_verify(self) -> ssl.SSLContext | bool:
+        """How a command on the station checks the daemon's TLS: against its own
+        certificate (OSError if it is not there yet)."""
+        if not self.api.tls:
+            return True
+        return ssl.create_default_context(cafile=self.state_path(self.api.tls_certificate))
 
     @property
     def zone(self) -> ZoneInfo:

@@ -14,7 +14,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import TypeVar
 
-from appliance.api import ApiServer, LiveEvents, create_app
+from appliance.api import ApiServer, LanMode, LiveEvents, create_app, ensure_certificate
 from appliance.biostore import BiometricStore
 from appliance.card import DocumentSigner
 from appliance.clock import RealTimekeeper, ScaledClock, Timekeeper
@@ -242,7 +242,13 @@ class Station:
                 settings=config.screens,
                 office=config.station.office,
             )
-            api = ApiServer(app=app, host=config.api.host, port=config.api.port, on_stop=live.close)
+            api = ApiServer(
+                app=app,
+                host=config.api.host,
+                port=config.api.port,
+                on_stop=live.close,
+                lan=_lan_mode(config),
+            )
             yield cls(
                 config=config,
                 clock=clock,
@@ -276,6 +282,18 @@ class Station:
                         tasks.create_task(self.uplink.run(), name="uplink")
             finally:
                 supervisor.cancel()
+
+
+def _lan_mode(config: Config) -> LanMode | None:
+    """The LAN mode's TLS and client list; its certificate is made on first use."""
+    if not config.api.tls:
+        return None
+    certificate = config.state_path(config.api.tls_certificate)
+    key = config.state_path(config.api.tls_key)
+    names = (*config.api.tls_names, "localhost", "127.0.0.1", "::1")
+    if ensure_certificate(key, certificate, station_id=config.station.id, names=names):
+        log.info("https_certificate_created", path=str(certificate), names=list(names))
+    return LanMode(certificate=certificate, key=key, allowed_clients=config.api.allowed_clients)
 
 
 def _named(devices: dict[str, Device], name: str, kind: type[_D]) -> _D | None:

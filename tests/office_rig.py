@@ -144,7 +144,10 @@ async def office(
     *,
     clock: Timekeeper | None = None,
     extra_config: str = "",
+    api_config: str = "",
 ) -> AsyncIterator[Office]:
+    """`api_config`: more keys of the `[api]` table. In the LAN mode, the rig's client
+    speaks TLS and trusts the station's certificate."""
     async with contextlib.AsyncExitStack() as stack:
         sim = SimulatedOffice(directory=directory / "sim", pcscd=pcscd, timing=Timing(scale=0))
         await sim.start()
@@ -152,7 +155,9 @@ async def office(
         config_file = directory / "station.toml"
         config_file.write_text(
             '[station]\nid = "lumajang-test"\noffice = "Kecamatan Lumajang"\n'
-            '[paths]\nstate_dir = "state"\n[api]\nport = 0\n[logging]\nlevel = "warning"\n'
+            '[paths]\nstate_dir = "state"\n[api]\nport = 0\n'
+            + api_config
+            + '[logging]\nlevel = "warning"\n'
             + extra_config,
             encoding="utf-8",
         )
@@ -175,7 +180,11 @@ async def office(
             for name in station.supervisor.devices:
                 await station.supervisor.wait_for(name, DeviceState.READY)
         http = await stack.enter_async_context(
-            httpx.AsyncClient(base_url=f"http://127.0.0.1:{station.api.port}", timeout=30)
+            httpx.AsyncClient(
+                base_url=f"{'https' if config.api.tls else 'http'}://127.0.0.1:{station.api.port}",
+                timeout=30,
+                verify=config.api_verify(),
+            )
         )
         rig = Office(sim=sim, station=station, config=config, http=http)
         for person in OFFICERS:

@@ -177,15 +177,18 @@ def test_the_disk_reserve_is_read(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("host", "url"),
     [
-        ("127.0.0.1", "http://127.0.0.1:8470"),
-        ("0.0.0.0", "http://127.0.0.1:8470"),  # noqa: S104 - the setting under test
-        ("::", "http://[::1]:8470"),  # asyncio listens IPv6-only there
-        ("::1", "http://[::1]:8470"),
+        ("127.0.0.1", "https://127.0.0.1:8470"),
+        ("0.0.0.0", "https://127.0.0.1:8470"),  # noqa: S104 - the setting under test
+        ("::", "https://[::1]:8470"),  # asyncio listens IPv6-only there
+        ("::1", "https://[::1]:8470"),
     ],
 )
 def test_commands_on_the_station_reach_the_api_on_loopback(
     tmp_path: Path, host: str, url: str
 ) -> None:
     file = tmp_path / "station.toml"
-    file.write_text(f'[station]\nid = "s1"\n[api]\nhost = "{host}"\nallow_remote = true\n')
+    file.write_text(
+        f'[station]\nid = "s1"\n[api]\nhost = "{host}"\nallow_remote = true\n'
+        'allowed_clients = ["192.168.1.0/28"]\ntls_names = ["ktpel.local"]\n'
+    )
     assert load_config(file).api.local_url == url

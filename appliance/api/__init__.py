@@ -7,7 +7,8 @@ from ._deps import ApiContext
 from ._errors import ApiError, ErrorBody
 from ._live import LiveEvents
 from ._projection import Audience
-from ._server import ApiServer, ApiUnavailable
+from ._server import ApiServer, ApiUnavailable, LanMode
+from ._tls import ensure_certificate
 
 __all__ = [
     "API_PREFIX",
@@ -17,6 +18,8 @@ __all__ = [
     "ApiUnavailable",
     "Audience",
     "ErrorBody",
+    "LanMode",
     "LiveEvents",
     "create_app",
+    "ensure_certificate",
 ]

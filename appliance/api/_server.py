@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from email.utils import formatdate
+from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
@@ -23,6 +25,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from appliance.errors import ApplianceError
 from appliance.logs import get_logger
+
+from ._clients import AllowedClients, Network
 
 log = get_logger(__name__)
 
@@ -58,6 +62,16 @@ class _Dated:
         await self._app(scope, receive, dated)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LanMode:
+    """Serving the office's LAN: TLS with the station's own certificate, to the listed
+    clients only."""
+
+    certificate: Path
+    key: Path
+    allowed_clients: Sequence[Network]
+
+
 class ApiServer:
     def __init__(
         self,
@@ -66,12 +80,18 @@ class ApiServer:
         host: str,
         port: int,
         on_stop: Callable[[], None] | None = None,
+        lan: LanMode | None = None,
     ) -> None:
         """`on_stop` ends what would keep a connection open (the live event streams)."""
+        served: ASGIApp = _Dated(app)
+        if lan is not None:
+            served = AllowedClients(served, networks=lan.allowed_clients)
         self._config = uvicorn.Config(
-            _Dated(app),
+            served,
             host=host,
             port=port,
+            ssl_certfile=lan.certificate if lan else None,
+            ssl_keyfile=lan.key if lan else None,
             log_config=None,
             access_log=False,
             lifespan="on",
@@ -107,7 +127,7 @@ class ApiServer:
                 listener.close()
             raise
         self.port = sockets[0].getsockname()[1]
-        log.info("api_listening", host=self._host, port=self.port)
+        log.info("api_listening", host=self._host, port=self.port, tls=self._config.is_ssl)
         self.started.set()
         try:
             await asyncio.Event().wait()  # until the station's TaskGroup cancels this task

@@ -44,7 +44,9 @@ async def _probe_daemon_safely(config: Config, limits: DoctorLimits) -> _DaemonP
 
 async def _probe_daemon(config: Config, limits: DoctorLimits) -> _DaemonProbe:
     base = config.api.local_url
-    async with httpx.AsyncClient(base_url=base, trust_env=False, timeout=limits.daemon_s) as http:
+    async with httpx.AsyncClient(
+        base_url=base, trust_env=False, timeout=limits.daemon_s, verify=config.api_verify()
+    ) as http:
         answer = await _ask_health(http, config, limits, where=f"{base}{_HEALTH_PATH}")
         if isinstance(answer, _DaemonProbe):
             return answer
