@@ -222,6 +222,12 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="instant devices and officers: the machinery alone, as fast as it goes",
     )
+    demo.add_argument(
+        "--serve",
+        action="store_true",
+        help="after the summary, keep the station running and print the URLs of the "
+        "console, the board and the kiosk, with demo PINs (Ctrl-C stops it)",
+    )
     demo.set_defaults(handler=_demo)
     return parser
 
@@ -549,5 +555,6 @@ def _demo(args: argparse.Namespace, out: TextIO) -> int:
         seed=args.seed,
         speed=None if args.instant else args.speed,
         arrivals_hours=0.0 if args.instant else args.arrivals_hours,
+        serve=args.serve,
     )
     return run_demo(options, language=args.lang, out=out)

@@ -66,12 +66,22 @@ class DemoOptions:
     speed: float | None
     """Times faster than real time; None: instant devices, officers acting at once."""
     arrivals_hours: float
+    serve: bool = False
+    """After the summary, keep the station running for a browser until Ctrl-C."""
+
+
+_SERVE_SETTINGS: dict[str, dict[str, object]] = {"screens": {"idle_logout_minutes": 480}}
+"""A demo's clock may run 60 times faster: its consoles sign out after 8 hours of it."""
 
 
 def run_demo(options: DemoOptions, *, language: Language, out: TextIO) -> int:
     with _state_directory(options.state_dir) as directory:
         try:
             return asyncio.run(_demo(options, directory, language, out))
+        except KeyboardInterrupt:
+            # Ctrl-C while serving: the station and the simulator have been stopped.
+            print(Text("Stasiun dihentikan.", "Station stopped.").in_language(language), file=out)
+            return 0
         except DaemonFailed as failure:
             print(  # noqa: T201 - the demo speaks on the terminal
                 Text(
@@ -97,7 +107,10 @@ async def _demo(options: DemoOptions, directory: Path, language: Language, out: 
         model=DurationModel.without_people() if instant else DurationModel(),
     )
     say(_opening(plan, options))
-    async with office_run(directory / "office", plan, speed=options.speed, central=True) as run:
+    settings = _SERVE_SETTINGS if options.serve else None
+    async with office_run(
+        directory / "office", plan, speed=options.speed, central=True, settings=settings
+    ) as run:
         progress = asyncio.create_task(_progress(run, plan, say), name="demo-progress")
         try:
             log = await run.play(plan)
@@ -106,18 +119,22 @@ async def _demo(options: DemoOptions, directory: Path, language: Language, out: 
             with contextlib.suppress(asyncio.CancelledError):
                 await progress
         central = await run.central_report()
-    report = run.report()
-    for line in _summary(plan, report, instant=instant):
-        say(line)
-    if central is not None:
-        say(_central_line(central))
-    if log.given_up:
-        say(
-            Text(
-                "perlu teknisi (langkah perangkat gagal berulang): {n} permohonan",
-                "needs a technician (a device step kept failing): {n} applications",
-            ).format(n=len(log.given_up))
-        )
+        report = run.report()
+        for line in _summary(plan, report, instant=instant):
+            say(line)
+        if central is not None:
+            say(_central_line(central))
+        if log.given_up:
+            say(
+                Text(
+                    "perlu teknisi (langkah perangkat gagal berulang): {n} permohonan",
+                    "needs a technician (a device step kept failing): {n} applications",
+                ).format(n=len(log.given_up))
+            )
+        if options.serve:
+            for line in _serving(run.api_url):
+                say(line)
+            await asyncio.Event().wait()  # until Ctrl-C cancels the demo
     if options.state_dir is not None:
         csv_path = options.state_dir / "register.csv"
         with csv_path.open("w", encoding="utf-8", newline="") as stream:
@@ -127,6 +144,31 @@ async def _demo(options: DemoOptions, directory: Path, language: Language, out: 
         say(Text("buku register (CSV): {p}", "register book (CSV): {p}").format(p=csv_path))
     intact = report.verified is None and (central is None or central.verified)
     return 0 if intact else 1
+
+
+def _serving(url: str) -> list[Text]:
+    """Where a newcomer points a browser, and how to sign in."""
+    officers = (
+        (STAFF.counter, Role.COUNTER_OFFICER),
+        (STAFF.section_head, Role.SECTION_HEAD),
+        (STAFF.operator, Role.OPERATOR),
+    )
+    return [
+        Text("", ""),
+        Text(
+            "Stasiun tetap berjalan untuk dicoba di peramban (Ctrl-C untuk berhenti):",
+            "The station keeps running, to try in a browser (Ctrl-C to stop):",
+        ),
+        Text("  konsol petugas : {u}/masuk", "  officers' console: {u}/masuk").format(u=url),
+        Text("  papan antrian  : {u}/board", "  waiting-room board: {u}/board").format(u=url),
+        Text("  kios tiket     : {u}/kiosk", "  ticket kiosk      : {u}/kiosk").format(u=url),
+        *(
+            Text("  {role}: ID {id}, PIN {pin}", "  {role}: ID {id}, PIN {pin}").format(
+                role=role.label, id=person, pin=STAFF.secret
+            )
+            for person, role in officers
+        ),
+    ]
 
 
 def _central_line(central: CentralReport) -> Text:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from datetime import date
 from pathlib import Path
+
+import httpx
 
 from appliance.config import load_config
 from appliance.demo import _summary
@@ -113,3 +116,36 @@ def test_an_unknown_failure_code_is_shown_as_it_is() -> None:
     plan = plan_day(applicants=3, seed=1, today=date(2025, 11, 24), model=DurationModel())
     lines = _summary(plan, _report_with({Step.ACTIVATE: (("records_timeout", 1),)}), instant=True)
     assert "  aktivasi gagal 1x: records_timeout (1)" in [line.id for line in lines]
+
+
+def test_the_demo_can_leave_the_station_running_for_a_browser(tmp_path: Path) -> None:
+    """`--serve`: after the summary the station stays up, its screens' URLs and the demo
+    PINs printed; Ctrl-C (SIGINT) stops the station and the simulator, exit 0."""
+    env = {name: value for name, value in os.environ.items() if name != SOCKET_VARIABLE}
+    demo = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "appliance", "--lang", "en", "demo", "--instant"),
+            *("--applicants", "2", "--dir", str(tmp_path), "--serve"),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert demo.stdout is not None
+    urls: dict[str, str] = {}
+    try:
+        for line in demo.stdout:  # ends when the demo does: no wait of our own
+            for screen in ("console", "board", "kiosk"):
+                if f"{screen}" in line and "http://" in line:
+                    urls[screen] = line.split(": ", 1)[1].strip()
+            if "operator" in line.lower() and "PIN" in line:
+                break
+        assert set(urls) == {"console", "board", "kiosk"}, urls
+        with httpx.Client(trust_env=False, timeout=10) as http:
+            assert http.get(urls["console"]).status_code == 200
+    finally:
+        demo.send_signal(signal.SIGINT)
+        rest, _ = demo.communicate(timeout=60)
+    assert demo.returncode == 0
+    assert "Station stopped." in rest
