@@ -9,6 +9,7 @@ is the same template's block, so a page and its live parts render from one sourc
 from __future__ import annotations
 
 import hashlib
+import time
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -64,11 +65,16 @@ class Renderer:
             "csrf": csrf_token(request),
             **(context or {}),
         }
+        started = time.perf_counter()
         compiled = self._env.get_template(template)
         if block is None:
             html = compiled.render(values)
         else:
             html = "".join(compiled.blocks[block](compiled.new_context(values)))
-        response = HTMLResponse(html, status_code=status_code, headers=headers)
+        took_ms = (time.perf_counter() - started) * 1000
+        # Server-Timing (W3C): what rendering took, for benchmarks/console.py and the
+        # browser's developer tools; it tells nothing about the data.
+        timing = {"Server-Timing": f"render;dur={took_ms:.2f}"}
+        response = HTMLResponse(html, status_code=status_code, headers=timing | (headers or {}))
         remember_csrf(request, response)
         return response
