@@ -15,6 +15,7 @@ from ._context import ScreenContext
 from ._render import STATIC, Renderer
 from ._session import SignInRequired, sign_in_url
 from ._settings import ScreensSection
+from ._timing import ServerTiming
 
 SCREEN_ROUTERS = (_signin.router, _counter.router)
 
@@ -29,6 +30,7 @@ def mount_screens(
     )
     app.state.screens = context
     app.add_exception_handler(SignInRequired, _to_sign_in)
+    app.add_middleware(ServerTiming)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for router in SCREEN_ROUTERS:
         app.include_router(router)
