@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from appliance._text import Text
+from appliance.biostore import BiometricStoreError
 from appliance.domain import (
     STEP_OWNER,
     ApplicationState,
@@ -45,7 +46,7 @@ from appliance.register import ApplicationRow, ApplicationSubmitted, Transaction
 from ._core import PipelineCore, forbidden
 from ._deadlines import Deadlines, promise_watch, step_watch, ticket_watch
 from ._device_steps import DeviceStepRunner
-from ._errors import Invalid, Unavailable, WrongState
+from ._errors import Invalid, NotFound, Unavailable, WrongState
 from ._forms import Officer, SubmitForm
 from ._queue import QueueDesk
 from ._records import PersonRecords
@@ -168,9 +169,15 @@ class OfficerSteps:
         core.claims.check(app, person, devices)
         self._runner.begin(app, step, officer.actor(role), person, devices)
 
-    async def check(self, officer: Officer, app: str, documents: tuple[Document, ...]) -> None:
-        """Step 2: the counter checks the file is complete; if not, it goes back."""
-        row = self._core.active(officer, app, Step.CHECK)
+    async def check(
+        self, officer: Officer, app: str, documents: tuple[Document, ...]
+    ) -> bool | None:
+        """Step 2: the counter checks the file is complete; if not, it goes back, and the
+        ticket printer gives the applicant the list of what is missing. Returns whether
+        that slip printed (None: the file was complete); a failed print leaves the return
+        as it is, recorded."""
+        core = self._core
+        row = core.active(officer, app, Step.CHECK)
         missing = missing_documents(row.service, documents, self._requirements)
         with self._finishing(row, Step.CHECK, officer) as txn:
             if missing:
@@ -188,6 +195,11 @@ class OfficerSteps:
                 txn.append(
                     EventType.APPLICATION_ADVANCED, {"step": Step.VALIDATE}, application_id=app
                 )
+        if not missing:
+            return None
+        return await core.work.print_return_slip(
+            app, ticket=row.ticket, service=row.service, missing=missing, returned_at=core.now()
+        )
 
     async def validate(
         self,
@@ -299,6 +311,34 @@ class OfficerSteps:
                 application_id=app,
             )
         self._deadlines.cancel(promise_watch(app))
+
+    async def receipt_signature(self, officer: Officer, app: str) -> bytes:
+        """The signature on the receipt of a card handed over (a PNG), for the counter
+        officer to show the applicant what they signed."""
+        core = self._core
+        core.require(officer, Role.COUNTER_OFFICER)
+        row = core.application(app)
+        event = core.register.event(row.updated_seq)
+        blob = event.data.get("receipt") if event is not None else None
+        if row.state is not ApplicationState.COMPLETED or not isinstance(blob, str):
+            raise NotFound(
+                "no_receipt",
+                Text(
+                    f"Permohonan {app} belum memiliki tanda terima yang ditandatangani.",
+                    f"Application {app} has no signed receipt.",
+                ),
+            )
+        try:
+            return await core.work.receipt_signature(blob)
+        except BiometricStoreError as error:
+            # Purged by the retention policy, or unreadable: there is nothing to show.
+            raise NotFound(
+                "no_receipt",
+                Text(
+                    f"Tanda tangan tanda terima permohonan {app} tidak tersedia lagi.",
+                    f"The receipt signature of application {app} is no longer available.",
+                ),
+            ) from error
 
     def receive_blanks(self, officer: Officer, *, count: int, reference: str) -> None:
         if not ({Role.OPERATOR, Role.SECTION_HEAD} & officer.roles):

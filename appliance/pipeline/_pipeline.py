@@ -31,6 +31,7 @@ from appliance.domain import (
     Step,
     StepKind,
     mask_nik,
+    required_documents,
 )
 from appliance.hal import Device, DeviceError
 from appliance.liveness import Liveness
@@ -88,6 +89,7 @@ class Pipeline:
                 zone=zone,
             ),
         )
+        self._requirements = requirements
         self._deadlines = Deadlines(core=self._core)
         self._runner = DeviceStepRunner(core=self._core, deadlines=self._deadlines)
         self._queue = QueueDesk(core=self._core, deadlines=self._deadlines, work=work)
@@ -181,8 +183,10 @@ class Pipeline:
     async def check(
         self, officer: Officer, app: str, documents: tuple[Document, ...]
     ) -> ApplicationView:
-        await self._steps.check(officer, app, documents)
-        return self.application(app)
+        """The answer says, for a file returned, whether its slip printed."""
+        printed = await self._steps.check(officer, app, documents)
+        view = self.application(app)
+        return view if printed is None else view.model_copy(update={"slip_printed": printed})
 
     async def validate(
         self,
@@ -209,12 +213,19 @@ class Pipeline:
     def receive_blanks(self, officer: Officer, *, count: int, reference: str) -> None:
         self._steps.receive_blanks(officer, count=count, reference=reference)
 
+    async def receipt_signature(self, officer: Officer, app: str) -> bytes:
+        return await self._steps.receipt_signature(officer, app)
+
     # ================================================================ views
 
     def claimed(self) -> tuple[dict[str, str], dict[str, str]]:
         """What the active steps hold now: person → application, device → application."""
         claims = self._core.claims
         return dict(claims.persons), dict(claims.devices)
+
+    def required_documents(self, service: ServiceType) -> tuple[Document, ...]:
+        """What this office requires for `service` (its requirement profile), in order."""
+        return required_documents(service, self._requirements)
 
     def blank_stock(self) -> BlankStock:
         return self._core.register.blank_stock()
@@ -255,7 +266,17 @@ class Pipeline:
             last_failure=self._failure_of(row) if row.phase is Phase.WAITING else None,
             region_to_confirm=_unconfirmed_region(row),
             needs_operator=row.id in core.needs_operator,
+            missing_documents=self._missing_of(row),
         )
+
+    def _missing_of(self, row: ApplicationRow) -> tuple[Document, ...]:
+        """What a file returned at the check lacked, as its return recorded it."""
+        if row.state is not ApplicationState.RETURNED:
+            return ()
+        event = self._core.register.event(row.updated_seq)
+        if event is None or event.type != EventType.APPLICATION_RETURNED:
+            return ()
+        return tuple(Document(code) for code in event.data.get("missing_documents", ()))
 
     def _failure_of(self, row: ApplicationRow) -> FailureView | None:
         event = self._core.register.event(row.phase_seq)

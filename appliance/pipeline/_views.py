@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict
 from appliance.domain import (
     ApplicationState,
     CardState,
+    Document,
     Phase,
     ServiceType,
     Step,
@@ -57,6 +58,11 @@ class ApplicationView(_View):
     region_to_confirm: str | None = None
     """A NIK region code missing from the official list: the section head confirms it at
     validation (`confirm_region`)."""
+    missing_documents: tuple[Document, ...] = ()
+    """A file returned at the check: the documents it lacked, in the requirements' order."""
+    slip_printed: bool | None = None
+    """In the answer to a check that returned the file: whether the ticket printer printed
+    the slip listing the missing documents."""
 
 
 class TicketView(_View):

@@ -1,20 +1,22 @@
-"""The device steps' work: recording biometrics, issuing the card, activating it, and the
-signed receipt at handover. The state machine around them is the pipeline's; this module
-only talks to devices, the biometric store and the card issuance.
+"""The device steps' work: recording biometrics, issuing the card, activating it, the
+signed receipt at handover, and the slips the ticket printer gives applicants (the queue
+ticket, the list of what an incomplete file lacks). The state machine around them is the
+pipeline's; this module only talks to devices, the biometric store and the card issuance.
 """
 
 from __future__ import annotations
 
 import asyncio
+import textwrap
 from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Literal, TypeVar
+from typing import Final, Literal, TypeVar
 
 from appliance._text import Text
 from appliance.biostore import BiometricStore, Modality
 from appliance.card import CardHolder, FingerTemplateRecord
-from appliance.domain import ServiceType, mask_nik
+from appliance.domain import Document, ServiceType, mask_nik
 from appliance.fingerprint import (
     Fingerprints,
     FingerprintWorkerError,
@@ -33,6 +35,7 @@ from appliance.hal import (
     SbiIrisScanner,
     SignaturePad,
     Slap,
+    Slip,
     Ticket,
     TicketPrinter,
 )
@@ -56,6 +59,8 @@ _D = TypeVar("_D", bound=Device)
 _T = TypeVar("_T")
 _CHIP_LABEL = "chip-{position}"
 _TICKET_TIMEOUT_S = 10.0
+SLIP_COLUMNS: Final = 32
+"""Characters on a line of the 58 mm roll (font A): the slip's list is wrapped to it."""
 
 
 class StepFailure(PipelineError):
@@ -125,6 +130,34 @@ class StepWork:
             )
         except (DeviceError, StepFailure) as error:
             log.warning("ticket_not_printed", ticket=number, error=str(error))
+            return False
+        return True
+
+    async def print_return_slip(
+        self,
+        app: str,
+        *,
+        ticket: str | None,
+        service: ServiceType,
+        missing: tuple[Document, ...],
+        returned_at: datetime,
+    ) -> bool:
+        """Print what an incomplete file lacks for the applicant to take home; False
+        (logged) when the printer cannot: the return stands, and the counter says so."""
+        slip = return_slip(
+            office=self._office,
+            station_id=self._register.station_id,
+            app=app,
+            ticket=ticket,
+            service=service,
+            missing=missing,
+            returned_at=returned_at,
+        )
+        try:
+            printer = self._device(self._ticket_printer, TicketPrinter)
+            await printer.print_slip(slip, timeout_s=_TICKET_TIMEOUT_S)
+        except (DeviceError, StepFailure) as error:
+            log.warning("return_slip_not_printed", application=app, error=str(error))
             return False
         return True
 
@@ -252,6 +285,10 @@ class StepWork:
         )
         return ref.blob_id
 
+    async def receipt_signature(self, blob_id: str) -> bytes:
+        """The receipt's signature as the pad drew it (a PNG), from the biometric store."""
+        return await asyncio.to_thread(self._biostore.get, blob_id)
+
     # ------------------------------------------------------------------ data
 
     def submitted(self, app: str) -> ApplicationSubmitted:
@@ -312,6 +349,47 @@ def card_holder(
             "issue_place": settings.regency,
             "issue_date": today,
         }
+    )
+
+
+def return_slip(
+    *,
+    office: str,
+    station_id: str,
+    app: str,
+    ticket: str | None,
+    service: ServiceType,
+    missing: tuple[Document, ...],
+    returned_at: datetime,
+) -> Slip:
+    """The slip of an incomplete file: exactly the documents it lacks, numbered, in
+    Indonesian (the applicant's language and the office's), each wrapped to the roll's
+    width with its number standing out; its QR names the application, for the counter to
+    find it when the applicant comes back."""
+    listed: list[str] = []
+    for number, document in enumerate(missing, start=1):
+        listed += textwrap.wrap(
+            document.label.id,
+            width=SLIP_COLUMNS,
+            initial_indent=f"{number}. ",
+            subsequent_indent=" " * len(f"{number}. "),
+        )
+    return Slip(
+        title=(office.upper(), "BERKAS BELUM LENGKAP"),
+        rows=(
+            ("No. antrean", ticket or "-"),
+            ("Permohonan", app),
+            ("Layanan", service.label.id),
+            ("Tanggal", returned_at.strftime("%d-%m-%Y %H:%M")),
+        ),
+        closing=(
+            "Dokumen yang belum ada:",
+            *listed,
+            "",
+            "Lengkapi dokumen di atas, lalu",
+            "ambil nomor antrean baru.",
+        ),
+        qr_payload=f"{station_id}/{app}",
     )
 
 
