@@ -72,6 +72,7 @@ FUZZED = (
     "POST /api/v1/applications/{app_id}/steps/{step}/start",
     "POST /api/v1/applications/{app_id}/check",
     "POST /api/v1/applications/{app_id}/validate",
+    "POST /api/v1/applications/{app_id}/activation-decision",
     "POST /api/v1/applications/{app_id}/transfer",
     "POST /api/v1/applications/{app_id}/handover",
     "GET /api/v1/blanks",
@@ -84,6 +85,7 @@ which no generated request could finish reading (`test_live_events_...` and
 
 ACTOR = {
     "POST /api/v1/applications/{app_id}/validate": "budi",
+    "POST /api/v1/applications/{app_id}/activation-decision": "budi",
     "POST /api/v1/applications/{app_id}/transfer": "eko",
     "POST /api/v1/blanks": "eko",
 }

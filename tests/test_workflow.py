@@ -51,6 +51,7 @@ def _payload(kind: EventType, step: Step | None) -> dict[str, Any]:
         EventType.APPLICATION_RETURNED: {"step": step, "reason": "incomplete"},
         EventType.BIOMETRICS_RECORDED: {"modalities": ["face"], "chip_fingers": [1, 6]},
         EventType.REGION_CONFIRMED: {"code": "350899"},
+        EventType.ACTIVATION_DECIDED: {"decision": "retry", "refusal": "no_match"},
         EventType.APPLICATION_COMPLETED: {},
         EventType.APPLICATION_OVERDUE: {"due": "2026-12-08T16:00"},
         EventType.SURAT_KETERANGAN_ISSUED: {"number": "SK-1"},

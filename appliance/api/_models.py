@@ -14,7 +14,7 @@ from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from appliance.domain import Document, Role, ServiceType
-from appliance.register import BlankReceived
+from appliance.register import ActivationDecision, BlankReceived
 
 from ._errors import ErrorBody
 from ._openapi import COUNTER_MARK
@@ -90,6 +90,15 @@ class Validate(_Body):
         description="The section head confirms a NIK region code missing from the official "
         "list (the application's `region_to_confirm`); without it such a file is not validated.",
     )
+
+
+class DecideActivation(_Body):
+    decision: ActivationDecision = Field(
+        description="After a refused activation (the application's `awaits_decision`): "
+        "activate the same card again, spoil it and print a new one, or spoil it and return "
+        "the file (with a reason)."
+    )
+    reason: str | None = Field(default=None, min_length=1, max_length=200)
 
 
 class BlanksReceived(_Body):

@@ -64,6 +64,7 @@ _NOTHING_PERSONAL: Final = (
     EventType.BIOMETRICS_RECORDED,
     EventType.BIOMETRICS_PURGED,
     EventType.REGION_CONFIRMED,
+    EventType.ACTIVATION_DECIDED,
     EventType.BLANK_RECEIVED,
     EventType.BLANK_FED,
     EventType.BLANK_FEED_FAILED,

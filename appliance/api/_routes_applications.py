@@ -10,7 +10,7 @@ from appliance.domain import ApplicationState, Step
 from appliance.pipeline import ApplicationView, SubmitForm
 
 from ._deps import Context, Me
-from ._models import ApplicationId, Check, Validate
+from ._models import ApplicationId, Check, DecideActivation, Validate
 
 router = APIRouter(prefix="/applications", tags=["applications"])
 
@@ -52,6 +52,15 @@ async def validate(
 ) -> ApplicationView:
     return await context.pipeline.validate(
         me, app_id, valid=body.valid, reason=body.reason, confirm_region=body.confirm_region
+    )
+
+
+@router.post("/{app_id}/activation-decision")
+async def decide_activation(
+    app_id: ApplicationId, body: DecideActivation, me: Me, context: Context
+) -> ApplicationView:
+    return await context.pipeline.decide_activation(
+        me, app_id, decision=body.decision, reason=body.reason
     )
 
 

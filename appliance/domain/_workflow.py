@@ -40,6 +40,7 @@ class EventType(StrEnum):
     BIOMETRICS_PURGED = "biometrics.purged"
     APPLICATION_OVERDUE = "application.overdue"
     REGION_CONFIRMED = "application.region_confirmed"
+    ACTIVATION_DECIDED = "activation.decided"
     BLANK_RECEIVED = "blank.received"
     BLANK_FED = "blank.fed"
     BLANK_FEED_FAILED = "blank.feed_failed"
@@ -261,6 +262,17 @@ APPLICATION_TRANSITIONS: Final[Mapping[EventType, ApplicationTransition]] = Mapp
                 (None, None, None),
                 frozenset({Agent.SECTION_HEAD}),
             ),
+            # The section head's decision on a refused activation (the finger did not
+            # match, the card was not the applicant's): the step waits again with the
+            # refusal settled; a reprint or a return follows in the same transaction.
+            _app(
+                EventType.ACTIVATION_DECIDED,
+                _IN_PROGRESS,
+                _W,
+                Step.ACTIVATE,
+                (None, Phase.WAITING, None),
+                frozenset({Agent.SECTION_HEAD}),
+            ),
             _app(
                 EventType.BIOMETRICS_RECORDED,
                 _OPEN,
@@ -366,12 +378,13 @@ CARD_TRANSITIONS: Final[Mapping[EventType, StateTransition]] = MappingProxyType(
                 EventType.CARD_ACTIVATION_ATTEMPT, frozenset({_C.PRINTED}), _C.PRINTED, _STATION
             ),
             StateTransition(EventType.BLANK_ISSUED, frozenset({_C.PRINTED}), _C.ISSUED, _STATION),
-            # A blank spoiled in the stockroom has no card row: only the stock changes.
+            # A blank spoiled in the stockroom has no card row: only the stock changes. The
+            # section head spoils a printed card by deciding on its refused activation.
             StateTransition(
                 EventType.BLANK_SPOILED,
                 IN_PROCESS_CARD_STATES,
                 _C.SPOILED,
-                frozenset({Agent.STATION, Agent.OPERATOR}),
+                frozenset({Agent.STATION, Agent.OPERATOR, Agent.SECTION_HEAD}),
             ),
         )
     }

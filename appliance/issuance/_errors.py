@@ -61,6 +61,10 @@ _REASONS = {
         "data chip tidak lolos pemeriksaan", "chip data failed verification"
     ),
     SpoilReason.INTERRUPTED: Text("proses terputus", "the process was interrupted"),
+    SpoilReason.ACTIVATION_REFUSED: Text(
+        "aktivasi ditolak, disisihkan atas keputusan Kasi",
+        "activation refused, put aside by the section head's decision",
+    ),
 }
 
 

@@ -36,11 +36,12 @@ from appliance.domain import (
 from appliance.hal import Device, DeviceError
 from appliance.liveness import Liveness
 from appliance.logs import get_logger
-from appliance.register import ApplicationRow, BlankStock, Register
+from appliance.register import ActivationDecision, ApplicationRow, BlankStock, Register
 
 from ._calendar import WorkingCalendar
 from ._core import DeviceSteps, PipelineCore
 from ._deadlines import Deadlines
+from ._decisions import ActivationDecisions, awaits_decision
 from ._device_steps import INTERRUPTED, LOOP, DeviceStepRunner
 from ._forms import Officer, SubmitForm
 from ._officer_steps import OfficerSteps, region_to_confirm
@@ -101,6 +102,7 @@ class Pipeline:
             records=records,
             requirements=requirements,
         )
+        self._decisions = ActivationDecisions(core=self._core, deadlines=self._deadlines)
         self.ready = asyncio.Event()
 
     # ================================================================ lifecycle
@@ -210,6 +212,18 @@ class Pipeline:
         await self._steps.handover(officer, app)
         return self.application(app)
 
+    async def decide_activation(
+        self,
+        officer: Officer,
+        app: str,
+        *,
+        decision: ActivationDecision,
+        reason: str | None = None,
+    ) -> ApplicationView:
+        """The section head's decision on a refused activation (`awaits_decision`)."""
+        self._decisions.decide(officer, app, decision, reason)
+        return self.application(app)
+
     def receive_blanks(self, officer: Officer, *, count: int, reference: str) -> None:
         self._steps.receive_blanks(officer, count=count, reference=reference)
 
@@ -266,6 +280,7 @@ class Pipeline:
             last_failure=self._failure_of(row) if row.phase is Phase.WAITING else None,
             region_to_confirm=_unconfirmed_region(row),
             needs_operator=row.id in core.needs_operator,
+            awaits_decision=awaits_decision(core, row) is not None,
             missing_documents=self._missing_of(row),
         )
 

@@ -58,6 +58,9 @@ class ApplicationView(_View):
     region_to_confirm: str | None = None
     """A NIK region code missing from the official list: the section head confirms it at
     validation (`confirm_region`)."""
+    awaits_decision: bool = False
+    """Its activation was refused (no finger matched, or the wrong card): the section head
+    decides to try again, print a new card or return the file (`decide_activation`)."""
     missing_documents: tuple[Document, ...] = ()
     """A file returned at the check: the documents it lacked, in the requirements' order."""
     slip_printed: bool | None = None

@@ -17,6 +17,8 @@ from ._errors import (
 from ._events import (
     CATALOGUE,
     GENESIS_HASH,
+    ActivationDecided,
+    ActivationDecision,
     Actor,
     ApplicationAdvanced,
     ApplicationCompleted,
@@ -68,6 +70,8 @@ __all__ = [
     "CATALOGUE",
     "GENESIS_HASH",
     "SCHEMA_VERSION",
+    "ActivationDecided",
+    "ActivationDecision",
     "Actor",
     "ApplicationAdvanced",
     "ApplicationCompleted",

@@ -214,6 +214,28 @@ class RegionConfirmed(_Payload):
     by: Actor | None = None
 
 
+class ActivationDecision(StrEnum):
+    """What the section head decides when a card's activation was refused."""
+
+    RETRY = "retry"
+    """Activate the same card again."""
+    REPRINT = "reprint"
+    """Spoil the card and print a new one."""
+    RETURN = "return"
+    """Spoil the card and return the file to the applicant, with the reason."""
+
+
+class ActivationDecided(_Payload):
+    """The section head's decision on a refused activation (`refusal`: the failure's code,
+    a finger that did not match or a card that was not the applicant's)."""
+
+    decision: ActivationDecision
+    refusal: ShortText
+    reason: Annotated[str, Field(max_length=200)] = ""
+    card_serial: ShortText | None = None
+    by: Actor | None = None
+
+
 class ApplicationOverdue(_Payload):
     """The service promise (one working day) has passed without the card handed over."""
 
@@ -326,12 +348,16 @@ class SpoilReason(StrEnum):
     JAM = "jam"
     VERIFICATION_FAILURE = "verification_failure"
     INTERRUPTED = "interrupted"
+    ACTIVATION_REFUSED = "activation_refused"
+    """Put aside by the section head's decision after its activation was refused."""
 
 
 class BlankSpoiled(_Payload):
     reason: SpoilReason
     detail: Annotated[str, Field(max_length=500)] = ""
     card_serial: ShortText | None = None
+    by: Actor | None = None
+    """The officer who spoiled it; none when the station's own work did."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -443,6 +469,14 @@ CATALOGUE: Final = MappingProxyType(
             description=Text(
                 "Kode wilayah yang belum terdaftar dikonfirmasi Kasi Yanmum",
                 "A region code missing from the list confirmed by the section head",
+            ),
+        ),
+        EventType.ACTIVATION_DECIDED: EventSpec(
+            ActivationDecided,
+            needs_application=True,
+            description=Text(
+                "Keputusan Kasi Yanmum atas aktivasi KTP-el yang ditolak",
+                "The section head's decision on a refused card activation",
             ),
         ),
         EventType.APPLICATION_OVERDUE: EventSpec(

@@ -406,6 +406,7 @@ PROJECTIONS: Final[Mapping[EventType, Apply]] = MappingProxyType(
         EventType.STEP_BREACHED: _breached,
         EventType.BIOMETRICS_RECORDED: _step_moved,
         EventType.REGION_CONFIRMED: _step_moved,
+        EventType.ACTIVATION_DECIDED: _step_moved,
         EventType.BIOMETRICS_PURGED: _purged,
         EventType.SURAT_KETERANGAN_ISSUED: _step_moved,
         EventType.BLANK_RECEIVED: _received,
