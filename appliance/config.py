@@ -38,6 +38,7 @@ from appliance.issuance._settings import IssuanceSection
 from appliance.pipeline._records import SiakSection
 from appliance.pipeline._settings import PipelineSection
 from appliance.screens._settings import ScreensSection
+from appliance.speech._settings import SpeechSection
 from appliance.sync._settings import UplinkSection
 
 M = TypeVar("M", bound=BaseModel)
@@ -214,6 +215,7 @@ class Config(_Section):
     siak: SiakSection = SiakSection()
     api: ApiSection = ApiSection()
     screens: ScreensSection = ScreensSection()
+    speech: SpeechSection = SpeechSection()
     uplink: UplinkSection = UplinkSection()
     clock: ClockSection = ClockSection()
 
