@@ -113,6 +113,9 @@ class Agent(StrEnum):
     SECTION_HEAD = Role.SECTION_HEAD.value
     OPERATOR = Role.OPERATOR.value
     STATION = "station"
+    KIOSK = "kiosk"
+    """A citizen at the station's ticket kiosk: nobody signed in, and it only takes a
+    queue ticket."""
     STEP_OWNER = "step_owner"
     """The officer whose step it is (`STEP_OWNER`): a step's events follow its step."""
     ANY_OFFICER = "any_officer"
@@ -334,11 +337,12 @@ TICKET_TRANSITIONS: Final[Mapping[EventType, StateTransition]] = MappingProxyTyp
     {
         t.event: t
         for t in (
+            # Handed out by an officer, or taken by a citizen at the kiosk.
             StateTransition(
                 EventType.QUEUE_TICKET_ISSUED,
                 frozenset[TicketState](),
                 _T.WAITING,
-                frozenset({Agent.ANY_OFFICER}),
+                frozenset({Agent.ANY_OFFICER, Agent.KIOSK}),
             ),
             StateTransition(EventType.QUEUE_CALLED, frozenset({_T.WAITING}), _T.CALLED, _COUNTER),
             StateTransition(

@@ -156,6 +156,13 @@ class Pipeline:
     async def issue_ticket(self, officer: Officer, service: ServiceType) -> TicketView:
         return await self._queue.issue_ticket(officer, service)
 
+    async def issue_printed_ticket(self, service: ServiceType) -> TicketView:
+        """The kiosk's ticket: recorded only once printed (see `QueueDesk`)."""
+        return await self._queue.issue_printed_ticket(service)
+
+    def ticket_printer_ready(self) -> bool:
+        return self._queue.ticket_printer_ready()
+
     def call_next(
         self, officer: Officer, *, counter: str, service: ServiceType | None = None
     ) -> TicketView:

@@ -29,6 +29,7 @@ from appliance.hal import (
     CaptureResult,
     Device,
     DeviceError,
+    DeviceState,
     Finger,
     SbiFaceCamera,
     SbiFingerprintScanner,
@@ -160,6 +161,15 @@ class StepWork:
             log.warning("return_slip_not_printed", application=app, error=str(error))
             return False
         return True
+
+    def ticket_printer_ready(self) -> bool:
+        """Whether the ticket printer is there and not in trouble, as last seen (busy
+        printing another ticket is not trouble)."""
+        printer = self._devices.get(self._ticket_printer)
+        if not isinstance(printer, TicketPrinter):
+            return False
+        status = printer.status
+        return status.usable or (status.state is DeviceState.BUSY and status.code is None)
 
     # ------------------------------------------------------------------ step 4
 

@@ -14,7 +14,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Annotated, Any, Final
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from appliance._text import Text
 from appliance.domain import (
@@ -260,6 +260,18 @@ class QueueTicketIssued(_Payload):
     ticket: ShortText
     service: ServiceType
     number: Annotated[int, Field(ge=1, le=9999)]
+    by: Actor | None = None
+    """The officer who handed the ticket out; None for the kiosk's (and in tickets
+    recorded before the issuer was)."""
+    kiosk: bool = False
+    """Taken by a citizen at the station's ticket kiosk (the workflow's `Agent.KIOSK`):
+    no officer was involved, and it was printed before it was recorded."""
+
+    @model_validator(mode="after")
+    def _one_issuer(self) -> QueueTicketIssued:
+        if self.kiosk and self.by is not None:
+            raise ValueError("a ticket from the kiosk has no officer")
+        return self
 
 
 class QueueCalled(_Payload):
