@@ -9,7 +9,9 @@ tasks of one TaskGroup until cancelled.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import TypeVar
@@ -20,6 +22,7 @@ from appliance.card import DocumentSigner
 from appliance.clock import RealTimekeeper, ScaledClock, Timekeeper
 from appliance.config import Config
 from appliance.diskspace import MIB, DiskSpace
+from appliance.domain import EventType
 from appliance.fingerprint import FingerMatcher, FingerprintWorker
 from appliance.hal import (
     Backoff,
@@ -36,9 +39,11 @@ from appliance.liveness import Liveness
 from appliance.logs import get_logger
 from appliance.pipeline import DeviceSteps, Pipeline, StepWork
 from appliance.pipeline._records import NoRecords, PersonRecords, SiakRecords
-from appliance.register import Register, StationKey
+from appliance.register import Event, Register, StationKey
 from appliance.retention import RetentionPurge
 from appliance.screens import mount_screens
+from appliance.screens._board import offer_voice
+from appliance.speech import Announcer, Call, Synthesizer, aplay
 from appliance.staff import Sessions, StaffDirectory
 from appliance.status import StatusReport
 from appliance.sync import Uplink
@@ -77,6 +82,8 @@ class Station:
     api: ApiServer
     uplink: Uplink | None
     liveness: Liveness
+    announcer: Announcer | None = None
+    """Speaks each call on the station's audio output; None when `[speech]` says not to."""
 
     @classmethod
     @asynccontextmanager
@@ -242,6 +249,15 @@ class Station:
                 settings=config.screens,
                 office=config.station.office,
             )
+            speech = config.speech
+            announcer = None
+            if speech.enabled:
+                # One synthesizer: the board fetching a call's audio gets what was played.
+                synthesizer = Synthesizer(voice=speech.voice, speed=speech.speed)
+                offer_voice(app, synthesizer)
+                if speech.plays_on_station:
+                    announcer = Announcer(synthesizer=synthesizer, play=aplay(speech.device))
+                    register.add_listener(_calls_to(announcer, asyncio.get_running_loop()))
             api = ApiServer(
                 app=app,
                 host=config.api.host,
@@ -263,6 +279,7 @@ class Station:
                 api=api,
                 uplink=uplink,
                 liveness=liveness,
+                announcer=announcer,
             )
 
     async def run(self) -> None:
@@ -280,6 +297,8 @@ class Station:
                     tasks.create_task(self.api.serve(), name="api")
                     if self.uplink is not None:
                         tasks.create_task(self.uplink.run(), name="uplink")
+                    if self.announcer is not None:
+                        tasks.create_task(self.announcer.run(), name="speech")
             finally:
                 supervisor.cancel()
 
@@ -294,6 +313,30 @@ def _lan_mode(config: Config) -> LanMode | None:
     if ensure_certificate(key, certificate, station_id=config.station.id, names=names):
         log.info("https_certificate_created", path=str(certificate), names=list(names))
     return LanMode(certificate=certificate, key=key, allowed_clients=config.api.allowed_clients)
+
+
+_SPOKEN = frozenset({EventType.QUEUE_CALLED, EventType.QUEUE_RECALLED})
+
+
+def _calls_to(
+    announcer: Announcer, loop: asyncio.AbstractEventLoop
+) -> Callable[[Sequence[Event]], None]:
+    """The register's listener that hands every call and recall to the announcer. It runs
+    in the appending thread, so the call crosses to the loop; the ticket and the counter
+    are all it takes from the event."""
+
+    def listener(events: Sequence[Event]) -> None:
+        heard = time.monotonic_ns()
+        for event in events:
+            if event.type in _SPOKEN:
+                data = event.data
+                call = Call(
+                    seq=event.seq, ticket=data["ticket"], counter=data["counter"], heard_ns=heard
+                )
+                with contextlib.suppress(RuntimeError):  # the loop closed: the station stopped
+                    loop.call_soon_threadsafe(announcer.announce, call)
+
+    return listener
 
 
 def _named(devices: dict[str, Device], name: str, kind: type[_D]) -> _D | None:

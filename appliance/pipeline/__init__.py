@@ -17,6 +17,7 @@ from ._pipeline import Pipeline
 from ._settings import PipelineSection
 from ._views import (
     ApplicationView,
+    CallView,
     CardView,
     FailureView,
     QueueFigures,
@@ -28,6 +29,7 @@ from ._work import RecordedBiometrics, StepFailure, StepWork, card_holder
 __all__ = [
     "ApplicationView",
     "Busy",
+    "CallView",
     "CardView",
     "DeviceSteps",
     "FailureView",

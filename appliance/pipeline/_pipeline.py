@@ -48,7 +48,14 @@ from ._officer_steps import OfficerSteps, region_to_confirm
 from ._queue import QueueDesk
 from ._records import PersonRecords
 from ._settings import PipelineSection
-from ._views import ApplicationView, CardView, FailureView, QueueView, TicketView
+from ._views import (
+    ApplicationView,
+    CallView,
+    CardView,
+    FailureView,
+    QueueView,
+    TicketView,
+)
 from ._work import StepWork
 
 log = get_logger(__name__)
@@ -179,6 +186,10 @@ class Pipeline:
 
     def queue(self) -> QueueView:
         return self._queue.queue()
+
+    def calls(self, limit: int = 5) -> tuple[CallView, ...]:
+        """Today's latest calls, the newest first (the waiting-room board's)."""
+        return self._queue.calls(limit)
 
     # ================================================================ the officers' steps
 

@@ -25,7 +25,7 @@ from ._core import PipelineCore
 from ._deadlines import Deadlines
 from ._errors import Forbidden, NotFound, Unavailable, WrongState
 from ._forms import Officer
-from ._views import QueueFigures, QueueView, TicketView
+from ._views import CallView, QueueFigures, QueueView, TicketView
 from ._work import StepWork
 
 log = get_logger(__name__)
@@ -48,6 +48,9 @@ TICKET_NOT_PRINTED: Final = Text(
 
 # The officers (any role) hand tickets out, as the workflow's table says.
 _ANY_OFFICER_ROLES: Final = (Role.COUNTER_OFFICER, Role.SECTION_HEAD, Role.OPERATOR)
+
+
+_CALLS: Final = (EventType.QUEUE_CALLED, EventType.QUEUE_RECALLED)
 
 
 class QueueDesk:
@@ -199,6 +202,28 @@ class QueueDesk:
         by = officer.actor(Role.COUNTER_OFFICER) if officer else None
         core.append(EventType.QUEUE_NO_SHOW, {"day": view.day, "ticket": ticket, "by": by})
         return self.ticket(ticket)
+
+    def calls(self, limit: int) -> tuple[CallView, ...]:
+        """Today's latest `limit` calls and calls again, the newest first."""
+        register = self._core.register
+        day = self._core.today()
+        first = register.first_ticket_seq(day)
+        if first is None or limit <= 0:
+            return ()
+        made = [
+            CallView(
+                number=0,
+                ticket=data["ticket"],
+                counter=data["counter"],
+                recall=kind is EventType.QUEUE_RECALLED,
+            )
+            for kind, data in register.event_data_since(first, _CALLS)
+            if data["day"] == day.isoformat()  # not a late recall of yesterday's ticket
+        ]
+        numbered = [
+            call.model_copy(update={"number": number}) for number, call in enumerate(made, 1)
+        ]
+        return tuple(reversed(numbered[-limit:]))
 
     def ticket(self, ticket: str, *, day: date | None = None) -> TicketView:
         row = self._core.register.ticket(day or self._core.today(), ticket)

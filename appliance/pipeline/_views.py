@@ -82,6 +82,16 @@ class TicketView(_View):
     printed: bool = True
 
 
+class CallView(_View):
+    """A ticket called to a counter, or called again: what the waiting room is told."""
+
+    number: int
+    """Its place among the day's calls, from 1: a call's lasting name for the day."""
+    ticket: str
+    counter: str
+    recall: bool
+
+
 class QueueFigures(_View):
     waiting: int
     called: int
