@@ -11,12 +11,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import TypeVar
 
-from appliance.api import ApiServer, LanMode, LiveEvents, create_app, ensure_certificate
+from appliance.api import (
+    ApiServer,
+    Audience,
+    LanMode,
+    LiveEvents,
+    create_app,
+    ensure_certificate,
+)
 from appliance.biostore import BiometricStore
 from appliance.card import DocumentSigner
 from appliance.clock import RealTimekeeper, ScaledClock, Timekeeper
@@ -43,6 +50,7 @@ from appliance.register import Event, Register, StationKey
 from appliance.retention import RetentionPurge
 from appliance.screens import mount_screens
 from appliance.screens._board import offer_voice
+from appliance.screens._live import BIOMETRICS, DEVICES
 from appliance.speech import Announcer, Call, Synthesizer, aplay
 from appliance.staff import Sessions, StaffDirectory
 from appliance.status import StatusReport
@@ -52,6 +60,7 @@ from appliance.telemetry import StationTelemetry
 log = get_logger(__name__)
 
 _D = TypeVar("_D", bound=Device)
+_OFFICERS = (Audience.OFFICER,)
 
 
 def station_clock(config: Config) -> Timekeeper:
@@ -231,7 +240,7 @@ class Station:
                 clock=clock,
                 liveness=liveness,
             )
-            live = LiveEvents(register=register)
+            live = _live_events(register, by_name.values(), pipeline)
             app = create_app(
                 pipeline=pipeline,
                 staff=staff,
@@ -337,6 +346,16 @@ def _calls_to(
                     loop.call_soon_threadsafe(announcer.announce, call)
 
     return listener
+
+
+def _live_events(register: Register, devices: Iterable[Device], pipeline: Pipeline) -> LiveEvents:
+    """The register's events for the screens, and what it does not hold: each device's
+    change of state, each change in a biometric recording's progress."""
+    live = LiveEvents(register=register)
+    for device in devices:
+        device.add_listener(lambda _device, _status: live.signal(DEVICES, _OFFICERS))
+    pipeline.add_recording_listener(lambda _app: live.signal(BIOMETRICS, _OFFICERS))
+    return live
 
 
 def _named(devices: dict[str, Device], name: str, kind: type[_D]) -> _D | None:

@@ -14,15 +14,18 @@ from __future__ import annotations
 import asyncio
 from typing import Final
 
-from appliance.domain import ApplicationState, EventType, Step, StepKind
+from appliance._text import Text
+from appliance.domain import ApplicationState, EventType, Phase, Role, Step, StepKind
 from appliance.hal import DeviceError, DeviceStatus
 from appliance.issuance import ActivationRefused, CardSpoiled, NoCardToActivate, WrongCard
 from appliance.logs import get_logger
 from appliance.register import Transaction
 
+from ._biometrics import BiometricPlan, Decision, Stage
 from ._core import PipelineCore
 from ._deadlines import Deadlines
-from ._errors import PipelineError
+from ._errors import Busy, PipelineError, WrongState
+from ._forms import Officer
 from ._views import FailureView
 from ._work import StepFailure
 
@@ -48,9 +51,12 @@ class DeviceStepRunner:
         actor: Actor,
         person: str | None,
         devices: tuple[str, ...],
+        *,
+        biometrics: BiometricPlan | None = None,
     ) -> None:
         """Give the step its person and devices; a device step then runs by itself, a
-        person's step is watched against its budget."""
+        person's step is watched against its budget. `biometrics`: how the operator
+        starts a recording."""
         core = self._core
         started = core.append(
             EventType.STEP_STARTED,
@@ -60,9 +66,33 @@ class DeviceStepRunner:
         core.claims.take(app, person, devices)
         core.needs_operator.pop(app, None)
         if step.spec.kind is StepKind.DEVICE:
-            core.spawn(self._run(app, step, actor), name=f"step-{step}-{app}")
+            core.spawn(self._run(app, step, actor, biometrics), name=f"step-{step}-{app}")
         else:
             self._deadlines.watch_budget(app, step, started.seq, 0.0)
+
+    def steer_recording(self, officer: Officer, app: str, stage: Stage, decision: Decision) -> None:
+        """The operator's decision on a capture below its threshold, in the recording
+        they hold."""
+        core = self._core
+        core.require(officer, Role.OPERATOR)
+        row = core.application(app)
+        if row.step is not Step.BIOMETRIC or row.phase is not Phase.ACTIVE:
+            raise WrongState(
+                "not_recording",
+                Text(
+                    f"Perekaman biometrik permohonan {app} tidak sedang berjalan.",
+                    f"The biometric recording of application {app} is not in progress.",
+                ),
+            )
+        if row.active_by != officer.person:
+            raise Busy(
+                "step_taken",
+                Text(
+                    f"Langkah ini sedang ditangani {row.active_by}.",
+                    f"This step is being handled by {row.active_by}.",
+                ),
+            )
+        core.work.biometrics.decide(app, stage, decision)
 
     def on_device_status(self, _device: object, _status: DeviceStatus) -> None:
         self._core.encode_wake.set()  # a printer back to READY may take the next card
@@ -92,14 +122,16 @@ class DeviceStepRunner:
             return row.id
         return None
 
-    async def _run(self, app: str, step: Step, actor: Actor) -> None:
+    async def _run(
+        self, app: str, step: Step, actor: Actor, biometrics: BiometricPlan | None
+    ) -> None:
         core = self._core
         started = core.clock.monotonic_ns()
         budget = core.budgets[step].total_seconds()
         scope: asyncio.Timeout | None = None
         try:
             async with core.clock.timeout(budget) as scope:
-                await self._work(app, step, actor, started)
+                await self._work(app, step, actor, started, biometrics)
         except TimeoutError as error:
             code = _BUDGET_EXCEEDED if scope is not None and scope.expired() else "device_timeout"
             self._fail(app, step, code, str(error) or "budget exceeded", started)
@@ -120,14 +152,20 @@ class DeviceStepRunner:
             core.claims.release(app)
             core.encode_wake.set()
 
-    async def _work(self, app: str, step: Step, actor: Actor, started: int) -> None:
+    async def _work(
+        self, app: str, step: Step, actor: Actor, started: int, biometrics: BiometricPlan | None
+    ) -> None:
         core = self._core
         if step is Step.BIOMETRIC:
-            recorded = await core.work.record_biometrics(app)
+            recorded = await core.work.record_biometrics(app, biometrics)
             with core.transaction() as txn:
                 txn.append(
                     EventType.BIOMETRICS_RECORDED,
-                    {"modalities": recorded.modalities, "chip_fingers": recorded.chip_fingers},
+                    {
+                        "modalities": recorded.modalities,
+                        "chip_fingers": recorded.chip_fingers,
+                        "exceptions": [missing.for_register() for missing in recorded.missing],
+                    },
                     application_id=app,
                 )
                 self._finish_in(txn, app, step, actor, started, next_step=Step.ENCODE_PRINT)

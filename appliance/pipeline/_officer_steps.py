@@ -43,6 +43,7 @@ from appliance.hal import DeviceError
 from appliance.logs import get_logger
 from appliance.register import ApplicationRow, ApplicationSubmitted, Transaction
 
+from ._biometrics import BiometricPlan
 from ._core import PipelineCore, forbidden
 from ._deadlines import Deadlines, promise_watch, step_watch, ticket_watch
 from ._device_steps import DeviceStepRunner
@@ -142,8 +143,12 @@ class OfficerSteps:
                 ),
             ) from None
 
-    def start_step(self, officer: Officer, app: str, step: Step) -> None:
-        """Give the step its person and devices; a device step then runs by itself."""
+    def start_step(
+        self, officer: Officer, app: str, step: Step, biometrics: BiometricPlan | None = None
+    ) -> None:
+        """Give the step its person and devices; a device step then runs by itself.
+        `biometrics`, for the recording only: what is missing, and whether the operator
+        steers it."""
         core = self._core
         if step is Step.SUBMIT:
             raise WrongState(
@@ -155,6 +160,16 @@ class OfficerSteps:
             )
         role = STEP_OWNER[step]
         core.require(officer, role)
+        if biometrics is not None:
+            if step is not Step.BIOMETRIC:
+                raise Invalid(
+                    "not_a_recording",
+                    Text(
+                        "Pengecualian biometrik hanya untuk langkah perekaman.",
+                        "Biometric exceptions belong to the recording step only.",
+                    ),
+                )
+            biometrics.refuse_unrecordable()
         row = core.application(app)
         core.require_waiting(row, step)
         if (
@@ -167,7 +182,7 @@ class OfficerSteps:
         if step.spec.kind is StepKind.DEVICE:
             core.require_devices_ready(devices)
         core.claims.check(app, person, devices)
-        self._runner.begin(app, step, officer.actor(role), person, devices)
+        self._runner.begin(app, step, officer.actor(role), person, devices, biometrics=biometrics)
 
     async def check(
         self, officer: Officer, app: str, documents: tuple[Document, ...]

@@ -15,7 +15,7 @@ devices for its whole run, a person's step holds that person.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -38,6 +38,7 @@ from appliance.liveness import Liveness
 from appliance.logs import get_logger
 from appliance.register import ActivationDecision, ApplicationRow, BlankStock, Register
 
+from ._biometrics import BiometricPlan, BiometricProgress, Decision, Stage
 from ._calendar import WorkingCalendar
 from ._core import DeviceSteps, PipelineCore
 from ._deadlines import Deadlines
@@ -45,6 +46,7 @@ from ._decisions import ActivationDecisions, awaits_decision
 from ._device_steps import INTERRUPTED, LOOP, DeviceStepRunner
 from ._forms import Officer, SubmitForm
 from ._officer_steps import OfficerSteps, region_to_confirm
+from ._outcomes import StepOutcomes, step_outcomes
 from ._queue import QueueDesk
 from ._records import PersonRecords
 from ._settings import PipelineSection
@@ -196,9 +198,18 @@ class Pipeline:
     async def submit(self, officer: Officer, form: SubmitForm) -> ApplicationView:
         return self.application(await self._steps.submit(officer, form))
 
-    async def start_step(self, officer: Officer, app: str, step: Step) -> ApplicationView:
-        self._steps.start_step(officer, app, step)
+    async def start_step(
+        self, officer: Officer, app: str, step: Step, *, biometrics: BiometricPlan | None = None
+    ) -> ApplicationView:
+        self._steps.start_step(officer, app, step, biometrics)
         return self.application(app)
+
+    def steer_recording(
+        self, officer: Officer, app: str, stage: Stage, decision: Decision
+    ) -> BiometricProgress | None:
+        """Capture a stage below its threshold again, or accept it (`operator_decides`)."""
+        self._runner.steer_recording(officer, app, stage, decision)
+        return self.recording(app)
 
     async def check(
         self, officer: Officer, app: str, documents: tuple[Document, ...]
@@ -258,6 +269,19 @@ class Pipeline:
     def required_documents(self, service: ServiceType) -> tuple[Document, ...]:
         """What this office requires for `service` (its requirement profile), in order."""
         return required_documents(service, self._requirements)
+
+    def add_recording_listener(self, listener: Callable[[str], None]) -> None:
+        """`listener(app)` hears of every change in a biometric recording's progress."""
+        self._core.work.biometrics.add_listener(listener)
+
+    def recording(self, app: str) -> BiometricProgress | None:
+        """The application's biometric recording in progress, or how it last ended."""
+        return self._core.work.biometrics.progress(app)
+
+    def outcomes(self, app: str) -> StepOutcomes:
+        """Its biometrics recorded or skipped, and its card's activation attempts."""
+        self._core.application(app)  # NotFound for an unknown application
+        return step_outcomes(self._core.register, app)
 
     def blank_stock(self) -> BlankStock:
         return self._core.register.blank_stock()

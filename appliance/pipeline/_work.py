@@ -7,6 +7,7 @@ pipeline's; this module only talks to devices, the biometric store and the card 
 from __future__ import annotations
 
 import asyncio
+import functools
 import textwrap
 from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
@@ -25,7 +26,6 @@ from appliance.fingerprint import (
 )
 from appliance.hal import (
     BiometricCapture,
-    CaptureNotAccepted,
     CaptureResult,
     Device,
     DeviceError,
@@ -50,6 +50,7 @@ from appliance.issuance import (
 from appliance.logs import get_logger
 from appliance.register import ApplicationSubmitted, EventType, Register, StationKey
 
+from ._biometrics import SLAP_STAGES, BiometricPlan, BiometricSessions, MissingPart, Stage
 from ._errors import PipelineError
 from ._records import PersonRecords
 from ._settings import PipelineSection
@@ -79,6 +80,7 @@ class StepFailure(PipelineError):
 class RecordedBiometrics:
     modalities: tuple[str, ...]
     chip_fingers: tuple[int, int]
+    missing: tuple[MissingPart, ...] = ()
 
 
 class StepWork:
@@ -109,6 +111,8 @@ class StepWork:
         self._office = office
         # The daemon's fingerprint worker process; in a thread when none is given.
         self._fingerprints = fingerprints or InProcessFingerprints()
+        self.biometrics = BiometricSessions()
+        """The recordings in progress, as the operator follows and steers them."""
 
     async def recover(self) -> None:
         """Close the cards a crash left in the printer (spoiled, counted)."""
@@ -173,21 +177,47 @@ class StepWork:
 
     # ------------------------------------------------------------------ step 4
 
-    async def record_biometrics(self, app: str) -> RecordedBiometrics:
-        """Face, ten prints, both irises and the signature, stored encrypted; the two chip
-        fingers' templates beside them."""
+    async def record_biometrics(
+        self, app: str, plan: BiometricPlan | None = None
+    ) -> RecordedBiometrics:
+        """Face, ten prints, both irises and the signature, one at a time, stored
+        encrypted; the two chip fingers' templates beside them. What `plan` declares
+        missing is not asked of the devices (the face camera takes an exception photo)."""
+        plan = plan or BiometricPlan()
         camera = self._device(self._settings.camera, SbiFaceCamera)
         scanner = self._device(self._settings.fingerprint_scanner, SbiFingerprintScanner)
         irises = self._device(self._settings.iris_scanner, SbiIrisScanner)
         pad = self._device(self._settings.signature_pad, SignaturePad)
         # The worker's imports (about a second) run while the devices capture.
         await self._fingerprint_work(self._fingerprints.start())
-        face = _best(await _accepting(camera.capture_face()))
-        fingers: list[BiometricCapture] = []
-        for slap in Slap:  # each placement on its own, so one poor slap keeps the others
-            fingers.extend((await _accepting(scanner.capture_slap(slap))).captures)
-        eyes = (await _accepting(irises.capture_irises())).captures
-        signature = await pad.capture(timeout_s=self._settings.signature_timeout_s)
+        # The recording ends with the captures; the templates and the store follow, and
+        # the step's end says when they are done.
+        with self.biometrics.recording(app, plan) as recording:
+            exceptions = tuple(missing.part for missing in plan.missing)
+            face_result = await recording.capture(
+                Stage.FACE,
+                functools.partial(camera.capture_face, exceptions=exceptions),
+                threshold=camera.config.quality_threshold,
+            )
+            face = _best(face_result)
+            fingers: list[BiometricCapture] = []
+            for slap in Slap:  # each placement on its own, so one poor slap keeps the others
+                placed = await recording.capture(
+                    SLAP_STAGES[slap],
+                    functools.partial(scanner.capture_slap, slap, missing=plan.fingers),
+                    threshold=scanner.config.quality_threshold,
+                )
+                fingers.extend(placed.captures)
+            eyes = (
+                await recording.capture(
+                    Stage.IRISES,
+                    functools.partial(irises.capture_irises, missing=plan.eyes),
+                    threshold=irises.config.quality_threshold,
+                )
+            ).captures
+            signature = await recording.sign(
+                functools.partial(pad.capture, timeout_s=self._settings.signature_timeout_s)
+            )
         chip = scanner.chip_fingers(fingers)
         if face is None or len(chip) < 2:
             raise StepFailure("capture_incomplete", "no face, or fewer than two fingers")
@@ -211,7 +241,9 @@ class StepWork:
 
         await asyncio.to_thread(store)
         modalities = ["face", "fingerprints", "signature"] + (["irises"] if eyes else [])
-        return RecordedBiometrics(tuple(modalities), (chip[0].iso_position, chip[1].iso_position))
+        return RecordedBiometrics(
+            tuple(modalities), (chip[0].iso_position, chip[1].iso_position), plan.missing
+        )
 
     # ------------------------------------------------------------------ step 5
 
@@ -401,14 +433,6 @@ def return_slip(
         ),
         qr_payload=f"{station_id}/{app}",
     )
-
-
-async def _accepting(capture: Awaitable[CaptureResult]) -> CaptureResult:
-    """A capture, or the best one seen when retries ran out: the operator accepts it."""
-    try:
-        return await capture
-    except CaptureNotAccepted as error:
-        return error.best
 
 
 def _best(result: CaptureResult) -> BiometricCapture | None:

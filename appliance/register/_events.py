@@ -12,9 +12,17 @@ from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    model_serializer,
+    model_validator,
+)
 
 from appliance._text import Text
 from appliance.domain import (
@@ -190,11 +198,48 @@ class StepBreached(_Payload):
     by: Actor | None = None
 
 
+class MissingReason(StrEnum):
+    """Why a finger or an eye could not be recorded, as the operator declared it."""
+
+    AMPUTASI = "amputasi"
+    """Amputated, or never there."""
+    CACAT_PERMANEN = "cacat_permanen"
+    """A permanent disability: a scarred finger, a blind or artificial eye."""
+    PERBAN = "perban"
+    """Bandaged or injured today."""
+
+
+class MissingBiometric(_Payload):
+    """A finger (its ISO/IEC 19794-2 position) or an eye not recorded, and why: an
+    exception the operator declared when the recording began."""
+
+    finger: Annotated[int, Field(ge=1, le=10)] | None = None
+    eye: Literal["left", "right"] | None = None
+    reason: MissingReason
+
+    @model_validator(mode="after")
+    def _one_part(self) -> MissingBiometric:
+        if (self.finger is None) == (self.eye is None):
+            raise ValueError("name one finger or one eye")
+        return self
+
+
 class BiometricsRecorded(_Payload):
     """Captured and stored encrypted on the station; the images never enter the register."""
 
     modalities: tuple[ShortText, ...]
     chip_fingers: tuple[Annotated[int, Field(ge=1, le=10)], Annotated[int, Field(ge=1, le=10)]]
+    exceptions: tuple[MissingBiometric, ...] = Field(default=(), max_length=12)
+    """What was declared missing, with the reason."""
+
+    @model_serializer(mode="wrap")
+    def _exceptions_only_if_any(self, dump: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Stored without the field when nothing was missing: most recordings read exactly
+        # as those from before it did, for the central office as for an export.
+        data: dict[str, Any] = dump(self)
+        if not self.exceptions:
+            data.pop("exceptions", None)
+        return data
 
 
 class BiometricsPurged(_Payload):

@@ -257,6 +257,19 @@ class RegisterReads(ABC):
         )
         return [(EventType(kind), json.loads(data)) for kind, data in rows]
 
+    def application_events(
+        self, application_id: str, types: Sequence[EventType]
+    ) -> list[tuple[EventType, dict[str, Any]]]:
+        """The type and data of one application's events of `types`, in order (through
+        the events' index by application)."""
+        marks = ", ".join("?" for _ in types)
+        rows = self._rows(
+            f"SELECT type, data FROM events WHERE app = ? AND type IN ({marks}) ORDER BY seq",  # noqa: S608 - placeholders
+            application_id,
+            *types,
+        )
+        return [(EventType(kind), json.loads(data)) for kind, data in rows]
+
     def first_ticket_seq(self, day: date) -> int | None:
         rows = self._rows("SELECT min(issued_seq) FROM queue WHERE day = ?", day.isoformat())
         return rows[0][0] if rows else None

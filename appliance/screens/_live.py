@@ -14,6 +14,8 @@ APPLICATIONS: Final = "applications"
 STOCK: Final = "stock"
 DEVICES: Final = "devices"
 """Signalled by the station when a device's state changes (not a register event)."""
+BIOMETRICS: Final = "biometrics"
+"""Signalled by the station when a biometric recording's progress changes."""
 
 _TOPIC_OF: Final[dict[str, str]] = {
     **dict.fromkeys(
