@@ -10,14 +10,21 @@ from fastapi.staticfiles import StaticFiles
 from appliance.api import ApiContext
 from appliance.staff import Sessions
 
-from . import _board, _counter, _head, _kiosk, _signin
+from . import _board, _counter, _head, _kiosk, _operator, _signin
 from ._context import ScreenContext
 from ._render import STATIC, Renderer
 from ._session import SignInRequired, sign_in_url
 from ._settings import ScreensSection
 from ._timing import ServerTiming
 
-SCREEN_ROUTERS = (_signin.router, _counter.router, _kiosk.router, _board.router, _head.router)
+SCREEN_ROUTERS = (
+    _signin.router,
+    _counter.router,
+    _kiosk.router,
+    _board.router,
+    _head.router,
+    _operator.router,
+)
 
 
 def mount_screens(
