@@ -93,7 +93,9 @@ class LiveEvents:
                 queue.put_nowait(None)
             subscribers.clear()
 
-    async def _items(self, audience: Audience) -> AsyncIterator[_Item]:
+    async def _items(self, audience: Audience, greeting: str) -> AsyncIterator[_Item | str]:
+        """`greeting` first, then the audience's items. Subscribed before the greeting
+        goes out: a screen that reads the state on its greeting misses nothing after."""
         queue: asyncio.Queue[_Item | None] = asyncio.Queue()  # bounded by _fan_out
         subscribers = self._subscribers[audience]
         if self._closed:
@@ -101,6 +103,7 @@ class LiveEvents:
         else:
             subscribers.add(queue)
         try:
+            yield greeting
             while (item := await queue.get()) is not None:
                 yield item
         finally:
@@ -109,10 +112,11 @@ class LiveEvents:
     async def stream(self, audience: Audience) -> AsyncIterator[str]:
         """Server-sent events for `audience`, from the moment of the call: one per
         register event, its projection as the data. Signals are not in it."""
-        yield ": connected\n\n"
-        async for _kind, _seq, line in self._items(audience):
-            if line is not None:
-                yield line
+        async for item in self._items(audience, ": connected\n\n"):
+            if isinstance(item, str):
+                yield item
+            elif item[2] is not None:
+                yield item[2]
 
     async def topics(
         self, audience: Audience, topic_of: Callable[[str], str | None]
@@ -121,8 +125,11 @@ class LiveEvents:
         register event that `topic_of` maps to one, and for each signal; the data is only
         a counter (the screen fetches what changed). Starts with `event: connected`, so a
         screen that reconnects after a restart refreshes everything."""
-        yield "event: connected\ndata: 0\n\n"
-        async for kind, seq, line in self._items(audience):
+        async for item in self._items(audience, "event: connected\ndata: 0\n\n"):
+            if isinstance(item, str):
+                yield item
+                continue
+            kind, seq, line = item
             topic = kind if line is None else topic_of(kind)  # a signal names its topic
             if topic is not None:
                 yield f"event: {topic}\ndata: {seq}\n\n"
