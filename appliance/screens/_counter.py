@@ -1,73 +1,134 @@
-"""The counter officer's console (`/loket`): the queue at this counter, call next,
-recall and no-show."""
+"""The counter officer's console (`/loket`): the queue at this counter (call next, call
+again, not present, the waiting figures), the list of files waiting for the counter, and
+the applicant's file (`_counter_file`).
+
+A queue action answers with the queue, and tells the file panel to fetch itself
+(`FILE_CHANGED`): calling a ticket opens its form, marking it absent closes it. A refused
+action (the ticket was served or called elsewhere meanwhile) says why and changes
+nothing."""
 
 from __future__ import annotations
 
-from typing import Annotated, Final
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
 
-from appliance.domain import Role
-from appliance.pipeline import Officer, PipelineError
+from appliance.pipeline import PipelineError
 
+from . import _counter_file
 from ._consoles import render_console
-from ._session import Context, Csrf, officer_in
+from ._counter_view import (
+    FILE_CHANGED,
+    TEMPLATE,
+    CounterOfficer,
+    answer,
+    counter_of,
+    current_panel,
+    queue_values,
+    remember_counter,
+    worklist_values,
+)
+from ._session import Context, Csrf
 
 router = APIRouter(prefix="/loket", include_in_schema=False)
+router.include_router(_counter_file.router)
 
-CounterOfficer = Annotated[Officer, Depends(officer_in(Role.COUNTER_OFFICER))]
-COUNTER_COOKIE: Final = "ktpel_loket"
-
-
-def _counter(request: Request, counters: tuple[str, ...]) -> str:
-    chosen = request.cookies.get(COUNTER_COOKIE)
-    return chosen if chosen in counters else counters[0]
-
-
-def _queue_values(request: Request, context: Context) -> dict[str, object]:
-    counters = context.station.counters
-    counter = _counter(request, counters)
-    queue = context.station.pipeline.queue()
-    at_counter = [
-        ticket for ticket in queue.tickets if ticket.state == "called" and ticket.counter == counter
-    ]
-    return {
-        "queue": queue,
-        "counter": counter,
-        "counters": counters,
-        "current": at_counter[-1] if at_counter else None,
-        "problem": None,
-    }
+TicketNumber = Annotated[str, Form(min_length=1, max_length=16)]
 
 
 @router.get("")
 async def console(request: Request, officer: CounterOfficer, context: Context) -> HTMLResponse:
-    return render_console(request, officer, "counter.html", _queue_values(request, context))
+    counter = counter_of(request, context)
+    values = {
+        **queue_values(context, counter),
+        **worklist_values(context),
+        "panel": current_panel(context, officer, counter),
+    }
+    return render_console(request, officer, TEMPLATE, values)
 
 
 @router.get("/antrian")
 async def queue_part(request: Request, officer: CounterOfficer, context: Context) -> HTMLResponse:
-    return render_console(
-        request, officer, "counter.html", _queue_values(request, context), block="queue"
-    )
+    return answer(request, officer, queue_values(context, counter_of(request, context)), "queue")
 
 
-@router.post("/panggil")
-async def call_next(
+@router.get("/daftar")
+async def worklist_part(
+    request: Request, officer: CounterOfficer, context: Context
+) -> HTMLResponse:
+    return answer(request, officer, worklist_values(context), "worklist")
+
+
+@router.post("/meja")
+async def choose_counter(
     request: Request,
     officer: CounterOfficer,
     context: Context,
     _csrf: Csrf,
     counter: Annotated[str, Form(max_length=32)],
 ) -> HTMLResponse:
-    values = _queue_values(request, context)
+    """The counter this officer sits at, remembered by this browser."""
+    if counter not in context.station.counters:
+        counter = counter_of(request, context)
+    response = _queue_and_file(request, officer, context, counter)
+    remember_counter(response, counter)
+    return response
+
+
+@router.post("/panggil")
+async def call_next(
+    request: Request, officer: CounterOfficer, context: Context, _csrf: Csrf
+) -> HTMLResponse:
+    counter = counter_of(request, context)
     try:
         context.station.pipeline.call_next(officer, counter=counter)
     except PipelineError as error:
-        values["problem"] = error.text
-    else:
-        values = _queue_values(request, context)
-    response = render_console(request, officer, "counter.html", values, block="queue")
-    response.set_cookie(COUNTER_COOKIE, counter, samesite="strict", httponly=True, path="/")
+        return _queue_and_file(request, officer, context, counter, error)
+    return _queue_and_file(request, officer, context, counter)
+
+
+@router.post("/panggil-ulang")
+async def recall(
+    request: Request,
+    officer: CounterOfficer,
+    context: Context,
+    _csrf: Csrf,
+    ticket: TicketNumber,
+) -> HTMLResponse:
+    counter = counter_of(request, context)
+    try:
+        context.station.pipeline.recall(officer, ticket, counter=counter)
+    except PipelineError as error:
+        return _queue_and_file(request, officer, context, counter, error)
+    return _queue_and_file(request, officer, context, counter)
+
+
+@router.post("/tidak-hadir")
+async def no_show(
+    request: Request,
+    officer: CounterOfficer,
+    context: Context,
+    _csrf: Csrf,
+    ticket: TicketNumber,
+) -> HTMLResponse:
+    counter = counter_of(request, context)
+    try:
+        context.station.pipeline.mark_no_show(officer, ticket)
+    except PipelineError as error:
+        return _queue_and_file(request, officer, context, counter, error)
+    return _queue_and_file(request, officer, context, counter)
+
+
+def _queue_and_file(
+    request: Request,
+    officer: CounterOfficer,
+    context: Context,
+    counter: str,
+    error: PipelineError | None = None,
+) -> HTMLResponse:
+    values = queue_values(context, counter, error.text if error else None)
+    status = error.status if error else 200
+    response = answer(request, officer, values, "queue", status_code=status)
+    response.headers["HX-Trigger-After-Swap"] = FILE_CHANGED
     return response
