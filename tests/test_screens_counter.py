@@ -372,3 +372,42 @@ async def test_an_incomplete_file_goes_back_with_a_slip_of_what_is_missing(
     view = await station.ok("siti", "GET", f"/applications/{submitted.app}")
     assert view["state"] == "returned"
     printer.clear(Fault.PAPER_OUT)
+
+
+async def test_the_counter_is_chosen_once_and_english_is_one_click_away(
+    tmp_path: Path, pcscd: PrivatePcscd, browser: Browser
+) -> None:
+    two = '[pipeline]\ncounters = ["loket-1", "loket-2"]\n'
+    async with office(tmp_path, pcscd, extra_config=two) as rig:
+        context, page = await new_page(browser, _url(rig))
+        await sign_in(page, "siti", PIN)
+        await page.get_by_label("Loket saya").select_option("loket-2")
+        await expect(page.locator("#queue")).to_contain_text("Dilayani di loket-2")
+        await page.reload()  # this browser remembers where it sits
+        await expect(page.get_by_label("Loket saya")).to_have_value("loket-2")
+        ticket = await _take(rig)
+        await _call(page, ticket)
+        called = await rig.ok("siti", "GET", "/queue")
+        assert [t["counter"] for t in called["tickets"] if t["ticket"] == ticket] == ["loket-2"]
+        # Called again to the other counter, from another screen: this form is stale.
+        await _fill(page, form(ticket, serial=48), ("fc_kk",))
+        recall = {"counter": "loket-1"}
+        await rig.ok("siti", "POST", f"/queue/tickets/{ticket}/recall", json=recall)
+        async with page.expect_response("**/loket/berkas") as answer:
+            await page.get_by_role("button", name="Simpan berkas & periksa").click()
+        assert (await answer.value).status == 409
+        await expect(page.locator("[data-problem]")).to_have_text(
+            f"Nomor {ticket} sekarang dipanggil ke loket-1; berkasnya diterima di sana."
+        )
+        assert _submitted(rig, ticket) == []
+        await page.get_by_label("Loket saya").select_option("loket-1")
+        await expect(page.get_by_role("heading", name=f"Buka berkas · {ticket}")).to_be_visible()
+
+        await page.get_by_role("link", name="English").click()
+        await expect(page.get_by_role("button", name="Call next")).to_be_visible()
+        await expect(page.get_by_role("heading", name=f"Open the file · {ticket}")).to_be_visible()
+        await expect(page.get_by_label("Full name")).to_be_visible()
+        await page.get_by_label("NIK", exact=True).press_sequentially("35080", delay=20)
+        await expect(page.locator("#check-nik")).to_contain_text("A NIK must have 16 digits")
+        await _no_violations(page)
+        await context.close()

@@ -19,8 +19,8 @@ from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import HTMLResponse, Response
 
 from appliance._text import Text
-from appliance.domain import ServiceType, Step
-from appliance.pipeline import Invalid, Officer, PipelineError, TicketView
+from appliance.domain import ServiceType, Step, TicketState
+from appliance.pipeline import Invalid, NotFound, Officer, PipelineError, TicketView
 
 from ._counter_form import check_kk, check_nik, documents_of, entered, judge, service_of
 from ._counter_view import (
@@ -94,9 +94,10 @@ async def submit(
     pipeline = context.station.pipeline
     data = await request.form()
     typed = entered(data)
-    ticket = _ticket(context, data.get("ticket"))
-    if ticket is None:
-        return _as_now(request, officer, context, _no_ticket())
+    try:
+        ticket = _ticket_in_hand(context, data.get("ticket"), counter_of(request, context))
+    except PipelineError as refused:
+        return _as_now(request, officer, context, refused)
     service = service_of(typed.values["service"], ticket.service)
     judged = judge(typed, ticket=ticket.ticket, today=pipeline.today())
     if judged.form is None:
@@ -126,14 +127,13 @@ async def submit(
             service=service,
         )
         return _file(request, officer, panel, status_code=refused.status)
+    problem = None
     try:
         app = await pipeline.start_step(officer, app.id, Step.CHECK)
     except PipelineError as refused:
-        # Submitted all the same: the check waits in the counter's list.
-        panel = panel_for(context, app, "check")
-        return _file(request, officer, replace(panel, problem=refused.text))
-    panel = panel_for(context, app, "check")
-    return _file(request, officer, replace(panel, documents=typed.documents))
+        problem = refused.text  # submitted all the same: the check waits in the list
+    panel = replace(panel_for(context, app, "check"), documents=typed.documents, problem=problem)
+    return _file(request, officer, panel)
 
 
 @router.post("/{app}/periksa/mulai")
@@ -209,13 +209,27 @@ async def _start(
     return _file(request, officer, panel)
 
 
-def _ticket(context: Context, number: object) -> TicketView | None:
-    if not isinstance(number, str) or not 0 < len(number) <= 16:
-        return None
+def _ticket_in_hand(context: Context, number: object, counter: str) -> TicketView:
+    """The form's ticket, still called to this counter (or refused: the form is stale).
+    A ticket served meanwhile passes here, for the pipeline to refuse it in its words."""
     try:
-        return context.station.pipeline.ticket(number)
-    except PipelineError:
-        return None
+        if not isinstance(number, str) or not 0 < len(number) <= 16:
+            raise _no_ticket()
+        ticket = context.station.pipeline.ticket(number)
+    except NotFound:
+        raise _no_ticket() from None
+    if ticket.state is TicketState.CALLED and ticket.counter != counter:
+        # Called again to another counter meanwhile: that counter takes the file in.
+        raise PipelineError(
+            "ticket_elsewhere",
+            Text(
+                f"Nomor {ticket.ticket} sekarang dipanggil ke {ticket.counter}; berkasnya "
+                "diterima di sana.",
+                f"Ticket {ticket.ticket} is now called to {ticket.counter}; its file is taken "
+                "in there.",
+            ),
+        )
+    return ticket
 
 
 def _no_ticket() -> PipelineError:
