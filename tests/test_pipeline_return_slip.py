@@ -12,7 +12,7 @@ import pytest
 
 from appliance.biostore import BiometricStore, Modality, create_master_key
 from appliance.domain import Document, ServiceType
-from appliance.hal import DeviceFault, Slip, TicketPrinter
+from appliance.hal import DeviceBusy, DeviceFault, Slip, TicketPrinter
 from appliance.pipeline import PipelineSection, StepWork
 from appliance.pipeline._records import NoRecords
 from appliance.pipeline._work import SLIP_COLUMNS, return_slip
@@ -22,15 +22,20 @@ RETURNED_AT = datetime(2026, 3, 2, 9, 41)  # noqa: DTZ001 - printed as the wall 
 
 
 class _Printer(TicketPrinter):
-    """The ticket printer's driver with its USB cut off: keeps the slips, or fails."""
+    """The ticket printer's driver with its USB cut off: keeps the slips, or fails, or is
+    busy with tickets for a while."""
 
-    def __init__(self, *, fails: bool = False) -> None:
+    def __init__(self, *, fails: bool = False, busy_for: int = 0) -> None:
         super().__init__(name="ticket_printer", vendor_id=0x0416, product_id=0x5011)
         self.slips: list[Slip] = []
         self.fails = fails
+        self.busy_for = busy_for
 
     async def print_slip(self, slip: Slip, *, timeout_s: float | None = None) -> None:
         del timeout_s
+        if self.busy_for:
+            self.busy_for -= 1
+            raise DeviceBusy(self.name, "in use by print_ticket")
         if self.fails:
             raise DeviceFault(self.name, "paper_out", "refused to print")
         self.slips.append(slip)
@@ -113,6 +118,22 @@ async def test_the_work_prints_the_slip_and_says_so(
     )
     assert printed
     assert [_listed(slip) for slip in printer.slips] == [[Document.FC_KK.label.id]]
+
+
+async def test_a_slip_waits_for_the_ticket_being_printed(
+    register: Register, biostore: BiometricStore, station_key: StationKey
+) -> None:
+    printer = _Printer(busy_for=2)
+    work = _work(register, biostore, station_key, printer)
+    printed = await work.print_return_slip(
+        "20260302-0001",
+        ticket="A-001",
+        service=ServiceType.BARU,
+        missing=(Document.FC_KK,),
+        returned_at=RETURNED_AT,
+    )
+    assert printed
+    assert len(printer.slips) == 1
 
 
 async def test_a_slip_the_printer_refuses_is_reported_not_raised(

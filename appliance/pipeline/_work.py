@@ -28,6 +28,7 @@ from appliance.hal import (
     BiometricCapture,
     CaptureResult,
     Device,
+    DeviceBusy,
     DeviceError,
     DeviceState,
     Finger,
@@ -61,6 +62,7 @@ _D = TypeVar("_D", bound=Device)
 _T = TypeVar("_T")
 _CHIP_LABEL = "chip-{position}"
 _TICKET_TIMEOUT_S = 10.0
+_BUSY_RETRY_S = 0.2
 SLIP_COLUMNS: Final = 32
 """Characters on a line of the 58 mm roll (font A): the slip's list is wrapped to it."""
 
@@ -160,8 +162,15 @@ class StepWork:
         )
         try:
             printer = self._device(self._ticket_printer, TicketPrinter)
-            await printer.print_slip(slip, timeout_s=_TICKET_TIMEOUT_S)
-        except (DeviceError, StepFailure) as error:
+            async with asyncio.timeout(_TICKET_TIMEOUT_S):
+                while True:
+                    try:
+                        await printer.print_slip(slip, timeout_s=_TICKET_TIMEOUT_S)
+                        break
+                    except DeviceBusy:
+                        # The kiosk's ticket on its way out: the slip follows it.
+                        await asyncio.sleep(_BUSY_RETRY_S)
+        except (DeviceError, StepFailure, TimeoutError) as error:
             log.warning("return_slip_not_printed", application=app, error=str(error))
             return False
         return True
