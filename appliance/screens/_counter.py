@@ -71,7 +71,7 @@ async def choose_counter(
     """The counter this officer sits at, remembered by this browser."""
     if counter not in context.station.counters:
         counter = counter_of(request, context)
-    response = _queue_and_file(request, officer, context, counter)
+    response = _queue_answer(request, officer, context, counter)
     remember_counter(response, counter)
     return response
 
@@ -84,8 +84,8 @@ async def call_next(
     try:
         context.station.pipeline.call_next(officer, counter=counter)
     except PipelineError as error:
-        return _queue_and_file(request, officer, context, counter, error)
-    return _queue_and_file(request, officer, context, counter)
+        return _queue_answer(request, officer, context, counter, error)
+    return _queue_answer(request, officer, context, counter)
 
 
 @router.post("/panggil-ulang")
@@ -100,8 +100,8 @@ async def recall(
     try:
         context.station.pipeline.recall(officer, ticket, counter=counter)
     except PipelineError as error:
-        return _queue_and_file(request, officer, context, counter, error)
-    return _queue_and_file(request, officer, context, counter)
+        return _queue_answer(request, officer, context, counter, error)
+    return _queue_answer(request, officer, context, counter)
 
 
 @router.post("/tidak-hadir")
@@ -116,11 +116,11 @@ async def no_show(
     try:
         context.station.pipeline.mark_no_show(officer, ticket)
     except PipelineError as error:
-        return _queue_and_file(request, officer, context, counter, error)
-    return _queue_and_file(request, officer, context, counter)
+        return _queue_answer(request, officer, context, counter, error)
+    return _queue_answer(request, officer, context, counter)
 
 
-def _queue_and_file(
+def _queue_answer(
     request: Request,
     officer: CounterOfficer,
     context: Context,

@@ -153,8 +153,9 @@ def judge(typed: Entered, *, ticket: str, today: date) -> Judged:
 
 
 def _card_refuses(form: SubmitForm, today: date) -> dict[str, Text]:
-    """What the card's face and chip would refuse; the office's own place names stand
-    in for the values the form does not hold."""
+    """What the card's face and chip would refuse. The card's kecamatan, regency and
+    province come from the station's settings, not the form: any printable place stands
+    in for them here."""
     bio = form.biodata
     place = "LUMAJANG"
     try:
@@ -190,7 +191,8 @@ def _at_fields(refused: ValidationError) -> dict[str, Text]:
         parts = [part for part in problem.label.split(".") if part and not part.isdigit()]
         if parts[:1] == ["biodata"]:
             parts = parts[1:]
-        # The card's "born after the day of issue" is the model's, not a field's.
+        # A citizen's card refuses one thing as a whole, not at a field: a birth date after
+        # its day of issue.
         name = parts[0] if parts else "birth_date"
         text = problem.text
         if error["type"] == "value_error":

@@ -23,7 +23,7 @@ from appliance.domain import (
     Step,
     TicketState,
 )
-from appliance.pipeline import ApplicationView, Officer, TicketView
+from appliance.pipeline import ApplicationView, Officer, QueueView, TicketView
 
 from ._consoles import render_console
 from ._context import ScreenContext
@@ -71,7 +71,6 @@ class FilePanel:
     errors: Mapping[str, Text] = field(default_factory=dict)
     problem: Text | None = None
     """The pipeline's refusal: a stale screen, a device not ready."""
-    notice: Text | None = None
     slip_printed: bool | None = None
     nik: NumberCheck = field(default_factory=lambda: NumberCheck(empty=True))
     kk: NumberCheck = field(default_factory=lambda: NumberCheck(empty=True))
@@ -98,13 +97,12 @@ def queue_values(
     context: ScreenContext, counter: str, problem: Text | None = None
 ) -> dict[str, Any]:
     queue = context.station.pipeline.queue()
-    here = [t for t in queue.tickets if t.state is TicketState.CALLED and t.counter == counter]
     waiting = [t for t in queue.tickets if t.state is TicketState.WAITING]
     return {
         "queue": queue,
         "counter": counter,
         "counters": context.station.counters,
-        "current": here[-1] if here else None,
+        "current": _called_here(queue, counter),
         "short_names": SHORT_NAMES,
         "waiting_by_service": [
             (SHORT_NAMES[service], sum(1 for t in waiting if t.service is service))
@@ -113,6 +111,12 @@ def queue_values(
         "no_shows": [t for t in queue.tickets if t.state is TicketState.NO_SHOW][-4:],
         "queue_problem": problem,
     }
+
+
+def _called_here(queue: QueueView, counter: str) -> TicketView | None:
+    """The ticket this counter serves: the last one called to it and not yet answered."""
+    here = [t for t in queue.tickets if t.state is TicketState.CALLED and t.counter == counter]
+    return here[-1] if here else None
 
 
 def worklist_values(context: ScreenContext) -> dict[str, Any]:
@@ -145,7 +149,7 @@ def current_panel(context: ScreenContext, officer: Officer, counter: str) -> Fil
         for view in pipeline.applications(step=step, state=ApplicationState.IN_PROGRESS):
             if view.phase is Phase.ACTIVE and view.active_by == officer.person:
                 return panel_for(context, view, kind)
-    ticket = queue_values(context, counter)["current"]
+    ticket = _called_here(pipeline.queue(), counter)
     if ticket is None:
         return FilePanel(kind="idle")
     return form_panel(context, ticket)
@@ -192,6 +196,6 @@ def answer(
     *,
     status_code: int = 200,
 ) -> HTMLResponse:
-    """One part of the console for htmx (or the parts a combining block names, the
-    others swapped out of band)."""
+    """One part of the console (a block of counter.html), for htmx to put inside its
+    section."""
     return render_console(request, officer, TEMPLATE, values, block=block, status_code=status_code)
