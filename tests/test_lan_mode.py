@@ -81,8 +81,12 @@ async def test_only_the_listed_clients_get_in(client: str, allowed: bool) -> Non
     async def board() -> dict[str, str]:
         return {"ok": "yes"}
 
-    section = ApiSection(
-        allow_remote=True, allowed_clients=("192.168.1.20", "10.0.0.0/29"), tls_names=("a",)
+    section = ApiSection.model_validate(
+        {
+            "allow_remote": True,
+            "allowed_clients": ["192.168.1.20", "10.0.0.0/29"],
+            "tls_names": ["a"],
+        }
     )
     app = AllowedClients(inner, networks=section.allowed_clients)
     sent: list[Message] = []

@@ -3,13 +3,12 @@ field, the language switch, the idle countdown and the way back to sign-in."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, Page, expect
-from playwright._impl._api_structures import Cookie
 
 from appliance.clock import ManualTimekeeper
 from sim.pcscd import PrivatePcscd
@@ -156,7 +155,7 @@ async def sign_in_here(page: Page) -> None:
     await page.get_by_role("button", name="Masuk").click()
 
 
-def _cookie_header(cookies: list[Cookie]) -> dict[str, str]:
+def _cookie_header(cookies: Sequence[Mapping[str, object]]) -> dict[str, str]:
     """The browser's cookies, sent by hand (httpx keeps no per-request cookies)."""
     pairs = [f"{c['name']}={c['value']}" for c in cookies if "name" in c and "value" in c]
     return {"Cookie": "; ".join(pairs)}
