@@ -295,6 +295,29 @@ async def test_a_double_submit_opens_one_application(station: Office, counter: P
     assert _submitted(station, third) == []
 
 
+async def test_a_double_call_next_calls_one_ticket(station: Office, counter: Page) -> None:
+    page = counter
+    first, second = await _take(station), await _take(station)
+    await page.reload()
+    # The call form sent twice at once, past the browser's guard: one ticket called, the
+    # other answer says the screen was behind.
+    statuses = await page.evaluate(
+        """async () => {
+            const form = document.querySelector("form[hx-post='/loket/panggil']");
+            const csrf = JSON.parse(document.body.getAttribute("hx-headers"))["X-CSRF-Token"];
+            const send = () => fetch("/loket/panggil", {
+                method: "POST", body: new FormData(form),
+                headers: {"X-CSRF-Token": csrf, "HX-Request": "true"}});
+            const answers = await Promise.all([send(), send()]);
+            return answers.map(answer => answer.status).sort();
+        }"""
+    )
+    assert statuses == [200, 409]
+    called = {view.ticket for view in station.station.pipeline.queue().tickets if view.calls}
+    assert first in called
+    assert second not in called
+
+
 async def test_a_stale_screen_says_so_and_changes_nothing(station: Office, counter: Page) -> None:
     page = counter
     ticket = await _take(station)

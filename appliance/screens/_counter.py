@@ -14,7 +14,8 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
 
-from appliance.pipeline import PipelineError
+from appliance._text import Text
+from appliance.pipeline import PipelineError, TicketView
 
 from . import _counter_file
 from ._consoles import render_console
@@ -23,6 +24,7 @@ from ._counter_view import (
     TEMPLATE,
     CounterOfficer,
     answer,
+    called_here,
     counter_of,
     current_panel,
     queue_values,
@@ -78,9 +80,18 @@ async def choose_counter(
 
 @router.post("/panggil")
 async def call_next(
-    request: Request, officer: CounterOfficer, context: Context, _csrf: Csrf
+    request: Request,
+    officer: CounterOfficer,
+    context: Context,
+    _csrf: Csrf,
+    serving: Annotated[str, Form(max_length=16)] = "",
 ) -> HTMLResponse:
+    """Call the next ticket, if the counter still serves what the screen showed: a
+    double click, or a screen behind another's call, calls no one more."""
     counter = counter_of(request, context)
+    now = called_here(context.station.pipeline.queue(), counter)
+    if (now.ticket if now else "") != serving:
+        return _queue_answer(request, officer, context, counter, _already_called(now, counter))
     try:
         context.station.pipeline.call_next(officer, counter=counter)
     except PipelineError as error:
@@ -118,6 +129,19 @@ async def no_show(
     except PipelineError as error:
         return _queue_answer(request, officer, context, counter, error)
     return _queue_answer(request, officer, context, counter)
+
+
+def _already_called(now: TicketView | None, counter: str) -> PipelineError:
+    shown = now.ticket if now else "-"
+    return PipelineError(
+        "stale_screen",
+        Text(
+            f"Layar sudah tertinggal: {counter} kini melayani nomor {shown}. Tidak ada yang "
+            "dipanggil; periksa lagi sebelum memanggil.",
+            f"The screen was out of date: {counter} now serves number {shown}. No one was "
+            "called; look again before calling.",
+        ),
+    )
 
 
 def _queue_answer(

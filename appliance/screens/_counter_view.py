@@ -102,7 +102,7 @@ def queue_values(
         "queue": queue,
         "counter": counter,
         "counters": context.station.counters,
-        "current": _called_here(queue, counter),
+        "current": called_here(queue, counter),
         "short_names": SHORT_NAMES,
         "waiting_by_service": [
             (SHORT_NAMES[service], sum(1 for t in waiting if t.service is service))
@@ -113,7 +113,7 @@ def queue_values(
     }
 
 
-def _called_here(queue: QueueView, counter: str) -> TicketView | None:
+def called_here(queue: QueueView, counter: str) -> TicketView | None:
     """The ticket this counter serves: the last one called to it and not yet answered."""
     here = [t for t in queue.tickets if t.state is TicketState.CALLED and t.counter == counter]
     return here[-1] if here else None
@@ -149,7 +149,7 @@ def current_panel(context: ScreenContext, officer: Officer, counter: str) -> Fil
         for view in pipeline.applications(step=step, state=ApplicationState.IN_PROGRESS):
             if view.phase is Phase.ACTIVE and view.active_by == officer.person:
                 return panel_for(context, view, kind)
-    ticket = _called_here(pipeline.queue(), counter)
+    ticket = called_here(pipeline.queue(), counter)
     if ticket is None:
         return FilePanel(kind="idle")
     return form_panel(context, ticket)

@@ -1,5 +1,5 @@
-// The consoles' small behaviours, written here rather than fetched: the idle countdown,
-// and plain feedback when the station cannot be reached.
+// The screens' small behaviours, written here rather than fetched: the idle countdown,
+// refusals shown where they belong, and plain feedback when the station cannot be reached.
 (function () {
   "use strict";
   const body = document.body;
@@ -32,11 +32,32 @@
     }, 1000);
   }
 
-  // A request the station could not answer: say so where the officer looks.
+  // A refusal is an answer too. The screens answer a refused form with HTML and a
+  // status: 409 (the screen was out of date), 422 (a field refused it), 429 (too many
+  // tickets), 403, 404 or 503 (not now): show it where the form's answer goes, which htmx
+  // would not do for an error status. A JSON refusal (a stale CSRF token) has no part to
+  // show: its message goes to the toast.
   const toast = document.getElementById("toast");
+  const say = (text) => {
+    toast.textContent = text;
+    setTimeout(() => { if (toast.textContent === text) toast.textContent = ""; }, 6000);
+  };
+  const shown = new Set([403, 404, 409, 422, 429, 503]);
+  document.body.addEventListener("htmx:beforeSwap", (event) => {
+    const xhr = event.detail.xhr;
+    if (!shown.has(xhr.status)) return;
+    const type = xhr.getResponseHeader("Content-Type") || "";
+    if (type.startsWith("text/html")) {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
+    } else if (type.startsWith("application/json")) {
+      try { say(JSON.parse(xhr.responseText).message); } catch (_) { /* not ours */ }
+    }
+  });
+
+  // A request the station could not answer: say so where the officer looks.
   document.body.addEventListener("htmx:sendError", () => {
-    toast.textContent = document.documentElement.lang === "en"
-      ? "The station cannot be reached. Trying again..." : "Stasiun tidak terjangkau. Mencoba lagi...";
-    setTimeout(() => { toast.textContent = ""; }, 5000);
+    say(document.documentElement.lang === "en"
+      ? "The station cannot be reached. Try again in a moment." : "Stasiun tidak terjangkau. Coba lagi sebentar lagi.");
   });
 })();
