@@ -137,6 +137,10 @@ def form(
     }
 
 
+_QUIET_SPEECH = '[speech]\ndevice = "null"\n'
+"""The calls are spoken to ALSA's null device: a test machine may have no sound card."""
+
+
 @contextlib.asynccontextmanager
 async def office(
     directory: Path,
@@ -158,6 +162,7 @@ async def office(
             '[paths]\nstate_dir = "state"\n[api]\nport = 0\n'
             + api_config
             + '[logging]\nlevel = "warning"\n'
+            + _QUIET_SPEECH * ("[speech]" not in extra_config)
             + extra_config,
             encoding="utf-8",
         )
