@@ -89,22 +89,9 @@ async def test_one_citizen_from_the_kiosk_to_the_card_in_hand(
     head = await _signed_in(browser, url, "budi", "/kasi")
     operator = await _signed_in(browser, url, "eko", "/operator")
 
-    # The section head takes in a delivery of blank cards.
-    receive = head.locator("#receive")
-    await receive.get_by_label("Jumlah blangko").fill("10")
-    await receive.get_by_label("Nomor berita acara").fill("BA/2026/101")
-    await receive.get_by_role("button", name="Catat penerimaan").click()
-    await expect(head.locator("#stock")).to_contain_text("10")
-
-    # The citizen takes a ticket at the kiosk.
-    await kiosk.goto("/kiosk")
-    await kiosk.get_by_role("link", name="KTP elektronik baru bagi WNI").tap()
-    await expect(kiosk.get_by_role("listitem").first).to_be_visible()
-    await kiosk.get_by_role("button", name="Ambil nomor antrean").tap()
-    ticket = (await kiosk.locator("[data-ticket]").inner_text()).strip()
+    await _blanks_received(head)
+    ticket = await _ticket_taken(kiosk)
     assert ticket == "A-001"
-
-    # The counter calls it; the board shows it within a second of the click.
     await expect(counter.locator("#queue")).to_contain_text("1menunggu")
     clicked = time.perf_counter()
     await counter.get_by_role("button", name="Panggil berikutnya").click()
@@ -112,10 +99,47 @@ async def test_one_citizen_from_the_kiosk_to_the_card_in_hand(
     board_s = time.perf_counter() - clicked
     await expect(tv.locator("[data-now-counter]")).to_have_text("Loket 1")
     await screenshot(tv, "scenario-board-calling")
+    app = await _file_taken_in(station, counter, ticket)
+    await _validated(head, ticket)
+    await _recorded_printed_activated_carried(station, operator, app)
+    await _handed_over(counter)
 
-    # The counter officer types the file in and checks it complete, by keys.
-    values = form(ticket, serial=61)
-    await _type_file(counter, values)
+    # The register holds the whole visit, each officer's action under their own name.
+    events = [e for e in station.station.register.events() if e.app == app]
+    assert events[-1].type == "application.completed"
+    by = {(e.type, e.data.get("step")): (e.data.get("by") or {}).get("person") for e in events}
+    assert by[("application.submitted", None)] == "siti"
+    assert by[("step.finished", "validate")] == "budi"
+    assert by[("step.started", "biometric")] == "eko"
+    assert by[("step.finished", "handover")] == "siti"
+    issued = next(e for e in station.station.register.events() if e.type == "queue.ticket_issued")
+    assert issued.data.get("kiosk") is True
+    for page in (tv, kiosk, counter, head, operator):
+        assert await serious_violations(page) == []
+    print(f"board updated {board_s * 1000:.0f} ms after the click")
+
+
+async def _blanks_received(head: Page) -> None:
+    """The section head takes in a delivery of blank cards."""
+    receive = head.locator("#receive")
+    await receive.get_by_label("Jumlah blangko").fill("10")
+    await receive.get_by_label("Nomor berita acara").fill("BA/2026/101")
+    await receive.get_by_role("button", name="Catat penerimaan").click()
+    await expect(head.locator("#stock")).to_contain_text("10")
+
+
+async def _ticket_taken(kiosk: Page) -> str:
+    """The citizen picks the service on the kiosk, reads what to bring, takes a ticket."""
+    await kiosk.goto("/kiosk")
+    await kiosk.get_by_role("link", name="KTP elektronik baru bagi WNI").tap()
+    await expect(kiosk.get_by_role("listitem").first).to_be_visible()
+    await kiosk.get_by_role("button", name="Ambil nomor antrean").tap()
+    return (await kiosk.locator("[data-ticket]").inner_text()).strip()
+
+
+async def _file_taken_in(station: Office, counter: Page, ticket: str) -> str:
+    """The counter officer types the file in and checks it complete, by keys."""
+    await _type_file(counter, form(ticket, serial=61))
     await counter.get_by_label(Document.FC_KK.label.id).check()
     await counter.get_by_label("Pekerjaan").press("Enter")
     await expect(counter.get_by_role("heading", name="Periksa kelengkapan berkas")).to_be_visible()
@@ -124,17 +148,21 @@ async def test_one_citizen_from_the_kiosk_to_the_card_in_hand(
     [submitted] = [
         e for e in station.station.register.events() if e.type == "application.submitted"
     ]
-    app = str(submitted.app)
+    return str(submitted.app)
 
-    # The section head validates it: the queue followed the live events.
+
+async def _validated(head: Page, ticket: str) -> None:
+    """The section head validates it: the queue followed the live events."""
     await head.get_by_role("button", name=f"Periksa berkas {ticket}").click()
     desk = head.locator("#desk")
     await expect(desk).to_contain_text(NAME)
     await desk.get_by_role("button", name="Valid, teruskan ke operator").click()
     await expect(desk.locator(".success")).to_contain_text("valid dan diteruskan ke operator")
 
-    # The operator records the biometrics; the station prints the card; it is activated
-    # with the citizen's finger and carried to the counter.
+
+async def _recorded_printed_activated_carried(station: Office, operator: Page, app: str) -> None:
+    """The operator records the biometrics; the station prints the card; it is activated
+    with the citizen's finger and carried to the counter."""
     station.present(PERSON)
     to_record = operator.locator("[data-part=to-record]")
     await to_record.get_by_role("button", name=f"Rekam biometrik {NAME}").click()
@@ -151,25 +179,13 @@ async def test_one_citizen_from_the_kiosk_to_the_card_in_hand(
     await carried.get_by_role("button", name=f"Bawa KTP-el ke loket {NAME}").click()
     await carried.get_by_role("button", name="Sudah diterima loket").click()
 
-    # The counter hands the card over; the receipt signed on the pad is shown back.
-    hand_over = counter.locator("#worklist").get_by_role("button", name=f"Serahkan KTP-el {NAME}")
-    await hand_over.click()
+
+async def _handed_over(counter: Page) -> None:
+    """The counter hands the card over; the receipt signed on the pad is shown back."""
+    worklist = counter.locator("#worklist")
+    await worklist.get_by_role("button", name=f"Serahkan KTP-el {NAME}").click()
     await counter.get_by_role("button", name="Tanda tangani & serahkan").click()
     await expect(counter.get_by_role("heading", name="KTP-el diserahkan")).to_be_visible()
     signature = counter.locator("img[data-receipt]")
     await expect(signature).to_be_visible()
     assert await signature.evaluate("image => image.complete && image.naturalWidth > 0")
-
-    # The register holds the whole visit, each officer's action under their own name.
-    events = [e for e in station.station.register.events() if e.app == app]
-    assert events[-1].type == "application.completed"
-    by = {(e.type, e.data.get("step")): (e.data.get("by") or {}).get("person") for e in events}
-    assert by[("application.submitted", None)] == "siti"
-    assert by[("step.finished", "validate")] == "budi"
-    assert by[("step.started", "biometric")] == "eko"
-    assert by[("step.finished", "handover")] == "siti"
-    issued = next(e for e in station.station.register.events() if e.type == "queue.ticket_issued")
-    assert issued.data.get("kiosk") is True
-    for page in (tv, kiosk, counter, head, operator):
-        assert await serious_violations(page) == []
-    print(f"board updated {board_s * 1000:.0f} ms after the click")
