@@ -20,7 +20,7 @@ import pytest
 import pytest_asyncio
 
 from appliance.api._projection import OFFICER_DATA, PUBLIC_STATE, for_officers, for_the_public
-from appliance.domain import mask_nik
+from appliance.domain import ServiceType, mask_nik
 from appliance.register import CATALOGUE, Event, EventType, read_events
 from sim.day import DurationModel, plan_day
 from sim.day_run import STAFF, office_run
@@ -257,3 +257,84 @@ async def test_a_simulated_days_public_stream_carries_no_nik_name_or_address(
         for event in submitted:
             assert event.data["biodata"]["address"] not in raw
             assert event.data["kk"] not in raw
+
+
+class PublicScreens:
+    """The board and the kiosk as the waiting room sees them through a day: every page
+    and fragment fetched again on each event of the public feed, every answer kept."""
+
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self._http = http
+        self.answers: list[str] = []
+        self.connected = asyncio.Event()
+        self._pages = (
+            "/board",
+            "/board/papan",
+            "/kiosk",
+            *(f"/kiosk/layanan/{service.value}" for service in ServiceType),
+        )
+
+    async def fetch_all(self) -> None:
+        for path in self._pages:
+            answer = await self._http.get(path)
+            assert answer.status_code == 200, (path, answer.status_code)
+            self.answers.append(answer.text)
+
+    async def run(self) -> None:
+        async with self._http.stream("GET", "/langsung/umum", timeout=None) as feed:
+            async for line in feed.aiter_lines():
+                self.answers.append(line)
+                if line.startswith("event: connected"):
+                    await self.fetch_all()
+                    self.connected.set()
+                elif line.startswith("event:"):
+                    await self.fetch_all()
+
+
+@pytest.mark.asyncio(loop_scope="module")
+@pytest.mark.timeout(240)
+async def test_a_simulated_days_board_and_kiosk_show_no_nik_name_or_address(
+    tmp_path: Path, pcscd: PrivatePcscd
+) -> None:
+    plan = plan_day(
+        applicants=5,
+        seed=4,
+        today=TODAY,
+        arrivals_over_s=0.0,
+        model=DurationModel.without_people(),
+        blank_ratio=1.0,
+    )
+    async with (
+        office_run(tmp_path / "office", plan, speed=None, pcscd=pcscd) as run,
+        httpx.AsyncClient(base_url=run.api_url, timeout=30) as http,
+        asyncio.TaskGroup() as tasks,
+    ):
+        screens = PublicScreens(http)
+        watching = tasks.create_task(screens.run())
+        async with asyncio.timeout(30):
+            await screens.connected.wait()
+        await run.play(plan)
+        fetched = len(screens.answers)
+        await screens.fetch_all()  # the day's end, as the room sees it
+        watching.cancel()
+        events = list(read_events(run.config.register_path))
+
+    submitted = [event for event in events if event.type == EventType.APPLICATION_SUBMITTED]
+    assert len(submitted) >= 3, "the day should have had applications"
+    calls = sum(event.type == EventType.QUEUE_CALLED for event in events)
+    assert fetched > calls * 2, "the screens were fetched through the day"
+    personal = {
+        value
+        for event in submitted
+        for value in (
+            event.data["nik"],
+            event.data["kk"],
+            event.data["name"],
+            event.data["biodata"]["address"],
+        )
+    }
+    apps = {str(event.app) for event in submitted}
+    for answer in screens.answers:
+        assert not SIXTEEN_DIGITS.search(answer), answer[:200]
+        assert not [value for value in personal if value in answer]
+        assert not [app for app in apps if app in answer]
