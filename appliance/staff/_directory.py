@@ -8,6 +8,7 @@ import math
 import re
 import secrets
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -118,6 +119,11 @@ class StaffDirectory:
         # once were the daemon's 353 MiB peak of a simulated day). Waiters wait on the
         # event loop, not in the executor's threads.
         self._verifying = asyncio.Lock()
+        # And always in the same thread: glibc gives each thread its own malloc arena and
+        # keeps a freed 19 MiB hash buffer in it, so verifications spread over the
+        # default executor's threads kept one such buffer per thread (benchmarks/console.py:
+        # 47 MB more after the consoles' sign-ins, 0 in one thread).
+        self._verifier = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pin-verify")
         self._failures: OrderedDict[str, _Failures] = OrderedDict()  # least recent first
 
     @classmethod
@@ -190,7 +196,8 @@ class StaffDirectory:
         """
         self._begin_attempt(person_id)
         async with self._verifying:
-            member = await asyncio.to_thread(self._verify, person_id, secret)
+            loop = asyncio.get_running_loop()
+            member = await loop.run_in_executor(self._verifier, self._verify, person_id, secret)
         return self._end_attempt(person_id, member)
 
     def _begin_attempt(self, person_id: str) -> None:
