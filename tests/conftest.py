@@ -14,8 +14,13 @@ from sim.postgres import PrivatePostgres
 from .fault_matrix import RESULTS, render_table
 
 # libpcsclite reads its socket's path once per process, at the first PC/SC context: point
-# this process at the private pcscd the tests start, never at the machine's own.
-os.environ.setdefault(SOCKET_VARIABLE, str(PrivatePcscd().socket_path))
+# this process at the private pcscd the tests start, never at the machine's own. Each
+# xdist worker is a process of its own, which inherits the controller's setting: it
+# takes its own path (the controller itself runs no test).
+if "PYTEST_XDIST_WORKER" in os.environ:
+    os.environ[SOCKET_VARIABLE] = str(PrivatePcscd().socket_path)
+else:
+    os.environ.setdefault(SOCKET_VARIABLE, str(PrivatePcscd().socket_path))
 
 
 @pytest.fixture(scope="session")

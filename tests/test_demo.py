@@ -6,10 +6,13 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 import httpx
+import pytest
 
 from appliance.config import load_config
 from appliance.demo import _summary
@@ -20,14 +23,22 @@ from sim.day_report import DayReport, StepFigures
 from sim.pcscd import SOCKET_VARIABLE
 
 
-def test_the_demo_day_runs_and_its_summary_matches_the_register(tmp_path: Path) -> None:
+@pytest.fixture
+def short_dir() -> Iterator[Path]:
+    """A short directory: the demo's pcscd socket lies deep in it, and a UNIX socket's
+    path may not exceed 107 bytes (pytest's own, under an xdist worker, is too long)."""
+    with tempfile.TemporaryDirectory(prefix="ktpel-demo-") as directory:
+        yield Path(directory)
+
+
+def test_the_demo_day_runs_and_its_summary_matches_the_register(short_dir: Path) -> None:
     # Its own process, as a person runs it: the demo starts a pcscd of its own for the
     # simulated readers, and a process talks to one pcscd only.
     env = {name: value for name, value in os.environ.items() if name != SOCKET_VARIABLE}
     demo = subprocess.run(
         [
             *(sys.executable, "-m", "appliance", "--lang", "en", "demo", "--instant"),
-            *("--applicants", "8", "--seed", "5", "--dir", str(tmp_path)),
+            *("--applicants", "8", "--seed", "5", "--dir", str(short_dir)),
         ],
         env=env,
         capture_output=True,
@@ -39,7 +50,7 @@ def test_the_demo_day_runs_and_its_summary_matches_the_register(tmp_path: Path) 
     text = demo.stdout
     assert "register verification: intact" in text
 
-    config = load_config(tmp_path / "office" / "station.toml")
+    config = load_config(short_dir / "office" / "station.toml")
     key = StationKey.load(config.station_key_path)
     assert verify_register(config.register_path, key.public_key).ok
     events = list(read_events(config.register_path))
@@ -60,7 +71,7 @@ def test_the_demo_day_runs_and_its_summary_matches_the_register(tmp_path: Path) 
     assert "the machinery alone: 8 applicants" in text
     for spec in SOP_STEPS:  # each step by its short name, whole
         assert f"\n  {spec.short.en} " in text, spec.short.en
-    assert (tmp_path / "register.csv").read_text().startswith("No,")
+    assert (short_dir / "register.csv").read_text().startswith("No,")
     # The station's uplink shipped the whole register to the demo's central office.
     assert (
         f"central office: {len(events)} events received over MQTT, "
@@ -118,14 +129,14 @@ def test_an_unknown_failure_code_is_shown_as_it_is() -> None:
     assert "  aktivasi gagal 1x: records_timeout (1)" in [line.id for line in lines]
 
 
-def test_the_demo_can_leave_the_station_running_for_a_browser(tmp_path: Path) -> None:
+def test_the_demo_can_leave_the_station_running_for_a_browser(short_dir: Path) -> None:
     """`--serve`: after the summary the station stays up, its screens' URLs and the demo
     PINs printed; Ctrl-C (SIGINT) stops the station and the simulator, exit 0."""
     env = {name: value for name, value in os.environ.items() if name != SOCKET_VARIABLE}
     demo = subprocess.Popen(
         [
             *(sys.executable, "-m", "appliance", "--lang", "en", "demo", "--instant"),
-            *("--applicants", "2", "--dir", str(tmp_path), "--serve"),
+            *("--applicants", "2", "--dir", str(short_dir), "--serve"),
         ],
         env=env,
         stdout=subprocess.PIPE,
@@ -134,14 +145,16 @@ def test_the_demo_can_leave_the_station_running_for_a_browser(tmp_path: Path) ->
     )
     assert demo.stdout is not None
     urls: dict[str, str] = {}
+    said: list[str] = []
     try:
         for line in demo.stdout:  # ends when the demo does: no wait of our own
+            said.append(line)
             for screen in ("console", "board", "kiosk"):
                 if f"{screen}" in line and "http://" in line:
                     urls[screen] = line.split(": ", 1)[1].strip()
             if "operator" in line.lower() and "PIN" in line:
                 break
-        assert set(urls) == {"console", "board", "kiosk"}, urls
+        assert set(urls) == {"console", "board", "kiosk"}, "".join(said)
         with httpx.Client(trust_env=False, timeout=10) as http:
             assert http.get(urls["console"]).status_code == 200
     finally:
