@@ -29,7 +29,8 @@ from sim.pcscd import PrivatePcscd
 from .office_rig import form
 
 TODAY = date.today()  # noqa: DTZ011 - the plan's rules need a calendar day, any one
-SIXTEEN_DIGITS = re.compile(r"\d{16}")
+SIXTEEN_DIGITS = re.compile(r"(?<![0-9A-Za-z])\d{16}(?![0-9A-Za-z])")
+"""A NIK or KK on its own; not 16 digits that happen to lie inside a hex digest."""
 
 
 def _event(kind: EventType, data: dict[str, Any], *, seq: int = 7, app: str | None = None) -> Event:

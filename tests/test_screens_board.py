@@ -33,7 +33,8 @@ from .office_rig import PIN, Office, form, office
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-SIXTEEN_DIGITS = re.compile(r"\d{16}")
+SIXTEEN_DIGITS = re.compile(r"(?<![0-9A-Za-z])\d{16}(?![0-9A-Za-z])")
+"""A NIK or KK on its own; not 16 digits that happen to lie inside a hex digest."""
 # The station plays the calls on ALSA's null device: the whole path runs, silently.
 EXTRA = '[speech]\ndevice = "null"\n[pipeline]\ncounters = ["loket-1", "loket-2"]\n'
 SSE_OPEN = "document.addEventListener('htmx:sseOpen', () => { window.boardFeedOpen = true; });"

@@ -403,7 +403,10 @@ async def test_the_counter_is_chosen_once_and_english_is_one_click_away(
     two = '[pipeline]\ncounters = ["loket-1", "loket-2"]\n'
     async with office(tmp_path, pcscd, extra_config=two) as rig:
         context, page = await new_page(browser, _url(rig))
-        await sign_in(page, "siti", PIN)
+        # Signed in once the console has fetched its live parts on connecting (an answer
+        # still on its way would show the counter as it was before the choice).
+        async with page.expect_response("**/loket/antrian"):
+            await sign_in(page, "siti", PIN)
         await page.get_by_label("Loket saya").select_option("loket-2")
         await expect(page.locator("#queue")).to_contain_text("Dilayani di loket-2")
         await page.reload()  # this browser remembers where it sits
