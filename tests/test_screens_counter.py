@@ -51,7 +51,10 @@ async def station(tmp_path: Path, pcscd: PrivatePcscd) -> AsyncIterator[Office]:
 async def counter(station: Office, browser: Browser) -> AsyncIterator[Page]:
     """Siti at the counter's console."""
     context, page = await new_page(browser, _url(station), locale="id-ID")
-    await sign_in(page, "siti", PIN)
+    # Ready once the console has fetched its live parts on connecting: an answer still on
+    # its way could land after the officer's first action and show the queue before it.
+    async with page.expect_response("**/loket/antrian"):
+        await sign_in(page, "siti", PIN)
     await expect(page).to_have_url(f"{_url(station)}/loket")
     yield page
     await context.close()
