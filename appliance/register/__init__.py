@@ -17,6 +17,10 @@ from ._errors import (
 from ._events import (
     CATALOGUE,
     GENESIS_HASH,
+    Event,
+)
+from ._export import ExportFormat, export_csv, export_jsonl
+from ._payloads import (
     ActivationDecided,
     ActivationDecision,
     Actor,
@@ -36,7 +40,6 @@ from ._events import (
     CardActivationAttempt,
     CardPersonalised,
     CardPrinted,
-    Event,
     MissingBiometric,
     MissingReason,
     QueueCalled,
@@ -53,7 +56,6 @@ from ._events import (
     StepStarted,
     SuratKeteranganIssued,
 )
-from ._export import ExportFormat, export_csv, export_jsonl
 from ._queries import ApplicationRow, CardRow, RegisterReads, TicketRow
 from ._register import (
     BlankStock,

@@ -31,6 +31,9 @@ from appliance.domain import (
 
 from ._errors import InvalidEvent
 from ._events import (
+    ValidatedPayload,
+)
+from ._payloads import (
     ApplicationReturned,
     ApplicationSubmitted,
     BiometricsPurged,
@@ -47,7 +50,6 @@ from ._events import (
     QueueTicketIssued,
     StepBreached,
     StepStarted,
-    ValidatedPayload,
 )
 from ._schema import IN_PROCESS_CARDS, STOCK_QUERY, sql_values
 
