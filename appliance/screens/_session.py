@@ -112,11 +112,6 @@ def signed_in(request: Request) -> StaffMember | None:
     return screen_context(request).sessions.resolve(token, touch=touch)
 
 
-def idle_remaining_s(request: Request) -> float | None:
-    token = request.cookies.get(SESSION_COOKIE)
-    return screen_context(request).sessions.idle_remaining_s(token) if token else None
-
-
 def officer_in(*roles: Role) -> Callable[[Request], Awaitable[Officer]]:
     """The dependency of a console's routes: the signed-in officer, who must hold one of
     `roles` (any role when none is named)."""

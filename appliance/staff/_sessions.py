@@ -80,14 +80,6 @@ class Sessions:
             self._sessions.move_to_end(key)
         return session.member
 
-    def idle_remaining_s(self, token: str) -> float | None:
-        """Seconds before the session closes for idleness; None if it is not open."""
-        session = self._sessions.get(_token_key(token))
-        if session is None:
-            return None
-        now = self._clock.monotonic_ns()
-        return max(0.0, (self._idle_ns - (now - session.last_used_ns)) / 1e9)
-
     def close(self, token: str) -> None:
         self._sessions.pop(_token_key(token), None)
 
