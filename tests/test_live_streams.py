@@ -22,7 +22,7 @@ import pytest_asyncio
 from appliance.api._projection import OFFICER_DATA, PUBLIC_STATE, for_officers, for_the_public
 from appliance.domain import ServiceType, mask_nik
 from appliance.register import CATALOGUE, Event, EventType, read_events
-from sim.day import DurationModel, plan_day
+from sim.day import DayPlan, DurationModel, plan_day
 from sim.day_run import STAFF, office_run
 from sim.pcscd import PrivatePcscd
 
@@ -172,6 +172,18 @@ class Listener:
         return [json.loads(raw) for raw in self.raw]
 
 
+def _instant_day(*, seed: int) -> DayPlan:
+    """Five applicants at once, instant devices, blank cards for all."""
+    return plan_day(
+        applicants=5,
+        seed=seed,
+        today=TODAY,
+        arrivals_over_s=0.0,
+        model=DurationModel.without_people(),
+        blank_ratio=1.0,
+    )
+
+
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
 async def pcscd() -> AsyncIterator[PrivatePcscd]:
     async with PrivatePcscd() as daemon:
@@ -183,14 +195,7 @@ async def pcscd() -> AsyncIterator[PrivatePcscd]:
 async def test_a_simulated_days_public_stream_carries_no_nik_name_or_address(
     tmp_path: Path, pcscd: PrivatePcscd
 ) -> None:
-    plan = plan_day(
-        applicants=5,
-        seed=3,
-        today=TODAY,
-        arrivals_over_s=0.0,
-        model=DurationModel.without_people(),
-        blank_ratio=1.0,
-    )
+    plan = _instant_day(seed=3)
     async with (
         office_run(tmp_path / "office", plan, speed=None, pcscd=pcscd) as run,
         httpx.AsyncClient(base_url=run.api_url, timeout=30) as http,
@@ -297,14 +302,7 @@ class PublicScreens:
 async def test_a_simulated_days_board_and_kiosk_show_no_nik_name_or_address(
     tmp_path: Path, pcscd: PrivatePcscd
 ) -> None:
-    plan = plan_day(
-        applicants=5,
-        seed=4,
-        today=TODAY,
-        arrivals_over_s=0.0,
-        model=DurationModel.without_people(),
-        blank_ratio=1.0,
-    )
+    plan = _instant_day(seed=4)
     async with (
         office_run(tmp_path / "office", plan, speed=None, pcscd=pcscd) as run,
         httpx.AsyncClient(base_url=run.api_url, timeout=30) as http,
