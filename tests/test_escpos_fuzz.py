@@ -7,6 +7,8 @@ import itertools
 from datetime import datetime
 from pathlib import Path
 
+from escpos.constants import RT_STATUS_PAPER
+from escpos.printer import Dummy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -86,6 +88,30 @@ def test_a_status_reply_is_one_byte_with_its_fixed_bits_or_garbage(reply: bytes)
         assert reply == bytes([value])
 
 
+class _AnsweringPrinter(Dummy):
+    """python-escpos reading a DLE EOT answer we give it: an oracle that is not ours."""
+
+    def __init__(self, answer: int) -> None:
+        super().__init__()
+        self._answer = answer
+
+    def query_status(self, mode: bytes) -> list[int]:
+        assert mode == RT_STATUS_PAPER  # the library asks DLE EOT 4, as the driver does
+        return [self._answer]
+
+
+@given(paper=STATUS_BYTES)
+def test_the_paper_sensor_pairs_read_as_python_escpos_reads_them(paper: int) -> None:
+    # paper_status: 0 no paper, 1 near-end, 2 adequate. Epson defines each sensor's bit pair
+    # as 00 or 11 only; a half-set pair asserts nothing, in the library as in the driver.
+    report = PrinterReport.from_bytes(printer=0x12, offline_cause=0x12, paper=paper)
+    expected = {0: (True, None), 1: (False, True), 2: (False, False)}
+    paper_out, paper_low = expected[_AnsweringPrinter(paper).paper_status()]
+    assert report.paper_out is paper_out
+    if paper_low is not None:
+        assert report.paper_low is paper_low
+
+
 @given(printer=STATUS_BYTES, offline_cause=STATUS_BYTES, paper=STATUS_BYTES)
 def test_every_valid_status_maps_to_one_reason(
     printer: int, offline_cause: int, paper: int
@@ -94,13 +120,13 @@ def test_every_valid_status_maps_to_one_reason(
     status = report.device_status()
     if offline_cause & 0x04:
         assert (status.state, status.code) == (DeviceState.NOT_READY, "cover_open")
-    elif offline_cause & 0x20 or paper & 0x60:
+    elif offline_cause & 0x20 or paper & 0x60 == 0x60:
         assert (status.state, status.code) == (DeviceState.NOT_READY, "paper_out")
     elif offline_cause & 0x40 or printer & 0x08:
         assert (status.state, status.code) == (DeviceState.ERROR, "device_error")
     else:
         assert status.state is DeviceState.READY
-        assert status.code == ("paper_low" if paper & 0x0C else None)
+        assert status.code == ("paper_low" if paper & 0x0C == 0x0C else None)
 
 
 TEXT = st.text(

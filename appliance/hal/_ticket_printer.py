@@ -38,6 +38,12 @@ log = get_logger(__name__)
 STATUS_REQUESTS: Final = (1, 2, 4)
 _FIXED_MASK: Final = 0x93
 _FIXED_BITS: Final = 0x12
+# DLE EOT 4 reports each paper sensor twice, as a bit pair that Epson defines only as 00 or
+# 11 (TM printers' ESC/POS command reference, "DLE EOT", n=4). A half-set pair is no
+# documented reading: like python-escpos (`paper_status`), a sensor counts only when both
+# of its bits are set.
+_PAPER_NEAR_END_PAIR: Final = 0x0C
+_PAPER_END_PAIR: Final = 0x60
 _REPLY_SIZE: Final = 64  # one full-speed packet: room to see noise for what it is
 # Emptying the IN pipe of answers that came too late: each read waits this long for more.
 _DRAIN_WAIT_S: Final = 0.02
@@ -152,6 +158,10 @@ def status_byte(reply: bytes) -> int | None:
     return reply[0]
 
 
+def _pair_set(value: int, pair: int) -> bool:
+    return value & pair == pair
+
+
 @dataclass(frozen=True, slots=True)
 class PrinterReport:
     """What the printer says about itself in its three status bytes."""
@@ -167,8 +177,8 @@ class PrinterReport:
         return cls(
             offline=bool(printer & 0x08),
             cover_open=bool(offline_cause & 0x04),
-            paper_out=bool(offline_cause & 0x20 or paper & 0x60),
-            paper_low=bool(paper & 0x0C),
+            paper_out=bool(offline_cause & 0x20) or _pair_set(paper, _PAPER_END_PAIR),
+            paper_low=_pair_set(paper, _PAPER_NEAR_END_PAIR),
             error=bool(offline_cause & 0x40),
         )
 
