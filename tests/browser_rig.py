@@ -8,6 +8,7 @@ the bootstrap). Screenshots go to docs/screens/, where people look at them; axe-
 from __future__ import annotations
 
 import contextlib
+import logging
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -21,6 +22,9 @@ CONSOLE_VIEWPORT = {"width": 1366, "height": 768}
 TV_VIEWPORT = {"width": 1920, "height": 1080}
 KIOSK_VIEWPORT = {"width": 1080, "height": 1920}
 SERIOUS = frozenset({"serious", "critical"})
+# What each page asked and was answered, and what its scripts said: pytest shows it under
+# "Captured log call" when a test fails, the one record of a race seen only on a busy machine.
+_traffic = logging.getLogger("browser")
 
 
 def chromium_path() -> str:
@@ -52,6 +56,13 @@ async def new_page(
 ) -> tuple[BrowserContext, Page]:
     context = await browser.new_context(base_url=base_url, viewport=viewport, **options)  # type: ignore[arg-type]
     page = await context.new_page()
+    page.on(
+        "response",
+        lambda r: _traffic.info(
+            "%s %s %s -> %s", viewport["width"], r.request.method, r.url, r.status
+        ),
+    )
+    page.on("console", lambda m: _traffic.info("%s console %s", viewport["width"], m.text))
     return context, page
 
 
