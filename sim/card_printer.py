@@ -1,40 +1,56 @@
-"""A simulated Evolis-style card printer on the simulated USB bus.
+"""A simulated Evolis card printer on the simulated USB bus, written from the Evolis
+Programming Guide A5013 (Rev. D2 and E) and from what integrators' code shows of real
+printers' answers, not from the station's driver.
 
-It reads the escape commands the driver sends (`ESC name;param;... CR`, the start
-character optional, NULs between commands ignored, `Dbc` with its binary bitmap) and
-answers each with one line ended by CR on its IN endpoint. `EvolisStream` never raises
-on input, however broken or cut short. As a real printer does, it takes the bytes of a
-bulk OUT transfer at once and works through the commands on its own, in order: a host
-that stops waiting for an answer does not stop a card mid-move. A USB reset drops the
-commands not yet begun and the answers nobody read, that of the command under way too.
+It reads the commands (`card_printer_language`) and answers each on its IN endpoint. In
+the standard protocol an answer is a line of text ended by CR, or by NUL (`answer_end`):
+"OK", a value, or an error text from the tables integrators match (docs/devices/
+card_printer.md). Once the host sends `Pem;4` it answers in the guide's ACK/NACK protocol
+(p. 7): ACK where it would say "OK", NACK and a code for an error, values as before. As a
+real printer does, it takes the bytes of a bulk OUT transfer at once and works through
+the commands on its own, in order: a host that stops waiting for an answer does not stop
+a card mid-move. A USB reset drops the commands not yet begun and the answers nobody
+read, that of the command under way too.
 
-The mechanics are counted one card at a time: a hopper of blanks, each given a serial
-("KTP" and ten digits, from the seed) as it is picked; a ribbon counted in panels; the
-card's place inside (card path, contactless station, print position); the output and a
-reject box of limited capacity; a print head that heats with consecutive prints and
-cools in real time. When a card reaches the contactless station it is inserted into
-`slot` (the simulated contactless reader), and removed when it moves on. Every printed
-front is kept, and saved as a PNG in `faces_dir` for a person to look at.
+The mechanics are counted one card at a time: a feeder of blanks, each given a serial
+("KTP" and ten digits, from the seed) as it is picked; a ribbon counted in cards; the
+card's place inside (card path, contactless station, smart card station, print
+position); the output and a reject box of limited capacity. When a card reaches the
+station `slot` belongs to (the contactless one by default) it is inserted into the slot
+(the simulated chip reader), and removed when it moves on. Every printed front is kept,
+and saved as a PNG in `faces_dir` for a person to look at.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 import random
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Final, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal, Protocol
 
 from PIL import Image
 
 from appliance.logs import get_logger
 
 from ._base import Fault, FaultState, Timing, seeded
+from .card_printer_language import (
+    ACK,
+    LINE_BYTES,
+    LINE_DOTS,
+    LINES,
+    NACK,
+    OK,
+    PANEL_BYTES,
+    PARAMETERS,
+    Command,
+    EvolisStream,
+    Refusal,
+    expand_panel,
+)
 from .usb import UsbBus, UsbDescriptor, UsbInPipe
 
 if TYPE_CHECKING:
@@ -42,164 +58,41 @@ if TYPE_CHECKING:
 
 log = get_logger(__name__)
 
-CR: Final = 0x0D
-LINES: Final = 1016  # the card's long edge at 300 dpi, one head line each
-LINE_DOTS: Final = 648  # the short edge
-LINE_BYTES: Final = LINE_DOTS // 8
-PANEL_BYTES: Final = LINES * LINE_BYTES
-MAX_PACKED: Final = LINES * (1 + LINE_BYTES)  # every line with its length byte
-MAX_COMMAND_CHARS: Final = 256
-_MAX_BITMAP_HEADER: Final = 32  # "Dbc;k;2;83312;" with room to spare
-_BETWEEN: Final = frozenset({0x00, 0x0A, 0x0D, 0x1B})  # padding, line ends, start character
-
-HOPPER_CAPACITY: Final = 100
-RIBBON_PANELS: Final = 400  # a monochrome black ribbon
-RIBBON_NEAR_END: Final = 50
-AMBIENT_C: Final = 30.0
-HEAT_PER_PRINT_C: Final = 8.0
-OVERHEAT_C: Final = 70.0  # prints stop here...
-RESUME_C: Final = 55.0  # ...until the head has cooled to here
-COOLING_C_PER_S: Final = 0.5
+FEEDER_CAPACITY: Final = 100
+RIBBON_CARDS: Final = 400  # a monochrome black ribbon
 MAX_KEPT_FACES: Final = 100
 _INVERT: Final = bytes(255 - value for value in range(256))
 
 
-@dataclass(frozen=True, slots=True)
-class Command:
-    """One command: `name` is "" for a line that is not one."""
-
-    name: str
-    parameters: tuple[str, ...] = ()
-    data: bytes = b""
+class Place(StrEnum):
+    PATH = "path"  # between stations: where a card stops when it jams
+    CONTACTLESS = "contactless"
+    SMART = "smart"
+    PRINT = "print"
 
 
-class EvolisStream:
-    """Splits the host's byte stream into commands, across transfers; never raises.
-
-    A line longer than MAX_COMMAND_CHARS, or a bitmap header that does not parse, is one
-    malformed command, and everything up to the next CR goes with it.
-    """
-
-    MAX_PENDING: ClassVar[int] = _MAX_BITMAP_HEADER + MAX_PACKED + 1
-
-    def __init__(self) -> None:
-        self._pending = bytearray()
-        self._discarding = False
-
-    def reset(self) -> None:
-        self._pending.clear()
-        self._discarding = False
-
-    def feed(self, data: bytes) -> list[Command]:
-        self._pending += data
-        commands: list[Command] = []
-        while (command := self._next()) is not None:
-            commands.append(command)
-        return commands
-
-    def _next(self) -> Command | None:
-        data = self._pending
-        if self._discarding:
-            end = data.find(CR)
-            if end < 0:
-                data.clear()
-                return None
-            del data[: end + 1]
-            self._discarding = False
-        start = 0
-        while start < len(data) and data[start] in _BETWEEN:
-            start += 1
-        del data[:start]
-        if data.startswith(b"Dbc;"):
-            return self._bitmap()
-        end = data.find(CR, 0, MAX_COMMAND_CHARS + 1)
-        if end < 0:
-            if len(data) <= MAX_COMMAND_CHARS:
-                return None  # the rest is on its way
-            return self._malformed()
-        line = bytes(data[:end])
-        del data[: end + 1]
-        if any(not 0x20 <= byte <= 0x7E for byte in line):
-            return Command("")
-        name, *parameters = line.decode("ascii").split(";")
-        return Command(name, tuple(parameters))
-
-    def _bitmap(self) -> Command | None:
-        data = self._pending
-        head = bytes(data[:_MAX_BITMAP_HEADER])
-        fields = head.split(b";", 4)
-        if len(fields) < 5:
-            return self._malformed() if CR in head or len(head) == _MAX_BITMAP_HEADER else None
-        header_size = sum(len(field) + 1 for field in fields[:4])
-        length = fields[3]
-        if CR in head[:header_size] or not length.isdigit() or int(length) > MAX_PACKED:
-            return self._malformed()
-        end = header_size + int(length)
-        if len(data) <= end:
-            return None
-        command = Command(
-            "Dbc",
-            tuple(field.decode("ascii", "replace") for field in fields[1:4]),
-            bytes(data[header_size:end]),
-        )
-        terminated = data[end] == CR
-        del data[: end + 1]
-        if not terminated:
-            self._discarding = True
-            return Command("")
-        return command
-
-    def _malformed(self) -> Command:
-        data = self._pending
-        end = data.find(CR)
-        if end < 0:
-            data.clear()
-            self._discarding = True
-        else:
-            del data[: end + 1]
-        return Command("")
-
-
-def expand_panel(packed: bytes) -> bytes | None:
-    """A `Dbc` black panel's lines (1 = ink), or None if `packed` is not exactly one."""
-    lines = bytearray()
-    position = 0
-    while position < len(packed) and len(lines) < PANEL_BYTES:
-        marker = packed[position]
-        position += 1
-        if marker == 0x00:
-            lines += bytes(LINE_BYTES)
-        elif marker == 0xFF:
-            lines += b"\xff" * LINE_BYTES
-        elif marker <= LINE_BYTES and position + marker <= len(packed):
-            lines += packed[position : position + marker] + bytes(LINE_BYTES - marker)
-            position += marker
-        else:
-            return None
-    if position != len(packed) or len(lines) != PANEL_BYTES:
-        return None
-    return bytes(lines)
+# Rlr;p's answer for each place (Rev. E p. 34 "ERR CARD"; leithergit/Z390 the others).
+_POSITION_ANSWERS: Final = {
+    Place.PATH: "ERR CARD",
+    Place.CONTACTLESS: "CONTACTLESS CARD",
+    Place.SMART: "SMART CARD",
+    Place.PRINT: "CARD",
+}
 
 
 class CardSlot(Protocol):
-    """Where a card at the contactless station can be read: the simulated reader's slot."""
+    """Where a card at a chip station can be read: the simulated reader's slot."""
 
     async def insert(self, card: VirtualCard) -> None: ...
 
     async def remove(self) -> VirtualCard | None: ...
 
 
-class Place(StrEnum):
-    PATH = "path"  # between stations: where a card stops when it jams
-    CONTACTLESS = "contactless"
-    PRINT = "print"
-
-
 @dataclass(slots=True)
 class SimCard:
     serial: str
     place: Place
-    chip: VirtualCard | None = None  # made when the card first reaches the contactless station
+    chip: VirtualCard | None = None  # made when the card first reaches the slot's station
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,7 +104,7 @@ class PrintedFace:
 
 
 class CardPrinterSim:
-    """A card printer speaking Evolis escape commands over (simulated) USB."""
+    """An Evolis card printer with a black ribbon, speaking A5013 over (simulated) USB."""
 
     supported_faults: ClassVar[frozenset[Fault]] = frozenset(
         {
@@ -233,24 +126,28 @@ class CardPrinterSim:
         name: str,
         bus: UsbBus,
         slot: CardSlot | None = None,
+        slot_station: Literal["contactless", "contact"] = "contactless",
         make_card: Callable[[str], VirtualCard] | None = None,
         faces_dir: Path | None = None,
         seed: int = 0,
         timing: Timing | None = None,
-        hopper: int = HOPPER_CAPACITY,
-        ribbon: int = RIBBON_PANELS,
+        hopper: int = FEEDER_CAPACITY,
+        ribbon: int = RIBBON_CARDS,
         reject_box_capacity: int = 10,
+        answer_end: Literal["cr", "nul"] = "cr",
+        no_card_answer: Literal["NO CARD", "OK"] = "NO CARD",
+        dbc_parameters: Literal[3, 4] = 3,
         vendor_id: int = 0x0F49,
         product_id: int = 0x5A01,
         serial: str | None = None,
         seconds_per_move: float = 0.8,
         seconds_per_print: float = 6.0,
-        cooling_c_per_s: float = COOLING_C_PER_S,
     ) -> None:
         """`make_card` turns a serial into the card put in `slot` (by default a
-        `sim.smartcard.VirtualCard`, imported only then). The head cools by
-        `cooling_c_per_s` each real second: an office on scaled time cools it as fast as
-        its clock runs, an instant one at once."""
+        `sim.smartcard.VirtualCard`, imported only then). `answer_end`, `no_card_answer`
+        and `dbc_parameters` choose between what the guide and integrators show of
+        different firmware: how answers end, what `Rlr;p` says of an empty printer, and
+        which `Dbc` form it reads."""
         self.name = name
         self.faults = FaultState(owner=name, supported=self.supported_faults)
         self.timing = timing or Timing()
@@ -258,18 +155,18 @@ class CardPrinterSim:
             vendor_id=vendor_id,
             product_id=product_id,
             manufacturer="KTPEL-SIM",
-            product="Evolis-style card printer",
+            product="Evolis card printer",
             serial=serial or f"SIM-{name.upper()}-{seed:04d}",
             bcd_device=0x0106,
         )
         self.slot = slot
+        self.slot_station = slot_station
         self.faces_dir = faces_dir
         self.hopper = hopper
         self.ribbon = ribbon
         self.reject_box_capacity = reject_box_capacity
         self.seconds_per_move = seconds_per_move
         self.seconds_per_print = seconds_per_print
-        self.cooling_c_per_s = cooling_c_per_s
         self.card: SimCard | None = None
         self.reject_box: list[str] = []
         self.ejected: list[str] = []
@@ -278,11 +175,17 @@ class CardPrinterSim:
         self.printed: list[PrintedFace] = []
         self.printed_panels = 0
         self.parameters: dict[str, tuple[str, ...]] = {}
+        """The parameter commands received since power-on or `Srs`, the last of each."""
+        self.ack_nack = False  # Pem;4 (Rev. E p. 20): answers in the ACK/NACK protocol
         self._bus = bus
         self._seed = seed
         self._make_card = make_card
         self._rng: random.Random = seeded(seed, name)
-        self._stream = EvolisStream()
+        self._end = b"\r" if answer_end == "cr" else b"\x00"
+        self._no_card = no_card_answer
+        self._dbc_parameters = dbc_parameters
+        self._slot_place = Place.SMART if slot_station == "contact" else Place.CONTACTLESS
+        self._stream = EvolisStream(dbc_parameters=dbc_parameters)
         self._answers = UsbInPipe()
         # Each command with the reset generation it came in: a reset bumps it, so the
         # command under way then is not answered.
@@ -290,26 +193,28 @@ class CardPrinterSim:
         self._generation = 0
         self._worker: asyncio.Task[None] | None = None
         self._jammed = False
-        self._sequence = False
-        self._panel: bytes | None = None
-        self._head = (AMBIENT_C, time.monotonic())  # degrees at the last print, and when
-        self._cooling = False
+        self._sequence = False  # between Ss and Se
+        self._panel: bytes | None = None  # the black panel downloaded in this sequence
         self._faces = 0
         self._moves: dict[str, Callable[[], Awaitable[str]]] = {
-            "Sic": self._to_contactless,
-            "Ss": self._start_sequence,
-            "Se": self._end_sequence_or_eject,
+            "Sic": lambda: self._insert(Place.CONTACTLESS),
+            "Sis": lambda: self._insert(Place.SMART),
+            "Se": self._end_sequence,
             "Ser": self._reject,
         }
         self._reads: dict[tuple[str, ...], Callable[[], str]] = {
-            ("Sr",): lambda: "OK",  # the front side: the only one we print
-            ("Rfv",): lambda: "1.0.0-sim",
-            ("Xst",): self._state,
+            ("Ss",): self._start_sequence,
+            ("Sr",): lambda: OK,  # the front: the only side without a flip-over station
+            ("Rfv",): lambda: "1.4.2-sim",
             ("Rlr", "p"): self._position,
             ("Rlr", "h"): lambda: "CARD" if self.reject_box_full else "NO CARD",
-            ("Rse", "f"): lambda: self._volts(on=not self.feeder_empty),
             ("Rse", "o"): lambda: self._volts(on=not self.cover_open),
+            ("Rse", "f"): lambda: self._volts(on=not self.feeder_empty),
+            ("Rcr",): lambda: Refusal.RIBBON if self.ribbon_left == 0 else OK,
             ("Rco", "p"): lambda: str(self.printed_panels),
+            # Rev. E p. 31 prints the option as "I"; dpavlin's evolis-command.pl sends "l".
+            ("Rco", "l"): lambda: str(self.ribbon_left),
+            ("Rco", "I"): lambda: str(self.ribbon_left),
         }
 
     # -- SimulatedDevice
@@ -328,37 +233,36 @@ class CardPrinterSim:
             self._worker = None
 
     def config_overlay(self) -> dict[str, Any]:
-        return self._bus.config_overlay(self.driver_kind, self.usb_descriptor)
+        """Where the station's driver finds this printer, and how it must talk to it."""
+        overlay = self._bus.config_overlay(self.driver_kind, self.usb_descriptor)
+        return overlay | {"dbc_parameters": self._dbc_parameters, "chip_station": self.slot_station}
 
     def inject(self, fault: Fault, params: dict[str, Any] | None = None) -> None:
         self.faults.inject(fault, params)
 
     def clear(self, fault: Fault | None = None) -> None:
-        if fault in (None, Fault.JAM):
-            # The operator opened the cover and freed the card; it stays in the card
-            # path until the printer is told where to put it.
+        if fault in (None, Fault.JAM) and self._jammed:
+            # The operator opened the cover and freed the card; with the cover closed the
+            # printer draws it back under the head, where it waits to be put away.
             self._jammed = False
+            if self.card is not None:
+                self.card.place = Place.PRINT
         self.faults.clear(fault)
 
     # -- the operator
 
     def load_hopper(self, cards: int) -> None:
-        if cards < 1 or self.hopper + cards > HOPPER_CAPACITY:
-            raise ValueError(f"the hopper holds {HOPPER_CAPACITY} cards; it has {self.hopper}")
+        if cards < 1 or self.hopper + cards > FEEDER_CAPACITY:
+            raise ValueError(f"the feeder holds {FEEDER_CAPACITY} cards; it has {self.hopper}")
         self.hopper += cards
 
-    def replace_ribbon(self, panels: int = RIBBON_PANELS) -> None:
-        self.ribbon = panels
+    def replace_ribbon(self, cards: int = RIBBON_CARDS) -> None:
+        self.ribbon = cards
 
     def empty_reject_box(self) -> list[str]:
         """Take the rejected cards out; their serials, for the record."""
         cards, self.reject_box = self.reject_box, []
         return cards
-
-    def cool_down(self) -> None:
-        """As if the head had been left to cool for a long while."""
-        self._head = (AMBIENT_C, time.monotonic())
-        self._cooling = False
 
     # -- what the sensors see
 
@@ -377,13 +281,6 @@ class CardPrinterSim:
     @property
     def reject_box_full(self) -> bool:
         return len(self.reject_box) >= self.reject_box_capacity
-
-    @property
-    def head_temperature_c(self) -> float:
-        degrees, since = self._head
-        if self.cooling_c_per_s == math.inf:
-            return AMBIENT_C
-        return max(AMBIENT_C, degrees - self.cooling_c_per_s * (time.monotonic() - since))
 
     # -- SimulatedUsbDevice
 
@@ -415,10 +312,10 @@ class CardPrinterSim:
             try:  # what a reset found still queued, it dropped (`usb_reset`)
                 self._answer(generation, await self._apply(command))
             except Exception:
-                # A fault of the simulator's own (its slot, say): the firmware's internal
-                # error, and the printer goes on answering.
+                # A fault of the simulator's own (its slot, say): the firmware's
+                # "unknown error", and the printer goes on answering.
                 log.exception("card_printer_sim_command_failed", command=command.name)
-                self._answer(generation, "ERR;INTERNAL")
+                self._answer(generation, Refusal.INTERNAL)
             finally:
                 self._commands.task_done()
 
@@ -427,149 +324,159 @@ class CardPrinterSim:
             return  # reset while the command ran: the motion ends, its answer is lost
         if Fault.GARBAGE in self.faults:
             self._answers.put(self._noise())
+        elif self.ack_nack and answer == OK:
+            self._answers.put(ACK)
+        elif self.ack_nack and isinstance(answer, Refusal):
+            self._answers.put(NACK + answer.nack_code)
         else:
-            self._answers.put(answer.encode("ascii") + b"\r")
+            self._answers.put(answer.encode("ascii") + self._end)
 
     # -- the commands
 
     async def _apply(self, command: Command) -> str:
         name, parameters = command.name, command.parameters
-        if name.startswith("P"):  # a parameter: kept, and only Pneab changes what we do
-            self.parameters[name] = parameters
-            return "OK"
-        if name == "Dbc":
+        if name in ("Dbc", "Db"):
             return self._download(command)
+        if name in PARAMETERS:
+            return self._set_parameter(name, parameters)
         move = self._moves.get(name)
-        if move is not None and not parameters:
-            return await move()
+        if move is not None:
+            return await move() if not parameters else Refusal.PARAMETER
         read = self._reads.get((name, *parameters))
-        return "ERR;UNKNOWN" if read is None else read()
+        if read is not None:
+            return read()
+        known = name in self._moves or any(key[0] == name for key in self._reads)
+        return Refusal.PARAMETER if known else Refusal.COMMAND
+
+    def _set_parameter(self, name: str, parameters: tuple[str, ...]) -> str:
+        if not PARAMETERS[name](parameters):
+            return Refusal.PARAMETER
+        if name == "Pem" and parameters[0] == "4":
+            # "Does not change the previous Pem value but it sets the ACK/NACK Mode", from
+            # this command's own answer on.
+            self.ack_nack = True
+            return OK
+        self.parameters[name] = parameters
+        return OK
 
     def _position(self) -> str:
-        return "OK" if self.card is None else _POSITION_ANSWERS[self.card.place]
-
-    def _state(self) -> str:
-        ribbon = self.ribbon_left
-        return ";".join(
-            (
-                str(ribbon),
-                "1" if ribbon <= RIBBON_NEAR_END else "0",
-                str(round(self.head_temperature_c)),
-                "1" if self._head_cooling() else "0",
-                "1" if self._jammed else "0",
-            )
-        )
+        return self._no_card if self.card is None else _POSITION_ANSWERS[self.card.place]
 
     def _volts(self, *, on: bool) -> str:
         volts = 4.9 + self._rng.random() / 10 if on else self._rng.random() / 10
         return f"{volts:.2f} Volts".replace(".", ",")
 
-    def _refusal(self) -> str | None:
-        """Why no card may move now, as the answer; None if it may."""
-        if self.cover_open:
-            return "ERR;COVER_OPEN"
-        if self._jammed:
-            return "ERR;JAM"
-        return None
-
-    async def _to_contactless(self) -> str:
-        if (refused := self._refusal()) is not None:
-            return refused
-        card = self.card
-        if card is None:
-            if self.feeder_empty:
-                return "ERR;FEEDER_EMPTY"
-            self.hopper -= 1
-            card = self.card = SimCard(f"KTP{self._rng.randrange(10**10):010d}", Place.PATH)
-        elif card.place is Place.CONTACTLESS:
-            return "OK"
-        return await self._move(card, Place.CONTACTLESS)
-
-    async def _start_sequence(self) -> str:
-        if (refused := self._refusal()) is not None:
-            return refused
-        if self.card is None:
-            return "ERR;NO_CARD"
+    def _start_sequence(self) -> str:
         self._sequence, self._panel = True, None
-        if self.card.place is Place.PRINT:
-            return "OK"
-        answer = await self._move(self.card, Place.PRINT)
-        self._sequence = answer == "OK"
-        return answer
+        return OK
 
     def _download(self, command: Command) -> str:
-        lines = expand_panel(command.data)
-        if command.parameters[:2] != ("k", "2") or lines is None:
-            return "ERR;BAD_DATA"
-        self._panel = lines
-        return "OK"
+        """Dbc/Db of the black (k) or overlay (o) panel in 2 levels: what a black
+        ribbon prints. Colour panels need a colour ribbon this printer does not have."""
+        panel, levels, *rest = (*command.parameters, "", "")
+        if panel not in ("k", "o") or levels != "2":
+            return Refusal.PARAMETER
+        if command.name == "Db":
+            lines = command.data if len(command.data) == PANEL_BYTES else None
+        elif self._dbc_parameters == 4:
+            first = rest[0]
+            if not first.isdigit() or int(first) >= LINES:
+                return Refusal.PARAMETER
+            lines = expand_panel(command.data, lines=LINES - int(first))
+            lines = None if lines is None else bytes(int(first) * LINE_BYTES) + lines
+        else:
+            lines = expand_panel(command.data)
+        if lines is None:
+            return Refusal.PARAMETER
+        if panel == "k":  # the overlay is varnish: nothing to see on the face
+            self._panel = lines
+        return OK
 
-    async def _end_sequence_or_eject(self) -> str:
+    def _refusal(self) -> Refusal | None:
+        """Why no card may move now; None if it may."""
+        if self.cover_open:
+            return Refusal.COVER
+        if self._jammed:
+            return Refusal.JAM
+        return None
+
+    async def _insert(self, to: Place) -> str:
+        """Si, Sic, Sis: a card from the feeder (Pmi;F) to `to`."""
+        if (refused := self._refusal()) is not None:
+            return refused
+        if self.card is not None:
+            return Refusal.CARD_INSIDE
+        if self.feeder_empty:
+            return Refusal.FEEDER
+        self.hopper -= 1
+        self.card = SimCard(f"KTP{self._rng.randrange(10**10):010d}", Place.PATH)
+        return await self._move(self.card, to)
+
+    async def _end_sequence(self) -> str:
+        """Se: the end of what Ss or an Si began, and the card goes out (Rev. E p. 42);
+        with a panel downloaded since Ss, it is printed first (Rev. E p. 69)."""
         panel, self._panel = self._panel, None
         in_sequence, self._sequence = self._sequence, False
-        if in_sequence and panel is not None and self.card is not None:
+        if (refused := self._refusal()) is not None:
+            return refused
+        if in_sequence and panel is not None:
+            # A job for a card not yet taken: the feeder's next.
+            answer = OK if self.card is not None else await self._insert(Place.PRINT)
+            if answer != OK or self.card is None:
+                return answer
             return await self._print(self.card, panel)
-        # Outside a sequence, or in one whose host went away before sending the bitmap:
-        # no print job, so Se ejects.
-        return await self._eject()
+        if self.card is None:
+            return Refusal.NO_CARD
+        return await self._out(self.card, to_reject_box=False)
 
     async def _print(self, card: SimCard, panel: bytes) -> str:
-        if (refused := self._refusal()) is not None:
-            return refused
         if self.ribbon_left == 0:
-            return "ERR;RIBBON_OUT"
-        if self._head_cooling():
-            return "ERR;HEAD_TEMP"
+            return Refusal.RIBBON
+        if card.place is not Place.PRINT and (answer := await self._move(card, Place.PRINT)) != OK:
+            return answer
         await self.timing.pause(self.seconds_per_print)
+        if self.ribbon_left == 0:  # torn while the card went under the head
+            return Refusal.RIBBON
         self._print_face(card.serial, panel)
-        if self.parameters.get("Pneab") == ("E",):
-            return "OK"  # told to keep the printed card
-        return await self._eject()
-
-    async def _eject(self) -> str:
-        if (refused := self._refusal()) is not None:
-            return refused
-        if self.card is None:
-            return "ERR;NO_CARD"
-        card = self.card
-        answer = await self._move(card, None)
-        if answer == "OK":
-            self.ejected.append(card.serial)
-            self.output_tray.append(card.chip or self._card_for(card.serial))
-        return answer
+        return await self._out(card, to_reject_box=False)
 
     async def _reject(self) -> str:
         if (refused := self._refusal()) is not None:
             return refused
         if self.card is None:
-            return "ERR;NO_CARD"
+            return Refusal.NO_CARD
         if self.reject_box_full:
-            return "ERR;REJECT_BOX_FULL"
-        serial = self.card.serial
-        answer = await self._move(self.card, None)
-        if answer == "OK":
-            self.reject_box.append(serial)
-        return answer
+            return Refusal.MECHANICAL  # the card cannot go in: it stops at the box
+        return await self._out(self.card, to_reject_box=True)
+
+    async def _out(self, card: SimCard, *, to_reject_box: bool) -> str:
+        answer = await self._move(card, None)
+        if answer != OK:
+            return answer
+        if to_reject_box:
+            self.reject_box.append(card.serial)
+        else:
+            self.ejected.append(card.serial)
+            self.output_tray.append(card.chip or self._card_for(card.serial))
+        return OK
 
     async def _move(self, card: SimCard, to: Place | None) -> str:
         """Move the card inside to `to`, or out of the printer (None); it may jam."""
         await self.timing.pause(self.seconds_per_move)
-        if to is not Place.PRINT:  # a card taken away from printing ends the print job
-            self._sequence, self._panel = False, None
-        if card.place is Place.CONTACTLESS and self.slot is not None:
+        if card.place is self._slot_place and self.slot is not None:
             card.chip = await self.slot.remove() or card.chip
         if Fault.JAM in self.faults:
             card.place = Place.PATH
             self._jammed = True
-            return "ERR;JAM"
+            return Refusal.JAM
         if to is None:
             self.card = None
-            return "OK"
+            return OK
         card.place = to
-        if to is Place.CONTACTLESS and self.slot is not None:
+        if to is self._slot_place and self.slot is not None:
             card.chip = card.chip or self._card_for(card.serial)
             await self.slot.insert(card.chip)
-        return "OK"
+        return OK
 
     def _card_for(self, serial: str) -> VirtualCard:
         if self._make_card is not None:
@@ -581,9 +488,6 @@ class CardPrinterSim:
     def _print_face(self, serial: str, lines: bytes) -> None:
         self.ribbon -= 1
         self.printed_panels += 1
-        degrees = self.head_temperature_c + HEAT_PER_PRINT_C
-        self._head = (degrees, time.monotonic())
-        self._cooling = self._cooling or degrees >= OVERHEAT_C
         # Lines run along the short edge with 1 for ink; Pillow's one-bit images have 1
         # for white. Turned back, the face reads as the card does.
         image = Image.frombytes("1", (LINE_DOTS, LINES), lines.translate(_INVERT))
@@ -596,23 +500,10 @@ class CardPrinterSim:
         self.printed.append(PrintedFace(self._faces, serial, image, path))
         del self.printed[:-MAX_KEPT_FACES]
 
-    def _head_cooling(self) -> bool:
-        if self._cooling and self.head_temperature_c <= RESUME_C:
-            self._cooling = False
-        return self._cooling
-
     def _noise(self) -> bytes:
-        # Line noise that cannot pass for an answer: a few bytes ending in CR with one no
-        # answer can hold, or a babble of characters longer than any answer, without end.
+        # Line noise that cannot pass for an answer: a byte no answer can begin with and
+        # a few more, or a babble of characters longer than any answer, without end.
         if self._rng.random() < 0.5:
-            noise = bytearray(self._rng.randrange(256) for _ in range(self._rng.randint(1, 24)))
-            noise[self._rng.randrange(len(noise))] = self._rng.randrange(0x80, 0x100)
-            return bytes(noise) + b"\r"
+            noise = bytes(self._rng.randrange(256) for _ in range(self._rng.randint(0, 24)))
+            return bytes([self._rng.randrange(0x80, 0x100)]) + noise + b"\r"
         return bytes(self._rng.randrange(0x20, 0x7F) for _ in range(self._rng.randint(140, 200)))
-
-
-_POSITION_ANSWERS: Final = {
-    Place.PATH: "PATH CARD",  # ours: a real printer reports a jam as an error
-    Place.CONTACTLESS: "CONTACTLESS CARD",
-    Place.PRINT: "CARD",
-}

@@ -1,4 +1,4 @@
-"""Garbage and oversized input never crash the card printer's answer parsing or the
+"""Garbage and oversized input never crash the card printer's answer reading or the
 simulator's command parser, and what the driver sends the simulator reads back."""
 
 from __future__ import annotations
@@ -12,39 +12,50 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from appliance.hal import DeviceState
-from appliance.hal._card_printer import (
+from appliance.hal._card_printer_protocol import (
+    ERROR_ANSWERS,
     LINE_BYTES,
-    MAX_REPLY_CHARS,
+    MAX_ANSWER_CHARS,
+    NACK_CODES,
     PANEL_BYTES,
     PANEL_HEIGHT,
     PANEL_WIDTH,
-    CardPrinterReport,
+    Answer,
     bitmap_command,
     command_bytes,
     compress_panel,
     front_panel,
+    read_answer,
+)
+from appliance.hal._card_printer_status import (
+    CardPosition,
+    CardPrinterReport,
     parse_position,
     parse_sensor,
-    reply_text,
 )
 from sim._base import Fault, Timing
-from sim.card_printer import (
-    MAX_COMMAND_CHARS,
-    CardPrinterSim,
-    Command,
-    EvolisStream,
-    expand_panel,
-)
+from sim.card_printer import CardPrinterSim
+from sim.card_printer_language import MAX_COMMAND_CHARS, Command, EvolisStream, expand_panel
 from sim.usb import UsbBus
 
 EVOLIS_BITS = st.sampled_from(
-    [b"\x1b", b"\r", b"\x00", b";", b"Dbc;", b"Dbc;k;2;", b"12;", b"Rlr;p", b"Sic", b"Se"]
+    [
+        b"\x1b",
+        b"\r",
+        b"\x00",
+        b";",
+        b"Dbc;",
+        b"Dbc;k;2;",
+        b"Db;k;2;",
+        b"12;",
+        b"Rlr;p",
+        b"Sic",
+        b"Se",
+        b"Pem;4",
+    ]
 )
 STREAMS = st.lists(st.one_of(st.binary(max_size=64), EVOLIS_BITS), max_size=40).map(b"".join)
-ANSWERS = st.one_of(
-    st.text(max_size=40),
-    st.sampled_from(["OK", "CARD", "NO CARD", "5,00 Volts", "0,03 Volts", "400;0;31;0;0", "12"]),
-)
+POSITIONS = {"NO CARD", "OK", "ERR CARD", "CARD", "SMART CARD", "CONTACTLESS CARD"}
 # Lines of every kind the compression tells apart (a whole panel of random bytes would
 # be more data than hypothesis draws).
 LINES = st.sampled_from(
@@ -61,11 +72,13 @@ PANELS = st.lists(LINES, min_size=PANEL_WIDTH, max_size=PANEL_WIDTH).map(b"".joi
 
 
 @settings(max_examples=300)
-@given(data=STREAMS, cuts=st.lists(st.integers(0, 4000), max_size=8))
-def test_any_stream_parses_the_same_however_it_is_split(data: bytes, cuts: list[int]) -> None:
-    whole = EvolisStream()
+@given(data=STREAMS, cuts=st.lists(st.integers(0, 4000), max_size=8), four=st.booleans())
+def test_any_stream_parses_the_same_however_it_is_split(
+    data: bytes, cuts: list[int], four: bool
+) -> None:
+    whole = EvolisStream(dbc_parameters=4 if four else 3)
     at_once = whole.feed(data)
-    pieces = EvolisStream()
+    pieces = EvolisStream(dbc_parameters=4 if four else 3)
     in_pieces: list[Command] = []
     edges = sorted({0, len(data), *(c for c in cuts if c < len(data))})
     for start, end in itertools.pairwise(edges):
@@ -82,14 +95,20 @@ def test_an_oversized_line_is_one_bad_command_and_the_next_one_still_reads() -> 
     assert len(stream._pending) == 0
 
 
-def test_a_bitmap_reads_whole_even_with_cr_and_semicolons_in_it() -> None:
+def test_a_download_reads_whole_even_with_cr_and_semicolons_in_it() -> None:
     data = b"\r;\x1b\x00" * 10
-    stream = EvolisStream()
-    assert stream.feed(b"\x1bDbc;k;2;40;" + data[:7]) == []
-    assert stream.feed(data[7:] + b"\r\x1bSe\r") == [
-        Command("Dbc", ("k", "2", "40"), data),
-        Command("Se"),
-    ]
+    for stream, header in (
+        (EvolisStream(), b"\x1bDbc;k;2;40;"),
+        (EvolisStream(dbc_parameters=4), b"\x1bDbc;k;2;0;40;"),
+    ):
+        assert stream.feed(header + data[:7]) == []
+        parameters = tuple(header[5:-1].decode().split(";"))
+        assert stream.feed(data[7:] + b"\r\x1bSe\r") == [
+            Command("Dbc", parameters, data),
+            Command("Se"),
+        ]
+    panel = bytes(range(256)) * (PANEL_BYTES // 256) + bytes(PANEL_BYTES % 256)
+    assert EvolisStream().feed(b"\x1bDb;k;2;" + panel + b"\r") == [Command("Db", ("k", "2"), panel)]
 
 
 def _printer() -> CardPrinterSim:
@@ -110,87 +129,116 @@ def test_the_simulated_printer_survives_any_stream(data: bytes, garbage: bool) -
         await printer.idle()  # every command in it worked through
         printer.usb_reset()  # the stream may end inside a bitmap that waits for 83 KB
         await printer.bulk_out(0x01, command_bytes("Rlr", "h"))
-        received = b""  # read as the driver reads: to the CR, or past any answer's length
-        while b"\r" not in received and len(received) <= MAX_REPLY_CHARS:
+        received = b""  # read as the driver reads: to the answer's end
+        while True:
+            try:
+                answer = read_answer(received)
+            except ValueError:
+                answer = None
+                break
+            if answer is not None:
+                break
             received += await printer.bulk_in(0x82, 64)
-        line, end, rest = received.partition(b"\r")
-        answer = reply_text(line) if end and not rest else None
         # Garbage must never pass for an answer; a clean answer always must.
-        assert answer is None if garbage else answer == "NO CARD"
+        assert answer is None if garbage else answer == Answer("NO CARD")
 
     asyncio.run(feed())
     hopper_or_inside = printer.hopper + (printer.card is not None)
     assert hopper_or_inside + len(printer.ejected) + len(printer.reject_box) == 100
 
 
-@given(line=st.binary(max_size=MAX_REPLY_CHARS + 40))
-def test_an_answer_is_printable_ascii_of_bounded_length_or_garbage(line: bytes) -> None:
-    text = reply_text(line)
-    if text is None:
-        assert len(line) > MAX_REPLY_CHARS or any(not 0x20 <= b <= 0x7E for b in line)
-    else:
-        assert text.encode("ascii") == line
-
-
-@given(feeder=ANSWERS, cover=ANSWERS, reject_box=ANSWERS, state=ANSWERS, printed=ANSWERS)
-@example(
-    feeder="4,97 Volts", cover="0,03 Volts", reject_box="CARD", state="400;0;31;0;0", printed="12"
-)
-def test_status_answers_parse_to_a_report_only_when_every_one_is_valid(
-    feeder: str, cover: str, reject_box: str, state: str, printed: str
-) -> None:
-    report = CardPrinterReport.from_replies(
-        feeder=feeder, cover=cover, reject_box=reject_box, state=state, printed=printed
-    )
-    valid = (
-        parse_sensor(feeder) is not None
-        and parse_sensor(cover) is not None
-        and reject_box in {"CARD", "NO CARD"}
-        and printed.isascii()
-        and printed.isdigit()
-        and len(printed) <= 9
-        and state.count(";") == 4
-    )
-    if report is None:
+@given(received=st.binary(max_size=MAX_ANSWER_CHARS + 40))
+@example(received=b"\x15T")
+@example(received=b"\x06\r\x00")
+@example(received=b"\x00OK\r\x00\x00")
+@example(received=b"OK\rOK\r")
+def test_an_answer_is_text_ack_or_nack_and_anything_else_is_refused(received: bytes) -> None:
+    try:
+        answer = read_answer(received)
+    except ValueError:
         return
-    assert valid
-    assert (report.feeder_empty, report.cover_open) == (
-        not parse_sensor(feeder),
-        not parse_sensor(cover),
-    )
-    assert report.reject_box_full == (reject_box == "CARD")
-    assert report.cards_printed == int(printed)
-    assert report.ribbon_remaining == int(state.split(";", maxsplit=1)[0])
+    if answer is None:  # not ended yet: nothing but a beginning that could still be one
+        body = received.lstrip(b"\r\x00")
+        assert body == b"\x15" or all(0x20 <= b <= 0x7E for b in body)
+        assert len(body) <= MAX_ANSWER_CHARS
+        return
+    padding = b"\r\x00"
+    body = received.strip(padding)
+    if answer.ack:
+        assert body == b"\x06"
+    elif answer.nack is not None:
+        assert body == b"\x15" + answer.nack.encode()
+        assert answer.nack in NACK_CODES
+    else:
+        assert body.startswith(answer.text.encode("ascii"))
+        assert body[len(answer.text) :].strip(padding) == b""
+        assert len(answer.text) <= MAX_ANSWER_CHARS
+        assert answer.text.isprintable()
 
 
 @given(text=st.text(max_size=20))
-def test_an_unknown_position_answer_is_not_a_position(text: str) -> None:
-    position = parse_position(text)
-    assert (position is None) == (text not in {"OK", "CARD", "CONTACTLESS CARD", "PATH CARD"})
+@example(text="ERROR MAG")
+def test_every_error_answer_has_one_code_and_other_text_none(text: str) -> None:
+    answer = Answer(text)
+    if text in ERROR_ANSWERS:
+        assert answer.refusal == ERROR_ANSWERS[text]
+    elif text.startswith("ERR"):
+        assert answer.refusal == "device_error"
+    else:
+        assert answer.refusal is None
+    assert answer.ok is (text == "OK")
+
+
+@given(text=st.text(max_size=20), ack=st.booleans(), nack=st.sampled_from([None, *NACK_CODES]))
+def test_only_the_known_position_answers_are_positions(
+    text: str, ack: bool, nack: str | None
+) -> None:
+    answer = Answer(text, ack=ack, nack=nack)
+    position = parse_position(answer)
+    if nack is not None:
+        assert position is None
+    elif ack:
+        assert position is CardPosition.NONE
+    else:
+        assert (position is None) == (text not in POSITIONS)
+
+
+@given(text=st.text(max_size=16))
+@example(text="4,97 Volts")
+@example(text="0.03 Volts")
+def test_a_sensor_reading_is_volts_or_nothing(text: str) -> None:
+    reading = parse_sensor(Answer(text))
+    if reading is not None:
+        volts = float(text.removesuffix(" Volts").replace(",", "."))
+        assert reading is (volts >= 2.5)
 
 
 @given(
-    ribbon=st.integers(0, 500),
-    low=st.booleans(),
+    position=st.sampled_from(CardPosition),
     cover=st.booleans(),
-    empty=st.booleans(),
-    jam=st.booleans(),
-    hot=st.booleans(),
-    full=st.booleans(),
+    empty=st.sampled_from([None, True, False]),
+    at_end=st.sampled_from([None, True, False]),
+    remaining=st.sampled_from([None, 0, 1, 50, 400]),
+    full=st.sampled_from([None, True, False]),
 )
 def test_every_report_maps_to_one_reason(
-    ribbon: int, low: bool, cover: bool, empty: bool, jam: bool, hot: bool, full: bool
+    position: CardPosition,
+    cover: bool,
+    empty: bool | None,
+    at_end: bool | None,
+    remaining: int | None,
+    full: bool | None,
 ) -> None:
+    low = remaining is not None and remaining <= 50
     report = CardPrinterReport(
-        ribbon_remaining=ribbon,
-        ribbon_low=low,
+        position=position,
         cover_open=cover,
         feeder_empty=empty,
-        jam=jam,
-        head_temperature_c=75 if hot else 35,
-        overheating=hot,
+        ribbon_at_end=at_end,
+        ribbon_remaining=remaining,
+        ribbon_low=low,
         reject_box_full=full,
-        cards_printed=0,
+        panels_printed=None,
     )
     status = report.device_status()
     expected = next(
@@ -198,11 +246,10 @@ def test_every_report_maps_to_one_reason(
             code
             for condition, code in [
                 (cover, "cover_open"),
-                (jam, "card_jam"),
-                (ribbon == 0, "ribbon_out"),
-                (hot, "overheating"),
-                (full, "reject_box_full"),
-                (empty, "feeder_empty"),
+                (position is CardPosition.IN_CARD_PATH, "card_jam"),
+                (at_end is True or remaining == 0, "ribbon_out"),
+                (full is True, "reject_box_full"),
+                (empty is True, "feeder_empty"),
                 (low, "ribbon_low"),
             ]
             if condition
@@ -249,7 +296,7 @@ def test_the_face_the_simulator_keeps_is_the_image_the_driver_sent(
     printer = _printer()
 
     async def print_it() -> list[bytes]:
-        for command in (b"\x1bPneab;E\r\x1bSic\r\x1bSs\r", bitmap_command(front_panel(image))):
+        for command in (b"\x1bSic\r\x1bSs\r\x1bSr\r", bitmap_command(front_panel(image))):
             await printer.bulk_out(0x01, command)
         await printer.bulk_out(0x01, b"\x1bSe\r")
         received = b""  # the printer works on its own: the host waits for the answers
@@ -261,6 +308,7 @@ def test_the_face_the_simulator_keeps_is_the_image_the_driver_sent(
     (face,) = printer.printed
     assert face.image.tobytes() == image.tobytes()
     assert printer.ribbon == 399
+    assert len(printer.ejected) == 1
 
 
 def test_a_command_line_of_the_longest_length_is_read_and_one_more_is_not() -> None:
