@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -23,8 +22,7 @@ from typing import Any
 import tomli_w
 
 from ._base import Timing
-from .blanks import BlankSupplier
-from .card_printer import COOLING_C_PER_S, CardPrinterSim
+from .card_printer import CardPrinterSim
 from .control import Action, Controllable, serve_control
 from .escpos_printer import EscposPrinterSim
 from .pcscd import PrivatePcscd
@@ -45,16 +43,12 @@ class SimulatedOffice:
         timing: Timing | None = None,
         pcscd: PrivatePcscd | None = None,
         card_print_s: float = 6.0,
-        card_transport_key: Path | None = None,
     ) -> None:
         """`pcscd` is one already running, started and stopped by the caller (a process
         reaches a single pcscd: libpcsclite reads its socket once); by default the office
         runs its own under `directory`. `card_print_s` is the card printer's printing
-        time per card (before `timing` scales it). `card_transport_key` is the station's
-        transport master (`[keys] card_transport_key`), which the blanks' maker shares:
-        read as each blank is made, so it may be set once the station's keys exist."""
+        time per card (before `timing` scales it)."""
         self.directory = directory
-        self.card_transport_key = card_transport_key
         self.timing = timing or Timing()
         by_id = directory / "dev" / "serial" / "by-id"
         serial: list[SerialLineSim] = [
@@ -97,14 +91,10 @@ class SimulatedOffice:
             name="card_printer",
             bus=self._usb,
             slot=self._contactless,
-            make_card=BlankSupplier.from_file(lambda: self.card_transport_key, seed=seed).blank,
             faces_dir=directory / "faces",
             seed=seed,
             timing=self.timing,
             seconds_per_print=card_print_s,
-            cooling_c_per_s=(
-                COOLING_C_PER_S / self.timing.scale if self.timing.scale > 0 else math.inf
-            ),
         )
         self._siak = SiakSim()
         self._serial = serial

@@ -8,9 +8,15 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from appliance.hal import (
     BiometricCapture,
@@ -164,37 +170,18 @@ async def test_capture_records_identity_quality_and_image(
     assert sim.last_capture_request["purpose"] == device.config.purpose
 
 
-async def test_an_auth_device_seals_its_capture_and_the_station_opens_it_as_its_domain(
+async def test_an_auth_device_seals_its_capture_for_the_id_authority(
     make_sim: SimFactory,
 ) -> None:
-    sim = await make_sim(SbiKind.FINGER_SINGLE)  # an Auth device, as MOSIP certifies them
+    sim = await make_sim(SbiKind.FINGER_SINGLE, purpose="Auth")
     device = await connected(sim)
 
     result = await device.capture_finger(Finger.RIGHT_INDEX)
 
-    asked = sim.last_capture_request
-    assert asked is not None
-    assert asked["purpose"] == "Auth"
-    assert "exception" not in asked["bio"][0]
-    assert asked["domainUri"] == device.config.domain_uri
-    (capture,) = result.captures
-    assert capture.bio_value.startswith(PNG)  # opened with the station's domain key
-    assert not capture.sealed
-    assert capture.thumbprint is not None
-    assert len(capture.thumbprint) == 64
-
-
-async def test_an_auth_capture_sealed_for_another_domain_stays_sealed(
-    make_sim: SimFactory,
-) -> None:
-    sim = await make_sim(SbiKind.FINGER_SINGLE)
-    device = await connected(sim, domain_key=None)
-
-    result = await device.capture_finger(Finger.RIGHT_INDEX)
-
-    (capture,) = result.captures
-    assert capture.sealed
-    assert not capture.bio_value.startswith(PNG)
+    assert sim.last_capture_request is not None
+    assert sim.last_capture_request["purpose"] == "Auth"
+    assert all(c.sealed and c.thumbprint for c in result.captures)
+    assert not any(c.bio_value.startswith(PNG) for c in result.captures)
 
 
 async def test_captures_are_chained_by_previous_hash(make_sim: SimFactory) -> None:
@@ -260,11 +247,8 @@ async def test_iris_with_one_eye_missing_asks_the_other_alone(make_sim: SimFacto
     result = await scanner.capture_irises(missing={Eye.LEFT})
 
     asked = sim.last_capture_request["bio"][0]  # type: ignore[index]
-    # Sub id 3 with the missing eye an exception: MockMDS answers 1 or 2 with an
-    # exception by 109, and the toolkit's schema allows none there.
-    assert (asked["deviceSubId"], asked["count"], asked["bioSubType"], asked["exception"]) == (
-        "3",
-        "1",
+    assert (asked["deviceSubId"], asked["bioSubType"], asked["exception"]) == (
+        "2",
         ["Right"],
         ["Left"],
     )
@@ -431,6 +415,51 @@ async def test_unplug_in_the_middle_of_a_capture(make_sim: SimFactory) -> None:
     await sim.replug()
     await scanner.connect()
     assert scanner.status.usable
+
+
+async def test_signatures_verify_against_the_configured_provider(
+    make_sim: SimFactory, tmp_path: Path
+) -> None:
+    sim = await make_sim(SbiKind.IRIS)
+    anchor = tmp_path / "provider.pem"
+    anchor.write_bytes(sim.certificate_pem)
+    scanner = await connected(sim, trust_anchors=[anchor])
+
+    result = await scanner.capture_irises()
+
+    assert len(result.captures) == 2
+
+
+async def test_signatures_from_an_unknown_provider_are_refused(
+    make_sim: SimFactory, tmp_path: Path
+) -> None:
+    sim = await make_sim(SbiKind.IRIS)
+    stranger = tmp_path / "stranger.pem"
+    stranger.write_bytes(_self_signed_pem())
+    scanner = driver_for(sim, trust_anchors=[stranger])
+
+    with pytest.raises(DeviceFault) as caught:
+        await scanner.connect()
+
+    assert caught.value.code == "garbage"
+    assert scanner.status.code == "garbage"
+
+
+def _self_signed_pem() -> bytes:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "stranger")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    return certificate.public_bytes(serialization.Encoding.PEM)
 
 
 def test_config_refuses_a_non_loopback_host() -> None:

@@ -18,10 +18,9 @@ from ._biometric import (
     SbiSingleFingerScannerConfig,
 )
 from ._blocking import BlockingCaller
-from ._card_access import AccessKeys, PersonalisationKeys
-from ._card_encoder import CardEncoder, CardEncoderConfig, CardInfo
-from ._card_printer import CardPosition, CardPrinter, CardPrinterConfig, CardPrinterReport
-from ._card_session import CardApplication
+from ._card_encoder import CardApplication, CardEncoder, CardEncoderConfig, CardInfo
+from ._card_printer import CardPrinter, CardPrinterConfig
+from ._card_printer_status import CardPosition, CardPrinterReport
 from ._config import DeviceConfig, HalSection, build_devices
 from ._device import Device, StatusListener
 from ._errors import (
@@ -55,10 +54,8 @@ from ._sbi_captures import (
     CaptureResult,
     choose_chip_fingers,
 )
-from ._sbi_codes import SBI_ERRORS
-from ._sbi_config import SbiDeviceConfig
-from ._sbi_device import SbiDevice
-from ._sbi_protocol import BioType, Eye, Finger, Slap
+from ._sbi_device import SbiDevice, SbiDeviceConfig
+from ._sbi_protocol import SBI_ERRORS, BioType, Eye, Finger, Slap
 from ._serial import SerialLineDevice
 from ._signature_pad import PenSample, Signature, SignaturePad, SignaturePadConfig
 from ._status import BUSY, READY, DeviceIdentity, DeviceState, DeviceStatus
@@ -73,7 +70,6 @@ __all__ = [
     "READY",
     "SBI_ERRORS",
     "UDEV_RULES_FILE",
-    "AccessKeys",
     "Backoff",
     "BioType",
     "BiometricCapture",
@@ -112,7 +108,6 @@ __all__ = [
     "HalSection",
     "KeypadConfig",
     "PenSample",
-    "PersonalisationKeys",
     "Rating",
     "SatisfactionKeypad",
     "SbiDevice",
