@@ -25,13 +25,23 @@ FOUNDATION = {
 # What each package may import besides the foundation and itself.
 ALLOWED = {
     "domain": set(),
-    "register": {"domain"},
+    "oversight": {"domain"},
+    "register": {"domain", "oversight"},
     "hal": set(),
     "card": {"domain"},
     "fingerprint": set(),
     "biostore": set(),
     "issuance": {"domain", "register", "hal", "card", "fingerprint"},
-    "pipeline": {"domain", "register", "hal", "card", "fingerprint", "issuance", "biostore"},
+    "pipeline": {
+        "domain",
+        "oversight",
+        "register",
+        "hal",
+        "card",
+        "fingerprint",
+        "issuance",
+        "biostore",
+    },
 }
 
 

@@ -72,7 +72,13 @@ def test_actors() -> None:
     assert set(actors[Step.ACTIVATE]) == {Role.APPLICANT, Role.OPERATOR}
     assert actors[Step.TRANSFER] == (Role.OPERATOR,)
     assert actors[Step.HANDOVER] == (Role.COUNTER_OFFICER,)
-    assert [r.value for r in Role] == ["pemohon", "petugas_loket", "kasi_yanmum", "operator"]
+    assert [r.value for r in Role] == [
+        "pemohon",
+        "petugas_loket",
+        "kasi_yanmum",
+        "operator",
+        "pimpinan",
+    ]
 
 
 def test_seed_wording_and_decisions() -> None:

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from appliance.clock import ManualTimekeeper
-from appliance.domain import EventType, Role, ServiceType, step_budgets
+from appliance.domain import EventType, Role, ServiceType, WorkingCalendar, step_budgets
 from appliance.liveness import Liveness
 from appliance.pipeline import (
     DeviceSteps,
@@ -23,7 +23,6 @@ from appliance.pipeline import (
     PipelineSection,
     StepWork,
     Unavailable,
-    WorkingCalendar,
 )
 from appliance.pipeline._core import PipelineCore
 from appliance.pipeline._deadlines import Deadlines

@@ -1,6 +1,6 @@
 """The domain rules as data and small pure functions: service types and their required
-documents, NIK and KK numbers with the official region list, eligibility, and the SOP's steps
-with their minutes.
+documents, NIK and KK numbers with the official region list, eligibility, the SOP's steps
+with their minutes, the workflow's states and transitions, and the working calendar.
 
 Nothing here does I/O or keeps state, but for the region list (`data/regions.tsv`), read once
 on the first NIK or KK checked. Everything an operator may read is a bilingual `Text`, and
@@ -9,6 +9,7 @@ every rule broken is a `DomainError` (an `ApplianceError` and a ValueError) with
 
 from __future__ import annotations
 
+from appliance.domain._calendar import WorkingCalendar, national_holidays
 from appliance.domain._errors import DomainError, IdentityError, IdentityErrorCode
 from appliance.domain._fields import KkField, NikField, identity_error_of
 from appliance.domain._identity import (
@@ -65,8 +66,12 @@ from appliance.domain._sop import (
 from appliance.domain._workflow import (
     APPLICATION_TRANSITIONS,
     CARD_TRANSITIONS,
+    COMPLAINT_ESCALATION,
+    COMPLAINT_TRANSITIONS,
     IN_PROCESS_CARD_STATES,
+    OPEN_COMPLAINT_STATES,
     OPEN_STATES,
+    RECAP_TRANSITIONS,
     STEP_OWNER,
     TICKET_TRANSITIONS,
     Agent,
@@ -74,8 +79,11 @@ from appliance.domain._workflow import (
     ApplicationTransition,
     AtStep,
     CardState,
+    ComplaintState,
     EventType,
+    Mark,
     Phase,
+    RecapState,
     StateTransition,
     TicketState,
     may_cause,
@@ -84,11 +92,15 @@ from appliance.domain._workflow import (
 __all__ = [
     "APPLICATION_TRANSITIONS",
     "CARD_TRANSITIONS",
+    "COMPLAINT_ESCALATION",
+    "COMPLAINT_TRANSITIONS",
     "IN_PROCESS_CARD_STATES",
     "MINIMUM_AGE_NEW_CARD",
     "NUMBER_LENGTH",
     "NUMBER_PATTERN",
+    "OPEN_COMPLAINT_STATES",
     "OPEN_STATES",
+    "RECAP_TRANSITIONS",
     "REPLACEMENT_SERVICES",
     "REQUIREMENTS",
     "SERVICE_PROMISE_WORKING_DAYS",
@@ -101,6 +113,7 @@ __all__ = [
     "ApplicationTransition",
     "AtStep",
     "CardState",
+    "ComplaintState",
     "Document",
     "DomainError",
     "EventType",
@@ -108,10 +121,12 @@ __all__ = [
     "IdentityErrorCode",
     "KkField",
     "MaritalStatus",
+    "Mark",
     "NikField",
     "NikParts",
     "NumberKind",
     "Phase",
+    "RecapState",
     "RegionCheck",
     "RegionStatus",
     "RequirementError",
@@ -126,6 +141,7 @@ __all__ = [
     "StepKind",
     "StepSpec",
     "TicketState",
+    "WorkingCalendar",
     "age_on",
     "check_may_apply",
     "check_new_card_eligibility",
@@ -139,6 +155,7 @@ __all__ = [
     "mask_nik",
     "may_cause",
     "missing_documents",
+    "national_holidays",
     "province_name",
     "regency_name",
     "region_of",

@@ -46,12 +46,15 @@ class Step(StrEnum):
 
 
 class Role(StrEnum):
-    """The SOP's actors ("Pelaksana")."""
+    """The SOP's actors ("Pelaksana"), and the office's leadership who oversee them."""
 
     APPLICANT = "pemohon"
     COUNTER_OFFICER = "petugas_loket"
     SECTION_HEAD = "kasi_yanmum"
     OPERATOR = "operator"
+    SUPERVISOR = "pimpinan"
+    """The Camat or the Sekretaris Kecamatan (seed 001 §10-14): reads the reports, sees the
+    complaint book, approves its quarterly recap; serves no applicant."""
 
     @property
     def label(self) -> Text:
@@ -67,6 +70,10 @@ _ROLE_LABELS: Mapping[Role, Text] = MappingProxyType(
             en="Head of the public services section (Kasi Yanmum)",
         ),
         Role.OPERATOR: Text(id="Operator SIAK", en="SIAK operator"),
+        Role.SUPERVISOR: Text(
+            id="Pimpinan (Camat / Sekretaris Kecamatan)",
+            en="Leadership (Camat / district secretary)",
+        ),
     }
 )
 

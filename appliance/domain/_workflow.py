@@ -1,6 +1,7 @@
 """The SOP's workflow in one place: what can happen at the station (event types), the
-states of an application, a queue ticket and a blank card, and the one table of
-transitions that says, for each event, from which state to which, and who may cause it.
+states of an application, a queue ticket, a blank card, a complaint and a complaint
+recap, and the one table of transitions that says, for each event, from which state to
+which, and who may cause it.
 
 The register's projections apply every event through this table, and the pipeline checks
 an officer's action against the same table before it writes anything, so the two cannot
@@ -50,6 +51,16 @@ class EventType(StrEnum):
     CARD_PRINTED = "card.printed"
     CARD_ACTIVATION_ATTEMPT = "card.activation_attempt"
     SURAT_KETERANGAN_ISSUED = "suket.issued"
+    SURVEY_KEYPAD_PRESSED = "survey.keypad_pressed"
+    SURVEY_QUESTIONNAIRE_ANSWERED = "survey.questionnaire_answered"
+    COMPLAINT_RECEIVED = "complaint.received"
+    COMPLAINT_VERIFIED = "complaint.verified"
+    COMPLAINT_FOLLOWED_UP = "complaint.followed_up"
+    COMPLAINT_CLOSED = "complaint.closed"
+    COMPLAINT_ESCALATED = "complaint.escalated"
+    RECAP_DRAFTED = "recap.drafted"
+    RECAP_APPROVED = "recap.approved"
+    RECAP_PUBLISHED = "recap.published"
 
 
 class ApplicationState(StrEnum):
@@ -99,6 +110,33 @@ class CardState(StrEnum):
     """The printer took no card after all: the blank is still in stock."""
 
 
+class ComplaintState(StrEnum):
+    """A complaint in the complaint book (*Buku Pengaduan*, seed 001 §11)."""
+
+    RECEIVED = "received"
+    VERIFIED = "verified"
+    """The section head has read it, and set its category (and so its deadline)."""
+    FOLLOWED_UP = "followed_up"
+    """At least one follow-up recorded, with who did it."""
+    CLOSED = "closed"
+
+
+OPEN_COMPLAINT_STATES: Final = frozenset(
+    {ComplaintState.RECEIVED, ComplaintState.VERIFIED, ComplaintState.FOLLOWED_UP}
+)
+"""A complaint not closed: its deadline runs, and past it the complaint is escalated."""
+
+
+class RecapState(StrEnum):
+    """A quarter's complaint recap (seed 001 §11.8-11.9)."""
+
+    DRAFTED = "drafted"
+    APPROVED = "approved"
+    """By the Camat: the draft's version is fixed."""
+    PUBLISHED = "published"
+    """On the waiting room's board."""
+
+
 IN_PROCESS_CARD_STATES: Final = frozenset(
     {CardState.FED, CardState.PERSONALISED, CardState.PRINTED}
 )
@@ -112,6 +150,7 @@ class Agent(StrEnum):
     COUNTER_OFFICER = Role.COUNTER_OFFICER.value
     SECTION_HEAD = Role.SECTION_HEAD.value
     OPERATOR = Role.OPERATOR.value
+    SUPERVISOR = Role.SUPERVISOR.value
     STATION = "station"
     KIOSK = "kiosk"
     """A citizen at the station's ticket kiosk: nobody signed in, and it only takes a
@@ -180,12 +219,26 @@ class ApplicationTransition:
 
 @dataclass(frozen=True, slots=True)
 class StateTransition:
-    """One row of a ticket's or a card's table: from `states` (empty: it creates the
-    ticket or card) to `to_state`."""
+    """One row of a ticket's, a card's, a complaint's or a recap's table: from `states`
+    (empty: it creates the ticket, card, complaint or recap) to `to_state`."""
 
     event: EventType
-    states: frozenset[TicketState] | frozenset[CardState]
-    to_state: TicketState | CardState
+    states: (
+        frozenset[TicketState]
+        | frozenset[CardState]
+        | frozenset[ComplaintState]
+        | frozenset[RecapState]
+    )
+    to_state: TicketState | CardState | ComplaintState | RecapState
+    by: frozenset[Agent]
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """An event that marks a complaint in one of `states` and leaves it there."""
+
+    event: EventType
+    states: frozenset[ComplaintState]
     by: frozenset[Agent]
 
 
@@ -395,7 +448,79 @@ CARD_TRANSITIONS: Final[Mapping[EventType, StateTransition]] = MappingProxyType(
 )
 
 
-def may_cause(transition: ApplicationTransition, role: Role, *, step: Step | None) -> bool:
+_Q = ComplaintState
+_SECTION_HEAD = frozenset({Agent.SECTION_HEAD})
+COMPLAINT_TRANSITIONS: Final[Mapping[EventType, StateTransition]] = MappingProxyType(
+    {
+        t.event: t
+        for t in (
+            # Written into the book by whoever takes it: at the information desk, from the
+            # suggestion box at the day's close, from a call or a LAPOR! report (§11.3-11.5).
+            StateTransition(
+                EventType.COMPLAINT_RECEIVED,
+                frozenset[ComplaintState](),
+                _Q.RECEIVED,
+                frozenset({Agent.COUNTER_OFFICER, Agent.SECTION_HEAD, Agent.OPERATOR}),
+            ),
+            # The section head follows up (§11.6): verifies, acts, closes.
+            StateTransition(
+                EventType.COMPLAINT_VERIFIED, frozenset({_Q.RECEIVED}), _Q.VERIFIED, _SECTION_HEAD
+            ),
+            StateTransition(
+                EventType.COMPLAINT_FOLLOWED_UP,
+                frozenset({_Q.VERIFIED, _Q.FOLLOWED_UP}),
+                _Q.FOLLOWED_UP,
+                _SECTION_HEAD,
+            ),
+            StateTransition(
+                EventType.COMPLAINT_CLOSED, frozenset({_Q.FOLLOWED_UP}), _Q.CLOSED, _SECTION_HEAD
+            ),
+        )
+    }
+)
+
+COMPLAINT_ESCALATION: Final = Mark(
+    EventType.COMPLAINT_ESCALATED, frozenset(OPEN_COMPLAINT_STATES), _STATION
+)
+"""Past its deadline, an open complaint is escalated to the section head, once, by the
+station's own watch; it stays where it was."""
+
+_R = RecapState
+RECAP_TRANSITIONS: Final[Mapping[EventType, StateTransition]] = MappingProxyType(
+    {
+        t.event: t
+        for t in (
+            # Drafted by the information officer (§11.8), or drafted again before approval.
+            StateTransition(
+                EventType.RECAP_DRAFTED,
+                frozenset({_R.DRAFTED}),
+                _R.DRAFTED,
+                frozenset({Agent.COUNTER_OFFICER, Agent.SECTION_HEAD}),
+            ),
+            StateTransition(
+                EventType.RECAP_APPROVED,
+                frozenset({_R.DRAFTED}),
+                _R.APPROVED,
+                frozenset({Agent.SUPERVISOR}),
+            ),
+            # The Camat announces it (§11.9); the section head may put it up for them.
+            StateTransition(
+                EventType.RECAP_PUBLISHED,
+                frozenset({_R.APPROVED}),
+                _R.PUBLISHED,
+                frozenset({Agent.SUPERVISOR, Agent.SECTION_HEAD}),
+            ),
+        )
+    }
+)
+
+
+def may_cause(
+    transition: ApplicationTransition | StateTransition | Mark,
+    role: Role,
+    *,
+    step: Step | None = None,
+) -> bool:
     """Whether an officer in `role` may cause `transition` (for a step's event, the
     step's owner)."""
     if Agent.ANY_OFFICER in transition.by:
@@ -411,6 +536,7 @@ _AGENT_OF_ROLE: Final[Mapping[Role, Agent]] = MappingProxyType(
         Role.COUNTER_OFFICER: Agent.COUNTER_OFFICER,
         Role.SECTION_HEAD: Agent.SECTION_HEAD,
         Role.OPERATOR: Agent.OPERATOR,
+        Role.SUPERVISOR: Agent.SUPERVISOR,
     }
 )
 
@@ -418,8 +544,12 @@ _AGENT_OF_ROLE: Final[Mapping[Role, Agent]] = MappingProxyType(
 __all__ = [
     "APPLICATION_TRANSITIONS",
     "CARD_TRANSITIONS",
+    "COMPLAINT_ESCALATION",
+    "COMPLAINT_TRANSITIONS",
     "IN_PROCESS_CARD_STATES",
+    "OPEN_COMPLAINT_STATES",
     "OPEN_STATES",
+    "RECAP_TRANSITIONS",
     "STEP_OWNER",
     "TICKET_TRANSITIONS",
     "Agent",
@@ -427,8 +557,11 @@ __all__ = [
     "ApplicationTransition",
     "AtStep",
     "CardState",
+    "ComplaintState",
     "EventType",
+    "Mark",
     "Phase",
+    "RecapState",
     "StateTransition",
     "TicketState",
     "may_cause",

@@ -11,7 +11,6 @@ from ._biometrics import (
     StageProgress,
     StageState,
 )
-from ._calendar import WorkingCalendar
 from ._core import DeviceSteps
 from ._errors import (
     Busy,
@@ -70,7 +69,6 @@ __all__ = [
     "SubmitForm",
     "TicketView",
     "Unavailable",
-    "WorkingCalendar",
     "WrongState",
     "card_holder",
 ]

@@ -25,6 +25,7 @@ from appliance.domain import (
     EventType,
     Role,
     Step,
+    WorkingCalendar,
     may_cause,
 )
 from appliance.hal import Device, DeviceState
@@ -39,7 +40,6 @@ from appliance.register import (
 )
 from appliance.register import Event as RegisterEvent
 
-from ._calendar import WorkingCalendar
 from ._claims import Claims
 from ._errors import Busy, Forbidden, Invalid, NotFound, Unavailable, WrongState
 from ._forms import Officer

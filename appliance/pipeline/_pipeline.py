@@ -30,6 +30,7 @@ from appliance.domain import (
     ServiceType,
     Step,
     StepKind,
+    WorkingCalendar,
     mask_nik,
     required_documents,
 )
@@ -39,7 +40,6 @@ from appliance.logs import get_logger
 from appliance.register import ActivationDecision, ApplicationRow, BlankStock, Register
 
 from ._biometrics import BiometricPlan, BiometricProgress, Decision, Stage
-from ._calendar import WorkingCalendar
 from ._core import DeviceSteps, PipelineCore
 from ._deadlines import Deadlines
 from ._decisions import ActivationDecisions, awaits_decision
@@ -96,6 +96,8 @@ class Pipeline:
                 opening=settings.opening,
                 closing=settings.closing,
                 holidays=settings.holidays,
+                open_days=settings.open_days,
+                national=settings.national_holidays,
                 zone=zone,
             ),
         )

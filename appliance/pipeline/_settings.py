@@ -23,8 +23,13 @@ class PipelineSection(BaseModel):
     """ISO weekdays the office serves (1 = Monday)."""
     opening: time = time(8, 0)
     closing: time = time(15, 0)
+    national_holidays: bool = True
+    """Indonesia's public holidays are days off (from the `holidays` package)."""
     holidays: tuple[date, ...] = ()
-    """Days the office is closed although they are working days (national holidays)."""
+    """More days off: the year's cuti bersama (decreed yearly) and local days off."""
+    open_days: tuple[date, ...] = ()
+    """Days the office serves although the `holidays` package has a holiday on them (a
+    holiday moved by decree): this list and `holidays` take precedence over the package."""
     kecamatan: Place = "LUMAJANG"
     regency: Place = "LUMAJANG"
     province: Place = "JAWA TIMUR"
@@ -33,6 +38,8 @@ class PipelineSection(BaseModel):
     fingerprint_scanner: DeviceName = "fingerprint_scanner"
     iris_scanner: DeviceName = "iris_scanner"
     signature_pad: DeviceName = "signature_pad"
+    satisfaction_keypad: DeviceName = "satisfaction_keypad"
+    """Armed after each handover for the applicant's anonymous press (the coins)."""
     signature_timeout_s: Annotated[float, Field(gt=0, le=600)] = 120.0
     """How long the pad waits for the applicant's signature (recording and receipt)."""
 

@@ -8,8 +8,12 @@ from appliance._text import Text
 from appliance.domain import Role
 from appliance.staff._errors import WeakSecret
 
-STAFF_ROLES: frozenset[Role] = frozenset({Role.COUNTER_OFFICER, Role.SECTION_HEAD, Role.OPERATOR})
-"""The roles a person logging in may hold; the applicant is never staff."""
+STAFF_ROLES: frozenset[Role] = frozenset(
+    {Role.COUNTER_OFFICER, Role.SECTION_HEAD, Role.OPERATOR, Role.SUPERVISOR}
+)
+"""The roles a person logging in may hold; the applicant is never staff. The supervisor
+(Camat, Sekretaris Kecamatan) reads and approves, and serves no applicant: the workflow
+gives that role no step, no queue action and no blank card."""
 
 PERSON_ID_PATTERN = r"^[a-z][a-z0-9._-]{1,31}$"
 PIN_MIN_DIGITS = 6
