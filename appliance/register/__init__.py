@@ -20,6 +20,7 @@ from ._events import (
     Event,
 )
 from ._export import ExportFormat, export_csv, export_jsonl
+from ._oversight_reads import ComplaintRow, RecapRow
 from ._payloads import (
     ActivationDecided,
     ActivationDecision,
@@ -55,6 +56,19 @@ from ._payloads import (
     StepSkipped,
     StepStarted,
     SuratKeteranganIssued,
+)
+from ._payloads_oversight import (
+    ComplaintClosed,
+    ComplaintEscalated,
+    ComplaintFollowedUp,
+    ComplaintReceived,
+    ComplaintVerified,
+    RecapApproved,
+    RecapCounts,
+    RecapDrafted,
+    RecapPublished,
+    SurveyKeypadPressed,
+    SurveyQuestionnaireAnswered,
 )
 from ._queries import ApplicationRow, CardRow, RegisterReads, TicketRow
 from ._register import (
@@ -96,6 +110,12 @@ __all__ = [
     "CardPersonalised",
     "CardPrinted",
     "CardRow",
+    "ComplaintClosed",
+    "ComplaintEscalated",
+    "ComplaintFollowedUp",
+    "ComplaintReceived",
+    "ComplaintRow",
+    "ComplaintVerified",
     "Defect",
     "DefectKind",
     "Event",
@@ -112,6 +132,11 @@ __all__ = [
     "QueueNoShow",
     "QueueRecalled",
     "QueueTicketIssued",
+    "RecapApproved",
+    "RecapCounts",
+    "RecapDrafted",
+    "RecapPublished",
+    "RecapRow",
     "RegionConfirmed",
     "Register",
     "RegisterCorrupt",
@@ -130,6 +155,8 @@ __all__ = [
     "StepSkipped",
     "StepStarted",
     "SuratKeteranganIssued",
+    "SurveyKeypadPressed",
+    "SurveyQuestionnaireAnswered",
     "TicketRow",
     "Transaction",
     "VerifyReport",

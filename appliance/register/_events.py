@@ -51,6 +51,18 @@ from ._payloads import (
     SuratKeteranganIssued,
     _Payload,
 )
+from ._payloads_oversight import (
+    ComplaintClosed,
+    ComplaintEscalated,
+    ComplaintFollowedUp,
+    ComplaintReceived,
+    ComplaintVerified,
+    RecapApproved,
+    RecapDrafted,
+    RecapPublished,
+    SurveyKeypadPressed,
+    SurveyQuestionnaireAnswered,
+)
 
 GENESIS_HASH: Final = "0" * 64
 
@@ -293,6 +305,64 @@ CATALOGUE: Final = MappingProxyType(
             description=Text(
                 "Surat Keterangan diterbitkan (sudah direkam, belum dicetak)",
                 "Surat Keterangan issued (recorded, not printed)",
+            ),
+        ),
+        EventType.SURVEY_KEYPAD_PRESSED: EventSpec(
+            SurveyKeypadPressed,
+            needs_application=False,
+            description=Text("Tombol kepuasan ditekan", "Satisfaction keypad pressed"),
+        ),
+        EventType.SURVEY_QUESTIONNAIRE_ANSWERED: EventSpec(
+            SurveyQuestionnaireAnswered,
+            needs_application=False,
+            description=Text("Kuesioner SKM diisi", "Satisfaction questionnaire answered"),
+        ),
+        EventType.COMPLAINT_RECEIVED: EventSpec(
+            ComplaintReceived,
+            needs_application=False,
+            description=Text("Pengaduan dicatat", "Complaint recorded"),
+        ),
+        EventType.COMPLAINT_VERIFIED: EventSpec(
+            ComplaintVerified,
+            needs_application=False,
+            description=Text("Pengaduan diverifikasi", "Complaint verified"),
+        ),
+        EventType.COMPLAINT_FOLLOWED_UP: EventSpec(
+            ComplaintFollowedUp,
+            needs_application=False,
+            description=Text("Pengaduan ditindaklanjuti", "Complaint followed up"),
+        ),
+        EventType.COMPLAINT_CLOSED: EventSpec(
+            ComplaintClosed,
+            needs_application=False,
+            description=Text("Pengaduan selesai", "Complaint closed"),
+        ),
+        EventType.COMPLAINT_ESCALATED: EventSpec(
+            ComplaintEscalated,
+            needs_application=False,
+            description=Text(
+                "Pengaduan melewati batas waktu (eskalasi ke Kasi)",
+                "Complaint past its deadline (escalated to the section head)",
+            ),
+        ),
+        EventType.RECAP_DRAFTED: EventSpec(
+            RecapDrafted,
+            needs_application=False,
+            description=Text(
+                "Rekap pengaduan triwulan disusun", "Quarterly complaint recap drafted"
+            ),
+        ),
+        EventType.RECAP_APPROVED: EventSpec(
+            RecapApproved,
+            needs_application=False,
+            description=Text("Rekap pengaduan disetujui Camat", "Complaint recap approved"),
+        ),
+        EventType.RECAP_PUBLISHED: EventSpec(
+            RecapPublished,
+            needs_application=False,
+            description=Text(
+                "Rekap pengaduan diumumkan di papan pengumuman",
+                "Complaint recap published on the board",
             ),
         ),
     }

@@ -51,6 +51,7 @@ from ._payloads import (
     StepBreached,
     StepStarted,
 )
+from ._projections_oversight import OVERSIGHT_PROJECTIONS
 from ._schema import IN_PROCESS_CARDS, STOCK_QUERY, sql_values
 
 Apply = Callable[[sqlite3.Cursor, int, str | None, ValidatedPayload], None]
@@ -419,6 +420,7 @@ PROJECTIONS: Final[Mapping[EventType, Apply]] = MappingProxyType(
         EventType.CARD_PERSONALISED: _card_progress,
         EventType.CARD_PRINTED: _card_progress,
         EventType.CARD_ACTIVATION_ATTEMPT: _card_progress,
+        **OVERSIGHT_PROJECTIONS,
     }
 )
 """Every event type but the register's genesis changes derived state (a test pins it)."""

@@ -29,6 +29,7 @@ from ._events import (
     canonical_data,
     validate_payload,
 )
+from ._oversight_reads import OversightReads
 from ._projections import apply_event
 from ._queries import RegisterReads
 from ._reads import PurgeReport, application_endings, purge_reports
@@ -40,6 +41,7 @@ log = get_logger(__name__)
 
 _INSERT: Final = "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 _HEAD: Final = "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1"
+_CHUNK: Final = 2048
 _COLUMNS: Final = "seq, ts, mono_ns, boot_id, clock_synced, type, app, data, prev_hash, hash, sig"
 
 
@@ -126,7 +128,7 @@ class OpenCard:
     state: str  # fed, personalised or printed
 
 
-class Register(RegisterReads):
+class Register(RegisterReads, OversightReads):
     """Append events, read them back, and read the state derived from them.
 
     Appends are serialised by a lock and by SQLite's write lock; an append returns only
@@ -263,6 +265,24 @@ class Register(RegisterReads):
             rows = self._conn.execute(sql, (after, -1 if limit is None else limit)).fetchall()
         for row in rows:
             yield event_from_row(self._station, row)
+
+    def events_of(self, types: Sequence[EventType], *, up_to: int | None = None) -> Iterator[Event]:
+        """The events of `types` (up to seq `up_to`), in seq order, read a chunk at a time
+        so that appends wait for no more than one chunk's read."""
+        marks = ", ".join("?" for _ in types)
+        sql = (
+            f"SELECT {_COLUMNS} FROM events WHERE seq > ? AND seq <= ? "  # noqa: S608 - placeholders
+            f"AND type IN ({marks}) ORDER BY seq LIMIT {_CHUNK}"
+        )
+        after, last = 0, up_to if up_to is not None else 2**63 - 1
+        while True:
+            with self._lock, sqlite_errors(self._path):
+                rows = self._conn.execute(sql, (after, last, *types)).fetchall()
+            for row in rows:
+                yield event_from_row(self._station, row)
+            if len(rows) < _CHUNK:
+                return
+            after = rows[-1][0]
 
     def event(self, seq: int) -> Event | None:
         """The event with sequence number `seq`, if the register has it."""

@@ -15,7 +15,9 @@ from appliance.domain import (
     IN_PROCESS_CARD_STATES,
     ApplicationState,
     CardState,
+    ComplaintState,
     Phase,
+    RecapState,
     TicketState,
 )
 
@@ -99,6 +101,34 @@ DERIVED_TABLES_DDL: Final = (
         updated_seq INTEGER NOT NULL
     ) STRICT""",
     "INSERT INTO biometric_purges VALUES (1, 0, 0, 0, 0)",
+    # The survey's responses so far, per service type: counts only, never whose.
+    """CREATE TABLE survey_responses (
+        service TEXT PRIMARY KEY,
+        keypad INTEGER NOT NULL,
+        questionnaires INTEGER NOT NULL,
+        updated_seq INTEGER NOT NULL
+    ) STRICT""",
+    # The complaint book: where each complaint stands, its deadline and escalation.
+    f"""CREATE TABLE complaints (
+        number TEXT PRIMARY KEY,
+        channel TEXT NOT NULL,
+        category TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN {sql_values(ComplaintState)}),
+        due TEXT NOT NULL,
+        escalated INTEGER NOT NULL,
+        followups INTEGER NOT NULL,
+        contact_ref TEXT,
+        received_seq INTEGER NOT NULL,
+        updated_seq INTEGER NOT NULL
+    ) STRICT""",
+    "CREATE INDEX complaints_by_state ON complaints (state)",
+    f"""CREATE TABLE recaps (
+        period TEXT PRIMARY KEY,
+        state TEXT NOT NULL CHECK (state IN {sql_values(RecapState)}),
+        version INTEGER NOT NULL,
+        version_seq INTEGER NOT NULL,
+        updated_seq INTEGER NOT NULL
+    ) STRICT""",
 )
 
 
@@ -108,6 +138,9 @@ DERIVED_TABLES: Final = (
     ("blank_stock", "id"),
     ("cards", "fed_seq"),
     ("biometric_purges", "id"),
+    ("survey_responses", "service"),
+    ("complaints", "number"),
+    ("recaps", "period"),
 )
 
 # The highest seq any derived row records. Every event type but the genesis changes
@@ -120,6 +153,9 @@ LAST_SEQ_IN_DERIVED_STATE: Final = """
         UNION ALL SELECT max(updated_seq) FROM cards
         UNION ALL SELECT max(updated_seq) FROM queue
         UNION ALL SELECT max(updated_seq) FROM biometric_purges
+        UNION ALL SELECT max(updated_seq) FROM survey_responses
+        UNION ALL SELECT max(updated_seq) FROM complaints
+        UNION ALL SELECT max(updated_seq) FROM recaps
     )"""
 
 STOCK_QUERY: Final = (

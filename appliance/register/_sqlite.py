@@ -129,6 +129,7 @@ MIGRATIONS: Final[tuple[Callable[[sqlite3.Connection], None], ...]] = (
     _rebuild_derived_state,  # v2: blank cards followed one by one (cards table)
     _rebuild_derived_state,  # v3: SOP step phases, queue calls, no-shows and service
     _rebuild_derived_state,  # v4: the biometric retention purges
+    _rebuild_derived_state,  # v5: survey responses, the complaint book, complaint recaps
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 
