@@ -20,13 +20,22 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from appliance.hal import Device, DeviceState, SbiFaceCamera, SbiFaceCameraConfig
+from appliance.hal import (
+    CardPrinter,
+    CardPrinterConfig,
+    Device,
+    DeviceState,
+    SbiFaceCamera,
+    SbiFaceCameraConfig,
+)
+from appliance.hal._card_printer_protocol import bitmap_command, front_panel
 from appliance.hal._keypad import SatisfactionKeypad
 from appliance.hal._signature_pad import SignaturePad
 from appliance.hal._supervisor import DeviceSupervisor
 from appliance.hal._ticket_printer import TicketPrinter, TicketPrinterConfig
 from appliance.logs import configure_logging
 from sim._base import Fault, Timing
+from sim.card_printer import CardPrinterSim
 from sim.control import Controllable
 from sim.escpos_printer import EscposPrinterSim
 from sim.sbi import SbiKind, SbiSimulator
@@ -212,6 +221,61 @@ async def _usb_unplug_replug(directory: Path, rounds: int) -> dict[str, Any]:
         return await _plug_cycles(printer, sim, rounds, label)
 
 
+@contextlib.asynccontextmanager
+async def _card_printer(directory: Path) -> AsyncIterator[tuple[CardPrinterSim, CardPrinter]]:
+    async with UsbBus(socket_path=directory / "cp.sock") as bus:
+        sim = CardPrinterSim(name="card_printer", bus=bus, timing=Timing(scale=0))
+        await sim.start()
+        config = CardPrinterConfig.model_validate(sim.config_overlay())
+        try:
+            yield sim, CardPrinter.from_config(name="card_printer", config=config)
+        finally:
+            await sim.stop()
+
+
+def _card_face() -> Any:
+    from PIL import Image, ImageDraw  # noqa: PLC0415 - only this figure needs Pillow
+
+    face = Image.new("L", (1016, 648), 255)
+    ImageDraw.Draw(face).rectangle((40, 30, 300, 400), fill=0)
+    ImageDraw.Draw(face).text((340, 60), "NIK 3508xxxxxxxxxxxx", fill=0)
+    return face
+
+
+async def _card_printer_figures(
+    directory: Path, probes: int, cards: int, plugs: int
+) -> dict[str, Any]:
+    """A status probe (seven A5013 reads), a card fed and printed (the whole Ss, Sr, Dbc,
+    Se job and every check around it) with the simulator's own motions instant, and the
+    unplug/replug cycle."""
+    face = _card_face()
+    async with _card_printer(directory) as (sim, printer):
+        await printer.connect()
+        try:
+            started = time.perf_counter()
+            for _ in range(probes):
+                await printer.check()
+            probe_s = (time.perf_counter() - started) / probes
+            issue = []
+            for _ in range(cards):
+                started = time.perf_counter()
+                await printer.feed()
+                await printer.print_front(face)
+                issue.append(time.perf_counter() - started)
+                sim.load_hopper(1)
+        finally:
+            await printer.disconnect()
+        plug = await _plug_cycles(printer, sim, plugs, "card_printer (USB, polled)")
+    return {
+        "status_probe_ms": round(probe_s * 1000, 2),
+        "status_reads_per_s": round(7 / probe_s),
+        "card_fed_and_printed_ms_median": round(statistics.median(issue) * 1000, 1),
+        "card_fed_and_printed_ms_max": round(max(issue) * 1000, 1),
+        "print_job_bytes": len(bitmap_command(front_panel(face))),
+        "unplug_replug": plug,
+    }
+
+
 async def _main(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="ktpel-hal-") as tmp:
         directory = Path(tmp)
@@ -232,6 +296,9 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
                 await _sbi_unplug_replug(args.plugs),
                 await _usb_unplug_replug(directory, args.plugs),
             ],
+            "card_printer": await _card_printer_figures(
+                directory, args.round_trips // 20, args.captures, args.plugs
+            ),
         }
 
 
