@@ -1,59 +1,74 @@
 """A MOSIP SBI device service: one simulated biometric device behind HTTP on 127.0.0.1.
 
-Like a vendor's device service, each simulator binds one free port in 4501-4600 and
-answers MOSIPDISC /device, MOSIPDINFO /info, RCAPTURE /capture and CAPTURE /capture with
-JSON whose signed parts are real RS256 JWS. Several devices are several simulators, as
-with several vendors' services.
+It answers as MOSIP's own mock device service (mosip-mock-services, MockMDS) does, read
+from its source: the same HTTP framing (SBIWorker, SBIResponseInfo: the request read line
+by line up to its `Content-Length`, "405 OK" for a method it does not know, two CRLFs after
+every body), the same checks of a capture request in the same order with the same error
+codes (SBIServiceResponse.processRCaptureInfo and processCaptureInfo), and the same JSON
+field order (`sim._sbi_answers`). tests/test_sbi_vectors.py holds it to the vectors derived
+from MockMDS in tests/vectors/sbi.
 
-HTTP is spoken with h11 over asyncio streams rather than aiohttp: aiohttp's C parser
-(llhttp) rejects SBI's own method names ("Invalid method encountered"), and owning the
-connections is what makes "unplug" (listener closed, open connections cut) and "hang"
-(request read, never answered) exact.
+Like a vendor's device service, each simulator binds one free port in 4501-4600 and offers
+one device. Signatures are real RS256 JWS under a device PKI of the production shape
+(`sim._sbi_pki`): the device key under a provider CA under a MOSIP root, the FTM chip key
+of an Auth device under an FTM CA under an FTM root. An Auth device seals each record for
+the station's domain, as the specification says. Where it differs from MockMDS, and why:
+- records are small synthetic PNGs (`sim._sbi_images`), not ISO/IEC 19794 records, because
+  the station's matcher and card writer read images;
+- quality scores are a real device's (seeded, 65-98, or scripted), not MockMDS's fixed
+  admin-set score, and a capture below the requested score keeps trying until its timeout
+  and then answers its best frame, as the specification asks;
+- an Auth capture's `domainUri` is the request's (MockMDS ignores the request's and sends
+  the text "null");
+- STREAM is answered with MockMDS's "no stream image" error (608): the station never
+  streams.
+
+Faults: unplug (listener closed, open connections cut), hang (request read, never
+answered), garbage, slow, low_quality, no_finger (nothing is presented: a capture times out
+with 701, or 801 for Auth; `attempts` limits it to that many captures), busy (deviceStatus
+Busy: a capture answers 703, or 111 for Auth). `set_status` is MockMDS's /admin/status:
+"Not Ready" and "Not Registered" too.
 
 Behaviour is deterministic for a seed: serial number, quality scores, images and which
-kind of garbage is sent. Images are small synthetic PNGs (ridges, an oval face, iris
-rings), not ISO records. Once a person is presented to a fingerprint scanner
-(`person_seed=` or `present()`), its fingers are that person's synthetic fingers
-(`sim.fingerprints`): a fresh 500 dpi impression of the requested finger at every capture,
-which the station's minutiae extraction and matcher can work on. A person's fingers are
-grown (about a second each) as soon as they are presented, not at the first capture,
-which would otherwise overrun the capture's answer deadline on a busy machine.
+kind of garbage is sent. Once a person is presented to a fingerprint scanner
+(`person_seed=` or `present()`), its fingers are that person's synthetic fingers.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import concurrent.futures
+import collections
 import dataclasses
-import functools
 import hashlib
-import io
-import json
-import math
-import os
-import random
+import shutil
 import socket
+import tempfile
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from enum import StrEnum
+from pathlib import Path
 from typing import Any, Final
 
-import h11
 import numpy as np
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.x509.oid import NameOID
-from PIL import Image, ImageDraw
+from cryptography.hazmat.primitives import hashes
 
+from . import _sbi_answers as answers
 from ._base import Fault, FaultState, NetworkService, Timing, seeded
+from ._sbi_images import (
+    ISO_FINGER_POSITIONS,
+    face_image,
+    finger_grown,
+    grow_fingers,
+    render,
+)
+from ._sbi_pki import b64url, compact, device_pki, seal
+from ._sbi_requests import DeviceFacts, Refused, check_capture, json_object, read_request
 from .fingerprints import SyntheticFinger
 
+__all__ = ["SBI_PORTS", "SbiKind", "SbiSimulator", "face_image"]
+
 SBI_PORTS: Final = (4501, 4600)
-_MAX_REQUEST: Final = 1024 * 1024
 
 
 class SbiKind(StrEnum):
@@ -71,18 +86,23 @@ class _Profile:
     purpose: str
     config_kind: str
     model: str
+    device_id: str
+    """MockMDS's own ids: iris double 1, slap 2, face 3, single finger 4."""
 
 
 _PROFILES: Final = {
-    SbiKind.FACE: _Profile("Face", "Full face", ("0",), "Registration", "sbi_face", "SimFace 1"),
-    SbiKind.FINGER_SLAP: _Profile(
-        "Finger", "Slap", ("1", "2", "3"), "Registration", "sbi_finger_slap", "SimSlap 4-4-2"
+    SbiKind.FACE: _Profile(
+        "Face", "Full face", ("0",), "Registration", "sbi_face", "SimFace 1", "3"
     ),
+    SbiKind.FINGER_SLAP: _Profile(
+        "Finger", "Slap", ("1", "2", "3"), "Registration", "sbi_finger_slap", "SimSlap 4-4-2", "2"
+    ),
+    # MockMDS offers its single-finger scanner in Auth mode only.
     SbiKind.FINGER_SINGLE: _Profile(
-        "Finger", "Single", ("0",), "Registration", "sbi_finger_single", "SimTouch 1"
+        "Finger", "Single", ("0",), "Auth", "sbi_finger_single", "SimTouch 1", "4"
     ),
     SbiKind.IRIS: _Profile(
-        "Iris", "Double", ("1", "2", "3"), "Registration", "sbi_iris", "SimIris 2"
+        "Iris", "Double", ("1", "2", "3"), "Registration", "sbi_iris", "SimIris 2", "1"
     ),
 }
 
@@ -91,28 +111,11 @@ _SLAP_FINGERS: Final = {
     "2": ("Right IndexFinger", "Right MiddleFinger", "Right RingFinger", "Right LittleFinger"),
     "3": ("Left Thumb", "Right Thumb"),
 }
-_EYES: Final = {"1": ("Left",), "2": ("Right",), "3": ("Left", "Right"), "0": ("Left",)}
-_ISO_FINGER_POSITIONS: Final = {
-    name: position
-    for position, name in enumerate(
-        (
-            "Right Thumb",
-            "Right IndexFinger",
-            "Right MiddleFinger",
-            "Right RingFinger",
-            "Right LittleFinger",
-            "Left Thumb",
-            "Left IndexFinger",
-            "Left MiddleFinger",
-            "Left RingFinger",
-            "Left LittleFinger",
-        ),
-        start=1,
-    )
-}
-
-_NO_OBJECT: Final = ("101", "Unable to detect a biometric object")
-_BUSY: Final = ("111", "Device is Busy")
+_EYES: Final = {"1": ("Left",), "2": ("Right",), "3": ("Left", "Right")}
+_DISCOVERY_TYPES: Final = ("Biometric Device", "Finger", "Iris", "Face")
+_STATUSES: Final = ("Ready", "Busy", "Not Ready", "Not Registered")
+_DISCOVERY_VERBS: Final = ("POST / HTTP", "GET / HTTP", "MOSIPDISC /device HTTP")
+_ENV: Final = "Developer"
 
 
 class SbiSimulator(NetworkService):
@@ -143,9 +146,10 @@ class SbiSimulator(NetworkService):
         capture_delay_s: float = 1.5,
         person_seed: int | None = None,
         purpose: str | None = None,
+        spec_versions: tuple[str, ...] = ("0.9.5",),
     ) -> None:
-        """`purpose` overrides the kind's ("Auth": a device certified for online
-        authentication, which seals every image for the ID authority)."""
+        """`purpose` overrides the kind's ("Auth": a device certified for authentication,
+        which seals every record for its domain); `spec_versions` are those it offers."""
         super().__init__()
         self.name = name
         self.kind = kind
@@ -155,21 +159,26 @@ class SbiSimulator(NetworkService):
         self.port = port
         self.port_range = port_range
         self.capture_delay_s = capture_delay_s
+        self.spec_versions = spec_versions
         profile = _PROFILES[kind]
         self.profile = dataclasses.replace(profile, purpose=purpose or profile.purpose)
         self._rng = seeded(seed, name)
         self.serial = f"SIM{self._rng.randrange(16**10):010X}"
-        self.device_id = "1"
+        self.device_id = self.profile.device_id
         self.captures_served = 0
         self.service_s_total = 0.0
         """Seconds spent between reading a request and writing its answer, over all requests:
         the device's own share of a round trip, which benchmarks subtract from the driver's."""
+        self.requests: collections.deque[tuple[str, str, bytes]] = collections.deque(maxlen=512)
+        """Every request read, as (method, target, body): what a driver sent on the wire."""
         self.last_capture_request: dict[str, Any] | None = None
         self.capture_started = asyncio.Event()
         """Set when a capture request has been read (to act mid-capture)."""
+        self._status_set = "Ready"
         self._scripted_scores: list[float] = []
         self._person_seed = person_seed
         self._capturing = False
+        self._files: Path | None = None
         self._server: asyncio.Server | None = None
         self._handlers: set[asyncio.Task[None]] = set()
         self._writers: set[asyncio.StreamWriter] = set()
@@ -177,18 +186,37 @@ class SbiSimulator(NetworkService):
     # -- SimulatedDevice
 
     def config_overlay(self) -> dict[str, Any]:
+        """The station's table for this device: where it answers, which certificates its
+        signatures chain to, and for an Auth device the domain key its captures are sealed
+        to (files in a private directory the simulator removes when it stops)."""
         if self.port is None:
             raise RuntimeError("start the simulator first: its port is chosen then")
+        files = self._trust_files()
         overlay: dict[str, Any] = {
             "kind": self.profile.config_kind,
             "host": self.host,
             "port": self.port,
             "serial": self.serial,
+            "env": _ENV,
+            "purpose": self.profile.purpose,
+            "trust_anchors": [str(files / "anchors.pem")],
+            "trust_intermediates": [str(files / "intermediates.pem")],
         }
-        if self.kind is SbiKind.FINGER_SINGLE:
-            overlay["env"] = "Developer"
-            overlay["purpose"] = self.profile.purpose
+        if self.profile.purpose == "Auth":
+            overlay["domain_uri"] = "https://ktpel.station.sim/"
+            overlay["domain_key"] = str(files / "domain.pem")
         return overlay
+
+    def _trust_files(self) -> Path:
+        if self._files is None:
+            pki = device_pki()
+            self._files = Path(tempfile.mkdtemp(prefix=f"ktpel-sbi-{self.name}-"))
+            (self._files / "anchors.pem").write_bytes(pki.anchors_pem)
+            (self._files / "intermediates.pem").write_bytes(pki.intermediates_pem)
+            domain = self._files / "domain.pem"
+            domain.touch(mode=0o600)
+            domain.write_bytes(pki.domain_pem)
+        return self._files
 
     # -- control
 
@@ -196,22 +224,24 @@ class SbiSimulator(NetworkService):
     def listening(self) -> bool:
         return self._server is not None
 
-    @property
-    def certificate_pem(self) -> bytes:
-        """The device certificate its JWS carry: the trust anchor that verifies them."""
-        return _signer().certificate.public_bytes(serialization.Encoding.PEM)
+    def set_status(self, status: str) -> None:
+        """The device's own status, as MockMDS's /admin/status sets it: "Ready", "Busy",
+        "Not Ready" or "Not Registered"."""
+        if status not in _STATUSES:
+            raise ValueError(f"{status!r} is not an SBI deviceStatus")
+        self._status_set = status
 
     def present(self, person_seed: int | None) -> None:
         """Put a synthetic person's fingers on the scanner (None: the generic toy print)."""
         self._person_seed = person_seed
         if person_seed is not None and self.profile.bio_type == "Finger":
-            _grow_fingers(person_seed)
+            grow_fingers(person_seed)
 
     async def fingers_ready(self) -> None:
         """Return once the presented person's fingers are all grown."""
         if self._person_seed is not None and self.profile.bio_type == "Finger":
-            for position in _ISO_FINGER_POSITIONS.values():
-                await _finger_grown(self._person_seed, position)
+            for position in ISO_FINGER_POSITIONS.values():
+                await finger_grown(self._person_seed, position)
 
     def script_scores(self, *scores: float) -> None:
         """Quality scores for the next captured biometrics, in order, before random ones."""
@@ -238,6 +268,12 @@ class SbiSimulator(NetworkService):
             return sock
         raise OSError(f"no free port for {self.name} in {self.port_range}")
 
+    async def stop(self) -> None:
+        await super().stop()
+        files, self._files = self._files, None
+        if files is not None:
+            shutil.rmtree(files, ignore_errors=True)
+
     async def _close(self) -> None:
         server, self._server = self._server, None
         if server is not None:
@@ -257,69 +293,63 @@ class SbiSimulator(NetworkService):
         self._handlers.add(task)
         self._writers.add(writer)
         try:
-            await self._serve_one(reader, writer)
-        except (h11.RemoteProtocolError, ConnectionError):
-            pass  # the client went away or spoke nonsense: nothing to answer
+            request = await read_request(reader)
+            if request is not None:
+                started = time.perf_counter()
+                writer.write(await self._answer(*request))
+                await writer.drain()
+                self.service_s_total += time.perf_counter() - started
+        except (ConnectionError, asyncio.IncompleteReadError, ValueError):
+            pass  # the client went away or sent nonsense: nothing to answer
         finally:
             self._handlers.discard(task)
             self._writers.discard(writer)
             writer.transport.abort()
 
-    async def _serve_one(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        connection = h11.Connection(h11.SERVER)
-        request: h11.Request | None = None
-        body = bytearray()
-        while True:
-            event = connection.next_event()
-            if event is h11.NEED_DATA:
-                connection.receive_data(await reader.read(64 * 1024))
-            elif isinstance(event, h11.Request):
-                request = event
-            elif isinstance(event, h11.Data):
-                body += event.data
-                if len(body) > _MAX_REQUEST:
-                    return
-            elif isinstance(event, h11.EndOfMessage | h11.ConnectionClosed):
-                break
-        if request is None:
-            return
-        started = time.perf_counter()
-        status, payload = await self._respond(
-            request.method.decode("ascii", "replace"),
-            request.target.decode("ascii", "replace"),
-            bytes(body),
-        )
-        headers = [
-            ("Content-Type", "application/json"),
-            ("Content-Length", str(len(payload))),
-            ("Cache-Control", "no-store"),
-            ("Connection", "close"),
-        ]
-        writer.write(connection.send(h11.Response(status_code=status, headers=headers)) or b"")
-        writer.write(connection.send(h11.Data(data=payload)) or b"")
-        writer.write(connection.send(h11.EndOfMessage()) or b"")
-        await writer.drain()
-        self.service_s_total += time.perf_counter() - started
-
-    # -- the device
-
-    async def _respond(self, method: str, target: str, body: bytes) -> tuple[int, bytes]:
-        routes = {
-            ("MOSIPDISC", "/device"): self._discovery,
-            ("MOSIPDINFO", "/info"): self._info,
-            ("RCAPTURE", "/capture"): self._capture,
-            ("CAPTURE", "/capture"): self._capture,
-        }
-        route = routes.get((method, target))
-        if route is None:
-            return 405, b'{"error": "unknown method"}'
+    async def _answer(self, request_line: str, body: bytes) -> bytes:
+        # SBIWorker: the method is what precedes the first "/" of the request line, and is
+        # valid if the CORS method list contains it (as text: a substring is enough).
+        method, _, rest = request_line.partition(" ")
+        target = rest.rsplit(" ", 1)[0] if " " in rest else rest
+        self.requests.append((method, target, body))
+        name = request_line.split("HTTP/1.1", maxsplit=1)[0].strip().split("/")[0].strip()
+        if name not in answers.CORS_METHODS:
+            return answers.http_error("500", host=self.host, port=self._port)
+        if name == "OPTIONS":
+            return answers.http_options()
         await self._hang_while_asked()
         if Fault.SLOW in self.faults:
             # Real seconds, not scaled by timing: "slow" is about the driver's deadlines.
             await asyncio.sleep(self.faults.param(Fault.SLOW, "delay_s", 3.0))
         if Fault.GARBAGE in self.faults:
-            return 200, self._garbage()
-        return 200, json.dumps(await route(body)).encode()
+            return self._frame(self._garbage())
+        return self._frame(await self._route(request_line, body))
+
+    async def _route(self, request_line: str, body: bytes) -> str:
+        # SBIServiceResponse.getServiceresponse: the first verb the request contains.
+        if any(
+            verb in request_line for verb in ("POST / HTTP", "GET / HTTP", "MOSIPDISC /device HTTP")
+        ):
+            return self._discovery(body)
+        if "MOSIPDINFO /info HTTP" in request_line:
+            return self._info()
+        if "STREAM /stream HTTP" in request_line:
+            return answers.json_text(answers.error("608"))
+        if "RCAPTURE /capture HTTP" in request_line:
+            return await self._capture(body, auth=False)
+        if "CAPTURE /capture HTTP" in request_line:
+            return await self._capture(body, auth=True)
+        # A method it knows on a path it does not: MockMDS frames a whole 405 answer as
+        # the body of a 200 one.
+        return answers.http_error("500", host=self.host, port=self._port).decode()
+
+    def _frame(self, body: str) -> bytes:
+        return answers.http_response(body, host=self.host, port=self._port)
+
+    @property
+    def _port(self) -> int:
+        assert self.port is not None
+        return self.port
 
     async def _hang_while_asked(self) -> None:
         while True:
@@ -328,142 +358,196 @@ class SbiSimulator(NetworkService):
                 return
             await changed.wait()
 
-    def _garbage(self) -> bytes:
-        signer = _signer()
-        bad_signature = f"{_b64(b'{}')}.{_b64(b'{}')}.{_b64(b'nope')}"
+    def _garbage(self) -> str:
+        # Malformed, never merely unsigned or forged: what a broken service sends.
         return self._rng.choice(
             [
-                b'{"biometrics": [{"data": "',
-                b"\xff\xfe\x00 not json at all",
-                b'[{"deviceStatus": 42}]',
-                json.dumps({"biometrics": [{"data": "%%%.***.!!!", "hash": "X"}]}).encode(),
-                json.dumps({"biometrics": [{"data": signer.sign({"bioType": []})}]}).encode(),
-                json.dumps([{"deviceInfo": bad_signature, "error": {"errorCode": "0"}}]).encode(),
+                '{"biometrics": [{"data": "',
+                "\u00ff\u00fe not json at all",
+                '[{"deviceStatus": 42}]',
+                answers.json_text({"biometrics": [{"data": "%%%.***.!!!", "hash": "X"}]}),
+                answers.json_text([{"deviceInfo": "a.b", "error": {"errorCode": "0"}}]),
+                answers.json_text([{"deviceId": "1", "digitalId": "!!"}]),
             ]
         )
 
+    # -- the device
+
     def _status(self) -> str:
-        return "Busy" if Fault.BUSY in self.faults or self._capturing else "Ready"
-
-    def _digital_id(self) -> dict[str, str]:
-        return {
-            "serialNo": self.serial,
-            "make": "KTPel Sim",
-            "model": self.profile.model,
-            "type": self.profile.bio_type,
-            "deviceSubType": self.profile.subtype,
-            "deviceProvider": "KTPel Simulators",
-            "deviceProviderId": "ktpel.sim",
-            "dateTime": _now(),
-        }
-
-    async def _discovery(self, body: bytes) -> list[dict[str, Any]]:
-        wanted = _json_object(body).get("type", "Biometric Device")
-        if wanted not in ("Biometric Device", self.profile.bio_type):
-            return []
-        return [
-            {
-                "deviceId": self.device_id,
-                "deviceStatus": self._status(),
-                "certification": "L0",
-                "serviceVersion": "1.0",
-                "deviceSubId": list(self.profile.sub_ids),
-                "callbackId": f"http://{self.host}:{self.port}/",
-                "digitalId": _b64(json.dumps(self._digital_id()).encode()),
-                "deviceCode": self.serial,
-                "specVersion": ["0.9.5", "1.0.0"],
-                "purpose": self.profile.purpose,
-                "error": {"errorCode": "0", "errorInfo": "Success"},
-            }
-        ]
-
-    async def _info(self, _body: bytes) -> list[dict[str, Any]]:
-        signer = _signer()
-        status = self._status()
-        info = {
-            "deviceStatus": status,
-            "deviceId": self.device_id,
-            "firmware": "sim-1.4.2",
-            "certification": "L0",
-            "serviceVersion": "1.0",
-            "deviceSubId": [int(sub_id) for sub_id in self.profile.sub_ids],
-            "callbackId": f"http://{self.host}:{self.port}/",
-            "digitalId": signer.sign(self._digital_id()),
-            "deviceCode": self.serial,
-            "env": "Developer",
-            "purpose": self.profile.purpose,
-            "specVersion": ["0.9.5", "1.0.0"],
-        }
-        code, text = _BUSY if status == "Busy" else ("0", "Success")
-        return [{"deviceInfo": signer.sign(info), "error": {"errorCode": code, "errorInfo": text}}]
-
-    async def _capture(self, body: bytes) -> dict[str, Any]:
-        request = _json_object(body)
-        self.last_capture_request = request
-        bio = request.get("bio")
-        if not isinstance(bio, list) or not bio or not isinstance(bio[0], dict):
-            return _failed("109", "Requested number of biometric not supported")
         if Fault.BUSY in self.faults or self._capturing:
-            return _failed(*_BUSY)
+            return "Busy"
+        return self._status_set
+
+    def _digital_id(self) -> bytes:
+        # The DigitalId DTO's order: serialNo, make, model, type, deviceSubType,
+        # deviceProviderId, deviceProvider, dateTime.
+        return compact(
+            {
+                "serialNo": self.serial,
+                "make": "KTPel Sim",
+                "model": self.profile.model,
+                "type": self.profile.bio_type,
+                "deviceSubType": self.profile.subtype,
+                "deviceProviderId": "KTPEL.SIM",
+                "deviceProvider": "KTPel Simulators",
+                "dateTime": _now(),
+            }
+        )
+
+    def _signed_digital_id(self) -> str:
+        # An Auth (L1) device's digital id is signed by its FTM chip key, a Registration
+        # (L0) device's by its device key (SBIDeviceHelper.getDeviceInfo).
+        pki = device_pki()
+        signer = pki.chip if self.profile.purpose == "Auth" else pki.device
+        return signer.sign(self._digital_id())
+
+    @property
+    def _callback_id(self) -> str:
+        return f"http://{self.host}:{self.port}/"
+
+    @property
+    def _certification(self) -> str:
+        return "L1" if self.profile.purpose == "Auth" else "L0"
+
+    def _discovery(self, body: bytes) -> str:
+        wanted = json_object(body).get("type")
+        if not isinstance(wanted, str) or wanted not in _DISCOVERY_TYPES:
+            return answers.error_list("502")
+        if wanted not in ("Biometric Device", self.profile.bio_type):
+            return answers.error_list("503")
+        status = self._status()
+        registered = status != "Not Registered"
+        entry = answers.discovery_entry(
+            device_id=self.device_id if registered else "",
+            status=status,
+            certification=self._certification,
+            service_version="0.9.5",
+            callback_id=self._callback_id,
+            digital_id=b64url(self._digital_id()),
+            device_code=self.serial if registered else "",
+            purpose=self.profile.purpose if registered else "",
+            status_error=answers.STATUS_ERRORS[status],
+            spec_versions=self.spec_versions,
+            sub_ids=self.profile.sub_ids,
+        )
+        return answers.json_text([entry])
+
+    def _info(self) -> str:
+        status = self._status()
+        registered = status != "Not Registered"
+        info = answers.device_info(
+            spec_versions=self.spec_versions,
+            env=_ENV,
+            digital_id=self._signed_digital_id() if registered else b64url(self._digital_id()),
+            device_id=self.device_id if registered else "",
+            device_code=self.serial if registered else "",
+            purpose=self.profile.purpose if registered else "",
+            service_version="0.9.5",
+            status=status,
+            firmware="sim-1.4.2",
+            certification=self._certification,
+            sub_ids=self.profile.sub_ids,
+            callback_id=self._callback_id,
+        )
+        # A registered device signs its info with its device key; one not registered
+        # sends it unsigned (SBIDeviceHelper.getDeviceInfoDto).
+        token = device_pki().device.sign(compact(info)) if registered else b64url(compact(info))
+        return answers.json_text(
+            [{"deviceInfo": token, "error": answers.error(answers.STATUS_ERRORS[status])}]
+        )
+
+    def _facts(self) -> DeviceFacts:
+        return DeviceFacts(
+            bio_type=self.profile.bio_type,
+            purpose=self.profile.purpose,
+            device_id=self.device_id,
+            status=self._status(),
+        )
+
+    async def _capture(self, body: bytes, *, auth: bool) -> str:
+        try:
+            request, bio = check_capture(body, auth=auth, device=self._facts())
+        except Refused as refused:
+            # Refused before the capture: with an empty specVersion, and with the Auth
+            # fields whenever MockMDS builds the answer with isRCapture false (for 123
+            # even on RCAPTURE, and not for 122 on CAPTURE).
+            code = refused.code
+            auth_fields = code == "123" or (auth and code != "122")
+            return answers.capture_error(code, "", auth_fields=auth_fields, extra=refused.extra)
+        self.last_capture_request = request
         self._capturing = True
         self.capture_started.set()
         try:
-            return await self._take(request, bio[0])
+            return await self._take(request, bio, auth=auth)
         finally:
             self._capturing = False
             self.capture_started = asyncio.Event()
 
-    async def _take(self, request: dict[str, Any], bio: dict[str, Any]) -> dict[str, Any]:
-        timeout_s = _number(request.get("timeout"), 10_000) / 1000
-        requested = _number(bio.get("requestedScore"), 0)
+    async def _take(self, request: dict[str, Any], bio: dict[str, Any], *, auth: bool) -> str:
+        spec_version = request["specVersion"]
+        timeout_s = int(request["timeout"]) / 1000
+        requested = float(int(bio["requestedScore"]))
         await self.timing.pause(self.capture_delay_s)
         if Fault.NO_FINGER in self.faults:
             await self.timing.pause(timeout_s)  # waits for a finger until its timeout
-            return _failed(*_NO_OBJECT)
-        subtypes = self._subtypes(bio)
+            self._count_down(Fault.NO_FINGER)
+            return answers.capture_error("801" if auth else "701", spec_version, auth_fields=auth)
+        subtypes = self._subtypes(bio, auth=auth)
         scores = [self._next_score() for _ in subtypes]
         if min(scores, default=100) < requested:
-            await self.timing.pause(timeout_s)  # keeps trying, then returns its best frame
-        previous = str(bio.get("previousHash", ""))
+            await self.timing.pause(timeout_s)  # keeps trying, then answers its best frame
+        previous = bio["previousHash"]
         entries = []
         for subtype, score in zip(subtypes, scores, strict=True):
-            image = await self._image(subtype)
-            chain = _chain_hash(previous, image)
-            entries.append(
-                self._entry(
-                    request,
-                    subtype=subtype,
-                    score=score,
-                    requested=requested,
-                    image=image,
-                    chain=chain,
-                )
+            record = await self._image(subtype)
+            entry = self._entry(
+                request,
+                subtype=subtype,
+                score=score,
+                requested=requested,
+                record=record,
+                previous=previous,
+                auth=auth,
             )
-            previous = chain
+            entries.append(entry)
+            previous = entry["hash"]
         self.captures_served += 1
-        return {"biometrics": entries}
+        return answers.json_text({"biometrics": entries})
+
+    def _count_down(self, fault: Fault) -> None:
+        attempts = self.faults.active.get(fault, {}).get("attempts")
+        if attempts is None:
+            return
+        if int(attempts) <= 1:
+            self.faults.clear(fault)
+        else:
+            self.faults.inject(fault, {"attempts": int(attempts) - 1})
+
+    def _subtypes(self, bio: dict[str, Any], *, auth: bool) -> list[str | None]:
+        """What MockMDS captures: for Registration, by sub id less the exceptions (the
+        bioSubType list is not read); for Auth, the bioSubTypes asked, up to `count`. A
+        device whose sub id says nothing (0, a single-finger scanner certified for
+        Registration, which MockMDS does not have) takes those asked too."""
+        if self.profile.bio_type == "Face":
+            return [None]
+        asked = list(bio.get("bioSubType") or ())[: int(bio["count"])]
+        if auth:
+            return asked
+        table = _SLAP_FINGERS if self.profile.bio_type == "Finger" else _EYES
+        exceptions = set(bio.get("exception") or ())
+        by_sub_id = table.get(bio["deviceSubId"], asked)
+        return [s for s in by_sub_id if s not in exceptions]
 
     async def _image(self, subtype: str | None) -> bytes:
-        position = _ISO_FINGER_POSITIONS.get(subtype or "")
+        position = ISO_FINGER_POSITIONS.get(subtype or "")
         if self.profile.bio_type != "Finger" or self._person_seed is None or position is None:
-            return _render(self.profile.bio_type, self._rng)
+            return render(self.profile.bio_type, self._rng)
         finger = SyntheticFinger(person_seed=self._person_seed, finger=position)
         # Drawn here, so the thread touches no shared state and the seed decides the image.
         capture_rng = np.random.default_rng(self._rng.getrandbits(64))
-        await _finger_grown(self._person_seed, position)
+        await finger_grown(self._person_seed, position)
         # An impression takes tens of ms: off the loop, as a device's own CPU.
         return await asyncio.to_thread(finger.impression, rng=capture_rng)
-
-    def _subtypes(self, bio: dict[str, Any]) -> list[str | None]:
-        if self.profile.bio_type == "Face":
-            return [None]
-        asked = [s for s in bio.get("bioSubType") or [] if isinstance(s, str)]
-        if asked:
-            return list(asked)
-        sub_id = str(bio.get("deviceSubId", "0"))
-        table = _SLAP_FINGERS if self.profile.bio_type == "Finger" else _EYES
-        exceptions = set(bio.get("exception") or [])
-        return [s for s in table.get(sub_id, ("UNKNOWN",)) if s not in exceptions]
 
     def _next_score(self) -> float:
         if self._scripted_scores:
@@ -479,217 +563,51 @@ class SbiSimulator(NetworkService):
         subtype: str | None,
         score: float,
         requested: float,
-        image: bytes,
-        chain: str,
+        record: bytes,
+        previous: str,
+        auth: bool,
     ) -> dict[str, Any]:
-        signer = _signer()
+        """One BioMetricsDto, and inside it a BioMetricsDataDto without its null fields."""
+        pki = device_pki()
+        timestamp = _now()
         data: dict[str, Any] = {
-            "digitalId": signer.sign(self._digital_id()),
+            "digitalId": self._signed_digital_id(),
             "deviceCode": self.serial,
-            "deviceServiceVersion": "1.0",
+            "deviceServiceVersion": "0.9.5",
             "bioType": self.profile.bio_type,
-            "bioSubType": subtype,
-            "purpose": request.get("purpose", self.profile.purpose),
-            "env": request.get("env", "Developer"),
-            "transactionId": request.get("transactionId", ""),
-            "timestamp": _now(),
-            "requestedScore": f"{requested:g}",
-            "qualityScore": f"{score:g}",
         }
-        entry: dict[str, Any] = {"specVersion": request.get("specVersion", "0.9.5")}
-        if data["purpose"] == "Auth":
-            # Sealed for the ID authority (here: the simulator's own key), as L1 devices do.
-            session_key = AESGCM.generate_key(bit_length=256)
-            nonce = os.urandom(12)
-            data["bioValue"] = _b64(nonce + AESGCM(session_key).encrypt(nonce, image, None))
-            entry["sessionKey"] = _b64(signer.seal(session_key))
-            entry["thumbprint"] = signer.thumbprint
+        if subtype is not None:
+            data["bioSubType"] = subtype
+        data |= {"purpose": request["purpose"], "env": request["env"]}
+        entry: dict[str, Any] = {"specVersion": request["specVersion"]}
+        if auth:
+            data["domainUri"] = str(request.get("domainUri"))
+            session_key, sealed = seal(record, timestamp, request["transactionId"])
+            data["bioValue"] = b64url(sealed)
         else:
-            data["bioValue"] = _b64(image)
-        entry["data"] = signer.sign(data)
-        entry["hash"] = chain
-        entry["error"] = {"errorCode": "0", "errorInfo": "Success"}
+            data["bioValue"] = b64url(record)
+        data |= {
+            "transactionId": request["transactionId"],
+            "timestamp": timestamp,
+            "requestedScore": str(requested),
+            "qualityScore": str(float(score)),
+        }
+        entry["data"] = pki.device.sign(compact(data))
+        entry["hash"] = _chain_hash(previous, record)
+        if auth:
+            entry["sessionKey"] = b64url(session_key)
+            entry["thumbprint"] = pki.domain.certificate.fingerprint(hashes.SHA256()).hex().upper()
+        entry["error"] = answers.error("0")
         return entry
 
 
 # --------------------------------------------------------------------------- helpers
 
 
-# --------------------------------------------------------------------------- first use
-
-# One grower per core: NumPy's FFTs release the GIL, so two fingers grow at once.
-_GROWERS: Final = concurrent.futures.ThreadPoolExecutor(
-    max_workers=min(2, os.cpu_count() or 1), thread_name_prefix="sim-fingers"
-)
-_growing: dict[tuple[int, int], concurrent.futures.Future[float]] = {}
-"""(person, finger) → its growth, begun when the person was first presented."""
-
-
-def _grow_fingers(person_seed: int) -> None:
-    """Begin growing (or loading from the disk cache) a person's ten fingers."""
-    for position in _ISO_FINGER_POSITIONS.values():
-        if (person_seed, position) not in _growing:
-            _growing[(person_seed, position)] = _GROWERS.submit(_grow, person_seed, position)
-
-
-def _grow(person_seed: int, position: int) -> float:
-    # Reading the ridge period grows the master, which then stays cached.
-    return SyntheticFinger(person_seed=person_seed, finger=position).ridge_period
-
-
-async def _finger_grown(person_seed: int, position: int) -> None:
-    _grow_fingers(person_seed)
-    key = (person_seed, position)
-    growth = _growing[key]
-    if growth.cancel():
-        # Still queued behind the person's other fingers, and wanted now: grown here.
-        ridge_period = await asyncio.to_thread(_grow, person_seed, position)
-        growth = concurrent.futures.Future()
-        growth.set_result(ridge_period)
-        _growing[key] = growth
-    await asyncio.wrap_future(growth)
-
-
-def _failed(code: str, info: str) -> dict[str, Any]:
-    return {
-        "biometrics": [
-            {
-                "specVersion": "0.9.5",
-                "data": "",
-                "hash": "",
-                "error": {"errorCode": code, "errorInfo": info},
-            }
-        ]
-    }
-
-
-def _json_object(body: bytes) -> dict[str, Any]:
-    try:
-        document = json.loads(body or b"{}")
-    except ValueError:
-        return {}
-    return document if isinstance(document, dict) else {}
-
-
-def _number(value: object, default: float) -> float:
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return default
-    return number if math.isfinite(number) else default
+def _chain_hash(previous: str, record: bytes) -> str:
+    previous_digest = bytes.fromhex(previous) if previous else hashlib.sha256(b"").digest()
+    return hashlib.sha256(previous_digest + hashlib.sha256(record).digest()).hexdigest().upper()
 
 
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _chain_hash(previous: str, record: bytes) -> str:
-    try:
-        previous_bytes = bytes.fromhex(previous)
-    except ValueError:
-        previous_bytes = b""
-    return hashlib.sha256(previous_bytes + hashlib.sha256(record).digest()).hexdigest().upper()
-
-
-@dataclass(frozen=True, slots=True)
-class _Signer:
-    key: rsa.RSAPrivateKey
-    certificate: x509.Certificate
-
-    def sign(self, payload: dict[str, Any]) -> str:
-        header = {
-            "alg": "RS256",
-            "typ": "JWT",
-            "x5c": [
-                base64.b64encode(self.certificate.public_bytes(serialization.Encoding.DER)).decode()
-            ],
-        }
-        signing_input = f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(payload).encode())}"
-        signature = self.key.sign(
-            signing_input.encode("ascii"), padding.PKCS1v15(), hashes.SHA256()
-        )
-        return f"{signing_input}.{_b64(signature)}"
-
-    def seal(self, session_key: bytes) -> bytes:
-        oaep = padding.OAEP(
-            mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None
-        )
-        return self.key.public_key().encrypt(session_key, oaep)
-
-    @property
-    def thumbprint(self) -> str:
-        return self.certificate.fingerprint(hashes.SHA256()).hex().upper()
-
-
-@functools.cache
-def _signer() -> _Signer:
-    # One device key per process: RSA key generation is the slowest thing the simulator does.
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "KTPel simulated SBI device")])
-    now = datetime.now(UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=3650))
-        .sign(key, hashes.SHA256())
-    )
-    return _Signer(key, certificate)
-
-
-# --------------------------------------------------------------------------- images
-
-
-def face_image(person_seed: int) -> bytes:
-    """A synthetic person's face photo, a PNG like the camera's, the same at every call:
-    for the central records (`sim.siak`) of people recorded before."""
-    return _render("Face", seeded(person_seed, "face"))
-
-
-def _render(bio_type: str, rng: random.Random) -> bytes:
-    if bio_type == "Face":
-        image = _face(rng)
-    elif bio_type == "Iris":
-        image = _iris(rng)
-    else:
-        image = _fingerprint(rng)
-    out = io.BytesIO()
-    image.save(out, format="PNG", optimize=False)
-    return out.getvalue()
-
-
-def _fingerprint(rng: random.Random) -> Image.Image:
-    image = Image.new("L", (64, 80), 255)
-    draw = ImageDraw.Draw(image)
-    cx, cy = 32 + rng.randint(-6, 6), 40 + rng.randint(-8, 8)
-    for radius in range(3, 60, 4):  # a whorl: concentric ridges around a core
-        draw.ellipse((cx - radius, cy - radius * 1.2, cx + radius, cy + radius * 1.2), outline=40)
-    return image
-
-
-def _face(rng: random.Random) -> Image.Image:
-    image = Image.new("L", (60, 80), 230)
-    draw = ImageDraw.Draw(image)
-    dx = rng.randint(-4, 4)
-    draw.ellipse((12 + dx, 8, 48 + dx, 70), fill=170, outline=60)
-    for eye_x in (22, 36):
-        draw.ellipse((eye_x + dx, 30, eye_x + 5 + dx, 34), fill=30)
-    draw.arc((22 + dx, 46, 40 + dx, 58), start=20, end=160, fill=40)
-    return image
-
-
-def _iris(rng: random.Random) -> Image.Image:
-    image = Image.new("L", (64, 64), 200)
-    draw = ImageDraw.Draw(image)
-    pupil = rng.randint(7, 11)
-    for radius in range(28, pupil, -3):
-        draw.ellipse((32 - radius, 32 - radius, 32 + radius, 32 + radius), outline=60 + radius * 3)
-    draw.ellipse((32 - pupil, 32 - pupil, 32 + pupil, 32 + pupil), fill=10)
-    return image

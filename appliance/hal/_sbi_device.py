@@ -1,145 +1,61 @@
-"""The base of every biometric device on MOSIP SBI: its configuration, discovery, status
-and captures with retries (the four device classes are in `_biometric`).
+"""The base of every biometric device on MOSIP SBI: discovery, status and captures with
+retries (the four device classes are in `_biometric`).
 
-SBI is HTTP on 127.0.0.1 with its own methods: MOSIPDISC /device finds a device service
-on a port in 4501-4600, MOSIPDINFO /info reports the device's signed identity and status,
-RCAPTURE /capture takes a registration capture and CAPTURE /capture an authentication
-one. Any SBI-certified device works; the simulator (`sim.sbi`) speaks the same HTTP.
+MOSIPDISC /device finds a device service on a port in 4501-4600, MOSIPDINFO /info reports
+the device's signed identity and status, RCAPTURE /capture takes a Registration capture
+and CAPTURE /capture an Auth one. Any SBI-certified device works; the simulator
+(`sim.sbi`) answers as MOSIP's own mock device service does.
 
-Every HTTP call is bounded and its body is read up to a cap. The transport's failures
-become the HAL's four errors in one place (`_SbiClient.call`), and device answers are
-read only through `_sbi_protocol`, which turns anything malformed into "garbage".
-Biometric bytes stay in memory, in `BiometricCapture.bio_value`, and are never logged
-(the dataclasses leave them out of their repr).
+Device answers are read only through `_sbi_protocol` (anything malformed is "garbage",
+an untrustworthy signature "untrusted"); the HTTP exchange and its failures are
+`_sbi_http`'s. Each capture's hash chain is verified before it is returned
+(`_sbi_chain`), and an Auth device's sealed records are opened when the station is their
+domain (`_sbi_seal`). Biometric bytes stay in memory, in `BiometricCapture.bio_value`,
+and are never logged (the dataclasses leave them out of their repr).
 """
 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
-import ssl
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Annotated, Any, ClassVar, Final, Literal
+from typing import ClassVar, Final
 
-import httpx
-from cryptography import x509
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
-
-from appliance._text import Text
 from appliance.logs import get_logger
 
 from ._device import Device
-from ._errors import DeviceError, DeviceFault, DeviceGone, DeviceTimeout, status_for
-from ._registry import Checklist, ConfiguredDevice
+from ._errors import DeviceError, DeviceFault, DeviceGone, DeviceTimeout
 from ._sbi_captures import BiometricCapture, CaptureNotAccepted, CaptureResult
+from ._sbi_chain import EMPTY_HASH, Link, verify_chain
+from ._sbi_codes import DEVICE_STATUSES, is_gone, printable, sbi_error
+from ._sbi_config import SbiDeviceConfig
+from ._sbi_http import STATUS_BODY_LIMIT, SbiClient, callback_url, service_url
 from ._sbi_protocol import (
-    FIRST_PREVIOUS_HASH,
+    NOT_REGISTERED,
     BioType,
+    CaptureAsk,
     CapturedEntry,
     DiscoveredDevice,
-    Environment,
     InfoAnswer,
-    Purpose,
-    Trust,
+    SbiError,
     capture_request,
+    choose_spec_version,
+    discovery_request,
     parse_capture,
     parse_discovery,
     parse_info,
-    sbi_error,
 )
-from ._status import READY, DeviceIdentity, DeviceState, DeviceStatus
+from ._sbi_trust import Clock
+from ._status import DeviceIdentity, DeviceState, DeviceStatus
 
-_STATUS_BODY_LIMIT: Final = 256 * 1024
 _DISCOVERY_CONCURRENCY: Final = 25
-_SBI_PORTS: Final = (4501, 4600)
-
-# --------------------------------------------------------------------------- configuration
-
-
-# SBI services answer plain HTTP on loopback (every URL here is http://127.0.0.1), so no
-# TLS is ever negotiated. httpx's default context would load certifi's CA bundle for
-# each client made at each (re)connect: over 1 MiB kept per device and 16 ms of CPU.
-# This context verifies against no authority at all: should https ever reach it, the
-# handshake fails.
-_NO_TLS: Final = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-
-
-def _loopback(host: str) -> str:
-    # SBI services bind 127.0.0.1 only; a remote host would carry biometrics over a network.
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        raise ValueError(f"{host!r} is not an IP address (SBI devices use 127.0.0.1)") from None
-    if not address.is_loopback:
-        raise ValueError(f"{host} is not a loopback address (SBI devices use 127.0.0.1)")
-    return host
-
-
-_Port = Annotated[int, Field(ge=1, le=65535)]
-_Seconds = Annotated[float, Field(gt=0, le=600)]
-_Score = Annotated[float, Field(ge=0, le=100)]
-
-
-class SbiDeviceConfig(BaseModel):
-    """What every SBI device needs; a `[devices.<name>]` table of the station config."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    device_type: str
-    device_subtype: str
-    host: Annotated[str, AfterValidator(_loopback)] = "127.0.0.1"
-    port_range: tuple[_Port, _Port] = _SBI_PORTS
-    """Ports scanned by discovery (inclusive)."""
-    port: _Port | None = None
-    """Pin the device service to one port instead of scanning."""
-    serial: str | None = None
-    """Take only the device with this serial number (when several of a kind are plugged)."""
-    purpose: Purpose = "Registration"
-    env: Environment = "Production"
-    spec_version: Literal["0.9.5", "1.0.0"] = "0.9.5"
-    trust_anchors: tuple[Path, ...] = ()
-    """PEM certificates of device providers; when set, every signature must chain to one."""
-    connect_timeout_s: _Seconds = 5.0
-    probe_timeout_s: _Seconds = 1.0
-    discovery_probe_timeout_s: _Seconds = 0.5
-    capture_timeout_s: _Seconds = 10.0
-    """Sent to the device: it returns its best frame by then."""
-    reply_margin_s: _Seconds = 2.0
-    """How long past `capture_timeout_s` an answer may take to arrive."""
-    capture_budget_s: _Seconds | None = None
-    """The whole capture with its retries; the best capture so far is kept when it runs
-    out. Default: every attempt at its full timeout."""
-    retries: Annotated[int, Field(ge=0, le=10)] = 2
-    quality_threshold: _Score = 60.0
-    requested_score: _Score | None = None
-    """The score the device auto-captures at; default: the quality threshold."""
-    max_response_bytes: Annotated[int, Field(ge=64 * 1024, le=256 * 1024 * 1024)] = 32 * 1024**2
-    app_name: str = "ktpel-station"
-
-    @model_validator(mode="after")
-    def _ordered_range(self) -> SbiDeviceConfig:
-        if self.port_range[0] > self.port_range[1]:
-            raise ValueError("port_range must be (lowest, highest)")
-        return self
-
-    @property
-    def attempt_timeout_s(self) -> float:
-        return self.capture_timeout_s + self.reply_margin_s
-
-    @property
-    def budget_s(self) -> float:
-        return self.capture_budget_s or (self.retries + 1) * self.attempt_timeout_s
-
-
-# --------------------------------------------------------------------------- the device
 
 
 @dataclass(frozen=True, slots=True)
 class CaptureSpec:
-    method: Literal["RCAPTURE", "CAPTURE"]
+    """One placement: the sub id, the biometrics asked and those declared missing."""
+
     sub_id: str
     subtypes: tuple[str, ...]
     exceptions: tuple[str, ...]
@@ -150,46 +66,68 @@ class CaptureSpec:
         return self.subtypes or (None,)
 
 
+@dataclass(frozen=True, slots=True)
+class _Found:
+    """The device this driver speaks to, once discovered: where and in which version."""
+
+    device: DiscoveredDevice
+    base_url: str
+    spec_version: str
+
+
 class SbiDevice(Device):
     """An SBI device: discovery, status through device info, captures with retries."""
 
     bio_type: ClassVar[BioType]
 
-    def __init__(self, *, name: str, config: SbiDeviceConfig) -> None:
+    def __init__(
+        self, *, name: str, config: SbiDeviceConfig, trust_clock: Clock | None = None
+    ) -> None:
+        """`trust_clock` is when certificates must be valid (default: now, UTC)."""
         super().__init__(
             name=name,
             connect_timeout_s=config.connect_timeout_s,
             probe_timeout_s=config.probe_timeout_s,
         )
         self.config = config
-        self._trust = Trust(tuple(_load_anchor(path) for path in config.trust_anchors))
-        self._client: httpx.AsyncClient | None = None
-        self._found: DiscoveredDevice | None = None
-        self._previous_hash = FIRST_PREVIOUS_HASH
+        self._trust = config.trust(trust_clock)
+        self._domain_key = config.load_domain_key()
+        self._client: SbiClient | None = None
+        self._found: _Found | None = None
+        self._previous_hash = EMPTY_HASH
         self._log = get_logger(__name__).bind(device=name)
 
     @property
     def port(self) -> int | None:
-        """The port the device service answered on; known once connected."""
-        return None if self._found is None else self._found.port
+        """The port the device service answered discovery on; known once connected."""
+        return None if self._found is None else self._found.device.port
+
+    @property
+    def spec_version(self) -> str | None:
+        """The SBI version spoken with the device; known once connected."""
+        return None if self._found is None else self._found.spec_version
 
     # -- Device protocol
 
     async def _connect(self) -> DeviceIdentity:
         await self._disconnect()
-        self._client = httpx.AsyncClient(
-            # Never through a proxy from the environment, and one connection per request
-            # as SBI services expect ("Connection: Closed"); loopback makes it cheap.
-            trust_env=False,
-            verify=_NO_TLS,
-            limits=httpx.Limits(max_keepalive_connections=0),
-            headers={"EXT": self.config.app_name},
+        self._client = SbiClient(device=self.name, app_name=self.config.app_name)
+        discovered = await self._discover()
+        self._found = _Found(
+            device=discovered,
+            base_url=callback_url(discovered.callback_id, device=self.name)
+            or service_url(self.config.host, discovered.port),
+            spec_version=self._spec_version(discovered.spec_versions),
         )
-        self._found = await self._discover()
         answer = await self._info()
         digital_id = answer.digital_id
         self._log.info(
-            "sbi.connected", port=self._found.port, make=digital_id.make, model=digital_id.model
+            "sbi.connected",
+            port=discovered.port,
+            make=digital_id.make,
+            model=digital_id.model,
+            spec_version=self._found.spec_version,
+            status=answer.info.device_status,
         )
         return DeviceIdentity(
             make=digital_id.make,
@@ -201,63 +139,111 @@ class SbiDevice(Device):
     async def _disconnect(self) -> None:
         client, self._client = self._client, None
         if client is not None:
-            await client.aclose()
+            await client.close()
 
     async def _probe(self) -> DeviceStatus:
         answer = await self._info()
-        status = _STATUS_OF.get(answer.info.device_status)
+        status = DEVICE_STATUSES.get(answer.info.device_status)
         if status is None:
-            raise DeviceFault(self.name, "garbage", "unknown deviceStatus")
+            raise DeviceFault(
+                self.name, "garbage", f"deviceStatus {printable(answer.info.device_status)!r}"
+            )
         return status
+
+    def _spec_version(self, offered: tuple[str, ...]) -> str:
+        if not offered:  # some services advertise their versions in device info only
+            return self.config.spec_version
+        chosen = choose_spec_version(offered, self.config.spec_version)
+        if chosen is None:
+            raise DeviceFault(
+                self.name,
+                "unsupported_version",
+                f"the device speaks SBI {', '.join(map(printable, offered))}; "
+                f"the station speaks {', '.join(self.config.spec_preference)}",
+            )
+        return chosen
 
     # -- discovery and info
 
     async def _discover(self) -> DiscoveredDevice:
         config = self.config
+        errors: list[SbiError] = []
         if config.port is not None:
             # A pinned port: its failure is the answer (timeout, garbage, refused).
-            offered = await self._offered(config.port)
+            for device in await self._offered(config.port, errors):
+                if self._is_mine(device):
+                    return device
         else:
-            low, high = config.port_range
-            gate = asyncio.Semaphore(_DISCOVERY_CONCURRENCY)
-            found = await asyncio.gather(
-                *(self._offered_quietly(port, gate) for port in range(low, high + 1))
-            )
-            offered = [device for devices in found for device in devices]
-        for device in offered:
-            if self._is_mine(device):
-                return device
+            found = await self._scan(errors)
+            if found is not None:
+                return found
         where = config.port or "{}-{}".format(*config.port_range)
+        said = "; ".join(
+            f"SBI error {printable(e.error_code)}: {printable(e.error_info)}" for e in errors[:3]
+        )
         raise DeviceGone(
             self.name,
-            f"no SBI {self.bio_type.value} device ({config.device_subtype}) on port {where}",
+            f"no SBI {self.bio_type.value} device ({config.device_subtype}, {config.purpose})"
+            f" on port {where}" + (f" ({said})" if said else ""),
             code="not_found",
         )
 
-    async def _offered(self, port: int) -> list[DiscoveredDevice]:
-        body = await self._call(
-            "MOSIPDISC",
-            port,
-            "/device",
-            {"type": self.bio_type.value},
-            timeout_s=self.config.discovery_probe_timeout_s,
-            limit=_STATUS_BODY_LIMIT,
-        )
-        return parse_discovery(body, device=self.name, port=port)
+    async def _scan(self, errors: list[SbiError]) -> DiscoveredDevice | None:
+        """Ask every port of the range at once and take the first device of ours to answer:
+        a port where something accepts and never answers (another program, a hung
+        service) does not hold the discovery up. With several devices of a kind plugged
+        in, `serial` says which."""
+        low, high = self.config.port_range
+        gate = asyncio.Semaphore(_DISCOVERY_CONCURRENCY)
+        probes = [
+            asyncio.create_task(self._offered_quietly(port, gate, errors))
+            for port in range(low, high + 1)
+        ]
+        try:
+            for answered in asyncio.as_completed(probes):
+                for device in await answered:
+                    if self._is_mine(device):
+                        return device
+        finally:
+            for probe in probes:
+                probe.cancel()
+            await asyncio.gather(*probes, return_exceptions=True)
+        return None
 
-    async def _offered_quietly(self, port: int, gate: asyncio.Semaphore) -> list[DiscoveredDevice]:
+    async def _offered(self, port: int, errors: list[SbiError]) -> list[DiscoveredDevice]:
+        client = self._connected_client()
+        body = await client.call(
+            "MOSIPDISC",
+            service_url(self.config.host, port),
+            "device",
+            discovery_request(self.bio_type),
+            timeout_s=self.config.discovery_probe_timeout_s,
+            limit=STATUS_BODY_LIMIT,
+        )
+        discovery = parse_discovery(body, device=self.name, port=port)
+        errors.extend(discovery.errors)
+        return list(discovery.devices)
+
+    async def _offered_quietly(
+        self, port: int, gate: asyncio.Semaphore, errors: list[SbiError]
+    ) -> list[DiscoveredDevice]:
         async with gate:
             try:
-                return await self._offered(port)
+                return await self._offered(port, errors)
             except DeviceError:
                 return []  # nothing there, or not an SBI service: keep scanning
 
     def _is_mine(self, device: DiscoveredDevice) -> bool:
         digital_id = device.digital_id
+        # A device not yet registered has no purpose ("empty if not registered"): it is
+        # taken, so that the officer hears it must be registered rather than "not found".
+        purpose_fits = device.purpose == self.config.purpose or (
+            device.status == NOT_REGISTERED and not device.purpose
+        )
         return (
             digital_id.device_type == self.bio_type.value
             and digital_id.device_sub_type == self.config.device_subtype
-            and device.purpose in ("", self.config.purpose)
+            and purpose_fits
             and self.config.serial in (None, digital_id.serial_no)
         )
 
@@ -265,20 +251,45 @@ class SbiDevice(Device):
         found = self._found
         if found is None:
             raise DeviceGone(self.name, "not connected")
-        body = await self._call(
+        body = await self._connected_client().call(
             "MOSIPDINFO",
-            found.port,
-            "/info",
+            found.base_url,
+            "info",
             None,
             timeout_s=self.probe_timeout_s,
-            limit=_STATUS_BODY_LIMIT,
+            limit=STATUS_BODY_LIMIT,
         )
-        for answer in parse_info(body, device=self.name, trust=self._trust):
-            if answer.info.device_id == found.device_id:
+        info = parse_info(body, device=self.name, trust=self._trust)
+        for answer in info.answers:
+            if answer.info.device_id == found.device.device_id and (
+                answer.digital_id.serial_no == found.device.digital_id.serial_no
+            ):
+                self._follow(answer)
                 return answer
+        gone = next((e for e in info.errors if is_gone(e.error_code)), None)
+        if gone is not None:
+            raise sbi_error(self.name, gone.error_code, gone.error_info)
         raise DeviceGone(
-            self.name, f"the service no longer offers device {found.device_id}", code="not_found"
+            self.name,
+            f"the service no longer offers device {printable(found.device.device_id)!r}",
+            code="not_found",
         )
+
+    def _follow(self, answer: InfoAnswer) -> None:
+        # The signed info's callbackId and versions take precedence over discovery's.
+        found = self._found
+        assert found is not None
+        base_url = callback_url(answer.info.callback_id, device=self.name) or found.base_url
+        spec_version = found.spec_version
+        if answer.info.spec_version and spec_version not in answer.info.spec_version:
+            spec_version = self._spec_version(tuple(answer.info.spec_version))
+        if (base_url, spec_version) != (found.base_url, found.spec_version):
+            self._found = _Found(found.device, base_url, spec_version)
+
+    def _connected_client(self) -> SbiClient:
+        if self._client is None:
+            raise DeviceGone(self.name, "not connected")
+        return self._client
 
     # -- capture
 
@@ -351,52 +362,55 @@ class SbiDevice(Device):
         if found is None or identity is None:
             raise DeviceGone(self.name, "not connected")
         transaction_id = str(uuid.uuid4())
+        previous_hash = self._previous_hash
         request = capture_request(
+            CaptureAsk(
+                bio_type=self.bio_type,
+                device_id=found.device.device_id,
+                device_sub_id=spec.sub_id,
+                bio_sub_types=spec.subtypes,
+                exceptions=spec.exceptions,
+                requested_score=round(config.requested_score or config.quality_threshold),
+                previous_hash=previous_hash,
+            ),
             purpose=config.purpose,
             env=config.env,
-            spec_version=config.spec_version,
+            spec_version=found.spec_version,
             timeout_ms=round(config.capture_timeout_s * 1000),
             capture_time=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             transaction_id=transaction_id,
-            bio_type=self.bio_type,
-            device_id=found.device_id,
-            device_sub_id=spec.sub_id,
-            bio_sub_types=spec.subtypes,
-            exceptions=spec.exceptions,
-            requested_score=round(config.requested_score or config.quality_threshold),
-            previous_hash=self._previous_hash,
-            domain_uri=getattr(config, "domain_uri", None),
+            domain_uri=config.domain_uri,
         )
-        body = await self._call(
-            spec.method,
-            found.port,
-            "/capture",
+        body = await self._connected_client().call(
+            "CAPTURE" if config.purpose == "Auth" else "RCAPTURE",
+            found.base_url,
+            "capture",
             request,
             timeout_s=config.attempt_timeout_s,
             limit=config.max_response_bytes,
         )
         entries = parse_capture(body, device=self.name, trust=self._trust)
-        captured = [entry for entry in entries if entry.error.ok]
-        if not captured:
-            failed = next(iter(entries), None)
-            if failed is None:
-                raise DeviceFault(self.name, "garbage", "capture answer holds no biometric")
-            raise sbi_error(self.name, failed.error.error_code, failed.error.error_info)
+        if not any(entry.error.ok for entry in entries):
+            failed = entries[0].error
+            raise sbi_error(self.name, failed.error_code, failed.error_info)
+        records = [self._record(entry, spec, transaction_id) for entry in entries]
+        links = [
+            Link(entry.chain_hash, record, failed=not entry.error.ok)
+            for entry, record in zip(entries, records, strict=True)
+        ]
+        self._previous_hash = verify_chain(previous_hash, links, device=self.name)
         return [
-            self._capture_of(entry, spec, transaction_id=transaction_id, identity=identity)
-            for entry in captured
+            self._capture_of(entry, record, transaction_id=transaction_id, identity=identity)
+            for entry, record in zip(entries, records, strict=True)
+            if entry.error.ok
         ]
 
-    def _capture_of(
-        self,
-        entry: CapturedEntry,
-        spec: CaptureSpec,
-        *,
-        transaction_id: str,
-        identity: DeviceIdentity,
-    ) -> BiometricCapture:
+    def _record(self, entry: CapturedEntry, spec: CaptureSpec, transaction_id: str) -> bytes | None:
+        """The record the entry holds, opened if sealed for the station; None if failed
+        or sealed for someone else."""
         data = entry.data
-        assert data is not None  # only entries without an error reach here
+        if data is None:
+            return None
         if data.transaction_id != transaction_id:
             raise DeviceFault(self.name, "garbage", "capture answer is for another transaction")
         if data.bio_type != self.bio_type.value:
@@ -406,125 +420,39 @@ class SbiDevice(Device):
             raise DeviceFault(
                 self.name, "garbage", "capture answer holds a biometric not asked for"
             )
-        if entry.chain_hash:
-            self._previous_hash = entry.chain_hash
+        if entry.session_key is None:
+            return entry.bio_value
+        key = self._domain_key
+        if key is None or entry.thumbprint.upper() != key.thumbprint:
+            return None
+        return key.open(
+            session_key=entry.session_key,
+            sealed=entry.bio_value,
+            timestamp=data.timestamp,
+            transaction_id=transaction_id,
+            device=self.name,
+        )
+
+    def _capture_of(
+        self,
+        entry: CapturedEntry,
+        record: bytes | None,
+        *,
+        transaction_id: str,
+        identity: DeviceIdentity,
+    ) -> BiometricCapture:
+        data = entry.data
+        assert data is not None  # only entries without an error reach here
         return BiometricCapture(
             bio_type=self.bio_type,
-            bio_subtype=subtype,
+            bio_subtype=None if self.bio_type is BioType.FACE else data.bio_sub_type,
             quality=data.quality_score,
             requested_score=data.requested_score,
-            bio_value=entry.bio_value,
+            bio_value=entry.bio_value if record is None else record,
             device=identity,
             transaction_id=transaction_id,
             timestamp=data.timestamp,
-            chain_hash=entry.chain_hash,
-            session_key=entry.session_key,
-            thumbprint=entry.thumbprint,
+            chain_hash=entry.chain_hash.upper(),
+            session_key=entry.session_key if record is None else None,
+            thumbprint=entry.thumbprint or None,
         )
-
-    # -- transport
-
-    async def _call(
-        self,
-        method: str,
-        port: int,
-        path: str,
-        payload: dict[str, Any] | None,
-        *,
-        timeout_s: float,
-        limit: int,
-    ) -> bytes:
-        """One bounded HTTP exchange; its failures become the HAL's errors."""
-        client = self._client
-        if client is None:
-            raise DeviceGone(self.name, "not connected")
-        host = f"[{self.config.host}]" if ":" in self.config.host else self.config.host
-        url = f"http://{host}:{port}{path}"
-        try:
-            async with asyncio.timeout(timeout_s):
-                return await self._exchange(client, method, url, payload, limit=limit)
-        except TimeoutError:
-            raise DeviceTimeout(
-                self.name, f"no answer to {method} {path} within {timeout_s:g} s"
-            ) from None
-        except httpx.TimeoutException:
-            raise DeviceTimeout(self.name, f"no answer to {method} {path}") from None
-        except httpx.ConnectError:
-            raise DeviceGone(self.name, f"nothing answers on port {port}") from None
-        except httpx.RemoteProtocolError as exc:
-            if "disconnected" in str(exc).lower():
-                raise DeviceGone(self.name, f"{method} {path}: connection dropped") from None
-            raise DeviceFault(self.name, "garbage", f"{method} {path}: not HTTP") from None
-        except (httpx.ReadError, httpx.WriteError, httpx.CloseError):
-            raise DeviceGone(self.name, f"{method} {path}: connection dropped") from None
-        except httpx.HTTPError as exc:
-            raise DeviceFault(
-                self.name, "garbage", f"{method} {path}: {type(exc).__name__}"
-            ) from None
-
-    async def _exchange(
-        self,
-        client: httpx.AsyncClient,
-        method: str,
-        url: str,
-        payload: dict[str, Any] | None,
-        *,
-        limit: int,
-    ) -> bytes:
-        async with client.stream(method, url, json=payload) as response:
-            if response.status_code != httpx.codes.OK:
-                raise DeviceFault(
-                    self.name, "device_error", f"{method} answered HTTP {response.status_code}"
-                )
-            declared = response.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > limit:
-                raise DeviceFault(self.name, "garbage", f"answer larger than {limit} bytes")
-            body = bytearray()
-            async for chunk in response.aiter_bytes():
-                body += chunk
-                if len(body) > limit:
-                    raise DeviceFault(self.name, "garbage", f"answer larger than {limit} bytes")
-            return bytes(body)
-
-
-_STATUS_OF: Final = {
-    "Ready": READY,
-    "Busy": status_for("device_busy", "device service reports Busy"),
-    "Not Ready": status_for("device_error", "device service reports Not Ready"),
-    "Not Registered": status_for("device_error", "device is not registered with its provider"),
-    # Not in the specification, but some vendors' services report a pulled cable this way.
-    "Not Connected": status_for("disconnected", "device service reports Not Connected"),
-}
-
-
-def _load_anchor(path: Path) -> x509.Certificate:
-    return x509.load_pem_x509_certificate(path.read_bytes())
-
-
-class SbiChecklist(Checklist[SbiDeviceConfig]):
-    """An SBI device is reached through its supplier's service on a loopback port."""
-
-    def not_found(self, device: ConfiguredDevice[SbiDeviceConfig]) -> Text | None:
-        return Text(
-            " Pastikan layanan SBI dari pemasok alat ini berjalan (menjawab di {ports}).",
-            " Make sure its supplier's SBI service is running (answering on {ports}).",
-        ).format(ports=_ports(device.config))
-
-    def garbage(self, device: ConfiguredDevice[SbiDeviceConfig]) -> Text | None:
-        the = Text("{label}", "the {label}").format(label=device.label)
-        return Text(
-            "Ada yang menjawab di {ports}, tetapi bukan layanan SBI {label}: periksa "
-            "`port` di [devices.{name}] dan program lain di port itu.",
-            "Something answers on {ports}, but not {the}'s SBI service: check `port` in "
-            "[devices.{name}] and what else listens there.",
-        ).format(ports=_ports(device.config), label=device.label, the=the, name=device.name)
-
-
-SBI_CHECKLIST: Final = SbiChecklist()
-
-
-def _ports(config: SbiDeviceConfig) -> str:
-    if config.port is not None:
-        return f"port {config.port}"
-    low, high = config.port_range
-    return f"port {low}-{high}"
