@@ -73,14 +73,15 @@ class Dialect:
 
 # The driver's defaults against a printer that says what the guide says.
 GUIDE = Dialect("guide", {}, {})
-# The other side of every choice: answers ended by NUL, "OK" for an empty printer, the
-# four-parameter Dbc, the ACK/NACK protocol.
-OTHER = Dialect(
-    "nul-ok-dbc4-acknack",
+# The other side of each choice: answers ended by NUL, "OK" for an empty printer, the
+# four-parameter Dbc; and the guide's ACK/NACK protocol.
+INTEGRATORS = Dialect(
+    "nul-ok-dbc4",
     {"answer_end": "nul", "no_card_answer": "OK", "dbc_parameters": 4},
-    {"dbc_parameters": 4, "answer_protocol": "ack_nack"},
+    {"dbc_parameters": 4},
 )
-DIALECTS = [pytest.param(GUIDE, id=GUIDE.name), pytest.param(OTHER, id=OTHER.name)]
+ACK_NACK = Dialect("ack-nack", {"no_card_answer": "OK"}, {"answer_protocol": "ack_nack"})
+DIALECTS = [pytest.param(d, id=d.name) for d in (GUIDE, INTEGRATORS, ACK_NACK)]
 
 
 def _front() -> Image.Image:
@@ -217,7 +218,7 @@ async def test_identity_and_the_settings_sent_on_open(any_rig: Rig) -> None:
     assert identity.firmware == "1.4.2-sim"  # from Rfv, not the USB descriptor
     # The host manages errors, cards come from the feeder only; ACK/NACK when asked for.
     assert any_rig.sim.parameters == {"Pem": ("2",), "Pmi": ("F",)}
-    assert any_rig.sim.ack_nack is (any_rig.dialect is OTHER)
+    assert any_rig.sim.ack_nack is (any_rig.dialect is ACK_NACK)
     assert any_rig.printer.status.state is DeviceState.READY
 
 
@@ -603,7 +604,11 @@ async def test_the_printer_status_maps_to_the_device_status(
     assert (await any_rig.printer.check()).state is DeviceState.READY
 
 
-@pytest.mark.parametrize("read", [("Rse", "f"), ("Rcr",), ("Rco", "l"), ("Rlr", "h"), ("Rco", "p")])
+@pytest.mark.parametrize(
+    "read",
+    [("Rse", "f"), ("Rcr",), ("Rco", "l"), ("Rlr", "h"), ("Rco", "p")],
+    ids=["feeder", "ribbon_end", "ribbon_left", "reject_box", "printed"],
+)
 async def test_a_status_read_the_firmware_lacks_is_not_reported_rather_than_garbage(
     rig: Rig, read: tuple[str, ...], monkeypatch: pytest.MonkeyPatch
 ) -> None:
