@@ -9,21 +9,13 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from appliance.hal._errors import DeviceError
-from appliance.hal._sbi_protocol import (
-    Trust,
-    b64url,
-    decode_jws,
-    parse_capture,
-    parse_discovery,
-    parse_info,
-)
-from sim.sbi import _signer
+from appliance.hal._sbi_protocol import parse_capture, parse_discovery, parse_info
+from appliance.hal._sbi_trust import Trust, b64url, decode_jws
+from sim._sbi_pki import compact, device_pki
 
 FUZZ = settings(max_examples=150, deadline=None)
 
@@ -117,7 +109,8 @@ def test_status_parsers_survive_plausible_answers(info: Any, discovery: Any) -> 
     )
 
 
-TRUST = Trust((x509.load_pem_x509_certificate(_signer().certificate.public_bytes(Encoding.PEM)),))
+_PKI = device_pki()
+TRUST = Trust(anchors=[_PKI.mosip_root], intermediates=[_PKI.provider_ca])
 
 
 @FUZZ
@@ -137,11 +130,11 @@ def test_deeply_nested_json_is_garbage_not_a_crash() -> None:
 
 
 def test_a_genuine_signature_verifies_and_a_forged_one_does_not() -> None:
-    token = _signer().sign({"hello": "world"})
+    token = _PKI.device.sign(compact({"hello": "world"}))
     assert decode_jws(token, device="d", trust=TRUST) == {"hello": "world"}
 
     header, _payload, signature = token.split(".")
     forged = f"{header}.{_b64(json.dumps({'hello': 'mars'}).encode())}.{signature}"
     with pytest.raises(DeviceError) as caught:
         decode_jws(forged, device="d", trust=TRUST)
-    assert caught.value.code == "garbage"
+    assert caught.value.code == "untrusted"

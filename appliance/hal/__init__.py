@@ -54,8 +54,10 @@ from ._sbi_captures import (
     CaptureResult,
     choose_chip_fingers,
 )
-from ._sbi_device import SbiDevice, SbiDeviceConfig
-from ._sbi_protocol import SBI_ERRORS, BioType, Eye, Finger, Slap
+from ._sbi_codes import SBI_ERRORS
+from ._sbi_config import SbiDeviceConfig
+from ._sbi_device import SbiDevice
+from ._sbi_protocol import BioType, Eye, Finger, Slap
 from ._serial import SerialLineDevice
 from ._signature_pad import PenSample, Signature, SignaturePad, SignaturePadConfig
 from ._status import BUSY, READY, DeviceIdentity, DeviceState, DeviceStatus

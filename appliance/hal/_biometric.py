@@ -14,8 +14,10 @@ from appliance._text import Text
 
 from ._registry import DeviceKind, DeviceType, register
 from ._sbi_captures import BiometricCapture, CaptureResult, choose_chip_fingers
-from ._sbi_device import SBI_CHECKLIST, CaptureSpec, SbiDevice, SbiDeviceConfig
-from ._sbi_protocol import BioType, Eye, Finger, Purpose, Slap
+from ._sbi_config import SBI_CHECKLIST, SbiDeviceConfig
+from ._sbi_device import CaptureSpec, SbiDevice
+from ._sbi_protocol import IRIS_BOTH, BioType, Eye, Finger, Purpose, Slap
+from ._sbi_trust import Clock
 
 # --------------------------------------------------------------------------- configuration
 
@@ -43,12 +45,13 @@ class SbiSingleFingerScannerConfig(SbiDeviceConfig):
     kind: Literal["sbi_finger_single"] = "sbi_finger_single"
     device_type: Literal["Finger"] = "Finger"
     device_subtype: Literal["Single", "Touchless"] = "Single"
-    purpose: Purpose = "Registration"
-    """Activation matches the finger against the chip here, offline, so the station must
-    read the image: a Registration-purpose device. An Auth-purpose device seals every
-    image for the ID authority (online authentication), which the station cannot open."""
-    domain_uri: str | None = None
-    """The authentication server an auth capture is encrypted for (SBI `domainUri`)."""
+    purpose: Purpose = "Auth"
+    """MOSIP certifies single-finger scanners as Authentication devices (MockMDS offers
+    its single-finger scanner in Auth mode only): each capture is sealed for a domain.
+    Activation matches the finger against the chip here, so the station must be that
+    domain to read it: `domain_key` (its key) and `domain_uri` (its name at the
+    device's management server). A scanner certified for Registration is
+    `purpose = "Registration"`."""
 
 
 class SbiIrisScannerConfig(SbiDeviceConfig):
@@ -66,14 +69,14 @@ class SbiFaceCamera(SbiDevice):
     kind = DeviceKind("camera", Text("kamera foto wajah", "face camera"))
     bio_type = BioType.FACE
 
-    def __init__(self, *, name: str, config: SbiFaceCameraConfig) -> None:
-        super().__init__(name=name, config=config)
+    def __init__(
+        self, *, name: str, config: SbiFaceCameraConfig, trust_clock: Clock | None = None
+    ) -> None:
+        super().__init__(name=name, config=config, trust_clock=trust_clock)
 
     async def capture_face(self, *, exceptions: Collection[Finger | Eye] = ()) -> CaptureResult:
         """A face photo; `exceptions` names missing fingers/eyes (an exception photo)."""
-        return await self._capture(
-            CaptureSpec("RCAPTURE", "0", (), tuple(str(e) for e in exceptions))
-        )
+        return await self._capture(CaptureSpec("0", (), tuple(str(e) for e in exceptions)))
 
 
 class SbiFingerprintScanner(SbiDevice):
@@ -82,17 +85,25 @@ class SbiFingerprintScanner(SbiDevice):
     kind = DeviceKind("fingerprint_scanner", Text("pemindai sidik jari", "fingerprint scanner"))
     bio_type = BioType.FINGER
 
-    def __init__(self, *, name: str, config: SbiFingerprintScannerConfig) -> None:
-        super().__init__(name=name, config=config)
+    def __init__(
+        self,
+        *,
+        name: str,
+        config: SbiFingerprintScannerConfig,
+        trust_clock: Clock | None = None,
+    ) -> None:
+        super().__init__(name=name, config=config, trust_clock=trust_clock)
         self.chip_preference = config.chip_fingers
 
     async def capture_slap(self, slap: Slap, *, missing: Collection[Finger] = ()) -> CaptureResult:
-        """One placement; fingers in `missing` are declared SBI exceptions, not asked for."""
+        """One placement; fingers in `missing` are declared SBI exceptions, not asked for:
+        `count` and `bioSubType` name the fingers present, `exception` those missing, which
+        together make the placement's four (two for the thumbs), as MockMDS requires."""
         present = tuple(f.value for f in slap.fingers if f not in missing)
         absent = tuple(f.value for f in slap.fingers if f in missing)
         if not present:
             return CaptureResult((), absent, 0, self.config.quality_threshold)
-        return await self._capture(CaptureSpec("RCAPTURE", slap.value, present, absent))
+        return await self._capture(CaptureSpec(slap.value, present, absent))
 
     async def capture_ten_prints(
         self, *, missing: Collection[Finger] = ()
@@ -111,16 +122,19 @@ class SbiSingleFingerScanner(SbiDevice):
     kind = DeviceKind("single_finger_scanner", Text("pemindai satu jari", "single-finger scanner"))
     bio_type = BioType.FINGER
 
-    def __init__(self, *, name: str, config: SbiSingleFingerScannerConfig) -> None:
-        super().__init__(name=name, config=config)
+    def __init__(
+        self,
+        *,
+        name: str,
+        config: SbiSingleFingerScannerConfig,
+        trust_clock: Clock | None = None,
+    ) -> None:
+        super().__init__(name=name, config=config, trust_clock=trust_clock)
 
     async def capture_finger(self, finger: Finger) -> CaptureResult:
-        """One finger: an image the station reads (RCAPTURE) from a Registration-purpose
-        device, or an authentication capture sealed for the ID authority (CAPTURE)."""
-        method: Literal["RCAPTURE", "CAPTURE"] = (
-            "CAPTURE" if self.config.purpose == "Auth" else "RCAPTURE"
-        )
-        return await self._capture(CaptureSpec(method, "0", (finger.value,), ()))
+        """One finger (sub id 0): CAPTURE from an Auth device, sealed for its domain and
+        opened when the station is that domain; RCAPTURE from a Registration one."""
+        return await self._capture(CaptureSpec("0", (finger.value,), ()))
 
 
 class SbiIrisScanner(SbiDevice):
@@ -129,17 +143,20 @@ class SbiIrisScanner(SbiDevice):
     kind = DeviceKind("iris_scanner", Text("pemindai iris mata", "iris scanner"))
     bio_type = BioType.IRIS
 
-    def __init__(self, *, name: str, config: SbiIrisScannerConfig) -> None:
-        super().__init__(name=name, config=config)
+    def __init__(
+        self, *, name: str, config: SbiIrisScannerConfig, trust_clock: Clock | None = None
+    ) -> None:
+        super().__init__(name=name, config=config, trust_clock=trust_clock)
 
     async def capture_irises(self, *, missing: Collection[Eye] = ()) -> CaptureResult:
+        """Both eyes (sub id 3); an eye in `missing` is declared an exception and the other
+        alone asked for, still with sub id 3 (MockMDS and the toolkit's schema allow no
+        exception with the one-eye sub ids 1 and 2)."""
         present = tuple(e.value for e in Eye if e not in missing)
         absent = tuple(e.value for e in Eye if e in missing)
         if not present:
             return CaptureResult((), absent, 0, self.config.quality_threshold)
-        # Sub id 1 is the left eye, 2 the right, 3 both.
-        sub_id = "3" if len(present) == 2 else ("1" if present == (Eye.LEFT.value,) else "2")
-        return await self._capture(CaptureSpec("RCAPTURE", sub_id, present, absent))
+        return await self._capture(CaptureSpec(IRIS_BOTH, present, absent))
 
 
 register(

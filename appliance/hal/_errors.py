@@ -93,6 +93,31 @@ FAULT_CODES: Final = MappingProxyType(
                 "Device not found; check connection and power",
             ),
         ),
+        "not_registered": FaultSpec(
+            DeviceState.NOT_READY,
+            Text(
+                "Alat belum terdaftar di server manajemen pemasoknya; minta pemasok "
+                "mendaftarkannya",
+                "The device is not registered with its supplier's management server; "
+                "ask the supplier to register it",
+            ),
+        ),
+        "untrusted": FaultSpec(
+            DeviceState.ERROR,
+            Text(
+                "Tanda tangan alat tidak dapat dipercaya (sertifikat bukan dari penyedia "
+                "yang diakui); hubungi pemasok",
+                "The device's signature cannot be trusted (its certificate is not from a "
+                "recognised provider); call the supplier",
+            ),
+        ),
+        "unsupported_version": FaultSpec(
+            DeviceState.ERROR,
+            Text(
+                "Layanan alat tidak mendukung versi SBI stasiun; perbarui layanan alat",
+                "The device service speaks no SBI version the station does; update it",
+            ),
+        ),
         "feeder_empty": FaultSpec(
             DeviceState.NOT_READY,
             Text(

@@ -2,40 +2,34 @@
 
 Pure functions and models, no I/O, so the whole of the untrusted-input surface can be
 fuzzed on its own. Every parser takes the raw body a device sent and either returns
-validated values or raises `DeviceFault(..., "garbage")`: a library exception (JSON,
-base64, pydantic, cryptography) never leaves this module.
+validated values or raises a DeviceError (`garbage` for anything malformed, `untrusted`
+for a signature that does not hold): a library exception (JSON, base64, pydantic,
+cryptography) never leaves these modules.
 
-What a device signs (`deviceInfo`, `digitalId`, capture `data`) arrives as a compact JWS
-(RFC 7515, `header.payload.signature`, RS256 with the signing certificate in `x5c`). The
-payload is always decoded; the signature is verified only when trust anchors are
-configured (see `verify_jws`).
+The shapes are the SBI 0.9.5 specification's (mosip/documentation
+docs/biometrics/mds-specification.md) as MOSIP's own tools produce and check them: the
+requests validate against the compliance toolkit's schemas
+(mosip-compliance-toolkit resources/schemas/sbi/0.9.5) and the answers read are MockMDS's
+(mosip-mock-services MockMDS), including its error answers `[{"error": {...}}]`.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any, Final, Literal, TypeVar
 
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError
 from pydantic.alias_generators import to_camel
 
-from ._errors import DeviceBusy, DeviceError, DeviceFault, DeviceGone
+from ._errors import DeviceFault
+from ._sbi_trust import NO_TRUST, Trust, b64url, decode_jws, is_signed, json_of
 
 _M = TypeVar("_M")
 
 SPEC_VERSIONS: Final = ("0.9.5", "1.0.0")
-FIRST_PREVIOUS_HASH: Final = "E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855"
-"""SHA-256 of the empty string: the `previousHash` of the first capture of a chain."""
+"""The SBI versions the station speaks, in its order of preference."""
 
 
 class BioType(StrEnum):
@@ -111,66 +105,29 @@ _SLAP_FINGERS: Final = {
     Slap.THUMBS: (Finger.LEFT_THUMB, Finger.RIGHT_THUMB),
 }
 
+IRIS_BOTH: Final = "3"
+"""The deviceSubId of a two-eye iris capture, also when one eye is declared missing:
+MockMDS answers a left (1) or right (2) sub id with an exception by error 109, and the
+toolkit's schema allows no exception for them."""
+
 Purpose = Literal["Registration", "Auth"]
 Environment = Literal["Staging", "Developer", "Pre-Production", "Production"]
-
-
-# --------------------------------------------------------------------------- error codes
-
-
-@dataclass(frozen=True, slots=True)
-class SbiErrorMeaning:
-    """How one SBI error code reads for the station: our fault code, or busy/gone."""
-
-    code: str
-    outcome: Literal["fault", "busy", "gone"] = "fault"
-
-
-SBI_ERRORS: Final[Mapping[str, SbiErrorMeaning]] = {
-    "100": SbiErrorMeaning("device_error"),  # device not registered with its provider
-    "101": SbiErrorMeaning("no_capture"),  # unable to detect a biometric object
-    "102": SbiErrorMeaning("low_quality"),  # technical error during extraction
-    "103": SbiErrorMeaning("device_error"),  # device tamper detected
-    "104": SbiErrorMeaning("device_error"),  # management server unreachable
-    "105": SbiErrorMeaning("low_quality"),  # image orientation error
-    "106": SbiErrorMeaning("not_found", "gone"),  # device not found
-    "107": SbiErrorMeaning("device_error"),  # device public key expired
-    "108": SbiErrorMeaning("device_error"),  # domain public key missing
-    "109": SbiErrorMeaning("device_error"),  # requested count not supported: our request
-    "110": SbiErrorMeaning("device_error"),  # device is not ready
-    "111": SbiErrorMeaning("device_busy", "busy"),  # device is busy
-    "112": SbiErrorMeaning("device_error"),  # invalid transaction id: our request
-}
-"""The SBI error codes (MOSIP device service specification, "Error Codes") in our terms.
-
-5xx codes are vendor-specific and, like any code not listed, read as `device_error`.
-"""
-
-
-def sbi_error(device: str, code: str, info: str) -> DeviceError:
-    """The typed error for SBI error `code` (never "0", which is success)."""
-    meaning = SBI_ERRORS.get(code, SbiErrorMeaning("device_error"))
-    detail = f"SBI error {_printable(code)}: {_printable(info)}"
-    if meaning.outcome == "busy":
-        return DeviceBusy(device, detail)
-    if meaning.outcome == "gone":
-        return DeviceGone(device, detail, code=meaning.code)
-    return DeviceFault(device, meaning.code, detail)
-
-
-def _printable(text: str, limit: int = 80) -> str:
-    # Device-provided text goes into operator messages and logs: keep it short and tame.
-    return "".join(c if c.isprintable() else "?" for c in text[:limit])
 
 
 # --------------------------------------------------------------------------- models
 
 
 def _int_as_text(value: object) -> object:
-    # The spec's examples send codes and sub ids as strings, its 1.0.0 schemas as integers.
+    # The specification sends codes and sub ids as strings; some devices send integers
+    # (MockMDS/files/MockMDS/discoverInfo.txt, a real device's answer: "deviceSubId": [1, 2, 3]).
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     return value
+
+
+def _null_as_empty(value: object) -> object:
+    # MockMDS serialises its discovery answer without dropping nulls.
+    return "" if value is None else _int_as_text(value)
 
 
 def _score(value: object) -> object:
@@ -185,6 +142,7 @@ def _score(value: object) -> object:
 
 
 _Text = Annotated[str, BeforeValidator(_int_as_text)]
+_Lenient = Annotated[str, BeforeValidator(_null_as_empty)]
 _Score = Annotated[float, BeforeValidator(_score), Field(ge=0, le=100, allow_inf_nan=False)]
 
 
@@ -196,11 +154,14 @@ class _Message(BaseModel):
 
 class SbiError(_Message):
     error_code: _Text = "0"
-    error_info: str = ""
+    error_info: _Lenient = ""
 
     @property
     def ok(self) -> bool:
         return self.error_code == "0"
+
+
+SUCCESS: Final = SbiError()
 
 
 class DigitalId(_Message):
@@ -210,60 +171,66 @@ class DigitalId(_Message):
     device_type: str = Field(alias="type")
     device_sub_type: str
     device_provider: str = ""
+    device_provider_id: str = ""
     date_time: str = ""
 
 
 class _DiscoveryEntry(_Message):
-    device_id: _Text
-    device_status: str
-    device_sub_id: list[_Text] = []
-    digital_id: str
-    spec_version: list[str] = []
-    purpose: str = ""
-    error: SbiError = SbiError()
+    device_id: _Lenient = ""
+    device_status: _Lenient = ""
+    device_sub_id: list[_Text] | None = None
+    callback_id: _Lenient = ""
+    digital_id: _Lenient = ""
+    spec_version: list[str] | None = None
+    purpose: _Lenient = ""
+    error: SbiError | None = None
 
 
 class _InfoEntry(_Message):
-    device_info: str
-    error: SbiError = SbiError()
+    device_info: _Lenient = ""
+    error: SbiError | None = None
 
 
 class DeviceInfo(_Message):
     """The payload of `deviceInfo` (signed by registered devices)."""
 
     device_status: str
-    device_id: _Text
-    firmware: str = ""
-    certification: str = ""
-    service_version: str = ""
+    device_id: _Lenient = ""
+    firmware: _Lenient = ""
+    certification: _Lenient = ""
+    service_version: _Lenient = ""
     device_sub_id: list[_Text] = []
+    callback_id: _Lenient = ""
     digital_id: str
-    env: str = ""
-    purpose: str = ""
+    device_code: _Lenient = ""
+    env: _Lenient = ""
+    purpose: _Lenient = ""
     spec_version: list[str] = []
 
 
 class _CaptureEntry(_Message):
-    spec_version: str = ""
-    data: str = ""
-    chain_hash: str = Field(default="", alias="hash")
-    session_key: str | None = None
-    thumbprint: str | None = None
-    error: SbiError = SbiError()
+    spec_version: _Lenient = ""
+    data: _Lenient = ""
+    chain_hash: _Lenient = Field(default="", alias="hash")
+    session_key: _Lenient = ""
+    thumbprint: _Lenient = ""
+    error: SbiError = SUCCESS
 
 
 class _CaptureResponse(_Message):
-    biometrics: list[_CaptureEntry]
+    biometrics: list[_CaptureEntry] = Field(min_length=1)
 
 
 class CaptureData(_Message):
     """The payload of one captured biometric's signed `data`."""
 
     digital_id: str = ""
+    device_code: str = ""
     bio_type: str
     bio_sub_type: str | None = None
     purpose: str = ""
     env: str = ""
+    domain_uri: str | None = None
     bio_value: str = Field(min_length=1)
     transaction_id: str
     timestamp: str = ""
@@ -282,8 +249,17 @@ class DiscoveredDevice:
     sub_ids: tuple[str, ...]
     purpose: str
     spec_versions: tuple[str, ...]
+    callback_id: str
     digital_id: DigitalId
     error: SbiError
+
+
+@dataclass(frozen=True, slots=True)
+class Discovery:
+    """A MOSIPDISC answer: the devices offered, and the errors said instead of devices."""
+
+    devices: tuple[DiscoveredDevice, ...]
+    errors: tuple[SbiError, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,14 +270,25 @@ class InfoAnswer:
 
 
 @dataclass(frozen=True, slots=True)
+class Info:
+    """A MOSIPDINFO answer: each device's info, and the errors said instead of devices."""
+
+    answers: tuple[InfoAnswer, ...]
+    errors: tuple[SbiError, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class CapturedEntry:
-    """One biometric of a capture answer, decoded; `bio_value` is never logged."""
+    """One biometric of a capture answer, decoded; `bio_value` is never logged.
+
+    `bio_value` is the record as sent: for an Auth capture with a `session_key`, sealed.
+    """
 
     data: CaptureData | None
     bio_value: bytes
     chain_hash: str
     session_key: bytes | None
-    thumbprint: str | None
+    thumbprint: str
     error: SbiError
 
     def __repr__(self) -> str:
@@ -310,52 +297,71 @@ class CapturedEntry:
 
 # --------------------------------------------------------------------------- parsers
 
-
-@dataclass(frozen=True, slots=True)
-class Trust:
-    """Certificates a device signature must chain to; empty means "decode, do not verify"."""
-
-    anchors: tuple[x509.Certificate, ...] = ()
+NOT_REGISTERED: Final = "Not Registered"
 
 
-def parse_discovery(body: bytes, *, device: str, port: int) -> list[DiscoveredDevice]:
+def parse_discovery(body: bytes, *, device: str, port: int) -> Discovery:
     """Read a MOSIPDISC answer: every device the service on `port` offers."""
-    entries = _checked(device, _DISCOVERY, _json(device, body, "discovery"), "discovery")
-    return [
-        DiscoveredDevice(
-            port=port,
-            device_id=entry.device_id,
-            status=entry.device_status,
-            sub_ids=tuple(entry.device_sub_id),
-            purpose=entry.purpose,
-            spec_versions=tuple(entry.spec_version),
-            # Discovery sends the digital id unsigned (payload only), sometimes as a JWS.
-            digital_id=_digital_id(device, entry.digital_id, trust=Trust()),
-            error=entry.error,
+    entries = _checked(device, _DISCOVERY, json_of(device, body, "discovery"), "discovery")
+    devices, errors = [], []
+    for entry in entries:
+        error = entry.error or SUCCESS
+        if not entry.digital_id:
+            # `[{"error": {...}}]`: no device, only why (MockMDS: 502, 503).
+            errors.append(_saying_why(device, error, "discovery"))
+            continue
+        devices.append(
+            DiscoveredDevice(
+                port=port,
+                device_id=entry.device_id,
+                status=entry.device_status,
+                sub_ids=tuple(entry.device_sub_id or ()),
+                purpose=entry.purpose,
+                spec_versions=tuple(entry.spec_version or ()),
+                callback_id=entry.callback_id,
+                # Discovery sends the digital id unsigned (payload only), as the
+                # specification's "Signature" table says.
+                digital_id=_digital_id(device, entry.digital_id, trust=NO_TRUST),
+                error=error,
+            )
         )
-        for entry in entries
-    ]
+    return Discovery(tuple(devices), tuple(errors))
 
 
-def parse_info(body: bytes, *, device: str, trust: Trust = Trust()) -> list[InfoAnswer]:
-    """Read a MOSIPDINFO answer: the signed status and identity of each device."""
-    answers = []
-    for entry in _checked(device, _INFO, _json(device, body, "device info"), "device info"):
-        payload = decode_jws(entry.device_info, device=device, trust=trust)
+def parse_info(body: bytes, *, device: str, trust: Trust = NO_TRUST) -> Info:
+    """Read a MOSIPDINFO answer: the status and identity of each device.
+
+    A registered device signs its info with its device key and its digital id with its
+    chip's (L1) or device (L0) key. A device not registered sends both unsigned, which is
+    read as such, anchors or not: its status says it cannot capture.
+    """
+    entries = _checked(device, _INFO, json_of(device, body, "device info"), "device info")
+    answers, errors = [], []
+    for entry in entries:
+        error = entry.error or SUCCESS
+        if not entry.device_info:
+            errors.append(_saying_why(device, error, "device info"))  # MockMDS: 106
+            continue
+        unsigned = not is_signed(entry.device_info)
+        payload = decode_jws(entry.device_info, device=device, trust=trust, unsigned_ok=unsigned)
         info = _checked(device, _DEVICE_INFO, payload, "device info")
+        if unsigned and info.device_status != NOT_REGISTERED and trust.verifies:
+            raise DeviceFault(
+                device, "untrusted", f"unsigned info from a device that says {info.device_status}"
+            )
         answers.append(
             InfoAnswer(
                 info=info,
-                digital_id=_digital_id(device, info.digital_id, trust=trust),
-                error=entry.error,
+                digital_id=_digital_id(device, info.digital_id, trust=trust, unsigned_ok=unsigned),
+                error=error,
             )
         )
-    return answers
+    return Info(tuple(answers), tuple(errors))
 
 
-def parse_capture(body: bytes, *, device: str, trust: Trust = Trust()) -> list[CapturedEntry]:
+def parse_capture(body: bytes, *, device: str, trust: Trust = NO_TRUST) -> list[CapturedEntry]:
     """Read a CAPTURE/RCAPTURE answer; entries with an error carry no data."""
-    response = _checked(device, _CAPTURE, _json(device, body, "capture"), "capture answer")
+    response = _checked(device, _CAPTURE, json_of(device, body, "capture"), "capture answer")
     entries = []
     for entry in response.biometrics:
         if not entry.error.ok:
@@ -365,9 +371,9 @@ def parse_capture(body: bytes, *, device: str, trust: Trust = Trust()) -> list[C
             continue
         payload = decode_jws(entry.data, device=device, trust=trust)
         data = _checked(device, _CAPTURE_DATA, payload, "capture data")
-        session_key = (
-            None if entry.session_key is None else b64url(entry.session_key, device=device)
-        )
+        if data.digital_id:  # signed too: by the chip key of an L1 device
+            _digital_id(device, data.digital_id, trust=trust)
+        session_key = b64url(entry.session_key, device=device) if entry.session_key else None
         entries.append(
             CapturedEntry(
                 data=data,
@@ -381,10 +387,24 @@ def parse_capture(body: bytes, *, device: str, trust: Trust = Trust()) -> list[C
     return entries
 
 
-def _digital_id(device: str, token: str, *, trust: Trust) -> DigitalId:
-    return _checked(
-        device, _DIGITAL_ID, decode_jws(token, device=device, trust=trust), "digital id"
-    )
+def _saying_why(device: str, error: SbiError, what: str) -> SbiError:
+    # An entry without a device must at least say why: one that says nothing is garbage.
+    if error.ok:
+        raise DeviceFault(device, "garbage", f"{what} entry with neither device nor error")
+    return error
+
+
+def choose_spec_version(offered: Sequence[str], preferred: str) -> str | None:
+    """The version to speak: `preferred` if the device offers it, else the first of ours
+    it offers; None when it offers none of them."""
+    if preferred in offered:
+        return preferred
+    return next((version for version in SPEC_VERSIONS if version in offered), None)
+
+
+def _digital_id(device: str, token: str, *, trust: Trust, unsigned_ok: bool = False) -> DigitalId:
+    payload = decode_jws(token, device=device, trust=trust, unsigned_ok=unsigned_ok)
+    return _checked(device, _DIGITAL_ID, payload, "digital id")
 
 
 _DISCOVERY: Final = TypeAdapter(list[_DiscoveryEntry])
@@ -395,13 +415,6 @@ _CAPTURE: Final = TypeAdapter(_CaptureResponse)
 _CAPTURE_DATA: Final = TypeAdapter(CaptureData)
 
 
-def _json(device: str, body: bytes | str, what: str) -> object:
-    try:
-        return json.loads(body)
-    except (ValueError, RecursionError) as exc:  # also bad UTF-8 and absurd integers
-        raise DeviceFault(device, "garbage", f"{what} is not JSON") from exc
-
-
 def _checked(device: str, adapter: TypeAdapter[_M], document: object, what: str) -> _M:
     try:
         return adapter.validate_python(document)
@@ -409,81 +422,29 @@ def _checked(device: str, adapter: TypeAdapter[_M], document: object, what: str)
         raise DeviceFault(device, "garbage", f"{what} has the wrong shape") from exc
 
 
-# --------------------------------------------------------------------------- JWS and base64
-
-_B64URL: Final = re.compile(r"[A-Za-z0-9_-]*={0,2}")
-
-
-def b64url(text: str, *, device: str) -> bytes:
-    """Strict base64url (padding optional): anything else is garbage, not skipped."""
-    if _B64URL.fullmatch(text) is None:
-        raise DeviceFault(device, "garbage", "not base64url")
-    text = text.rstrip("=")
-    try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except (binascii.Error, ValueError) as exc:
-        raise DeviceFault(device, "garbage", "not base64url") from exc
-
-
-def decode_jws(token: str, *, device: str, trust: Trust = Trust()) -> object:
-    """The JSON payload of a compact JWS, or of a bare base64url payload (unsigned).
-
-    With trust anchors, only a JWS whose signature verifies is accepted.
-    """
-    parts = token.split(".")
-    if len(parts) == 1 and not trust.anchors:
-        return _json(device, b64url(parts[0], device=device), "signed payload")
-    if len(parts) != 3:
-        raise DeviceFault(device, "garbage", "not a compact JWS")
-    header = _json(device, b64url(parts[0], device=device), "JWS header")
-    payload = b64url(parts[1], device=device)
-    if trust.anchors:
-        verify_jws(
-            header,
-            f"{parts[0]}.{parts[1]}".encode("ascii"),
-            b64url(parts[2], device=device),
-            device=device,
-            trust=trust,
-        )
-    return _json(device, payload, "JWS payload")
-
-
-def verify_jws(
-    header: object, signing_input: bytes, signature: bytes, *, device: str, trust: Trust
-) -> None:
-    """Check an RS256 signature by the `x5c` certificate, which a trust anchor must be
-    or must have issued directly (the device provider's CA)."""
-    if not isinstance(header, dict) or header.get("alg") != "RS256":
-        raise DeviceFault(device, "garbage", "JWS is not RS256")
-    chain = header.get("x5c")
-    if not isinstance(chain, list) or not chain or not isinstance(chain[0], str):
-        raise DeviceFault(device, "garbage", "JWS carries no x5c certificate")
-    try:
-        certificate = x509.load_der_x509_certificate(base64.b64decode(chain[0], validate=True))
-        key = certificate.public_key()
-        if not isinstance(key, rsa.RSAPublicKey):
-            raise DeviceFault(device, "garbage", "JWS certificate is not RSA")
-        key.verify(signature, signing_input, padding.PKCS1v15(), hashes.SHA256())
-    except (InvalidSignature, ValueError, binascii.Error) as exc:
-        raise DeviceFault(device, "garbage", "JWS signature does not verify") from exc
-    if not any(_vouches(anchor, certificate) for anchor in trust.anchors):
-        raise DeviceFault(device, "garbage", "JWS certificate is not from a trusted provider")
-
-
-def _vouches(anchor: x509.Certificate, certificate: x509.Certificate) -> bool:
-    if anchor == certificate:
-        return True
-    try:
-        certificate.verify_directly_issued_by(anchor)
-    except (ValueError, TypeError, InvalidSignature):
-        return False
-    return True
-
-
 # --------------------------------------------------------------------------- requests
 
 
+def discovery_request(bio_type: BioType) -> dict[str, Any]:
+    """The body of MOSIPDISC /device: the type of device wanted."""
+    return {"type": bio_type.value}
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureAsk:
+    """What one capture asks of the device, whatever the purpose."""
+
+    bio_type: BioType
+    device_id: str
+    device_sub_id: str
+    bio_sub_types: tuple[str, ...]
+    exceptions: tuple[str, ...]
+    requested_score: int
+    previous_hash: str
+
+
 def capture_request(
+    ask: CaptureAsk,
     *,
     purpose: Purpose,
     env: Environment,
@@ -491,37 +452,37 @@ def capture_request(
     timeout_ms: int,
     capture_time: str,
     transaction_id: str,
-    bio_type: BioType,
-    device_id: str,
-    device_sub_id: str,
-    bio_sub_types: Sequence[str],
-    exceptions: Sequence[str],
-    requested_score: int,
-    previous_hash: str,
     domain_uri: str | None = None,
 ) -> dict[str, Any]:
-    """The body of an RCAPTURE (registration) or CAPTURE (authentication) request."""
+    """The body of an RCAPTURE (Registration) or CAPTURE (Auth) request.
+
+    Numbers travel as strings (MockMDS refuses a number where the specification shows a
+    string). `count` is the number of biometrics asked, `1` for a face. A Registration
+    request carries `exception` (the fingers or eyes declared missing; for a face, those
+    an exception photo stands for); an Auth request has no `exception` and carries
+    `domainUri`, as the toolkit's AuthCaptureRequestSchema defines it.
+    """
+    bio: dict[str, Any] = {
+        "type": ask.bio_type.value,
+        "count": str(len(ask.bio_sub_types) or 1),
+        "bioSubType": list(ask.bio_sub_types),
+    }
+    if purpose == "Registration":
+        bio["exception"] = list(ask.exceptions)
+    bio |= {
+        "requestedScore": str(ask.requested_score),
+        "deviceId": ask.device_id,
+        "deviceSubId": ask.device_sub_id,
+        "previousHash": ask.previous_hash,
+    }
     request: dict[str, Any] = {
         "env": env,
         "purpose": purpose,
         "specVersion": spec_version,
         "timeout": str(timeout_ms),
         "captureTime": capture_time,
-        "transactionId": transaction_id,
-        "bio": [
-            {
-                "type": bio_type.value,
-                "count": str(len(bio_sub_types) or 1),
-                "bioSubType": list(bio_sub_types),
-                "exception": list(exceptions),
-                "requestedScore": str(requested_score),
-                "deviceId": device_id,
-                "deviceSubId": device_sub_id,
-                "previousHash": previous_hash,
-            }
-        ],
-        "customOpts": None,
     }
-    if domain_uri is not None:
+    if purpose == "Auth":
         request["domainUri"] = domain_uri
+    request |= {"transactionId": transaction_id, "bio": [bio], "customOpts": None}
     return request
