@@ -27,11 +27,14 @@ from appliance.staff import Sessions, StaffDirectory
 
 from . import (
     _routes_applications,
+    _routes_complaints,
     _routes_events,
     _routes_queue,
+    _routes_reports,
     _routes_session,
     _routes_station,
     _routes_stock,
+    _routes_survey,
 )
 from ._deps import ApiContext
 from ._errors import (
@@ -57,6 +60,9 @@ API_ROUTERS: Final[tuple[APIRouter, ...]] = (
     _routes_applications.router,
     _routes_stock.router,
     _routes_events.router,
+    _routes_survey.router,
+    _routes_complaints.router,
+    _routes_reports.router,
 )
 """The JSON API, by area. The screens (server-rendered pages, htmx fragments and their
 live feeds) are routers of their own beside these, outside `/api/v1`, included in

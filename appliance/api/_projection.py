@@ -9,8 +9,9 @@ live stream gets only what its audience's screens show, projected here before th
   ...) are shown nowhere, so they are dropped. All roles see the same views today; a
   role whose views differ gets an audience of its own.
 - `PUBLIC`, screens without a login (the waiting-room board): queue events only, reduced
-  to the ticket, its service, counter and state. Nothing about a person, not even an
-  application id.
+  to the ticket, its service, counter and state, and the complaint recap's publication
+  (its period: the board then reads the recap's counts). Nothing about a person, not
+  even an application id; no complaint's text, let alone a contact (which no event has).
 
 Every event type is listed for the officers (a test walks the catalogue): a type added
 later and not listed here sends its type and sequence number only, never its data.
@@ -74,9 +75,21 @@ _NOTHING_PERSONAL: Final = (
     EventType.CARD_PRINTED,
     EventType.CARD_ACTIVATION_ATTEMPT,
     EventType.SURAT_KETERANGAN_ISSUED,
+    EventType.SURVEY_KEYPAD_PRESSED,
+    EventType.SURVEY_QUESTIONNAIRE_ANSWERED,
+    EventType.COMPLAINT_RECEIVED,
+    EventType.COMPLAINT_VERIFIED,
+    EventType.COMPLAINT_FOLLOWED_UP,
+    EventType.COMPLAINT_CLOSED,
+    EventType.COMPLAINT_ESCALATED,
+    EventType.RECAP_DRAFTED,
+    EventType.RECAP_APPROVED,
+    EventType.RECAP_PUBLISHED,
 )
 """Event types whose data officers see as recorded: counts, states, steps, devices, card
-serials, officers' ids, a return's reason (which the application view shows)."""
+serials, officers' ids, a return's reason (which the application view shows), anonymous
+survey responses, the complaint book's entries (which hold no contact: that stays in
+the station's contact file, for the section head's view only)."""
 
 OFFICER_DATA: Final[Mapping[EventType, Callable[[Data], Data]]] = MappingProxyType(
     {
@@ -119,8 +132,11 @@ def for_officers(event: Event) -> Data:
 
 
 def for_the_public(event: Event) -> Data | None:
-    """The queue event as a waiting-room board may show it; None for any other event."""
+    """The queue event as a waiting-room board may show it, and a recap's publication;
+    None for any other event."""
     kind = _kind(event)
+    if kind is EventType.RECAP_PUBLISHED:
+        return {"seq": event.seq, "type": event.type, "period": event.data["period"]}
     state = PUBLIC_STATE.get(kind) if kind is not None else None
     if state is None:
         return None

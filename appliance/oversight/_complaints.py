@@ -177,12 +177,17 @@ def _book_text(value: str) -> str:
     return text
 
 
-BookText = Annotated[str, Field(min_length=1, max_length=1000), AfterValidator(_book_text)]
+# No `min_length`: an empty text is refused by `_book_text`, with the book's own words.
+BookText = Annotated[
+    str, Field(max_length=1000, json_schema_extra={"minLength": 1}), AfterValidator(_book_text)
+]
 """A text of the complaint book (what happened, the remedy asked, a follow-up): not
 blank, and without a phone or identity number in it, since it travels in the register to
 the central office while the contact stays on the station."""
 
-ShortBookText = Annotated[str, Field(min_length=1, max_length=300), AfterValidator(_book_text)]
+ShortBookText = Annotated[
+    str, Field(max_length=300, json_schema_extra={"minLength": 1}), AfterValidator(_book_text)
+]
 
 
 class Contact(BaseModel):

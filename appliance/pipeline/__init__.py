@@ -23,6 +23,21 @@ from ._errors import (
 )
 from ._forms import Officer, SubmitForm
 from ._outcomes import ActivationAttemptView, RecordedView, StepOutcomes
+from ._oversight_forms import (
+    CloseForm,
+    ComplaintForm,
+    ComplaintView,
+    FollowUpForm,
+    FollowUpView,
+    KeypadPress,
+    PublicRecap,
+    QuestionnaireForm,
+    RecapForm,
+    RecapView,
+    SurveyOffers,
+    SurveyReceipt,
+    VerifyForm,
+)
 from ._pipeline import Pipeline
 from ._settings import PipelineSection
 from ._views import (
@@ -44,11 +59,17 @@ __all__ = [
     "Busy",
     "CallView",
     "CardView",
+    "CloseForm",
+    "ComplaintForm",
+    "ComplaintView",
     "Decision",
     "DeviceSteps",
     "FailureView",
+    "FollowUpForm",
+    "FollowUpView",
     "Forbidden",
     "Invalid",
+    "KeypadPress",
     "MissingPart",
     "NotFound",
     "Officer",
@@ -56,8 +77,12 @@ __all__ = [
     "Pipeline",
     "PipelineError",
     "PipelineSection",
+    "PublicRecap",
+    "QuestionnaireForm",
     "QueueFigures",
     "QueueView",
+    "RecapForm",
+    "RecapView",
     "RecordedBiometrics",
     "RecordedView",
     "Stage",
@@ -67,8 +92,11 @@ __all__ = [
     "StepOutcomes",
     "StepWork",
     "SubmitForm",
+    "SurveyOffers",
+    "SurveyReceipt",
     "TicketView",
     "Unavailable",
+    "VerifyForm",
     "WrongState",
     "card_holder",
 ]

@@ -1,5 +1,6 @@
 """The pipeline's clocks: a person's step over its SOP minutes (a breach, escalated, not
-aborted), the service promise of one working day, and a called ticket nobody answers.
+aborted), the service promise of one working day, a called ticket nobody answers, and a
+complaint open past its deadline (escalated to the section head).
 
 Each watch is a task sleeping on the station's clock until its moment, then checking the
 register: only if nothing moved in between does it record anything. A restart sets the
@@ -14,7 +15,7 @@ from collections.abc import Coroutine
 from datetime import date, datetime
 from typing import Any
 
-from appliance.domain import STEP_OWNER, EventType, Step, TicketState
+from appliance.domain import OPEN_COMPLAINT_STATES, STEP_OWNER, EventType, Step, TicketState
 from appliance.logs import get_logger
 from appliance.register import Event as RegisterEvent
 
@@ -36,6 +37,10 @@ def promise_watch(app: str) -> WatchKey:
 
 def ticket_watch(day: date, ticket: str) -> WatchKey:
     return ("ticket", f"{day}/{ticket}")
+
+
+def complaint_watch(number: str) -> WatchKey:
+    return ("complaint", number)
 
 
 class Deadlines:
@@ -101,6 +106,25 @@ class Deadlines:
                 log.info("ticket_no_show", ticket=ticket)
 
         self._replace(ticket_watch(day, ticket), watch())
+
+    def watch_complaint(self, number: str, due: datetime) -> None:
+        """An open complaint past `due` is escalated to the section head, once, unless it
+        was closed, escalated or given another deadline meanwhile."""
+        core = self._core
+
+        async def watch() -> None:
+            await core.clock.sleep(max(0.0, (due - core.now()).total_seconds()))
+            row = core.register.complaint(number)
+            if (
+                row is not None
+                and row.state in OPEN_COMPLAINT_STATES
+                and not row.escalated
+                and row.due == due
+            ):
+                core.append(EventType.COMPLAINT_ESCALATED, {"number": number, "due": due})
+                log.warning("complaint_escalated", complaint=number, due=due.isoformat())
+
+        self._replace(complaint_watch(number), watch())
 
     def cancel(self, key: WatchKey) -> None:
         task = self._watchers.pop(key, None)

@@ -51,6 +51,7 @@ from ._errors import Invalid, NotFound, Unavailable, WrongState
 from ._forms import Officer, SubmitForm
 from ._queue import QueueDesk
 from ._records import PersonRecords
+from ._survey import SurveyDesk
 from ._work import card_holder
 
 log = get_logger(__name__)
@@ -70,6 +71,7 @@ class OfficerSteps:
         runner: DeviceStepRunner,
         records: PersonRecords,
         requirements: RequirementProfile,
+        survey: SurveyDesk,
     ) -> None:
         self._core = core
         self._queue = queue
@@ -77,6 +79,7 @@ class OfficerSteps:
         self._runner = runner
         self._records = records
         self._requirements = requirements
+        self._survey = survey
 
     async def submit(self, officer: Officer, form: SubmitForm) -> str:
         """Step 1: the file handed in at the counter, for a ticket called there; returns
@@ -305,7 +308,9 @@ class OfficerSteps:
             txn.append(EventType.APPLICATION_ADVANCED, {"step": Step.HANDOVER}, application_id=app)
 
     async def handover(self, officer: Officer, app: str) -> None:
-        """Step 8: the applicant signs the receipt on the pad and takes the card."""
+        """Step 8: the applicant signs the receipt on the pad and takes the card; then
+        the survey is offered (the keypad lit, the kiosk's questionnaire), outside the
+        handover's own path."""
         core = self._core
         core.active(officer, app, Step.HANDOVER)
         try:
@@ -326,6 +331,7 @@ class OfficerSteps:
                 application_id=app,
             )
         self._deadlines.cancel(promise_watch(app))
+        self._survey.after_handover(row.service)
 
     async def receipt_signature(self, officer: Officer, app: str) -> bytes:
         """The signature on the receipt of a card handed over (a PNG), for the counter

@@ -37,9 +37,11 @@ from appliance.domain import (
 from appliance.hal import Device, DeviceError
 from appliance.liveness import Liveness
 from appliance.logs import get_logger
+from appliance.oversight import ContactBook, OversightSection
 from appliance.register import ActivationDecision, ApplicationRow, BlankStock, Register
 
 from ._biometrics import BiometricPlan, BiometricProgress, Decision, Stage
+from ._complaints import ComplaintBook
 from ._core import DeviceSteps, PipelineCore
 from ._deadlines import Deadlines
 from ._decisions import ActivationDecisions, awaits_decision
@@ -48,8 +50,10 @@ from ._forms import Officer, SubmitForm
 from ._officer_steps import OfficerSteps, region_to_confirm
 from ._outcomes import StepOutcomes, step_outcomes
 from ._queue import QueueDesk
+from ._recaps import RecapDesk
 from ._records import PersonRecords
 from ._settings import PipelineSection
+from ._survey import SurveyDesk
 from ._views import (
     ApplicationView,
     CallView,
@@ -79,7 +83,11 @@ class Pipeline:
         records: PersonRecords,
         liveness: Liveness | None = None,
         disk: DiskSpace | None = None,
+        oversight: OversightSection | None = None,
+        contacts: ContactBook | None = None,
     ) -> None:
+        """`contacts`: where complainants' contacts are kept; without it, a complaint
+        can only be recorded as anonymous."""
         self._core = PipelineCore(
             register=register,
             clock=clock,
@@ -105,6 +113,15 @@ class Pipeline:
         self._deadlines = Deadlines(core=self._core)
         self._runner = DeviceStepRunner(core=self._core, deadlines=self._deadlines)
         self._queue = QueueDesk(core=self._core, deadlines=self._deadlines, work=work)
+        oversight = oversight or OversightSection()
+        self.survey = SurveyDesk(core=self._core, settings=oversight)
+        """The keypad after each handover, and the kiosk's questionnaire."""
+        self.complaints = ComplaintBook(
+            core=self._core, deadlines=self._deadlines, settings=oversight, contacts=contacts
+        )
+        """The complaint book."""
+        self.recaps = RecapDesk(core=self._core)
+        """The period's figures and the quarterly complaint recap."""
         self._steps = OfficerSteps(
             core=self._core,
             queue=self._queue,
@@ -112,6 +129,7 @@ class Pipeline:
             runner=self._runner,
             records=records,
             requirements=requirements,
+            survey=self.survey,
         )
         self._decisions = ActivationDecisions(core=self._core, deadlines=self._deadlines)
         self.ready = asyncio.Event()
@@ -160,6 +178,7 @@ class Pipeline:
         for ticket in core.register.called_tickets():
             event = core.register.event(ticket.updated_seq)
             self._deadlines.watch_no_show(ticket.day, ticket.ticket, event)
+        self.complaints.watch_open()
         core.encode_wake.set()
 
     # ================================================================ the queue

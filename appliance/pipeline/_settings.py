@@ -42,6 +42,8 @@ class PipelineSection(BaseModel):
     """Armed after each handover for the applicant's anonymous press (the coins)."""
     signature_timeout_s: Annotated[float, Field(gt=0, le=600)] = 120.0
     """How long the pad waits for the applicant's signature (recording and receipt)."""
+    keypad_timeout_s: Annotated[float, Field(gt=0, le=600)] = 60.0
+    """How long the satisfaction keypad stays lit after a handover for the press."""
 
     @model_validator(mode="after")
     def _open_before_close(self) -> PipelineSection:
