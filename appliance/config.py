@@ -35,6 +35,7 @@ from appliance.domain import RequirementProfile, Step, step_budgets
 from appliance.errors import ApplianceError
 from appliance.hal._config import DeviceConfig, HalSection
 from appliance.issuance._settings import IssuanceSection
+from appliance.oversight._settings import OversightSection
 from appliance.pipeline._records import SiakSection
 from appliance.pipeline._settings import PipelineSection
 from appliance.screens._settings import ScreensSection
@@ -212,6 +213,7 @@ class Config(_Section):
     devices: dict[DeviceName, DeviceConfig] = {}
     issuance: IssuanceSection = IssuanceSection()
     pipeline: PipelineSection = PipelineSection()
+    oversight: OversightSection = OversightSection()
     siak: SiakSection = SiakSection()
     api: ApiSection = ApiSection()
     screens: ScreensSection = ScreensSection()

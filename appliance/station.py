@@ -44,6 +44,7 @@ from appliance.issuance import CardActivator, CardIssuer
 from appliance.keys import secure_state_directories
 from appliance.liveness import Liveness
 from appliance.logs import get_logger
+from appliance.oversight import ContactBook
 from appliance.pipeline import DeviceSteps, Pipeline, StepWork
 from appliance.pipeline._records import NoRecords, PersonRecords, SiakRecords
 from appliance.register import Event, Register, StationKey
@@ -211,6 +212,11 @@ class Station:
                 records=records,
                 liveness=liveness,
                 disk=disk,
+                oversight=config.oversight,
+                # Complainants' contacts: beside the register, never in it (docs/oversight.md).
+                contacts=stack.enter_context(
+                    ContactBook.open(config.state_path(config.oversight.contacts))
+                ),
             )
             staff = StaffDirectory.load(
                 config.staff_path,
