@@ -42,6 +42,7 @@ OFFICERS: Mapping[str, tuple[str, Role]] = {
     "siti": ("Siti Aminah", Role.COUNTER_OFFICER),
     "budi": ("Budi Santoso", Role.SECTION_HEAD),
     "eko": ("Eko Prasetyo", Role.OPERATOR),
+    "camat": ("Agus Salim", Role.SUPERVISOR),
 }
 PIN = "246810"
 PERSON = 11

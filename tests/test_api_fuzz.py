@@ -44,6 +44,7 @@ from schemathesis.specs.openapi.checks import (
 
 from appliance.clock import ManualTimekeeper
 from appliance.domain import NUMBER_PATTERN, IdentityError, validate_nik
+from appliance.pipeline._survey import KEYPAD_TASK
 from appliance.register import BlankReceived
 from sim.pcscd import PrivatePcscd
 
@@ -78,6 +79,21 @@ FUZZED = (
     "GET /api/v1/blanks",
     "POST /api/v1/blanks",
     "GET /api/v1/devices",
+    "GET /api/v1/survey/offers",
+    "POST /api/v1/survey/questionnaires",
+    "POST /api/v1/survey/keypad",
+    "POST /api/v1/complaints",
+    "GET /api/v1/complaints",
+    "GET /api/v1/complaints/{number}",
+    "POST /api/v1/complaints/{number}/verify",
+    "POST /api/v1/complaints/{number}/follow-up",
+    "POST /api/v1/complaints/{number}/close",
+    "GET /api/v1/figures",
+    "POST /api/v1/recaps",
+    "GET /api/v1/recaps/{period}",
+    "POST /api/v1/recaps/{period}/approve",
+    "POST /api/v1/recaps/{period}/publish",
+    "GET /api/v1/public/recap",
 )
 """Every operation of the schema but the live events: streams that never end on their own,
 which no generated request could finish reading (`test_live_events_...` and
@@ -88,6 +104,11 @@ ACTOR = {
     "POST /api/v1/applications/{app_id}/activation-decision": "budi",
     "POST /api/v1/applications/{app_id}/transfer": "eko",
     "POST /api/v1/blanks": "eko",
+    "POST /api/v1/complaints/{number}/verify": "budi",
+    "POST /api/v1/complaints/{number}/follow-up": "budi",
+    "POST /api/v1/complaints/{number}/close": "budi",
+    "GET /api/v1/figures": "camat",
+    "POST /api/v1/recaps/{period}/approve": "camat",
 }
 """Who is tried first where the counter officer may not act (hypothesis favours the first
 of a list): the others, and nobody, still send their share."""
@@ -101,6 +122,13 @@ CHECKS = [
 ]
 
 State = tuple[tuple[int, str], dict[str, str], dict[str, str]]
+
+
+def _at_work(name: str) -> bool:
+    """A device step, or the keypad's wait after a handover (which records the press)."""
+    return name.startswith("step-") or name == KEYPAD_TASK
+
+
 AnyCase = Case[Any]
 Operation = APIOperation[Any, Any, Any, Any]
 T = TypeVar("T")
@@ -115,6 +143,7 @@ class Known:
     tickets: list[str]
     called: list[str]
     counters: list[str]
+    complaints: list[str]
 
 
 @dataclass
@@ -132,7 +161,7 @@ class Fuzzing:
         """The register's head and the claims, once no device step is running (a step
         started by an accepted request may still be at work when the next one is sent)."""
         async with asyncio.timeout(60):
-            while running := [t for t in asyncio.all_tasks() if t.get_name().startswith("step-")]:
+            while running := [t for t in asyncio.all_tasks() if _at_work(t.get_name())]:
                 await asyncio.wait(running)
         return self.rig.station.register.head(), *self.rig.station.pipeline.claimed()
 
@@ -140,11 +169,13 @@ class Fuzzing:
         """What exists now: earlier operations' accepted requests add to it."""
         applications = await self.rig.ok("eko", "GET", "/applications")
         queue = await self.rig.ok("eko", "GET", "/queue")
+        complaints = await self.rig.ok("budi", "GET", "/complaints")
         return Known(
             applications=sorted(view["id"] for view in applications),
             tickets=[ticket["ticket"] for ticket in queue["tickets"]],
             called=[t["ticket"] for t in queue["tickets"] if t["state"] == "called"],
             counters=list(self.rig.config.pipeline.counters),
+            complaints=[complaint["number"] for complaint in complaints],
         )
 
     async def log_in(self, person: str) -> None:
@@ -213,6 +244,12 @@ async def _an_office_at_work(rig: Office) -> None:
     await _to_validation(rig, await _submitted(rig, serial=2))
     await _submitted(rig, serial=1)
     await rig.ok("siti", "POST", "/queue/call-next", json={"counter": "loket-1"})
+    await rig.ok(
+        "siti",
+        "POST",
+        "/complaints",
+        json={"channel": "meja_informasi", "account": "Antrean lama.", "contact": {"name": "X"}},
+    )
 
 
 def _negated(case: AnyCase) -> set[ParameterLocation]:
@@ -288,6 +325,7 @@ def _fuzz(fuzz: Fuzzing, label: str) -> None:
         application=st.sampled_from([*known.applications, None]),
         ticket=st.sampled_from([*known.tickets, None]),
         counter=st.sampled_from([*known.counters, None]),
+        complaint=st.sampled_from([*known.complaints, None]),
     )
     def send(
         case: AnyCase,
@@ -295,6 +333,7 @@ def _fuzz(fuzz: Fuzzing, label: str) -> None:
         application: str | None,
         ticket: str | None,
         counter: str | None,
+        complaint: str | None,
     ) -> None:
         negated = _negated(case)
         headers = {}
@@ -305,6 +344,8 @@ def _fuzz(fuzz: Fuzzing, label: str) -> None:
                 case.path_parameters["app_id"] = application
             if ticket is not None and "ticket" in case.path_parameters:
                 case.path_parameters["ticket"] = ticket
+            if complaint is not None and "number" in case.path_parameters:
+                case.path_parameters["number"] = complaint
         if ParameterLocation.BODY not in negated and isinstance(case.body, dict):
             real = {"ticket": ticket, "counter": counter}
             case.body |= {k: v for k, v in real.items() if k in case.body and v is not None}
@@ -324,9 +365,9 @@ def _fuzz(fuzz: Fuzzing, label: str) -> None:
             fuzz.on_loop(fuzz.log_in(who))  # the next examples act as this officer again
 
     for case, who in _explicit(operation, known):
-        send = hypothesis.example(case=case, who=who, application=None, ticket=None, counter=None)(
-            send
-        )
+        send = hypothesis.example(
+            case=case, who=who, application=None, ticket=None, counter=None, complaint=None
+        )(send)
     send()
 
 

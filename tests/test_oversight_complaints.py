@@ -324,7 +324,7 @@ async def test_the_contact_is_in_no_event_and_only_the_section_head_sees_it(
     for event in desk.events():
         text = json.dumps(event.to_wire())
         assert "Sri Wahyuni" not in text
-        assert "3456" not in text
+        assert "0812 3456 7890" not in text
         assert "Mawar" not in text
     received = next(e for e in desk.events() if e.type == EventType.COMPLAINT_RECEIVED)
     assert received.data["anonymous"] is False
@@ -425,7 +425,7 @@ async def test_the_quarterly_recap_drafted_approved_by_the_camat_and_published(
     assert board is not None
     assert board.improvements == ("Kursi ruang tunggu ditambah.",)
     text = board.model_dump_json()
-    for private in ("Sri Wahyuni", "3456", "Mawar", "siti", "budi", "camat", "Antrean"):
+    for private in ("Sri Wahyuni", "0812 3456 7890", "Mawar", "siti", "budi", "camat", "Antrean"):
         assert private not in text
 
 

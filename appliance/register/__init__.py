@@ -19,7 +19,7 @@ from ._events import (
     GENESIS_HASH,
     Event,
 )
-from ._export import ExportFormat, export_csv, export_jsonl
+from ._export import ExportFormat, export_csv, export_jsonl, read_jsonl
 from ._oversight_reads import ComplaintRow, RecapRow
 from ._payloads import (
     ActivationDecided,
@@ -168,5 +168,6 @@ __all__ = [
     "export_jsonl",
     "format_ts",
     "read_events",
+    "read_jsonl",
     "verify_register",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, TextIO
@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from appliance._text import Language, Text
 from appliance.domain import Document, EventType, ServiceType, mask_nik
 
+from ._canonical import CANONICAL_ENCODER
 from ._events import CATALOGUE, Event
 
 
@@ -47,6 +48,30 @@ def export_jsonl(events: Iterable[Event], out: TextIO) -> int:
         out.write("\n")
         count += 1
     return count
+
+
+def read_jsonl(lines: Iterable[str]) -> Iterator[Event]:
+    """The events of a JSON-lines export (`export_jsonl`), as the register had them: for
+    recomputing a station's figures from its export, as the central office does from
+    what the uplink delivered."""
+    for line in lines:
+        if not line.strip():
+            continue
+        item = json.loads(line)
+        yield Event(
+            station=item["station"],
+            seq=item["seq"],
+            ts=item["ts"],
+            mono_ns=item["mono_ns"],
+            boot_id=item["boot_id"],
+            clock_synced=item["clock_synced"],
+            type=item["type"],
+            app=item["app"],
+            data_json=CANONICAL_ENCODER.encode(item["data"]),
+            prev_hash=item["prev_hash"],
+            hash=item["hash"],
+            sig=item["sig"],
+        )
 
 
 def export_csv(
@@ -119,6 +144,8 @@ def _remarks(kind: str, data: dict[str, Any], language: Language) -> str:
         parts.append(str(step))
     if ticket := data.get("ticket"):
         parts.append(str(ticket))
+    if kind.startswith("complaint."):
+        parts.append(str(data["number"]))
     if counter := data.get("counter"):
         parts.append(str(counter))
     if serial := data.get("card_serial"):
