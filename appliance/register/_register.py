@@ -266,15 +266,17 @@ class Register(RegisterReads, OversightReads):
         for row in rows:
             yield event_from_row(self._station, row)
 
-    def events_of(self, types: Sequence[EventType], *, up_to: int | None = None) -> Iterator[Event]:
-        """The events of `types` (up to seq `up_to`), in seq order, read a chunk at a time
-        so that appends wait for no more than one chunk's read."""
+    def events_of(
+        self, types: Sequence[EventType], *, after: int = 0, up_to: int | None = None
+    ) -> Iterator[Event]:
+        """The events of `types` with seq > `after` (and <= `up_to`), in seq order, read a
+        chunk at a time so that appends wait for no more than one chunk's read."""
         marks = ", ".join("?" for _ in types)
         sql = (
             f"SELECT {_COLUMNS} FROM events WHERE seq > ? AND seq <= ? "  # noqa: S608 - placeholders
             f"AND type IN ({marks}) ORDER BY seq LIMIT {_CHUNK}"
         )
-        after, last = 0, up_to if up_to is not None else 2**63 - 1
+        last = up_to if up_to is not None else 2**63 - 1
         while True:
             with self._lock, sqlite_errors(self._path):
                 rows = self._conn.execute(sql, (after, last, *types)).fetchall()
