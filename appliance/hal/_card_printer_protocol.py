@@ -28,7 +28,6 @@ PANEL_HEIGHT: Final = 648
 # As the head prints it (Rev. E p. 4): 1016 lines of 648 dots, 81 bytes a line.
 LINE_BYTES: Final = PANEL_HEIGHT // 8
 PANEL_BYTES: Final = PANEL_WIDTH * LINE_BYTES
-MAX_PACKED: Final = PANEL_WIDTH * (1 + LINE_BYTES)  # every line with its count byte
 
 ESC: Final = b"\x1b"
 CR: Final = b"\r"
