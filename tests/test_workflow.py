@@ -16,13 +16,18 @@ import pytest
 from appliance.domain import (
     APPLICATION_TRANSITIONS,
     CARD_TRANSITIONS,
+    COMPLAINT_ESCALATION,
+    COMPLAINT_TRANSITIONS,
+    RECAP_TRANSITIONS,
     STEP_OWNER,
     TICKET_TRANSITIONS,
     ApplicationState,
     AtStep,
     CardState,
+    ComplaintState,
     EventType,
     Phase,
+    RecapState,
     Role,
     Step,
     TicketState,
@@ -207,3 +212,95 @@ def test_only_a_steps_owner_may_start_and_finish_it() -> None:
         Step, (Role.COUNTER_OFFICER, Role.SECTION_HEAD, Role.OPERATOR)
     ):
         assert may_cause(started, role, step=step) == (STEP_OWNER[step] is role)
+
+
+def test_every_complaint_state_and_complaint_event_agree_with_the_table(
+    derived: sqlite3.Connection,
+) -> None:
+    cur = derived.cursor()
+    by = {"role": "kasi_yanmum", "person": "budi"}
+    due = "2026-12-09T10:00:00+07:00"
+    payloads: dict[EventType, dict[str, Any]] = {
+        EventType.COMPLAINT_VERIFIED: {"category": "ringan", "due": due, "by": by},
+        EventType.COMPLAINT_FOLLOWED_UP: {"action": "Ditegur.", "by": by},
+        EventType.COMPLAINT_CLOSED: {"outcome": "Selesai.", "by": by},
+        EventType.COMPLAINT_ESCALATED: {"due": due},
+    }
+    assert set(payloads) - {EventType.COMPLAINT_ESCALATED} | {EventType.COMPLAINT_RECEIVED} == set(
+        COMPLAINT_TRANSITIONS
+    )
+    for state, escalated, (kind, data) in itertools.product(
+        ComplaintState, (0, 1), payloads.items()
+    ):
+        cur.execute("SAVEPOINT walk")
+        cur.execute(
+            "INSERT INTO complaints VALUES ('ADU-2026-0001', 'telepon', 'ringan', ?, ?, ?, 0, "
+            "NULL, 1, 1)",
+            (state, due, escalated),
+        )
+        payload = validate_payload(kind, {"number": "ADU-2026-0001", **data}, None)
+        try:
+            apply_event(cur, SEQ, None, payload)
+        except InvalidEvent:
+            projected = False
+        else:
+            projected = True
+            after = cur.execute("SELECT state, escalated FROM complaints").fetchone()
+            if kind is EventType.COMPLAINT_ESCALATED:
+                assert after == (state, 1)
+            else:
+                assert after[0] == COMPLAINT_TRANSITIONS[kind].to_state
+            assert cur.execute(LAST_SEQ_IN_DERIVED_STATE).fetchone()[0] == SEQ
+        cur.execute("ROLLBACK TO walk")
+        cur.execute("RELEASE walk")
+        if kind is EventType.COMPLAINT_ESCALATED:
+            expected = state in COMPLAINT_ESCALATION.states and not escalated
+        else:
+            expected = state in COMPLAINT_TRANSITIONS[kind].states
+        assert projected == expected, (state, escalated, kind)
+
+
+def test_every_recap_state_and_recap_event_agree_with_the_table(
+    derived: sqlite3.Connection,
+) -> None:
+    cur = derived.cursor()
+    by = {"role": "pimpinan", "person": "camat"}
+    counts = {
+        "received": 0,
+        "by_channel": {},
+        "by_category": {},
+        "by_status": {},
+        "by_element": {},
+        "escalated": 0,
+        "closed": 0,
+        "closed_on_time": 0,
+        "close_seconds_total": 0,
+        "close_seconds_max": 0,
+    }
+    for state, kind in itertools.product(RecapState, RECAP_TRANSITIONS):
+        data: dict[str, Any] = {"period": "2026-Q4", "version": 1, "by": by}
+        if kind is EventType.RECAP_DRAFTED:
+            data |= {"version": 2, "as_of_seq": 5, "counts": counts, "improvements": []}
+        cur.execute("SAVEPOINT walk")
+        cur.execute("INSERT INTO recaps VALUES ('2026-Q4', ?, 1, 1, 1)", (state,))
+        try:
+            apply_event(cur, SEQ, None, validate_payload(kind, data, None))
+        except InvalidEvent:
+            projected = False
+        else:
+            projected = True
+            moved = cur.execute("SELECT state FROM recaps").fetchone()[0]
+            assert moved == RECAP_TRANSITIONS[kind].to_state
+        cur.execute("ROLLBACK TO walk")
+        cur.execute("RELEASE walk")
+        assert projected == (state in RECAP_TRANSITIONS[kind].states), (state, kind)
+
+
+def test_the_supervisor_causes_no_step_and_no_ticket_or_card_event() -> None:
+    for transition in APPLICATION_TRANSITIONS.values():
+        for step in Step:
+            assert not may_cause(transition, Role.SUPERVISOR, step=step), transition.event
+    for table in (TICKET_TRANSITIONS, CARD_TRANSITIONS):
+        for state_transition in table.values():
+            agents = {agent.value for agent in state_transition.by}
+            assert Role.SUPERVISOR.value not in agents
