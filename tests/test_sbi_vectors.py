@@ -553,6 +553,18 @@ def test_a_real_pre_095_device_info_is_refused_not_misread() -> None:
 def test_the_vectors_parse_the_reference_error_entries() -> None:
     errors = parse_info(Http.parse(answer("info-no-device")).body, device="d").errors
     assert [(e.error_code, e.error_info) for e in errors] == [("106", "Device not found")]
+    errors = parse_discovery(
+        Http.parse(answer("discovery-no-device")).body, device="d", port=1
+    ).errors
+    assert [e.error_code for e in errors] == ["503"]
+
+
+@pytest.mark.parametrize("body", [b'[{"deviceStatus": 42}]', b'[{"error": {"errorCode": "0"}}]'])
+def test_an_entry_with_neither_device_nor_error_is_garbage(body: bytes) -> None:
+    for parse in (parse_info, lambda b, device: parse_discovery(b, device=device, port=1)):
+        with pytest.raises(DeviceFault) as caught:
+            parse(body, device="d")
+        assert caught.value.code == "garbage"
 
 
 # --------------------------------------------------------------------------- the simulator
