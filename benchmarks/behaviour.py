@@ -40,6 +40,9 @@ _APPLIANCE = Path(sys.executable).with_name("appliance")
 _TIMING_LINE = re.compile(r"^(tiket sampai KTP-el|mesin saja|lama hari):")
 # A step's row: its short name, SOP minutes, mean and p95 (dropped), finished, breaches,
 # failures.
+# A log line the daemon or the collector prints while the summary is written (the
+# collector hearing the station go offline): the processes' timing, not the day's behaviour.
+_LOG_LINE = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} \[")
 _STEP_LINE = re.compile(r"^\s+(\S.*?)\s+(\d+) ·\s+[\d.]+ ·\s+[\d.]+ ·\s+(\d+) · (\d+) · (\d+)$")
 
 
@@ -97,7 +100,12 @@ def _summary(stdout: str) -> list[str]:
     lines = stdout.split("== Ringkasan hari layanan ==", 1)[-1].splitlines()
     kept = []
     for line in lines:
-        if not line.strip() or _TIMING_LINE.match(line) or line.startswith("buku register"):
+        if (
+            not line.strip()
+            or _TIMING_LINE.match(line)
+            or _LOG_LINE.match(line)
+            or line.startswith("buku register")
+        ):
             continue
         step = _STEP_LINE.match(line)
         if step:
