@@ -102,12 +102,13 @@ def test_points_off_the_curve_are_refused() -> None:
 
 # ---------------------------------------------------------------- ICAO 9303-11 Appendix G.1
 
-G1 = {
+MAP_PCD_PRIVATE = 0x7F4EF07B9EA82FD78AD689B38D0BC78CF21F249D953BC46F4C6E19259C010F99
+EPH_PCD_PRIVATE = 0xA73FB703AC1436A18E0CFA5ABB3F7BEC7A070E7A6788486BEE230C4A22762595
+G1: dict[str, bytes] = {
     "k_seed": H("7E2D2A41C74EA0B38CD36F863939BFA8E9032AAD"),
     "k_pi": H("89DED1B26624EC1E634C1989302849DD"),
     "z": H("95A3A016522EE98D01E76CB6B98B42C3"),
     "s": H("3F00C4D39D153F2B2A214A078D899B22"),
-    "map_pcd_private": 0x7F4EF07B9EA82FD78AD689B38D0BC78CF21F249D953BC46F4C6E19259C010F99,
     "map_pcd": H(
         "047ACF3EFC982EC45565A4B155129EFBC74650DCBFA6362D896FC70262E0C2CC5E"
         "544552DCB6725218799115B55C9BAA6D9F6BC3A9618E70C25AF71777A9C4922D"
@@ -120,7 +121,6 @@ G1 = {
         "048CED63C91426D4F0EB1435E7CB1D74A46723A0AF21C89634F65A9AE87A9265E2"
         "8C879506743F8611AC33645C5B985C80B5F09A0B83407C1B6A4D857AE76FE522"
     ),
-    "eph_pcd_private": 0xA73FB703AC1436A18E0CFA5ABB3F7BEC7A070E7A6788486BEE230C4A22762595,
     "eph_pcd": H(
         "042DB7A64C0355044EC9DF190514C625CBA2CEA48754887122F3A5EF0D5EDD301C"
         "3556F3B3B186DF10B857B58F6A7EB80F20BA5DC7BE1D43D9BF850149FBB36462"
@@ -141,12 +141,12 @@ def test_pace_reproduces_icao_s_worked_example_step_by_step() -> None:
     curve = BRAINPOOL_P256R1
     assert kdf(G1["k_seed"], 3) == G1["k_pi"]
     assert decrypt_nonce(G1["k_pi"], G1["z"]) == G1["s"]
-    assert curve.encode(curve.public_point(G1["map_pcd_private"])) == G1["map_pcd"]
-    shared = curve.times(curve.decode(G1["map_picc"]), G1["map_pcd_private"])
+    assert curve.encode(curve.public_point(MAP_PCD_PRIVATE)) == G1["map_pcd"]
+    shared = curve.times(curve.decode(G1["map_picc"]), MAP_PCD_PRIVATE)
     mapped = generic_mapping(curve, int.from_bytes(G1["s"], "big"), shared)
     assert curve.encode(mapped) == G1["mapped"]
-    assert curve.encode(curve.times(mapped, G1["eph_pcd_private"])) == G1["eph_pcd"]
-    secret = curve.shared_x(G1["eph_pcd_private"], curve.decode(G1["eph_picc"]))
+    assert curve.encode(curve.times(mapped, EPH_PCD_PRIVATE)) == G1["eph_pcd"]
+    secret = curve.shared_x(EPH_PCD_PRIVATE, curve.decode(G1["eph_picc"]))
     assert secret == G1["shared"]
     session = SessionKeys.from_secret(secret)
     assert (session.enc, session.mac) == (G1["k_enc"], G1["k_mac"])
@@ -185,8 +185,8 @@ def test_the_reader_s_pace_sends_icao_s_apdus_and_verifies_the_chip() -> None:
         _g1_chip(),
         password=G1["k_pi"],
         info=PaceInfo(PACE_ECDH_GM_AES128, 13),
-        mapping_key=G1["map_pcd_private"],
-        ephemeral_key=G1["eph_pcd_private"],
+        mapping_key=MAP_PCD_PRIVATE,
+        ephemeral_key=EPH_PCD_PRIVATE,
     )
     assert (channel.keys.enc, channel.keys.mac, channel.keys.ssc) == (G1["k_enc"], G1["k_mac"], 0)
 
@@ -197,8 +197,8 @@ def test_a_chip_token_that_does_not_verify_ends_pace() -> None:
             _g1_chip(token_answer=bytes(8)),
             password=G1["k_pi"],
             info=PaceInfo(PACE_ECDH_GM_AES128, 13),
-            mapping_key=G1["map_pcd_private"],
-            ephemeral_key=G1["eph_pcd_private"],
+            mapping_key=MAP_PCD_PRIVATE,
+            ephemeral_key=EPH_PCD_PRIVATE,
         )
 
 
