@@ -81,6 +81,12 @@ class KeysSection(_Section):
     document_signer_key: Path = Path("keys/document-signer.key")
     """Signs each card's security object (EF.SOD); its certificate sits beside it."""
     document_signer_certificate: Path = Path("keys/document-signer.crt")
+    card_transport_key: Path = Path("keys/card-transport.key")
+    """Opens blank cards for personalisation; shared with the blanks' maker."""
+    card_reader_key: Path = Path("keys/card-reader.key")
+    """Opens each card's fingerprints (DG3); held by every authorised reader."""
+    card_can_key: Path = Path("keys/card-can.key")
+    """Gives each card its card access number; never leaves the station."""
 
 
 class RegisterSection(_Section):
@@ -246,6 +252,17 @@ class Config(_Section):
         return (
             self.state_path(self.keys.document_signer_key),
             self.state_path(self.keys.document_signer_certificate),
+        )
+
+    @property
+    def card_key_paths(self) -> tuple[Path, Path, Path]:
+        """The chip's master keys: transport, reader, CAN (docs/card.md, "Access control
+        and locking")."""
+        keys = self.keys
+        return (
+            self.state_path(keys.card_transport_key),
+            self.state_path(keys.card_reader_key),
+            self.state_path(keys.card_can_key),
         )
 
     @property

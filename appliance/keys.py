@@ -1,5 +1,5 @@
-"""`appliance keys init`: the station's signing key, the biometric master key and the
-document signer that signs each card's chip data."""
+"""`appliance keys init`: the station's signing key, the biometric master key, the
+document signer that signs each card's chip data, and the chip's three master keys."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 from appliance._secrets import SecretFileError, private_directory
 from appliance._text import Text
 from appliance.biostore import create_master_key
-from appliance.card import DocumentSigner
+from appliance.card import CardKeys, DocumentSigner
 from appliance.config import Config
 from appliance.register import StationKey
 
@@ -18,13 +18,15 @@ def init_keys(config: Config) -> list[Text]:
 
     Replacing the station key would orphan every signature in the register, replacing
     the biometric key would make every stored capture unreadable, and replacing the
-    document signer would leave the cards already issued unverifiable here, so there is
-    no --force.
+    document signer would leave the cards already issued unverifiable here (and a new
+    card master key would leave them unreadable: their CANs and reader keys come from
+    it), so there is no --force.
     """
     station_path = config.station_key_path
     biometric_path = config.biometric_key_path
     signer_key, signer_certificate = config.document_signer_paths
-    for path in (station_path, biometric_path, signer_key, signer_certificate):
+    card_keys = config.card_key_paths
+    for path in (station_path, biometric_path, signer_key, signer_certificate, *card_keys):
         if path.exists():
             raise SecretFileError(
                 f"{path}: already exists; refusing to overwrite it "
@@ -37,6 +39,7 @@ def init_keys(config: Config) -> list[Text]:
     public_path.write_bytes(key.public_key.to_pem())
     create_master_key(biometric_path)
     DocumentSigner.create(signer_key, signer_certificate, station_id=config.station.id)
+    CardKeys.create(card_keys)
     public = key.public_key
     return [
         Text("kunci stasiun dibuat: {path}", "station key created: {path}").format(
@@ -53,6 +56,10 @@ def init_keys(config: Config) -> list[Text]:
             "penanda tangan dokumen (chip KTP-el) dibuat: {path}",
             "document signer (card chips) created: {path}",
         ).format(path=signer_certificate),
+        Text(
+            "kunci induk chip kartu dibuat (transpor, pembaca, CAN): {paths}",
+            "card chip master keys created (transport, reader, CAN): {paths}",
+        ).format(paths=", ".join(str(path) for path in card_keys)),
     ]
 
 
@@ -67,6 +74,7 @@ def secure_state_directories(config: Config) -> None:
         config.station_key_path.parent,
         config.biometric_key_path.parent,
         signer_key.parent,
+        *(path.parent for path in config.card_key_paths),
         config.register_path.parent,
         config.biometrics_dir,
     ):

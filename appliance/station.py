@@ -25,7 +25,7 @@ from appliance.api import (
     ensure_certificate,
 )
 from appliance.biostore import BiometricStore
-from appliance.card import DocumentSigner
+from appliance.card import CardKeys, DocumentSigner
 from appliance.clock import RealTimekeeper, ScaledClock, Timekeeper
 from appliance.config import Config
 from appliance.diskspace import MIB, DiskSpace
@@ -143,7 +143,11 @@ class Station:
             issuance = config.issuance
             # numpy, SciPy and scikit-image live in this worker, on demand (docs/footprint.md).
             fingerprints = await stack.enter_async_context(FingerprintWorker())
-            signer = DocumentSigner.load(*config.document_signer_paths)
+            # What signs each chip's data, and the masters of each chip's keys.
+            signer, card_keys = (
+                DocumentSigner.load(*config.document_signer_paths),
+                CardKeys.load(config.card_key_paths),
+            )
             printer = _named(by_name, issuance.card_printer, CardPrinter)
             encoder = _named(by_name, issuance.card_encoder, CardEncoder)
             reader = _named(by_name, issuance.activation_reader, CardEncoder)
@@ -154,6 +158,7 @@ class Station:
                     printer=printer,
                     encoder=encoder,
                     signer=signer,
+                    card_keys=card_keys,
                     card_timeout_s=issuance.card_timeout_s,
                 )
                 if printer and encoder
@@ -168,6 +173,7 @@ class Station:
                         issuance.matcher, fingerprints=fingerprints
                     ),
                     trust=(signer.certificate,),
+                    card_keys=card_keys,
                     attempts_per_finger=issuance.attempts_per_finger,
                     fingers_to_try=issuance.fingers_to_try,
                     card_timeout_s=issuance.card_timeout_s,

@@ -30,9 +30,22 @@ from typing import Any, Final
 
 from smartcard import scard
 
-from appliance.hal._card_encoder import CardApplication, CardEncoder
-from appliance.hal._iso7816 import Command, read_binary, select_ef, select_mf
+from appliance.hal._card_access import ALWAYS, TRANSPORT_KEY, PersonalisationKeys, authenticate
+from appliance.hal._card_encoder import CardEncoder
+from appliance.hal._card_session import CardApplication
+from appliance.hal._iso7816 import (
+    Command,
+    Response,
+    create_file,
+    df_fcp,
+    ef_fcp,
+    read_binary,
+    select_ef,
+    select_mf,
+    transceive,
+)
 from appliance.hal._pcsc import CardLink, PcscContext
+from appliance.hal._secure_messaging import SecureChannel
 from appliance.logs import configure_logging
 from sim._base import Timing
 from sim.pcscd import PrivatePcscd
@@ -41,12 +54,31 @@ from sim.smartcard import VirtualCard, VpcdSlot
 TARGET_APDUS_PER_S: Final = 5000
 AID: Final = bytes.fromhex("A000000247100101")
 _PRESENCE_TIMEOUT_S: Final = 5.0
+_KEYS: Final = PersonalisationKeys(transport_key=bytes(16), can="123456", reader_key=bytes(16))
 
 
 def _application(rng: random.Random) -> CardApplication:
     """About 25 KB as a KTP-el chip holds it: identity, face, two fingers, signature."""
     sizes = {0x0101: 600, 0x0102: 18_000, 0x0103: 2_400, 0x0107: 2_000, 0x011D: 2_200}
     return CardApplication(AID, {fid: rng.randbytes(size) for fid, size in sizes.items()})
+
+
+def _rates_card() -> VirtualCard:
+    """A card with a 2 KB EF anyone may read (made so through its transport session): the
+    rates measure the stack, not the access control the issued cards have."""
+    card = VirtualCard(serial="BENCH-RATES", transport_key=_KEYS.transport_key)
+
+    def plain(command: Command) -> Response:
+        return transceive(card.process, command, extended=True, chaining=True)
+
+    channel = SecureChannel(authenticate(plain, _KEYS.transport_key, TRANSPORT_KEY))
+    for command in (
+        select_mf(),
+        create_file(df_fcp(AID, security=bytes((0x06, ALWAYS, ALWAYS))).encode()),
+        create_file(ef_fcp(0x0102, 2048, security=bytes((0x03, ALWAYS, ALWAYS))).encode()),
+    ):
+        assert channel.open(command, plain(channel.protect(command, extended=True))).ok
+    return card
 
 
 def _commands() -> dict[str, Command]:
@@ -138,11 +170,13 @@ async def _personalise(station: _Station, rounds: int, *, extended: bool) -> dic
     times, apdus = [], 0
     station.encoder.extended_length = extended
     for index in range(rounds):
-        card = VirtualCard(serial=f"BENCH-{index:04d}", seed=index)
+        card = VirtualCard(
+            serial=f"BENCH-{index:04d}", seed=index, transport_key=_KEYS.transport_key
+        )
         await station.insert(card)
         before = card.commands
         started = time.perf_counter()
-        await station.encoder.personalise(application, timeout_s=30)
+        await station.encoder.personalise(application, keys=_KEYS, timeout_s=30)
         times.append(time.perf_counter() - started)
         apdus = card.commands - before
     return {
@@ -169,6 +203,7 @@ async def apdu_figures(count: int) -> dict[str, Any]:
                 await _personalise(station, 5, extended=True),
                 await _personalise(station, 5, extended=False),
             ]
+            await station.insert(_rates_card())
             await encoder.disconnect()  # the rates below claim the card themselves
             raw = await asyncio.to_thread(_raw_rate, pcscd.reader_name, count)
             context = PcscContext(device="bench", name="bench-card")

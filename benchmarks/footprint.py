@@ -306,10 +306,15 @@ async def _idle_station(
     """Start the daemon `starts` times on one station and one set of devices (real time,
     devices at their realistic speed); keep the last one and watch it idle."""
     port = _free_port()
-    config_path, _ = _prepare_station(
+    config_path, config = _prepare_station(
         directory, port=port, clock_table={}, uplink=None, settings={}
     )
-    sim = SimulatedOffice(directory=directory / "sim", pcscd=pcscd, timing=Timing())
+    sim = SimulatedOffice(
+        directory=directory / "sim",
+        pcscd=pcscd,
+        timing=Timing(),
+        card_transport_key=config.card_key_paths[0],
+    )
     daemon: StationDaemon | None = None
     try:
         await sim.start()

@@ -20,6 +20,7 @@ from .control import send_control
 from .scenario import Scenario, ScenarioError
 
 DEFAULT_DIR = Path("/run/ktpel-sim")
+DEFAULT_TRANSPORT_KEY = Path("/var/lib/ktpel-station/keys/card-transport.key")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,6 +30,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the devices' behaviour")
     parser.add_argument("--timing", choices=("realistic", "instant"), default="realistic")
     parser.add_argument("--scenario", help="TOML file of faults to inject on schedule")
+    parser.add_argument(
+        "--card-transport-key",
+        default=str(DEFAULT_TRANSPORT_KEY),
+        help="the station's blank-card transport master, which the simulated card maker "
+        f"shares (default {DEFAULT_TRANSPORT_KEY}: the station's own, after `keys init`)",
+    )
     actions = parser.add_subparsers(dest="sim_action", metavar="ACTION")
     actions.add_parser("list", help="the devices, their possible and active faults")
     inject = actions.add_parser("inject", help="inject a fault into a running device")
@@ -92,7 +99,10 @@ async def _serve(args: argparse.Namespace, directory: Path, out: TextIO) -> int:
     seed = scenario.seed if scenario and scenario.seed is not None else args.seed
     timing = scenario.timing if scenario and scenario.timing else args.timing
     office = SimulatedOffice(
-        directory=directory, seed=seed, timing=Timing(scale=0.0 if timing == "instant" else 1.0)
+        directory=directory,
+        seed=seed,
+        timing=Timing(scale=0.0 if timing == "instant" else 1.0),
+        card_transport_key=Path(args.card_transport_key),
     )
     if scenario is not None:
         try:

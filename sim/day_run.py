@@ -171,6 +171,7 @@ async def office_run(
             uplink=None if office is None else office.uplink_table(),
             settings=settings or {},
         )
+        sim.card_transport_key = config.card_key_paths[0]  # the blanks' maker shares it
         if office is not None:
             office.start_collector(config.station_key_path.with_suffix(".pub"))
         await sim.start()

@@ -22,6 +22,7 @@ from typing import Any
 import tomli_w
 
 from ._base import Timing
+from .blanks import BlankSupplier
 from .card_printer import CardPrinterSim
 from .control import Action, Controllable, serve_control
 from .escpos_printer import EscposPrinterSim
@@ -43,12 +44,16 @@ class SimulatedOffice:
         timing: Timing | None = None,
         pcscd: PrivatePcscd | None = None,
         card_print_s: float = 6.0,
+        card_transport_key: Path | None = None,
     ) -> None:
         """`pcscd` is one already running, started and stopped by the caller (a process
         reaches a single pcscd: libpcsclite reads its socket once); by default the office
         runs its own under `directory`. `card_print_s` is the card printer's printing
-        time per card (before `timing` scales it)."""
+        time per card (before `timing` scales it). `card_transport_key` is the station's
+        transport master (`[keys] card_transport_key`), which the blanks' maker shares:
+        read as each blank is made, so it may be set once the station's keys exist."""
         self.directory = directory
+        self.card_transport_key = card_transport_key
         self.timing = timing or Timing()
         by_id = directory / "dev" / "serial" / "by-id"
         serial: list[SerialLineSim] = [
@@ -91,6 +96,7 @@ class SimulatedOffice:
             name="card_printer",
             bus=self._usb,
             slot=self._contactless,
+            make_card=BlankSupplier.from_file(lambda: self.card_transport_key, seed=seed).blank,
             faces_dir=directory / "faces",
             seed=seed,
             timing=self.timing,

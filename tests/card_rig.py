@@ -21,7 +21,14 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-from appliance.card import BloodType, CardHolder, DocumentSigner, FingerTemplateRecord, Religion
+from appliance.card import (
+    BloodType,
+    CardHolder,
+    CardKeys,
+    DocumentSigner,
+    FingerTemplateRecord,
+    Religion,
+)
 from appliance.domain import MaritalStatus, Sex
 from appliance.fingerprint import encode_iso19794_2, extract_template
 from appliance.hal import (
@@ -33,6 +40,7 @@ from appliance.hal import (
 )
 from appliance.issuance import CardRequest
 from sim._base import Timing
+from sim.blanks import BlankSupplier
 from sim.card_printer import CardPrinterSim
 from sim.fingerprints import SyntheticFinger
 from sim.pcscd import PrivatePcscd
@@ -111,6 +119,8 @@ class CardStation:
     scanner_sim: SbiSimulator
     scanner: SbiSingleFingerScanner
     signer: DocumentSigner
+    card_keys: CardKeys
+    """The station's card masters; the rig's blanks are made for them."""
 
     async def hand_card_to_desk(self) -> None:
         """The operator takes the ejected card from the tray to the desk reader."""
@@ -129,10 +139,12 @@ async def _until_empty(reader: CardEncoder) -> None:
 
 @contextlib.asynccontextmanager
 async def card_station(
-    pcscd: PrivatePcscd, directory: Path, *, hopper: int = 10
+    pcscd: PrivatePcscd, directory: Path, *, hopper: int = 10, card_keys: CardKeys | None = None
 ) -> AsyncIterator[CardStation]:
-    """Every device connected and READY; torn down in reverse."""
+    """Every device connected and READY, blanks keyed for `card_keys` (new ones by
+    default); torn down in reverse."""
     instant = Timing(scale=0)
+    card_keys = card_keys or CardKeys.generate()
     async with contextlib.AsyncExitStack() as stack:
         bus = await stack.enter_async_context(UsbBus(socket_path=directory / "usb.sock"))
         contactless = pcscd.slot(index=0, timing=instant, name="card_encoder")
@@ -144,6 +156,7 @@ async def card_station(
             name="card_printer",
             bus=bus,
             slot=contactless,
+            make_card=BlankSupplier.for_master(card_keys.transport).blank,
             faces_dir=directory / "faces",
             timing=instant,
             hopper=hopper,
@@ -190,4 +203,5 @@ async def card_station(
             scanner_sim=scanner_sim,
             scanner=scanner,
             signer=DocumentSigner.generate(station_id="lumajang-01"),
+            card_keys=card_keys,
         )

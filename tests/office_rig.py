@@ -169,6 +169,7 @@ async def office(
         )
         config = load_config(config_file, overlays=[sim.overlay_path])
         init_keys(config)
+        sim.card_transport_key = config.card_key_paths[0]
         for person, (name, role) in OFFICERS.items():
             add_member(config.staff_path, person_id=person, name=name, roles=[role], secret=PIN)
         station = await stack.enter_async_context(Station.open(config, clock=clock))

@@ -442,6 +442,7 @@ async def cards(pcscd: PrivatePcscd, short_dir: Path) -> dict[str, PersonalisedC
                     printer=station.printer,
                     encoder=station.encoder,
                     signer=signer,
+                    card_keys=station.card_keys,
                 )
                 await issuer.issue(request(application))
             chip: VirtualCard = station.printer_sim.output_tray.pop()

@@ -27,12 +27,14 @@ from appliance.hal import (
     DeviceSupervisor,
     DeviceTimeout,
 )
+from appliance.hal._card_access import AccessKeys, PersonalisationKeys
 from appliance.hal._card_encoder import (
-    CardApplication,
     CardEncoder,
     CardEncoderConfig,
     CardInfo,
 )
+from appliance.hal._card_session import CardApplication
+from appliance.hal._iso7816 import Command, Response
 from appliance.hal._pcsc import PcscContext
 from sim._base import Fault, Timing
 from sim.pcscd import SOCKET_VARIABLE, PrivatePcscd
@@ -49,6 +51,16 @@ AID = bytes.fromhex("A000000247100101")
 PRESENCE_S = 3.0  # pcscd looks for vpcd's card every 0.4 s
 OPERATION_S = 10.0
 UNWIND_S = 0.5  # how long past its deadline an operation may take to unwind
+
+
+TRANSPORT_KEY = bytes(range(16))  # this module's blanks' transport key
+KEYS = PersonalisationKeys(transport_key=TRANSPORT_KEY, can="246810", reader_key=bytes(16))
+ACCESS = AccessKeys(can="246810", reader_key=bytes(16))
+
+
+def _blank(**options: object) -> VirtualCard:
+    """A blank as its maker ships it: with the transport key this module personalises with."""
+    return VirtualCard(transport_key=TRANSPORT_KEY, **options)  # type: ignore[arg-type]
 
 
 def _application(seed: int = 0, *, face: int = 18_500) -> CardApplication:
@@ -140,7 +152,7 @@ async def test_an_empty_reader_is_ready_and_a_card_is_read_when_it_comes(
     assert encoder.identity is not None
     assert encoder.identity.model == "KTPEL vpcd"
 
-    card = VirtualCard(serial="KTP-2025-000001", seed=3)
+    card = _blank(serial="KTP-2025-000001", seed=3)
     waiting = asyncio.create_task(encoder.wait_for_card(timeout_s=PRESENCE_S))
     await station.slot.insert(card)
     info = await waiting
@@ -162,16 +174,16 @@ async def test_no_card_in_time_is_the_applicants_not_the_encoders(station: Stati
     assert time.monotonic() - started < 0.3 + UNWIND_S
     assert station.encoder.status.state is DeviceState.READY
     with pytest.raises(DeviceFault) as refused:
-        await station.encoder.personalise(_application(), timeout_s=OPERATION_S)
+        await station.encoder.personalise(_application(), keys=KEYS, timeout_s=OPERATION_S)
     assert refused.value.code == "no_card_in_reader"
 
 
 async def test_insertions_and_removals_reach_the_listeners(station: Station) -> None:
     seen: list[bool] = []
     station.encoder.add_card_listener(lambda _encoder, present: seen.append(present))
-    await station.insert(VirtualCard(serial="KTP-A"))
+    await station.insert(_blank(serial="KTP-A"))
     await station.remove()
-    info = await station.insert(VirtualCard(serial="KTP-B"))
+    info = await station.insert(_blank(serial="KTP-B"))
     assert info.serial == "KTP-B"
     assert seen == [True, False, True]
 
@@ -180,11 +192,11 @@ async def test_insertions_and_removals_reach_the_listeners(station: Station) -> 
 
 
 async def test_personalise_writes_every_file_and_reads_it_back(station: Station) -> None:
-    card = VirtualCard(serial="KTP-2025-000002")
+    card = _blank(serial="KTP-2025-000002")
     await station.insert(card)
     application = _application(1)
 
-    await station.encoder.personalise(application, timeout_s=OPERATION_S)
+    await station.encoder.personalise(application, keys=KEYS, timeout_s=OPERATION_S)
 
     on_card = card.application(AID)
     assert on_card == {0x0101: application.files[0x01]} | {
@@ -192,16 +204,18 @@ async def test_personalise_writes_every_file_and_reads_it_back(station: Station)
     }
     assert card.files["3F00/A000000247100101/0102"] == application.files[0x0102]
     assert card.extended_commands > 0
-    assert card.largest_command == 1024  # chunk_bytes, in one extended APDU
+    # chunk_bytes in one extended APDU, protected: 87 82 0411 01 ‖ 1040 bytes of
+    # cryptogram (1024 padded) ‖ 8E 08 ‖ the MAC.
+    assert card.largest_command == 1055
     assert card.chained_commands == 0
     back = await station.encoder.read_application(
-        AID, application.files.keys(), timeout_s=OPERATION_S
+        AID, application.files.keys(), keys=ACCESS, timeout_s=OPERATION_S
     )
     assert back == dict(application.files)
     assert station.encoder.status.state is DeviceState.READY
 
 
-async def test_a_reader_without_extended_length_gets_command_chains(
+async def test_a_reader_without_extended_length_gets_short_protected_apdus(
     pcscd: PrivatePcscd, station: Station
 ) -> None:
     await station.slot.stop()
@@ -209,48 +223,50 @@ async def test_a_reader_without_extended_length_gets_command_chains(
     await slot.start()
     station.slot = slot
     station.encoder.extended_length = False  # as `extended_length = false` in the config
-    card = VirtualCard(serial="KTP-SHORT-1")
+    card = _blank(serial="KTP-SHORT-1")
     info = await station.insert(card)
     assert not info.extended_length
 
     application = _application(2)
-    await station.encoder.personalise(application, timeout_s=OPERATION_S)
+    await station.encoder.personalise(application, keys=KEYS, timeout_s=OPERATION_S)
 
     assert card.extended_commands == 0
-    assert card.chained_commands > 0
+    # Each protected APDU is sized to fit alone: secure messaging protects each command
+    # of a chain on its own, which this driver does not need.
+    assert card.chained_commands == 0
     assert card.largest_command <= 255
     assert card.application(AID)[0x0102] == application.files[0x0102]
 
 
 @pytest.mark.parametrize(
-    ("options", "extended", "chained"),
+    ("options", "extended"),
     [
-        ({"extended_length": False, "chaining": False}, False, False),  # 255-byte writes
-        ({"extended_length": False}, False, True),
-        ({"io_buffer": 200}, True, False),  # long answers come by GET RESPONSE
+        ({"extended_length": False, "chaining": False}, False),  # short protected APDUs
+        ({"extended_length": False}, False),
+        ({"io_buffer": 200}, True),  # long answers come by GET RESPONSE
     ],
 )
 async def test_the_card_s_own_capabilities_choose_the_apdus(
-    station: Station, options: dict[str, object], extended: bool, chained: bool
+    station: Station, options: dict[str, object], extended: bool
 ) -> None:
-    card = VirtualCard(serial="KTP-CAPS", **options)  # type: ignore[arg-type]
+    card = _blank(serial="KTP-CAPS", **options)
     info = await station.insert(card)
     assert info.extended_length is extended
     application = _application(3)
 
-    await station.encoder.personalise(application, timeout_s=OPERATION_S)
+    await station.encoder.personalise(application, keys=KEYS, timeout_s=OPERATION_S)
 
     assert (card.extended_commands > 0) is extended
-    assert (card.chained_commands > 0) is chained
+    assert card.chained_commands == 0
     assert card.application(AID)[0x0107] == application.files[0x0107]
 
 
 async def test_files_beyond_32k_are_written_at_odd_ins_offsets(station: Station) -> None:
-    card = VirtualCard(serial="KTP-BIG")
+    card = _blank(serial="KTP-BIG")
     await station.insert(card)
     application = _application(4, face=40_000)  # offsets past 0x7FFF: UPDATE BINARY D7
 
-    await station.encoder.personalise(application, timeout_s=OPERATION_S)
+    await station.encoder.personalise(application, keys=KEYS, timeout_s=OPERATION_S)
 
     assert card.application(AID)[0x0102] == application.files[0x0102]
 
@@ -259,13 +275,13 @@ async def test_files_beyond_32k_are_written_at_odd_ins_offsets(station: Station)
 
 
 async def test_a_chip_that_fails_mid_file_is_write_failed(station: Station) -> None:
-    card = VirtualCard(serial="KTP-WEAK")
+    card = _blank(serial="KTP-WEAK")
     await station.insert(card)
     station.slot.inject(Fault.WRITE_FAILURE, {"after_bytes": 6_000})
     application = _application(5)
 
     with pytest.raises(DeviceFault) as failed:
-        await station.encoder.personalise(application, timeout_s=OPERATION_S)
+        await station.encoder.personalise(application, keys=KEYS, timeout_s=OPERATION_S)
 
     assert failed.value.code == "write_failed"
     assert "6581" in str(failed.value)
@@ -277,48 +293,49 @@ class _ForgetfulCard(VirtualCard):
     """Says 9000 to every write, but reads one bit back wrong (byte 100 of any READ
     BINARY long enough): only reading back catches it."""
 
-    def process(self, raw: bytes) -> bytes:
-        answer = super().process(raw)
-        if raw[1] == 0xB0 and len(answer) > 102:
-            answer = answer[:100] + bytes((answer[100] ^ 0x01,)) + answer[101:]
-        return answer
+    def _read(self, command: Command) -> Response:  # the chip's own read, inside SM
+        answer = super()._read(command)
+        data = answer.data
+        if len(data) > 100:
+            data = data[:100] + bytes((data[100] ^ 0x01,)) + data[101:]
+        return Response(data, answer.sw)
 
 
 async def test_a_card_that_reads_back_different_is_write_failed(station: Station) -> None:
-    card = _ForgetfulCard(serial="KTP-FORGETFUL")
+    card = _ForgetfulCard(serial="KTP-FORGETFUL", transport_key=TRANSPORT_KEY)
     application = _application(6)
     await station.insert(card)
 
     with pytest.raises(DeviceFault) as failed:
-        await station.encoder.personalise(application, timeout_s=OPERATION_S)
+        await station.encoder.personalise(application, keys=KEYS, timeout_s=OPERATION_S)
 
     assert failed.value.code == "write_failed"
     assert "EF 0102 reads back different from byte 100" in str(failed.value)
 
 
 async def test_a_card_taken_away_mid_write_is_card_removed(station: Station) -> None:
-    card = VirtualCard(serial="KTP-TAKEN")
+    card = _blank(serial="KTP-TAKEN")
     await station.insert(card)
     station.slot.inject(Fault.CARD_REMOVED, {"after_writes": 4})
 
     with pytest.raises(DeviceFault) as removed:
-        await station.encoder.personalise(_application(7), timeout_s=OPERATION_S)
+        await station.encoder.personalise(_application(7), keys=KEYS, timeout_s=OPERATION_S)
 
     assert removed.value.code == "card_removed"
     assert station.slot.card is None
     assert station.encoder.status.state is DeviceState.READY
     await station.until_present(False)
     station.slot.clear()
-    info = await station.insert(VirtualCard(serial="KTP-NEXT"))  # the next card is fine
+    info = await station.insert(_blank(serial="KTP-NEXT"))  # the next card is fine
     assert info.serial == "KTP-NEXT"
-    await station.encoder.personalise(_application(7), timeout_s=OPERATION_S)
+    await station.encoder.personalise(_application(7), keys=KEYS, timeout_s=OPERATION_S)
 
 
 @pytest.mark.parametrize(
     ("card", "sw"),
     [
-        (VirtualCard(serial="KTP-LOCKED", locked=True), "6982"),  # security not satisfied
-        (VirtualCard(serial="KTP-SMALL", capacity=8_000), "6A84"),  # not enough memory
+        (_blank(serial="KTP-LOCKED", locked=True), "6982"),  # security not satisfied
+        (_blank(serial="KTP-SMALL", capacity=8_000), "6A84"),  # not enough memory
     ],
 )
 async def test_a_card_that_refuses_is_rejected(
@@ -326,29 +343,29 @@ async def test_a_card_that_refuses_is_rejected(
 ) -> None:
     await station.insert(card)
     with pytest.raises(DeviceFault) as refused:
-        await station.encoder.personalise(_application(8), timeout_s=OPERATION_S)
+        await station.encoder.personalise(_application(8), keys=KEYS, timeout_s=OPERATION_S)
     assert refused.value.code == "card_rejected"
     assert sw in str(refused.value)
     assert station.encoder.status.state is DeviceState.READY
 
 
 async def test_a_card_personalised_before_is_rejected(station: Station) -> None:
-    await station.insert(VirtualCard(serial="KTP-TWICE"))
-    await station.encoder.personalise(_application(9), timeout_s=OPERATION_S)
+    await station.insert(_blank(serial="KTP-TWICE"))
+    await station.encoder.personalise(_application(9), keys=KEYS, timeout_s=OPERATION_S)
     with pytest.raises(DeviceFault) as refused:
-        await station.encoder.personalise(_application(9), timeout_s=OPERATION_S)
+        await station.encoder.personalise(_application(9), keys=KEYS, timeout_s=OPERATION_S)
     assert refused.value.code == "card_rejected"
-    assert "6A89" in str(refused.value)  # file exists
+    assert "6984" in str(refused.value)  # an issued card's transport key is spent
 
 
 async def test_garbage_from_the_card_is_a_fault_never_a_crash(station: Station) -> None:
-    await station.insert(VirtualCard(serial="KTP-NOISY"))
+    await station.insert(_blank(serial="KTP-NOISY"))
     encoder = station.encoder
     station.slot.inject(Fault.GARBAGE)
     operations: list[Callable[[], Awaitable[object]]] = [
         lambda: encoder.wait_for_card(timeout_s=1),
-        lambda: encoder.personalise(_application(10), timeout_s=OPERATION_S),
-        lambda: encoder.read_application(AID, [0x0102], timeout_s=OPERATION_S),
+        lambda: encoder.personalise(_application(10), keys=KEYS, timeout_s=OPERATION_S),
+        lambda: encoder.read_application(AID, [0x0102], keys=ACCESS, timeout_s=OPERATION_S),
     ] * 3  # the noise is random: short, no status word, or longer than asked for
     for operation in operations:
         with pytest.raises(DeviceFault) as garbled:
@@ -357,27 +374,27 @@ async def test_garbage_from_the_card_is_a_fault_never_a_crash(station: Station) 
         assert encoder.status.code == "garbage"
         assert (await encoder.check()).state is DeviceState.READY  # the reader itself is fine
     station.slot.clear()
-    await encoder.personalise(_application(10), timeout_s=OPERATION_S)
+    await encoder.personalise(_application(10), keys=KEYS, timeout_s=OPERATION_S)
 
 
 # ---------------------------------------------------------------- time, cancellation, sharing
 
 
 async def test_a_second_caller_is_told_busy_at_once(station: Station) -> None:
-    await station.insert(VirtualCard(serial="KTP-BUSY"))
+    await station.insert(_blank(serial="KTP-BUSY"))
     station.slot.inject(Fault.SLOW, {"delay_s": 0.05})
     busy = asyncio.Event()
     station.encoder.add_listener(
         lambda _device, status: busy.set() if status.state is DeviceState.BUSY else None
     )
     first = asyncio.create_task(
-        station.encoder.personalise(_application(11), timeout_s=OPERATION_S)
+        station.encoder.personalise(_application(11), keys=KEYS, timeout_s=OPERATION_S)
     )
     async with asyncio.timeout(1):
         await busy.wait()
     started = time.monotonic()
     with pytest.raises(DeviceBusy):
-        await station.encoder.read_application(AID, [0x0102], timeout_s=OPERATION_S)
+        await station.encoder.read_application(AID, [0x0102], keys=ACCESS, timeout_s=OPERATION_S)
     assert time.monotonic() - started < 0.05
     first.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -388,7 +405,7 @@ class _WatchedCard(VirtualCard):
     """Tells the test when the encoder has begun writing."""
 
     def __init__(self, *, serial: str) -> None:
-        super().__init__(serial=serial)
+        super().__init__(serial=serial, transport_key=TRANSPORT_KEY)
         self.writing = asyncio.Event()
 
     def process(self, raw: bytes) -> bytes:
@@ -404,7 +421,7 @@ async def test_a_cancelled_write_lets_the_card_go_and_leaves_it_in_place(
     await station.insert(card)
     station.slot.inject(Fault.SLOW, {"delay_s": 0.02})
     writing = asyncio.create_task(
-        station.encoder.personalise(_application(12), timeout_s=OPERATION_S)
+        station.encoder.personalise(_application(12), keys=KEYS, timeout_s=OPERATION_S)
     )
     async with asyncio.timeout(2):
         await card.writing.wait()
@@ -423,11 +440,11 @@ async def test_a_cancelled_write_lets_the_card_go_and_leaves_it_in_place(
 
 
 async def test_a_hung_card_times_out_and_the_encoder_recovers(station: Station) -> None:
-    await station.insert(VirtualCard(serial="KTP-HUNG"))
+    await station.insert(_blank(serial="KTP-HUNG"))
     station.slot.inject(Fault.HANG)
     started = time.monotonic()
     with pytest.raises(DeviceTimeout):
-        await station.encoder.personalise(_application(13), timeout_s=0.5)
+        await station.encoder.personalise(_application(13), keys=KEYS, timeout_s=0.5)
     assert time.monotonic() - started < 0.5 + UNWIND_S
     assert station.encoder.status.code == "not_responding"
 
@@ -455,20 +472,20 @@ async def test_pcscd_killed_and_restarted_is_survived_without_a_restart(
     )
     supervising = asyncio.create_task(supervisor.run())
     try:
-        await station.insert(VirtualCard(serial="KTP-BEFORE"))
+        await station.insert(_blank(serial="KTP-BEFORE"))
         await pcscd.kill()
         async with asyncio.timeout(2):
             gone = await supervisor.wait_for("card_encoder", DeviceState.DISCONNECTED)
         assert gone.code == "pcsc_unavailable"
         with pytest.raises(DeviceGone):
-            await encoder.personalise(_application(14), timeout_s=OPERATION_S)
+            await encoder.personalise(_application(14), keys=KEYS, timeout_s=OPERATION_S)
 
         await pcscd.restart()
         async with asyncio.timeout(5):
             await supervisor.wait_for("card_encoder", DeviceState.READY)
         info = await encoder.wait_for_card(timeout_s=PRESENCE_S)  # the same card, back
         assert info.serial == "KTP-BEFORE"
-        await encoder.personalise(_application(14), timeout_s=OPERATION_S)
+        await encoder.personalise(_application(14), keys=KEYS, timeout_s=OPERATION_S)
         assert [c.status.code for c in supervisor.history][-1] is None
     finally:
         supervising.cancel()

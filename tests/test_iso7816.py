@@ -10,24 +10,23 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from appliance.hal._atr import CardCapabilities, card_capabilities, historical_bytes
+from appliance.hal._card_access import ALWAYS, TRANSPORT_KEY, authenticate
 from appliance.hal._iso7816 import (
     CHAINING,
     MAX_EXTENDED_LC,
     MAX_EXTENDED_LE,
     ApduError,
-    CardCapabilities,
     Command,
     Fcp,
     NoAnswer,
     Response,
     StatusWord,
-    card_capabilities,
     create_file,
     describe,
     df_fcp,
     ef_fcp,
     get_uid,
-    historical_bytes,
     icc_serial,
     read_binary,
     read_binary_data,
@@ -39,6 +38,7 @@ from appliance.hal._iso7816 import (
     transceive,
     update_binary,
 )
+from appliance.hal._secure_messaging import SecureChannel
 from sim.smartcard import VirtualCard
 
 AID = bytes.fromhex("A0000002471001")
@@ -284,17 +284,39 @@ def test_any_atr_gives_capabilities_or_fails_cleanly(raw: bytes) -> None:
 # ---------------------------------------------------------------- transceive, on the card
 
 
+TRANSPORT = bytes(range(16))
+
+
+def _open_ef(fid: int, size: int = 10) -> Command:
+    return create_file(ef_fcp(fid, size, security=bytes((0x03, 0x00, 0x00))).encode())
+
+
+OPEN_DF = bytes((0x06, ALWAYS, ALWAYS))  # CREATE DF and CREATE EF: always
+OPEN_EF = bytes((0x03, ALWAYS, ALWAYS))  # UPDATE and READ BINARY: always
+
+
 def _blank(**options: object) -> tuple[VirtualCard, Callable[[bytes], bytes]]:
-    card = VirtualCard(serial="KTP-UNIT-0001", **options)  # type: ignore[arg-type]
+    """A blank with an application DF anyone may create files in, made through the
+    transport session (the MF itself is the personalisation agent's alone); the session
+    ends with the next plain command."""
+    card = VirtualCard(serial="KTP-UNIT-0001", transport_key=TRANSPORT, **options)  # type: ignore[arg-type]
     card.power_cycle()
+
+    def plain(command: Command) -> Response:
+        return transceive(card.process, command, extended=False, chaining=False)
+
+    channel = SecureChannel(authenticate(plain, TRANSPORT, TRANSPORT_KEY))
+    for command in (select_mf(), create_file(df_fcp(AID, security=OPEN_DF).encode())):
+        answer = channel.open(command, plain(channel.protect(command, extended=False)))
+        assert answer.ok
+    card.commands = 0  # counted from here, as the test speaks to it
     return card, card.process
 
 
 def _with_ef(transmit: Callable[[bytes], bytes], size: int) -> None:
     for command in (
-        select_mf(),
-        create_file(df_fcp(AID).encode()),
-        create_file(ef_fcp(0x0102, size).encode()),
+        select_df_name(AID),
+        create_file(ef_fcp(0x0102, size, security=OPEN_EF).encode()),
     ):
         assert transceive(transmit, command, extended=True, chaining=True).ok
 
@@ -412,16 +434,30 @@ def test_the_simulated_card_answers_anything_with_a_status_word(raws: list[bytes
     ("setup", "command", "sw"),
     [
         ([], Command(0x80, 0xA4, 0, 0x0C, b"\x3f\x00"), StatusWord.CLA_NOT_SUPPORTED),
-        ([], Command(0x00, 0x44, 0, 0), StatusWord.INS_NOT_SUPPORTED),
+        ([], Command(0x00, 0x0E, 0, 0), StatusWord.INS_NOT_SUPPORTED),
         ([], select_ef(0x0105), StatusWord.FILE_NOT_FOUND),
         ([], select_df_name(b"\xa0\x00\x00\x00\x99"), StatusWord.FILE_NOT_FOUND),
         ([], Command(0x00, 0xA4, 0x02, 0x0C, b"\x01"), StatusWord.WRONG_LENGTH),
         ([], read_binary(0, 10), StatusWord.COMMAND_NOT_ALLOWED),
-        ([select_mf()], create_file(ef_fcp(0x2F02, 10).encode()), StatusWord.FILE_EXISTS),
-        ([select_mf()], create_file(ef_fcp(0x0101, 70_000).encode()), StatusWord.NOT_ENOUGH_MEMORY),
-        ([select_mf()], create_file(b"\x62\x03\x82\x01"), StatusWord.WRONG_DATA),
+        (
+            [select_mf()],
+            create_file(ef_fcp(0x0101, 10).encode()),
+            StatusWord.SECURITY_NOT_SATISFIED,
+        ),
+        ([select_df_name(AID), _open_ef(0x0101)], _open_ef(0x0101), StatusWord.FILE_EXISTS),
+        ([select_df_name(AID)], _open_ef(0x0101, 70_000), StatusWord.NOT_ENOUGH_MEMORY),
+        ([select_df_name(AID)], create_file(b"\x62\x03\x82\x01"), StatusWord.WRONG_DATA),
         ([select_mf(), select_ef(0x2F02)], read_binary(0x100, 10), StatusWord.WRONG_OFFSET),
-        ([select_mf(), select_ef(0x2F02)], update_binary(0, bytes(100)), StatusWord.WRONG_LENGTH),
+        (
+            [select_mf(), select_ef(0x2F02)],
+            update_binary(0, b"x"),
+            StatusWord.SECURITY_NOT_SATISFIED,
+        ),
+        (
+            [select_df_name(AID), _open_ef(0x0101)],
+            update_binary(0, bytes(100)),
+            StatusWord.WRONG_LENGTH,
+        ),
         ([], Command(0x00, 0xC0, 0, 0, le=10), StatusWord.CONDITIONS_NOT_SATISFIED),
         (
             [Command(0x10, 0xD6, 0, 0, b"a")],
@@ -446,9 +482,10 @@ def test_a_card_without_extended_length_or_chaining_says_so() -> None:
 
 
 def test_a_locked_card_refuses_to_create_files() -> None:
-    _, transmit = _blank(locked=True)
-    transmit(select_mf().encode())
-    assert Response.parse(transmit(create_file(df_fcp(AID).encode()).encode())).sw == 0x6982
+    card, transmit = _blank()
+    card.locked = True
+    transmit(select_df_name(AID).encode())
+    assert Response.parse(transmit(_open_ef(0x0101).encode())).sw == 0x6982
 
 
 def test_the_write_budget_fails_mid_command_and_keeps_what_was_written() -> None:
@@ -462,9 +499,8 @@ def test_the_write_budget_fails_mid_command_and_keeps_what_was_written() -> None
 
 def test_short_file_ids_address_reads_and_writes() -> None:
     card, transmit = _blank()
-    for command in (select_mf(), create_file(df_fcp(AID).encode())):
-        transmit(command.encode())
-    transmit(create_file(ef_fcp(0x0101, 4, sfi=1).encode()).encode())
+    transmit(select_df_name(AID).encode())
+    transmit(create_file(ef_fcp(0x0101, 4, sfi=1, security=OPEN_EF).encode()).encode())
     transmit(select_mf().encode())
     transmit(select_df_name(AID).encode())
     assert Response.parse(transmit(Command(0x00, 0xD6, 0x81, 0, b"abcd").encode())).ok

@@ -17,7 +17,7 @@ import pytest
 import pytest_asyncio
 from PIL import Image
 
-from appliance.card import CARD_AID, FILE_IDS, DocumentSigner
+from appliance.card import CARD_AID, FILE_IDS, CardKeys, DocumentSigner
 from appliance.clock import ManualClock
 from appliance.fingerprint import FingerMatcher
 from appliance.hal import DeviceFault, DeviceGone, TicketPrinter, TicketPrinterConfig
@@ -38,6 +38,7 @@ from sim.pcscd import PrivatePcscd
 from sim.usb import UsbBus
 
 from .card_rig import CardStation, card_station, holder, request
+from .issuance_child import card_key_paths
 from .support import REPO, SUBMITTED
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -74,7 +75,11 @@ def office(register: Register) -> Register:
 
 def _issuer(station: CardStation, register: Register) -> CardIssuer:
     return CardIssuer(
-        register=register, printer=station.printer, encoder=station.encoder, signer=station.signer
+        register=register,
+        printer=station.printer,
+        encoder=station.encoder,
+        signer=station.signer,
+        card_keys=station.card_keys,
     )
 
 
@@ -85,6 +90,7 @@ def _activator(station: CardStation, register: Register, **options: int) -> Card
         scanner=station.scanner,
         matcher=FingerMatcher(),
         trust=[station.signer.certificate],
+        card_keys=station.card_keys,
         **options,
     )
 
@@ -179,7 +185,11 @@ async def test_a_security_object_signed_by_another_key_fails_activation(
 ) -> None:
     forger = DocumentSigner.generate(station_id="lumajang-01")  # same name, another key
     forged = CardIssuer(
-        register=office, printer=station.printer, encoder=station.encoder, signer=forger
+        register=office,
+        printer=station.printer,
+        encoder=station.encoder,
+        signer=forger,
+        card_keys=station.card_keys,
     )
     await forged.issue(request(APP))
     await station.hand_card_to_desk()
@@ -285,6 +295,8 @@ async def test_a_station_killed_mid_encoding_rejects_and_counts_the_card_after_r
     state.mkdir()
     station_key.save(state / "station.key")
     signer = DocumentSigner.create(state / "ds.key", state / "ds.crt", station_id="lumajang-01")
+    CardKeys.create(card_key_paths(state))
+    card_keys = CardKeys.load(card_key_paths(state))
     path = state / "register.sqlite3"
     with Register.open(path, station_id="lumajang-01", key=station_key, clock=clock) as register:
         register.append(EventType.APPLICATION_SUBMITTED, SUBMITTED, application_id=APP)
@@ -293,7 +305,7 @@ async def test_a_station_killed_mid_encoding_rejects_and_counts_the_card_after_r
             EventType.APPLICATION_ADVANCED, {"step": "encode_print"}, application_id=APP
         )
 
-    async with card_station(pcscd, short_dir) as station:
+    async with card_station(pcscd, short_dir, card_keys=card_keys) as station:
         await station.printer.disconnect()  # the station process owns the printer
         station.contactless.inject(Fault.HANG, {"after_writes": 3})
         child = await asyncio.create_subprocess_exec(
@@ -319,7 +331,11 @@ async def test_a_station_killed_mid_encoding_rejects_and_counts_the_card_after_r
         with Register.open(path, station_id="lumajang-01", key=station_key, clock=clock) as reg:
             assert [card.state for card in reg.open_cards()] == ["fed"]
             issuer = CardIssuer(
-                register=reg, printer=station.printer, encoder=station.encoder, signer=signer
+                register=reg,
+                printer=station.printer,
+                encoder=station.encoder,
+                signer=signer,
+                card_keys=card_keys,
             )
 
             (recovered,) = await issuer.recover()

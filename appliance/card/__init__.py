@@ -23,6 +23,13 @@ from appliance.card._holder import (
     Religion,
 )
 from appliance.card._images import CardImage, ImageFormat
+from appliance.card._keys import (
+    TRANSPORT_LABEL,
+    CardKeys,
+    CardSecrets,
+    diversify,
+    load_transport_master,
+)
 from appliance.card._lds import (
     CARD_AID,
     DG1_TAGS,
@@ -54,12 +61,15 @@ __all__ = [
     "DG1_TAGS",
     "FILE_IDS",
     "LIFETIME",
+    "TRANSPORT_LABEL",
     "BloodType",
     "CardContents",
     "CardDataError",
     "CardError",
     "CardHolder",
     "CardImage",
+    "CardKeys",
+    "CardSecrets",
     "CardVerificationError",
     "Citizenship",
     "DocumentSigner",
@@ -78,6 +88,7 @@ __all__ = [
     "decode_dg7",
     "decode_tlv",
     "decode_tlvs",
+    "diversify",
     "encode_com",
     "encode_dg1",
     "encode_dg2",
@@ -85,6 +96,7 @@ __all__ = [
     "encode_dg7",
     "encode_tlv",
     "face_png",
+    "load_transport_master",
     "parse_sod",
     "read_card",
     "render_card_face",

@@ -85,6 +85,10 @@ _ISSUE_TOP = 440
 _ISSUE_SIZE = 20
 _ISSUE_MAX_LINES = 3
 _SIGNATURE_BOX = (772, 514, 992, CARD_FACE_SIZE[1] - _MARGIN)
+# The card access number, right above the photo: what a reader needs to open the chip
+# (PACE), printed so that only someone holding the card has it.
+_CAN_TOP = 114
+_CAN_SIZE = 22
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,8 +105,10 @@ def render_card_face(
     signature: Image.Image | bytes,
     *,
     issued_at: date | datetime,
+    can: str | None = None,
 ) -> Image.Image:
-    """The card's front, 1016 x 648 RGB at 300 dpi, for the printer's colour panel.
+    """The card's front, 1016 x 648 RGB at 300 dpi, for the printer's colour panel; with
+    the chip's card access number `can` above the photo, when given.
 
     The date printed is the holder's `issue_date`, the one DG1 carries; `issued_at` (an
     aware datetime is taken on its own calendar) must fall on it, else `ValueError`: the
@@ -124,6 +130,8 @@ def render_card_face(
     _paste_photo(face, photo)
     _draw_issue(draw, holder)
     _paste_signature(face, signature)
+    if can is not None:
+        _draw_can(draw, can)
     return face
 
 
@@ -215,6 +223,14 @@ def _draw_issue(draw: ImageDraw.ImageDraw, holder: CardHolder) -> None:
     for line in [*lines, _printed_date(holder.issue_date)]:
         draw.text((centre - font.getlength(line) / 2, top), line, font=font, fill=_INK)
         top += line_height
+
+
+def _draw_can(draw: ImageDraw.ImageDraw, can: str) -> None:
+    if len(can) != 6 or not can.isascii() or not can.isdigit():
+        raise ValueError("a card access number is 6 digits")
+    font = _font(_CAN_SIZE, bold=False)
+    text = f"CAN {can}"
+    draw.text((_PHOTO_BOX[2] - font.getlength(text), _CAN_TOP), text, font=font, fill=_INK)
 
 
 def _paste_photo(face: Image.Image, photo: Image.Image | bytes) -> None:

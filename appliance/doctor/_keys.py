@@ -18,6 +18,12 @@ from appliance.register import PublicKey, RegisterError
 
 from ._report import Finding, Level, _capitalised
 
+_CARD_KEY_LABELS = (
+    Text("kunci transpor kartu blangko", "blank card transport key"),
+    Text("kunci pembaca sidik jari chip", "chip fingerprint reader key"),
+    Text("kunci CAN kartu", "card access number key"),
+)
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class _SecretFile:
@@ -55,6 +61,10 @@ def _key_findings(config: Config) -> list[Finding]:
             label=Text("kunci penanda tangan dokumen", "document signer key"),
             path=config.document_signer_paths[0],
             missing=from_keys_init,
+        ),
+        *(
+            _SecretFile(label=label, path=path, missing=from_keys_init)
+            for label, path in zip(_CARD_KEY_LABELS, config.card_key_paths, strict=True)
         ),
     ]
     uplink = config.uplink

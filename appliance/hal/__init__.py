@@ -18,9 +18,11 @@ from ._biometric import (
     SbiSingleFingerScannerConfig,
 )
 from ._blocking import BlockingCaller
-from ._card_encoder import CardApplication, CardEncoder, CardEncoderConfig, CardInfo
+from ._card_access import AccessKeys, PersonalisationKeys
+from ._card_encoder import CardEncoder, CardEncoderConfig, CardInfo
 from ._card_printer import CardPrinter, CardPrinterConfig
 from ._card_printer_status import CardPosition, CardPrinterReport
+from ._card_session import CardApplication
 from ._config import DeviceConfig, HalSection, build_devices
 from ._device import Device, StatusListener
 from ._errors import (
@@ -72,6 +74,7 @@ __all__ = [
     "READY",
     "SBI_ERRORS",
     "UDEV_RULES_FILE",
+    "AccessKeys",
     "Backoff",
     "BioType",
     "BiometricCapture",
@@ -110,6 +113,7 @@ __all__ = [
     "HalSection",
     "KeypadConfig",
     "PenSample",
+    "PersonalisationKeys",
     "Rating",
     "SatisfactionKeypad",
     "SbiDevice",

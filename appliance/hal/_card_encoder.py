@@ -34,7 +34,7 @@ import contextlib
 import hashlib
 import re
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Final, Literal, Self, TypeVar
 
@@ -43,44 +43,32 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveFloat
 from appliance._text import Text
 from appliance.logs import get_logger
 
+from ._atr import CardCapabilities, card_capabilities
+from ._card_access import AccessDenied, AccessKeys, PersonalisationKeys
+from ._card_session import (
+    CardApplication,
+    Link,
+    Mismatch,
+    Refused,
+    file_id,
+    identify,
+    personalise_and_lock,
+    read_protected,
+)
 from ._device import Device
 from ._errors import DeviceError, DeviceFault, DeviceGone
 from ._iso7816 import (
-    EF_GDO,
-    MAX_EVEN_OFFSET,
     MAX_EXTENDED_LC,
-    MAX_OFFSET,
-    MAX_SFI,
-    MAX_SHORT_LC,
     MAX_SHORT_LE,
-    MF,
-    ODD_READ_OVERHEAD,
-    ODD_WRITE_OVERHEAD,
     ApduError,
-    CardCapabilities,
-    Command,
-    Fcp,
     NoAnswer,
-    Response,
     StatusWord,
     Transmit,
-    card_capabilities,
-    create_file,
-    describe,
-    df_fcp,
-    ef_fcp,
-    get_uid,
-    icc_serial,
-    read_binary,
-    read_binary_data,
-    select_df_name,
-    select_ef,
-    select_mf,
-    transceive,
-    update_binary,
 )
+from ._pace import PaceFailed
 from ._pcsc import CardLink, PcscContext, ReaderState, use_socket
 from ._registry import Checklist, ConfiguredDevice, DeviceKind, DeviceType, register
+from ._secure_messaging import SecureMessagingError
 from ._status import READY, DeviceIdentity, DeviceStatus
 
 log = get_logger(__name__)
@@ -92,48 +80,11 @@ T = TypeVar("T")
 _WATCH_SLICE_S: Final = 30.0
 _SLOT_SUFFIX: Final = re.compile(r" \d\d \d\d$")
 _READER_SERIAL: Final = re.compile(r" \(([^()]*)\)$")
-_RESERVED_FIDS: Final = frozenset({MF, 0x3FFF, 0xFFFF, EF_GDO})
 
 CardListener = Callable[["CardEncoder", bool], None]
 
 
 # ---------------------------------------------------------------- what the caller passes
-
-
-@dataclass(frozen=True, slots=True)
-class CardApplication:
-    """One application on the chip: a DF named `aid` with transparent EFs.
-
-    A key of `files` is a 2-byte file identifier, or a short EF identifier (1 to 30),
-    which is created as file identifier 01xx with that short identifier (the ICAO LDS
-    convention: DG1 is EF 0101, short identifier 1).
-    """
-
-    aid: bytes
-    files: Mapping[int, bytes]
-
-    def __post_init__(self) -> None:
-        if not 5 <= len(self.aid) <= 16:
-            raise ValueError("an AID is 5 to 16 bytes (RID and PIX, ISO/IEC 7816-5)")
-        if not self.files:
-            raise ValueError("an application needs at least one file")
-        seen: set[int] = set()
-        for key, content in self.files.items():
-            fid, _ = file_id(key)
-            if fid in seen:
-                raise ValueError(f"two files would both be EF {fid:04X}")
-            seen.add(fid)
-            if not 0 < len(content) <= MAX_OFFSET:
-                raise ValueError(f"EF {fid:04X}: {len(content)} bytes")
-
-
-def file_id(key: int) -> tuple[int, int | None]:
-    """The file identifier and short EF identifier for a key of `CardApplication.files`."""
-    if 1 <= key <= MAX_SFI:
-        return 0x0100 | key, key
-    if not 0 <= key <= 0xFFFF or key in _RESERVED_FIDS:
-        raise ValueError(f"{key:#06x} is not a file identifier an application EF may have")
-    return key, None
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,72 +130,6 @@ class CardEncoderConfig(BaseModel):
 # ---------------------------------------------------------------- how APDUs go
 
 
-class _Refused(Exception):
-    """The card answered a status word other than the one the step needs."""
-
-    def __init__(self, what: str, sw: int) -> None:
-        self.what = what
-        self.sw = sw
-        super().__init__(f"{what}: {describe(sw)}")
-
-
-@dataclass(frozen=True, slots=True)
-class _Link:
-    """How commands go to this card in this reader, on the worker thread."""
-
-    transmit: Transmit
-    extended: bool
-    chaining: bool
-    chunk: int
-
-    def send(self, command: Command) -> Response:
-        return transceive(self.transmit, command, extended=self.extended, chaining=self.chaining)
-
-    def expect(self, what: str, command: Command, *accepted: int) -> Response:
-        answer = self.send(command)
-        if answer.sw not in (accepted or (StatusWord.OK,)):
-            raise _Refused(what, answer.sw)
-        return answer
-
-    def write_command(self, offset: int, content: bytes) -> tuple[Command, int]:
-        """The next UPDATE BINARY of `content` from `offset`, and how many bytes it writes."""
-        limit = self.chunk if self.extended or self.chaining else MAX_SHORT_LC
-        if offset > MAX_EVEN_OFFSET:
-            limit = min(limit, MAX_EXTENDED_LC) - ODD_WRITE_OVERHEAD
-        piece = content[offset : offset + limit]
-        return update_binary(offset, piece), len(piece)
-
-    def read_command(self, offset: int, remaining: int) -> Command:
-        limit = self.chunk if self.extended else MAX_SHORT_LE
-        if offset > MAX_EVEN_OFFSET:
-            size = min(limit - ODD_READ_OVERHEAD, remaining)
-            return read_binary(offset, size + ODD_READ_OVERHEAD)
-        return read_binary(offset, min(limit, remaining))
-
-    def read_ef(self, fid: int) -> bytes:
-        """The whole EF `fid` of the current DF (its size from the FCP SELECT answers)."""
-        answer = self.expect(f"SELECT EF {fid:04X}", select_ef(fid, fcp=True))
-        size = Fcp.parse(answer.data).size if answer.data else None
-        content = bytearray()
-        while size is None or len(content) < size:
-            remaining = MAX_EXTENDED_LC if size is None else size - len(content)
-            command = self.read_command(len(content), remaining)
-            answer = self.expect(
-                f"READ BINARY {fid:04X} at {len(content)}",
-                command,
-                StatusWord.OK,
-                StatusWord.END_OF_FILE,
-                StatusWord.WRONG_OFFSET,
-            )
-            data = read_binary_data(command, answer)
-            content += data
-            if answer.sw != StatusWord.OK or not data:
-                break  # the end of the file (its size was not announced)
-        if size is not None and len(content) != size:
-            raise ApduError(f"EF {fid:04X} gave {len(content)} of its {size} bytes")
-        return bytes(content)
-
-
 @dataclass(frozen=True, slots=True)
 class _Claim:
     """A card claimed for one operation, and how this card in this reader is talked to."""
@@ -254,45 +139,8 @@ class _Claim:
     chaining: bool
     chunk: int
 
-    def link(self, transmit: Transmit) -> _Link:
-        return _Link(transmit, self.extended, self.chaining, self.chunk)
-
-
-def _identify(link: _Link) -> tuple[bytes | None, bytes | None]:
-    """The UID the reader reports and the ICC serial number in EF.GDO, where they exist."""
-    uid_answer = link.send(get_uid())
-    uid = uid_answer.data if uid_answer.ok and uid_answer.data else None
-    serial = None
-    if link.send(select_mf()).ok:
-        with contextlib.suppress(_Refused):  # no EF.GDO on this card: the UID will do
-            serial = icc_serial(link.read_ef(EF_GDO))
-    return uid, serial
-
-
-def _personalise(link: _Link, application: CardApplication) -> dict[int, bytes]:
-    """Create and write the application, then read every file back (for the caller to
-    compare: a card that wrote one thing and reads another is caught there)."""
-    link.expect("SELECT MF", select_mf())
-    link.expect("CREATE FILE (DF)", create_file(df_fcp(application.aid).encode()))
-    # A created DF becomes the current one; selecting it by name keeps a card that does
-    # not do so right too.
-    link.expect("SELECT DF", select_df_name(application.aid))
-    for key, content in application.files.items():
-        fid, sfi = file_id(key)
-        fcp = ef_fcp(fid, len(content), sfi=sfi)
-        link.expect(f"CREATE FILE {fid:04X}", create_file(fcp.encode()))
-        link.expect(f"SELECT EF {fid:04X}", select_ef(fid))
-        offset = 0
-        while offset < len(content):
-            command, size = link.write_command(offset, content)
-            link.expect(f"UPDATE BINARY {fid:04X} at {offset}", command)
-            offset += size
-    return _read_back(link, application.aid, application.files)
-
-
-def _read_back(link: _Link, aid: bytes, keys: Iterable[int]) -> dict[int, bytes]:
-    link.expect("SELECT DF", select_df_name(aid))
-    return {key: link.read_ef(file_id(key)[0]) for key in keys}
+    def link(self, transmit: Transmit) -> Link:
+        return Link(transmit, self.extended, self.chaining, self.chunk)
 
 
 # ---------------------------------------------------------------- the driver
@@ -370,7 +218,7 @@ class CardEncoder(Device):
                     self.name, "no_card_in_reader", f"none within {timeout_s:g} s"
                 ) from None
             async with self._claimed() as claim:
-                uid, gdo_serial = await self._on_card(claim, "identify", _identify)
+                uid, gdo_serial = await self._on_card(claim, "identify", identify)
         info = _card_info(claim.card.atr, uid, gdo_serial, extended=claim.extended)
         log.info("card_found", device=self.name, **info.to_json())
         return info
@@ -388,18 +236,16 @@ class CardEncoder(Device):
                 self.name, "device_error", f"a card is still on the reader after {timeout_s:g} s"
             ) from None
 
-    async def personalise(self, application: CardApplication, *, timeout_s: float) -> None:
-        """Create and write `application`, then read it all back and compare."""
+    async def personalise(
+        self, application: CardApplication, *, keys: PersonalisationKeys, timeout_s: float
+    ) -> None:
+        """Open the blank with its transport key, create and write `application` and the
+        card's keys, read it all back and compare, then lock the card (`_card_session`)."""
         started = time.perf_counter()
-        async with self.operation("personalise", timeout_s=timeout_s):
-            async with self._claimed() as claim:
-                written = await self._on_card(
-                    claim, "personalise", lambda link: _personalise(link, application)
-                )
-            for key, content in application.files.items():
-                if written[key] != content:
-                    difference = _difference(key, content, written[key])
-                    raise DeviceFault(self.name, "write_failed", difference)
+        async with self.operation("personalise", timeout_s=timeout_s), self._claimed() as claim:
+            await self._on_card(
+                claim, "personalise", lambda link: personalise_and_lock(link, application, keys)
+            )
         log.info(
             "card_personalised",
             device=self.name,
@@ -412,17 +258,21 @@ class CardEncoder(Device):
         )
 
     async def read_application(
-        self, aid: bytes, fids: Iterable[int], *, timeout_s: float
+        self, aid: bytes, fids: Iterable[int], *, keys: AccessKeys, timeout_s: float
     ) -> dict[int, bytes]:
-        """The EFs `fids` (keys as in `CardApplication.files`) of the DF named `aid`."""
-        keys = list(fids)
-        for key in keys:
+        """The EFs `fids` (keys as in `CardApplication.files`) of the DF named `aid` of an
+        issued card, through PACE with its CAN (and its reader key, for the sensitive
+        files: without it they are refused, `card_rejected` 6982)."""
+        wanted = list(fids)
+        for key in wanted:
             file_id(key)
         async with (
             self.operation("read_application", timeout_s=timeout_s),
             self._claimed() as claim,
         ):
-            return await self._on_card(claim, "read", lambda link: _read_back(link, aid, keys))
+            return await self._on_card(
+                claim, "read", lambda link: read_protected(link, aid, wanted, keys)
+            )
 
     # -- Device
 
@@ -486,15 +336,26 @@ class CardEncoder(Device):
         finally:
             await card.close(reset=reset, timeout_s=self.probe_timeout_s)
 
-    async def _on_card(self, claim: _Claim, what: str, work: Callable[[_Link], T]) -> T:
+    async def _on_card(self, claim: _Claim, what: str, work: Callable[[Link], T]) -> T:
         """Run `work` on the card's worker thread, its card errors as the HAL's."""
         try:
             return await claim.card.run(what, lambda transmit: work(claim.link(transmit)))
         except NoAnswer as error:
             raise DeviceFault(self.name, "card_removed", f"{what}: {error}") from None
+        except (AccessDenied, PaceFailed) as denied:
+            # A card issued already refuses its transport key (6984): not this station's
+            # to write. Any other refusal is a key (or CAN) the card does not hold.
+            code = (
+                "card_rejected" if denied.sw == StatusWord.REFERENCE_NOT_USABLE else "access_denied"
+            )
+            raise DeviceFault(self.name, code, f"{what}: {denied}") from None
+        except SecureMessagingError as error:
+            raise DeviceFault(self.name, "card_rejected", f"{what}: {error}") from None
         except ApduError as error:
             raise DeviceFault(self.name, "garbage", f"{what}: {error}") from None
-        except _Refused as refused:
+        except Mismatch as difference:
+            raise DeviceFault(self.name, "write_failed", str(difference)) from None
+        except Refused as refused:
             code = "write_failed" if refused.sw == StatusWord.MEMORY_FAILURE else "card_rejected"
             raise DeviceFault(self.name, code, str(refused)) from None
 
@@ -551,14 +412,6 @@ def _card_info(atr: bytes, uid: bytes | None, gdo: bytes | None, *, extended: bo
         return CardInfo(atr, uid, uid.hex().upper(), "uid", extended)
     digest = hashlib.sha256(atr).hexdigest()[:16].upper()
     return CardInfo(atr, uid, f"ATR-{digest}", "atr", extended)
-
-
-def _difference(key: int, wanted: bytes, found: bytes) -> str:
-    fid = file_id(key)[0]
-    if len(wanted) != len(found):
-        return f"EF {fid:04X} reads back {len(found)} bytes, {len(wanted)} were written"
-    first = next(i for i, (a, b) in enumerate(zip(wanted, found, strict=True)) if a != b)
-    return f"EF {fid:04X} reads back different from byte {first} on"
 
 
 def _reader_identity(reader: str) -> DeviceIdentity:

@@ -196,6 +196,15 @@ FAULT_CODES: Final = MappingProxyType(
                 "The card chip refused a command; reject this card and use another",
             ),
         ),
+        "access_denied": FaultSpec(
+            DeviceState.READY,
+            Text(
+                "Chip kartu menolak kunci akses (CAN atau kunci kartu tidak cocok); "
+                "tolak kartu ini dan pakai kartu lain",
+                "The card chip refused the access keys (CAN or card key does not match); "
+                "reject this card and use another",
+            ),
+        ),
         "pcsc_unavailable": FaultSpec(
             DeviceState.DISCONNECTED,
             Text(

@@ -58,6 +58,7 @@ class NoAnswer(ApduError):
 class StatusWord(IntEnum):
     OK = 0x9000
     END_OF_FILE = 0x6282  # fewer bytes than Le: the end of the EF came first
+    AUTHENTICATION_FAILED = 0x6300
     MEMORY_FAILURE = 0x6581
     WRONG_LENGTH = 0x6700
     LAST_COMMAND_EXPECTED = 0x6883
@@ -65,12 +66,16 @@ class StatusWord(IntEnum):
     COMMAND_INCOMPATIBLE = 0x6981
     SECURITY_NOT_SATISFIED = 0x6982
     CONDITIONS_NOT_SATISFIED = 0x6985
+    REFERENCE_NOT_USABLE = 0x6984
     COMMAND_NOT_ALLOWED = 0x6986
+    SM_OBJECTS_MISSING = 0x6987
+    SM_OBJECTS_INCORRECT = 0x6988
     WRONG_DATA = 0x6A80
     FUNCTION_NOT_SUPPORTED = 0x6A81
     FILE_NOT_FOUND = 0x6A82
     NOT_ENOUGH_MEMORY = 0x6A84
     INCORRECT_P1P2 = 0x6A86
+    REFERENCE_NOT_FOUND = 0x6A88
     FILE_EXISTS = 0x6A89
     WRONG_OFFSET = 0x6B00
     INS_NOT_SUPPORTED = 0x6D00
@@ -81,6 +86,7 @@ class StatusWord(IntEnum):
 _MEANINGS: Final = {
     StatusWord.OK: "success",
     StatusWord.END_OF_FILE: "end of file reached before Le bytes",
+    StatusWord.AUTHENTICATION_FAILED: "authentication failed (wrong key or password)",
     StatusWord.MEMORY_FAILURE: "memory failure (the chip could not write)",
     StatusWord.WRONG_LENGTH: "wrong length",
     StatusWord.LAST_COMMAND_EXPECTED: "last command of the chain expected",
@@ -88,12 +94,16 @@ _MEANINGS: Final = {
     StatusWord.COMMAND_INCOMPATIBLE: "command incompatible with the file structure",
     StatusWord.SECURITY_NOT_SATISFIED: "security status not satisfied",
     StatusWord.CONDITIONS_NOT_SATISFIED: "conditions of use not satisfied",
+    StatusWord.REFERENCE_NOT_USABLE: "reference data not usable",
     StatusWord.COMMAND_NOT_ALLOWED: "command not allowed (no current EF)",
+    StatusWord.SM_OBJECTS_MISSING: "expected secure messaging data objects missing",
+    StatusWord.SM_OBJECTS_INCORRECT: "secure messaging data objects incorrect",
     StatusWord.WRONG_DATA: "incorrect parameters in the data field",
     StatusWord.FUNCTION_NOT_SUPPORTED: "function not supported",
     StatusWord.FILE_NOT_FOUND: "file or application not found",
     StatusWord.NOT_ENOUGH_MEMORY: "not enough memory in the file",
     StatusWord.INCORRECT_P1P2: "incorrect parameters P1-P2",
+    StatusWord.REFERENCE_NOT_FOUND: "referenced data not found",
     StatusWord.FILE_EXISTS: "file already exists",
     StatusWord.WRONG_OFFSET: "wrong parameters P1-P2 (offset outside the EF)",
     StatusWord.INS_NOT_SUPPORTED: "instruction not supported",
@@ -451,6 +461,7 @@ class Fcp:
     df_name: bytes | None = None
     sfi: int | None = None  # tag 88: the short EF identifier
     life_cycle: int | None = None
+    security: bytes | None = None  # tag 8C: security attributes, compact format
 
     @property
     def is_df(self) -> bool:
@@ -469,6 +480,8 @@ class Fcp:
             body += tlv(0x88, bytes((self.sfi << 3,)))
         if self.life_cycle is not None:
             body += tlv(0x8A, bytes((self.life_cycle,)))
+        if self.security is not None:
+            body += tlv(0x8C, self.security)
         return tlv(0x62, body)
 
     @classmethod
@@ -489,6 +502,9 @@ class Fcp:
             raise ApduError("the short EF identifier (88) is not one byte 'sssss000'")
         if life_cycle is not None and len(life_cycle) != 1:
             raise ApduError("the life cycle status (8A) is not one byte")
+        security = fields.get(0x8C)
+        if security is not None and not _compact_security(security):
+            raise ApduError("the security attributes (8C) do not match their access mode byte")
         name = fields.get(0x84)
         if name is not None:
             _check_aid(name)
@@ -499,23 +515,37 @@ class Fcp:
             df_name=name,
             sfi=None if sfi is None else sfi[0] >> 3,
             life_cycle=None if life_cycle is None else life_cycle[0],
+            security=security,
         )
 
 
-def ef_fcp(fid: int, size: int, *, sfi: int | None = None) -> Fcp:
-    """The FCP of a transparent working EF, created activated."""
+def _compact_security(value: bytes) -> bool:
+    """Whether `value` is an access mode byte (b8 0) and one condition byte for each of
+    its bits b7-b1 that is set."""
+    return bool(value) and not value[0] & 0x80 and len(value) == 1 + value[0].bit_count()
+
+
+def ef_fcp(fid: int, size: int, *, sfi: int | None = None, security: bytes | None = None) -> Fcp:
+    """The FCP of a transparent working EF, created activated, with its access rules."""
     _check_fid(fid)
     if not 0 < size <= MAX_OFFSET:
         raise ApduError(f"an EF of {size} bytes")
     if sfi is not None and not 1 <= sfi <= MAX_SFI:
         raise ApduError(f"short EF identifier {sfi} is not 1 to {MAX_SFI}")
-    return Fcp(TRANSPARENT_EF, fid=fid, size=size, sfi=sfi, life_cycle=LIFE_CYCLE_ACTIVATED)
+    return Fcp(
+        TRANSPARENT_EF,
+        fid=fid,
+        size=size,
+        sfi=sfi,
+        life_cycle=LIFE_CYCLE_ACTIVATED,
+        security=security,
+    )
 
 
-def df_fcp(name: bytes) -> Fcp:
+def df_fcp(name: bytes, *, security: bytes | None = None) -> Fcp:
     """The FCP of a DF known by its name (the application identifier), created activated."""
     _check_aid(name)
-    return Fcp(DF_DESCRIPTOR, df_name=name, life_cycle=LIFE_CYCLE_ACTIVATED)
+    return Fcp(DF_DESCRIPTOR, df_name=name, life_cycle=LIFE_CYCLE_ACTIVATED, security=security)
 
 
 def icc_serial(gdo: bytes) -> bytes | None:
@@ -524,57 +554,3 @@ def icc_serial(gdo: bytes) -> bytes | None:
         if tag == 0x5A and value:
             return value
     return None
-
-
-# ---------------------------------------------------------------- the ATR
-
-
-@dataclass(frozen=True, slots=True)
-class CardCapabilities:
-    """What the card says it can do in its ATR's historical bytes (tag 7, third byte)."""
-
-    chaining: bool = False
-    extended_length: bool = False
-
-
-def historical_bytes(atr: bytes) -> bytes:
-    """The historical bytes of an ATR (ISO/IEC 7816-3 §8.2)."""
-    if len(atr) < 2 or atr[0] not in (0x3B, 0x3F):
-        raise ApduError("an ATR starts with TS 3B or 3F")
-    indicator, position = atr[1], 2  # T0: which interface bytes follow, and K
-    count = indicator & 0x0F
-    while True:
-        present = indicator >> 4
-        position += (present & 0x07).bit_count()  # TAi, TBi, TCi
-        if not present & 0x08:  # no TDi: the interface bytes end here
-            break
-        if position >= len(atr):
-            raise ApduError("ATR cut short in its interface bytes")
-        indicator = atr[position]  # TDi: the next group's indicator
-        position += 1
-    start = position
-    if start + count > len(atr):
-        raise ApduError(f"ATR announces {count} historical bytes, has {len(atr) - start}")
-    return bytes(atr[start : start + count])
-
-
-def card_capabilities(atr: bytes) -> CardCapabilities:
-    """Chaining and extended length as the ATR announces them; none if it does not say
-    (its historical bytes are not in the compact-TLV format, or leave tag 7 out; storage
-    cards' PC/SC historical bytes, 80 4F ..., are not compact-TLV after their first)."""
-    history = historical_bytes(atr)
-    if not history or history[0] not in (0x00, 0x80):
-        return CardCapabilities()
-    body = history[1:-3] if history[0] == 0x00 else history[1:]  # 00: status at the end
-    position = 0
-    while position < len(body):
-        tag, size = body[position] >> 4, body[position] & 0x0F
-        value = body[position + 1 : position + 1 + size]
-        if len(value) != size:
-            break  # not compact-TLV after all: the card says nothing we can read
-        if tag == 0x7 and size >= 3:
-            return CardCapabilities(
-                chaining=bool(value[2] & 0x80), extended_length=bool(value[2] & 0x40)
-            )
-        position += 1 + size
-    return CardCapabilities()

@@ -16,9 +16,15 @@ from dataclasses import dataclass
 
 from cryptography import x509
 
-from appliance.card import CARD_AID, FILE_IDS, CardVerificationError, read_card
+from appliance.card import CARD_AID, FILE_IDS, CardKeys, CardVerificationError, read_card
 from appliance.fingerprint import FingerMatcher, decode_iso19794_2
-from appliance.hal import CaptureNotAccepted, CardEncoder, Finger, SbiSingleFingerScanner
+from appliance.hal import (
+    AccessKeys,
+    CaptureNotAccepted,
+    CardEncoder,
+    Finger,
+    SbiSingleFingerScanner,
+)
 from appliance.logs import get_logger
 from appliance.register import EventType, Register, SpoilReason
 
@@ -45,6 +51,7 @@ class CardActivator:
         scanner: SbiSingleFingerScanner,
         matcher: FingerMatcher,
         trust: Sequence[x509.Certificate],
+        card_keys: CardKeys,
         attempts_per_finger: int = 3,
         fingers_to_try: int = 2,
         card_timeout_s: float = 30.0,
@@ -54,6 +61,7 @@ class CardActivator:
         self._scanner = scanner
         self._matcher = matcher
         self._trust = trust
+        self._card_keys = card_keys
         self._attempts_per_finger = attempts_per_finger
         self._fingers_to_try = fingers_to_try
         self._card_timeout_s = card_timeout_s
@@ -69,8 +77,14 @@ class CardActivator:
         card = await self._reader.wait_for_card(timeout_s=self._card_timeout_s)
         if card.serial != serial:
             raise WrongCard
+        # Through the card's access control: PACE with its CAN, then its reader key for
+        # the fingerprints (DG3), both derived from the station's masters.
+        chip = self._card_keys.for_card(serial)
         files = await self._reader.read_application(
-            CARD_AID, FILE_IDS.values(), timeout_s=self._card_timeout_s
+            CARD_AID,
+            FILE_IDS.values(),
+            keys=AccessKeys(can=chip.can, reader_key=chip.reader_key),
+            timeout_s=self._card_timeout_s,
         )
         try:
             contents = read_card(files, self._trust)

@@ -19,15 +19,26 @@ from cryptography import x509
 
 from appliance.card import (
     CARD_AID,
+    FILE_IDS,
     CardDataError,
     CardHolder,
+    CardKeys,
     DocumentSigner,
     FingerTemplateRecord,
     build_card_files,
     read_card,
     render_card_face,
 )
-from appliance.hal import CardApplication, CardEncoder, CardPrinter, DeviceError, DeviceFault
+from appliance.hal import (
+    AccessKeys,
+    CardApplication,
+    CardEncoder,
+    CardInfo,
+    CardPrinter,
+    DeviceError,
+    DeviceFault,
+    PersonalisationKeys,
+)
 from appliance.logs import get_logger
 from appliance.register import EventType, OpenCard, Register, SpoilReason
 
@@ -36,6 +47,8 @@ from ._errors import CardSpoiled, NoBlankCard
 log = get_logger(__name__)
 
 SOD_FID = 0x011D
+SENSITIVE = frozenset({FILE_IDS["DG3"]})
+"""Behind the reader key as well as the CAN: the fingerprints."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,12 +86,14 @@ class CardIssuer:
         printer: CardPrinter,
         encoder: CardEncoder,
         signer: DocumentSigner,
+        card_keys: CardKeys,
         card_timeout_s: float = 10.0,
     ) -> None:
         self._register = register
         self._printer = printer
         self._encoder = encoder
         self._signer = signer
+        self._card_keys = card_keys
         self._trust: Sequence[x509.Certificate] = (signer.certificate,)
         self._card_timeout_s = card_timeout_s
 
@@ -107,6 +122,7 @@ class CardIssuer:
             signature_image=request.signature_image,
             signer=self._signer,
         )
+        read_card(files, self._trust)  # what will be written proves itself
         # A blank fed with no reader to write it would be a blank wasted.
         self._encoder.ensure_usable()
         await self._clear_card_path()
@@ -123,10 +139,25 @@ class CardIssuer:
             stage = _Stage.ENCODE
             card = await self._encoder.wait_for_card(timeout_s=self._card_timeout_s)
             serial = card.serial
+            chip = self._card_keys.for_card(_keyed_serial(self._encoder, card))
             await self._encoder.personalise(
-                CardApplication(aid=CARD_AID, files=files), timeout_s=self._card_timeout_s
+                CardApplication(aid=CARD_AID, files=files, sensitive=SENSITIVE),
+                keys=PersonalisationKeys(
+                    transport_key=chip.transport_key,
+                    can=chip.can,
+                    reader_key=chip.reader_key,
+                ),
+                timeout_s=self._card_timeout_s,
             )
-            read_card(files, self._trust)  # what was written proves itself before printing
+            # The card is locked now: read it back as activation will, through PACE with
+            # the CAN about to be printed and the reader key, and verify what it holds.
+            read_back = await self._encoder.read_application(
+                CARD_AID,
+                FILE_IDS.values(),
+                keys=AccessKeys(can=chip.can, reader_key=chip.reader_key),
+                timeout_s=self._card_timeout_s,
+            )
+            read_card(read_back, self._trust)
             digest = hashlib.sha256(files[SOD_FID]).hexdigest()
             self._register.append(
                 EventType.CARD_PERSONALISED,
@@ -143,6 +174,7 @@ class CardIssuer:
                 photo=request.face_image,
                 signature=request.signature_image,
                 issued_at=request.holder.issue_date,
+                can=chip.can,
             )
             await self._printer.print_front(face)  # printed and given out
         except BaseException as error:
@@ -228,6 +260,13 @@ class CardIssuer:
             application_id=app,
         )
         log.warning("card_spoiled", application=app, card=serial, reason=reason)
+
+
+def _keyed_serial(encoder: CardEncoder, card: CardInfo) -> str:
+    """The serial the card's keys are derived from: its own, never a card type's."""
+    if card.serial_source == "atr":
+        raise DeviceFault(encoder.name, "card_rejected", "the card gives no serial to key it to")
+    return card.serial
 
 
 class _Stage(Enum):
