@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -30,6 +31,19 @@ def test_decoder_accepts_or_refuses_any_bytes(data: bytes) -> None:
         return
     assert isinstance(frame, Frame)
     assert frame.kind
+
+
+def test_the_checksum_is_nmea_0183s() -> None:
+    # Sentences with the checksums they were published with (NMEA 0183 GGA and RMC examples,
+    # D. DePriest, "NMEA data", gpsinformation.org): a reference that is not our encoder.
+    gga = b"$GPGGA,123519,4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,*47\r\n"
+    rmc = b"$GPRMC,123519,A,4807.038,N,01131.000,E,022.4,084.4,230394,003.1,W*6A"
+    fields = decode(gga).fields
+    assert fields[:2] == ("123519", "4807.038")
+    assert encode("GPGGA", *fields) == gga
+    assert decode(rmc).kind == "GPRMC"
+    with pytest.raises(FrameError, match="checksum"):
+        decode(rmc[:-2] + b"6B")
 
 
 @given(st.from_regex(r"[A-Z]{1,6}", fullmatch=True), st.lists(_field, max_size=8))
