@@ -88,16 +88,17 @@ def test_a_status_reply_is_one_byte_with_its_fixed_bits_or_garbage(reply: bytes)
         assert reply == bytes([value])
 
 
-class _AnsweringPrinter(Dummy):
+def _library_reading(answer: int) -> int:
     """python-escpos reading a DLE EOT answer we give it: an oracle that is not ours."""
 
-    def __init__(self, answer: int) -> None:
-        super().__init__()
-        self._answer = answer
-
-    def query_status(self, mode: bytes) -> list[int]:
+    def query_status(mode: bytes) -> list[int]:
         assert mode == RT_STATUS_PAPER  # the library asks DLE EOT 4, as the driver does
-        return [self._answer]
+        return [answer]
+
+    printer = Dummy()
+    printer.query_status = query_status
+    reading: int = printer.paper_status()
+    return reading
 
 
 @given(paper=STATUS_BYTES)
@@ -106,7 +107,7 @@ def test_the_paper_sensor_pairs_read_as_python_escpos_reads_them(paper: int) -> 
     # as 00 or 11 only; a half-set pair asserts nothing, in the library as in the driver.
     report = PrinterReport.from_bytes(printer=0x12, offline_cause=0x12, paper=paper)
     expected = {0: (True, None), 1: (False, True), 2: (False, False)}
-    paper_out, paper_low = expected[_AnsweringPrinter(paper).paper_status()]
+    paper_out, paper_low = expected[_library_reading(paper)]
     assert report.paper_out is paper_out
     if paper_low is not None:
         assert report.paper_low is paper_low
