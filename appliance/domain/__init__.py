@@ -10,6 +10,15 @@ every rule broken is a `DomainError` (an `ApplianceError` and a ValueError) with
 from __future__ import annotations
 
 from appliance.domain._calendar import WorkingCalendar, national_holidays
+from appliance.domain._complaint_workflow import (
+    COMPLAINT_ESCALATION,
+    COMPLAINT_TRANSITIONS,
+    OPEN_COMPLAINT_STATES,
+    RECAP_TRANSITIONS,
+    ComplaintState,
+    Mark,
+    RecapState,
+)
 from appliance.domain._errors import DomainError, IdentityError, IdentityErrorCode
 from appliance.domain._fields import KkField, NikField, identity_error_of
 from appliance.domain._identity import (
@@ -66,12 +75,8 @@ from appliance.domain._sop import (
 from appliance.domain._workflow import (
     APPLICATION_TRANSITIONS,
     CARD_TRANSITIONS,
-    COMPLAINT_ESCALATION,
-    COMPLAINT_TRANSITIONS,
     IN_PROCESS_CARD_STATES,
-    OPEN_COMPLAINT_STATES,
     OPEN_STATES,
-    RECAP_TRANSITIONS,
     STEP_OWNER,
     TICKET_TRANSITIONS,
     Agent,
@@ -79,11 +84,8 @@ from appliance.domain._workflow import (
     ApplicationTransition,
     AtStep,
     CardState,
-    ComplaintState,
     EventType,
-    Mark,
     Phase,
-    RecapState,
     StateTransition,
     TicketState,
     may_cause,

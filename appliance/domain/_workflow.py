@@ -1,12 +1,12 @@
 """The SOP's workflow in one place: what can happen at the station (event types), the
-states of an application, a queue ticket, a blank card, a complaint and a complaint
-recap, and the one table of transitions that says, for each event, from which state to
-which, and who may cause it.
+states of an application, a queue ticket and a blank card, and the tables of transitions
+that say, for each event, from which state to which, and who may cause it. The complaint
+book's and the recap's states follow the same rules in `_complaint_workflow.py`.
 
-The register's projections apply every event through this table, and the pipeline checks
-an officer's action against the same table before it writes anything, so the two cannot
-disagree (a test walks every state and event to show it). A state is spelled here and
-nowhere else.
+The register's projections apply every event through these tables, and the pipeline checks
+an officer's action against the same tables before it writes anything, so the two cannot
+disagree (a test walks every state and event to show it). A state is spelled in one of
+these two modules and nowhere else.
 """
 
 from __future__ import annotations
@@ -15,9 +15,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from appliance.domain._sop import Role, Step
+
+if TYPE_CHECKING:  # the complaint book's workflow builds on this module's rows
+    from appliance.domain._complaint_workflow import ComplaintState, Mark, RecapState
 
 
 class EventType(StrEnum):
@@ -108,33 +111,6 @@ class CardState(StrEnum):
     SPOILED = "spoiled"
     NOT_FED = "not_fed"
     """The printer took no card after all: the blank is still in stock."""
-
-
-class ComplaintState(StrEnum):
-    """A complaint in the complaint book (*Buku Pengaduan*, seed 001 §11)."""
-
-    RECEIVED = "received"
-    VERIFIED = "verified"
-    """The section head has read it, and set its category (and so its deadline)."""
-    FOLLOWED_UP = "followed_up"
-    """At least one follow-up recorded, with who did it."""
-    CLOSED = "closed"
-
-
-OPEN_COMPLAINT_STATES: Final = frozenset(
-    {ComplaintState.RECEIVED, ComplaintState.VERIFIED, ComplaintState.FOLLOWED_UP}
-)
-"""A complaint not closed: its deadline runs, and past it the complaint is escalated."""
-
-
-class RecapState(StrEnum):
-    """A quarter's complaint recap (seed 001 §11.8-11.9)."""
-
-    DRAFTED = "drafted"
-    APPROVED = "approved"
-    """By the Camat: the draft's version is fixed."""
-    PUBLISHED = "published"
-    """On the waiting room's board."""
 
 
 IN_PROCESS_CARD_STATES: Final = frozenset(
@@ -230,15 +206,6 @@ class StateTransition:
         | frozenset[RecapState]
     )
     to_state: TicketState | CardState | ComplaintState | RecapState
-    by: frozenset[Agent]
-
-
-@dataclass(frozen=True, slots=True)
-class Mark:
-    """An event that marks a complaint in one of `states` and leaves it there."""
-
-    event: EventType
-    states: frozenset[ComplaintState]
     by: frozenset[Agent]
 
 
@@ -448,73 +415,6 @@ CARD_TRANSITIONS: Final[Mapping[EventType, StateTransition]] = MappingProxyType(
 )
 
 
-_Q = ComplaintState
-_SECTION_HEAD = frozenset({Agent.SECTION_HEAD})
-COMPLAINT_TRANSITIONS: Final[Mapping[EventType, StateTransition]] = MappingProxyType(
-    {
-        t.event: t
-        for t in (
-            # Written into the book by whoever takes it: at the information desk, from the
-            # suggestion box at the day's close, from a call or a LAPOR! report (§11.3-11.5).
-            StateTransition(
-                EventType.COMPLAINT_RECEIVED,
-                frozenset[ComplaintState](),
-                _Q.RECEIVED,
-                frozenset({Agent.COUNTER_OFFICER, Agent.SECTION_HEAD, Agent.OPERATOR}),
-            ),
-            # The section head follows up (§11.6): verifies, acts, closes.
-            StateTransition(
-                EventType.COMPLAINT_VERIFIED, frozenset({_Q.RECEIVED}), _Q.VERIFIED, _SECTION_HEAD
-            ),
-            StateTransition(
-                EventType.COMPLAINT_FOLLOWED_UP,
-                frozenset({_Q.VERIFIED, _Q.FOLLOWED_UP}),
-                _Q.FOLLOWED_UP,
-                _SECTION_HEAD,
-            ),
-            StateTransition(
-                EventType.COMPLAINT_CLOSED, frozenset({_Q.FOLLOWED_UP}), _Q.CLOSED, _SECTION_HEAD
-            ),
-        )
-    }
-)
-
-COMPLAINT_ESCALATION: Final = Mark(
-    EventType.COMPLAINT_ESCALATED, frozenset(OPEN_COMPLAINT_STATES), _STATION
-)
-"""Past its deadline, an open complaint is escalated to the section head, once, by the
-station's own watch; it stays where it was."""
-
-_R = RecapState
-RECAP_TRANSITIONS: Final[Mapping[EventType, StateTransition]] = MappingProxyType(
-    {
-        t.event: t
-        for t in (
-            # Drafted by the information officer (§11.8), or drafted again before approval.
-            StateTransition(
-                EventType.RECAP_DRAFTED,
-                frozenset({_R.DRAFTED}),
-                _R.DRAFTED,
-                frozenset({Agent.COUNTER_OFFICER, Agent.SECTION_HEAD}),
-            ),
-            StateTransition(
-                EventType.RECAP_APPROVED,
-                frozenset({_R.DRAFTED}),
-                _R.APPROVED,
-                frozenset({Agent.SUPERVISOR}),
-            ),
-            # The Camat announces it (§11.9); the section head may put it up for them.
-            StateTransition(
-                EventType.RECAP_PUBLISHED,
-                frozenset({_R.APPROVED}),
-                _R.PUBLISHED,
-                frozenset({Agent.SUPERVISOR, Agent.SECTION_HEAD}),
-            ),
-        )
-    }
-)
-
-
 def may_cause(
     transition: ApplicationTransition | StateTransition | Mark,
     role: Role,
@@ -544,12 +444,8 @@ _AGENT_OF_ROLE: Final[Mapping[Role, Agent]] = MappingProxyType(
 __all__ = [
     "APPLICATION_TRANSITIONS",
     "CARD_TRANSITIONS",
-    "COMPLAINT_ESCALATION",
-    "COMPLAINT_TRANSITIONS",
     "IN_PROCESS_CARD_STATES",
-    "OPEN_COMPLAINT_STATES",
     "OPEN_STATES",
-    "RECAP_TRANSITIONS",
     "STEP_OWNER",
     "TICKET_TRANSITIONS",
     "Agent",
@@ -557,11 +453,8 @@ __all__ = [
     "ApplicationTransition",
     "AtStep",
     "CardState",
-    "ComplaintState",
     "EventType",
-    "Mark",
     "Phase",
-    "RecapState",
     "StateTransition",
     "TicketState",
     "may_cause",

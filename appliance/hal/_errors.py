@@ -150,13 +150,6 @@ FAULT_CODES: Final = MappingProxyType(
                 "The reject box is full; empty it and record its cards",
             ),
         ),
-        "overheating": FaultSpec(
-            DeviceState.NOT_READY,
-            Text(
-                "Kepala cetak terlalu panas; tunggu hingga dingin",
-                "The print head is too hot; wait for it to cool down",
-            ),
-        ),
         "card_in_printer": FaultSpec(
             DeviceState.READY,
             Text(
