@@ -8,9 +8,15 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
 
 from appliance.hal import (
     BiometricCapture,
@@ -195,6 +201,41 @@ async def test_an_auth_capture_sealed_for_another_domain_stays_sealed(
     (capture,) = result.captures
     assert capture.sealed
     assert not capture.bio_value.startswith(PNG)
+
+
+async def test_a_capture_sealed_for_another_domain_than_the_stations_is_refused_clearly(
+    make_sim: SimFactory, tmp_path: Path
+) -> None:
+    sim = await make_sim(SbiKind.FINGER_SINGLE)
+    other = tmp_path / "other-domain.pem"
+    other.write_bytes(_other_domain_pem())
+    device = await connected(sim, domain_key=str(other))
+
+    with pytest.raises(DeviceFault) as caught:
+        await device.capture_finger(Finger.RIGHT_INDEX)
+
+    assert caught.value.code == "device_error"
+    assert "sealed for certificate" in str(caught.value)
+
+
+def _other_domain_pem() -> bytes:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "another domain")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return pem + certificate.public_bytes(serialization.Encoding.PEM)
 
 
 async def test_captures_are_chained_by_previous_hash(make_sim: SimFactory) -> None:

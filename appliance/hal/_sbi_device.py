@@ -423,8 +423,17 @@ class SbiDevice(Device):
         if entry.session_key is None:
             return entry.bio_value
         key = self._domain_key
-        if key is None or entry.thumbprint.upper() != key.thumbprint:
-            return None
+        if key is None:
+            return None  # sealed for its domain, which the station is not
+        if entry.thumbprint.upper() != key.thumbprint:
+            # The station means to read these, but the device seals them for another
+            # certificate: its management server has another domain for `domain_uri`.
+            raise DeviceFault(
+                self.name,
+                "device_error",
+                f"the capture is sealed for certificate {printable(entry.thumbprint)[:16]}..., "
+                f"not the station's domain {key.thumbprint[:16]}...",
+            )
         return key.open(
             session_key=entry.session_key,
             sealed=entry.bio_value,
