@@ -49,7 +49,8 @@ from appliance.hal._secure_messaging import SecureChannel
 from appliance.logs import configure_logging
 from sim._base import Timing
 from sim.pcscd import PrivatePcscd
-from sim.smartcard import VirtualCard, VpcdSlot
+from sim.smartcard import VirtualCard
+from sim.vpcd import VpcdSlot
 
 TARGET_APDUS_PER_S: Final = 5000
 AID: Final = bytes.fromhex("A000000247100101")

@@ -49,7 +49,7 @@ from typing import Any, ClassVar, Final, Self
 from smartcard import scard
 
 from ._base import Timing
-from .smartcard import VpcdSlot
+from .vpcd import VpcdSlot
 
 PCSCD: Final = Path("/usr/sbin/pcscd")
 VPCD_LIBRARY: Final = Path("/usr/lib/pcsc/drivers/serial/libifdvpcd.so")

@@ -45,8 +45,8 @@ from sim.card_printer import CardPrinterSim
 from sim.fingerprints import SyntheticFinger
 from sim.pcscd import PrivatePcscd
 from sim.sbi import SbiKind, SbiSimulator
-from sim.smartcard import VpcdSlot
 from sim.usb import UsbBus
+from sim.vpcd import VpcdSlot
 
 from .support import VALID_NIK
 

@@ -43,7 +43,7 @@ from sim._base import Fault
 from sim.day import DayPlan, DurationModel, plan_day
 from sim.day_run import STAFF, OfficeRun, office_run
 from sim.pcscd import PrivatePcscd
-from sim.smartcard import VpcdSlot
+from sim.vpcd import VpcdSlot
 
 APPLIANCE = (sys.executable, "-m", "appliance")
 CHILD = (sys.executable, "-m", "tests.daemon_child")

@@ -38,7 +38,8 @@ from appliance.hal._iso7816 import Command, Response
 from appliance.hal._pcsc import PcscContext
 from sim._base import Fault, Timing
 from sim.pcscd import SOCKET_VARIABLE, PrivatePcscd
-from sim.smartcard import VirtualCard, VpcdSlot
+from sim.smartcard import VirtualCard
+from sim.vpcd import VpcdSlot
 
 # libpcsclite reads PCSCLITE_CSOCK_NAME once per process, at its first
 # SCardEstablishContext (importing pyscard does not read it): set here, at import, it is

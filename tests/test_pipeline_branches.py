@@ -19,7 +19,7 @@ from appliance.hal import DeviceState
 from sim._base import Fault
 from sim.card_printer import CardPrinterSim
 from sim.pcscd import PrivatePcscd
-from sim.smartcard import VpcdSlot
+from sim.vpcd import VpcdSlot
 
 from .office_rig import PERSON, PIN, Office, form, office
 
