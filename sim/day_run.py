@@ -33,7 +33,8 @@ from appliance.staff import add_member
 from ._base import Timing
 from .central import CentralReport, SimulatedCentral
 from .daemon import APPLIANCE, StationDaemon
-from .day import DayLog, DayPlan, OfficeDay, Staff
+from .day import DayPlan
+from .day_officers import DayLog, OfficeDay, Staff
 from .day_report import DayReport
 from .office import SimulatedOffice
 from .pcscd import PrivatePcscd

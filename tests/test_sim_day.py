@@ -1,4 +1,5 @@
-"""The simulated office day (`sim/day.py`): its officers against a running station."""
+"""The simulated office day (`sim/day.py`, `sim/day_officers.py`): its officers against a
+running station."""
 
 from __future__ import annotations
 
