@@ -29,8 +29,8 @@ from sim.broker import (
     BrokerError,
     PrivateMosquitto,
     fleet_acl,
-    make_test_pki,
 )
+from sim.broker_pki import make_test_pki
 
 V5 = aiomqtt.ProtocolVersion.V5
 NOT_AUTHORIZED = 0x87

@@ -14,7 +14,8 @@ import pytest
 from structlog.testing import capture_logs
 
 from appliance.sync import BrokerSection, load_progress
-from sim.broker import PrivateMosquitto, fleet_acl, make_test_pki
+from sim.broker import PrivateMosquitto, fleet_acl
+from sim.broker_pki import make_test_pki
 from sim.postgres import PrivatePostgres
 from tests.sync_rig import CENTRAL_USER, Fleet, append_events, assert_chain, opened_store, running
 
