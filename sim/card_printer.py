@@ -51,7 +51,8 @@ from .card_printer_language import (
     Refusal,
     expand_panel,
 )
-from .usb import UsbBus, UsbDescriptor, UsbInPipe
+from .usb import UsbBus
+from .usb_device import UsbDescriptor, UsbInPipe
 
 if TYPE_CHECKING:
     from .smartcard import VirtualCard

@@ -23,7 +23,8 @@ import qrcode
 from PIL import Image, ImageDraw, ImageFont
 
 from ._base import Fault, FaultState, Timing, seeded
-from .usb import UsbBus, UsbDescriptor, UsbInPipe
+from .usb import UsbBus
+from .usb_device import UsbDescriptor, UsbInPipe
 
 ESC: Final = 0x1B
 GS: Final = 0x1D
