@@ -30,20 +30,11 @@ from typing import Any, Final
 
 from smartcard import scard
 
+from appliance.hal._apdu import Command, Response, transceive
 from appliance.hal._card_access import ALWAYS, TRANSPORT_KEY, PersonalisationKeys, authenticate
 from appliance.hal._card_encoder import CardEncoder
 from appliance.hal._card_session import CardApplication
-from appliance.hal._iso7816 import (
-    Command,
-    Response,
-    create_file,
-    df_fcp,
-    ef_fcp,
-    read_binary,
-    select_ef,
-    select_mf,
-    transceive,
-)
+from appliance.hal._iso7816 import create_file, df_fcp, ef_fcp, read_binary, select_ef, select_mf
 from appliance.hal._pcsc import CardLink, PcscContext
 from appliance.hal._secure_messaging import SecureChannel
 from appliance.logs import configure_logging

@@ -32,6 +32,14 @@ import secrets
 from dataclasses import dataclass
 from typing import Final
 
+from appliance.hal._apdu import (
+    MAX_EXTENDED_LE,
+    MAX_SHORT_LE,
+    ApduError,
+    Command,
+    Response,
+    StatusWord,
+)
 from appliance.hal._card_access import (
     ALWAYS,
     CAN_REFERENCE,
@@ -49,16 +57,7 @@ from appliance.hal._card_access import (
     unseal,
 )
 from appliance.hal._ec import STANDARD_DOMAINS, Curve, PointError, generic_mapping
-from appliance.hal._iso7816 import (
-    MAX_EXTENDED_LE,
-    MAX_SHORT_LE,
-    ApduError,
-    Command,
-    Response,
-    StatusWord,
-    tlv,
-    tlv_items,
-)
+from appliance.hal._iso7816 import tlv, tlv_items
 from appliance.hal._pace import (
     PACE_ECDH_GM_AES128,
     agree,

@@ -16,25 +16,14 @@ import random
 from dataclasses import dataclass, field
 from typing import Final
 
+from appliance.hal._apdu import CHAINING, MAX_EXTENDED_LE, ApduError, Command, Response, StatusWord
 from appliance.hal._card_access import (
     ALWAYS,
     NEVER,
     df_security,
     ef_security,
 )
-from appliance.hal._iso7816 import (
-    CHAINING,
-    EF_GDO,
-    MAX_EXTENDED_LE,
-    MF,
-    ApduError,
-    Command,
-    Fcp,
-    Response,
-    StatusWord,
-    tlv,
-    tlv_items,
-)
+from appliance.hal._iso7816 import EF_GDO, MF, Fcp, tlv, tlv_items
 from appliance.hal._secure_messaging import SM_CLA
 
 from ._base import seeded

@@ -30,7 +30,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar, Final
 
-from appliance.hal._iso7816 import ApduError, Command, Response, StatusWord
+from appliance.hal._apdu import ApduError, Command, Response, StatusWord
 
 from ._base import Fault, FaultState, Timing, seeded
 from .smartcard import VirtualCard

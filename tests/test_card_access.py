@@ -16,6 +16,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from appliance.card import CardKeys
+from appliance.hal._apdu import Command, Response, StatusWord, transceive
 from appliance.hal._card_access import (
     READER_KEY_REFERENCE,
     TRANSPORT_KEY,
@@ -35,16 +36,12 @@ from appliance.hal._card_session import (
 )
 from appliance.hal._ec import BRAINPOOL_P256R1, NIST_P256, Curve, PointError, generic_mapping
 from appliance.hal._iso7816 import (
-    Command,
-    Response,
-    StatusWord,
     create_file,
     ef_fcp,
     read_binary,
     select_df_name,
     select_ef,
     select_mf,
-    transceive,
     update_binary,
 )
 from appliance.hal._pace import (

@@ -27,6 +27,7 @@ from appliance.hal import (
     DeviceSupervisor,
     DeviceTimeout,
 )
+from appliance.hal._apdu import Command, Response
 from appliance.hal._card_access import AccessKeys, PersonalisationKeys
 from appliance.hal._card_encoder import (
     CardEncoder,
@@ -34,7 +35,6 @@ from appliance.hal._card_encoder import (
     CardInfo,
 )
 from appliance.hal._card_session import CardApplication
-from appliance.hal._iso7816 import Command, Response
 from appliance.hal._pcsc import PcscContext
 from sim._base import Fault, Timing
 from sim.pcscd import SOCKET_VARIABLE, PrivatePcscd

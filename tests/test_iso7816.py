@@ -1,6 +1,7 @@
-"""The APDU model: encodings pinned to ISO/IEC 7816 examples, round trips and fuzzing of
-everything that parses bytes from a card, and `transceive` (chaining, GET RESPONSE, 6Cxx)
-against the simulated card itself, without pcscd."""
+"""The APDU model (`appliance/hal/_apdu.py`, `_iso7816.py`): encodings pinned to ISO/IEC
+7816 examples, round trips and fuzzing of everything that parses bytes from a card, and
+`transceive` (chaining, GET RESPONSE, 6Cxx) against the simulated card itself, without
+pcscd."""
 
 from __future__ import annotations
 
@@ -10,20 +11,23 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from appliance.hal._atr import CardCapabilities, card_capabilities, historical_bytes
-from appliance.hal._card_access import ALWAYS, TRANSPORT_KEY, authenticate
-from appliance.hal._iso7816 import (
+from appliance.hal._apdu import (
     CHAINING,
     MAX_EXTENDED_LC,
     MAX_EXTENDED_LE,
     ApduError,
     Command,
-    Fcp,
     NoAnswer,
     Response,
     StatusWord,
-    create_file,
     describe,
+    transceive,
+)
+from appliance.hal._atr import CardCapabilities, card_capabilities, historical_bytes
+from appliance.hal._card_access import ALWAYS, TRANSPORT_KEY, authenticate
+from appliance.hal._iso7816 import (
+    Fcp,
+    create_file,
     df_fcp,
     ef_fcp,
     get_uid,
@@ -35,7 +39,6 @@ from appliance.hal._iso7816 import (
     select_mf,
     tlv,
     tlv_items,
-    transceive,
     update_binary,
 )
 from appliance.hal._secure_messaging import SecureChannel

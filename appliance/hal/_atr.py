@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ._iso7816 import ApduError
+from ._apdu import ApduError
 
 
 @dataclass(frozen=True, slots=True)

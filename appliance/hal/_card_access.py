@@ -38,7 +38,8 @@ import secrets
 from dataclasses import dataclass
 from typing import Final
 
-from ._iso7816 import MF, Command, StatusWord
+from ._apdu import Command, StatusWord
+from ._iso7816 import MF
 from ._secure_messaging import (
     BLOCK,
     KDF_ENC,

@@ -43,6 +43,7 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveFloat
 from appliance._text import Text
 from appliance.logs import get_logger
 
+from ._apdu import MAX_EXTENDED_LC, MAX_SHORT_LE, ApduError, NoAnswer, StatusWord, Transmit
 from ._atr import CardCapabilities, card_capabilities
 from ._card_access import AccessDenied, AccessKeys, PersonalisationKeys
 from ._card_session import (
@@ -57,14 +58,6 @@ from ._card_session import (
 )
 from ._device import Device
 from ._errors import DeviceError, DeviceFault, DeviceGone
-from ._iso7816 import (
-    MAX_EXTENDED_LC,
-    MAX_SHORT_LE,
-    ApduError,
-    NoAnswer,
-    StatusWord,
-    Transmit,
-)
 from ._pace import PaceFailed
 from ._pcsc import CardLink, PcscContext, ReaderState, use_socket
 from ._registry import Checklist, ConfiguredDevice, DeviceKind, DeviceType, register

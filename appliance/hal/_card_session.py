@@ -26,6 +26,18 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Final
 
+from ._apdu import (
+    MAX_EXTENDED_LC,
+    MAX_SHORT_LC,
+    MAX_SHORT_LE,
+    ApduError,
+    Command,
+    Response,
+    StatusWord,
+    Transmit,
+    describe,
+    transceive,
+)
 from ._card_access import (
     ALWAYS,
     CAN_REFERENCE,
@@ -44,22 +56,13 @@ from ._card_access import (
 from ._iso7816 import (
     EF_GDO,
     MAX_EVEN_OFFSET,
-    MAX_EXTENDED_LC,
     MAX_OFFSET,
     MAX_SFI,
-    MAX_SHORT_LC,
-    MAX_SHORT_LE,
     MF,
     ODD_READ_OVERHEAD,
     ODD_WRITE_OVERHEAD,
-    ApduError,
-    Command,
     Fcp,
-    Response,
-    StatusWord,
-    Transmit,
     create_file,
-    describe,
     df_fcp,
     ef_fcp,
     get_uid,
@@ -69,7 +72,6 @@ from ._iso7816 import (
     select_df_name,
     select_ef,
     select_mf,
-    transceive,
     update_binary,
 )
 from ._pace import (

@@ -27,9 +27,10 @@ from typing import Final
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from ._apdu import MAX_SHORT_LE, ApduError, Command, StatusWord
 from ._card_access import CAN_REFERENCE
 from ._ec import STANDARD_DOMAINS, Curve, PointError, generic_mapping
-from ._iso7816 import MAX_SHORT_LE, ApduError, Command, StatusWord, tlv, tlv_items
+from ._iso7816 import tlv, tlv_items
 from ._secure_messaging import (
     BLOCK,
     KDF_PI,

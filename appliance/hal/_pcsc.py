@@ -37,9 +37,9 @@ from typing import Final, Generic, TypeVar, cast
 
 from smartcard import scard
 
+from ._apdu import Transmit
 from ._blocking import BlockingCaller
 from ._errors import DeviceBusy, DeviceError, DeviceFault, DeviceGone, DeviceTimeout
-from ._iso7816 import Transmit
 
 T = TypeVar("T")
 

@@ -27,16 +27,8 @@ from typing import Final
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.cmac import CMAC
 
-from ._iso7816 import (
-    MAX_EXTENDED_LE,
-    MAX_SHORT_LE,
-    ApduError,
-    Command,
-    Response,
-    StatusWord,
-    tlv,
-    tlv_items,
-)
+from ._apdu import MAX_EXTENDED_LE, MAX_SHORT_LE, ApduError, Command, Response, StatusWord
+from ._iso7816 import tlv, tlv_items
 
 BLOCK: Final = 16
 MAC_BYTES: Final = 8
