@@ -32,23 +32,23 @@ from appliance.card._keys import (
 )
 from appliance.card._lds import (
     CARD_AID,
-    DG1_TAGS,
     FILE_IDS,
     CardContents,
-    FingerTemplateRecord,
     build_card_files,
     decode_com,
-    decode_dg1,
+    encode_com,
+    read_card,
+)
+from appliance.card._lds_biometrics import (
+    FingerTemplateRecord,
     decode_dg2,
     decode_dg3,
     decode_dg7,
-    encode_com,
-    encode_dg1,
     encode_dg2,
     encode_dg3,
     encode_dg7,
-    read_card,
 )
+from appliance.card._lds_dg1 import DG1_TAGS, decode_dg1, encode_dg1
 from appliance.card._signer import CERTIFICATE_VALIDITY, DocumentSigner, DocumentSignerError
 from appliance.card._sod import parse_sod, sign_sod, verify_sod
 from appliance.card._tlv import Tlv, decode_tlv, decode_tlvs, encode_tlv

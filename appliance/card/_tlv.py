@@ -26,6 +26,9 @@ MAX_TAG_BYTES = 3
 MAX_LENGTH_BYTES = 4
 """Long-form lengths of up to four bytes (`84 xx xx xx xx`); no card file comes near."""
 
+TAG_LIST = 0x5C
+"""ISO/IEC 7816-4's tag list: the tags of the elements present (EF.COM) or that follow (DG1)."""
+
 _MULTI_BYTE_TAG = 0x1F
 _MORE_TAG_BYTES = 0x80
 _LONG_LENGTH = 0x80
@@ -108,6 +111,13 @@ def decode_fields(data: bytes, tags: Sequence[int]) -> list[bytes]:
             + (" ".join(f"{tag:X}" for tag in found) or "none")
         )
     return [item.value for item in items]
+
+
+def check_canonical(encoded: bytes, data: bytes, what: str) -> None:
+    """Refuse a file that decoded but is not byte for byte the form this station writes
+    (`encoded`, the decoded value encoded again): what is hashed and signed has one form."""
+    if encoded != data:
+        raise CardDataError(f"{what} is not in the form this station writes")
 
 
 def _read_tag(data: bytes, pos: int) -> tuple[int, int]:
