@@ -24,7 +24,8 @@ from ._store import (
     open_store,
 )
 from ._topics import TOPIC_ROOT, StationTopics, parse_topic
-from ._uplink import Uplink, UplinkStatus
+from ._uplink import Uplink
+from ._uplink_status import UplinkStatus
 from ._wire import decode_events, encode_event, encode_events
 
 __all__ = [

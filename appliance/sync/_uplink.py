@@ -49,6 +49,7 @@ from ._progress import UplinkProgress, load_progress, save_progress
 from ._settings import UplinkSection
 from ._signed import ACK, RESEND, count_arg, open_message, sign_state
 from ._topics import StationTopics, parse_topic
+from ._uplink_status import UplinkStatus
 from ._wire import encode_event, encode_events
 
 log = get_logger(__name__)
@@ -65,40 +66,6 @@ class DeviceFeed(Protocol):
     def snapshot(self) -> dict[str, dict[str, Any]]: ...
 
     def subscribe(self) -> AsyncGenerator[Any, None]: ...
-
-
-@dataclass(frozen=True, slots=True)
-class UplinkStatus:
-    connected: bool
-    acked: int
-    head: int
-    sent: int
-    """The last seq handed to the broker connection."""
-    published: int
-    """The last seq the broker confirmed (PUBACK)."""
-    oldest_unacked_ts: str | None
-    reconnects: int
-    last_error: str | None
-    last_ack_at: str | None = None
-    """When the centre last acknowledged new events (since this process started)."""
-
-    @property
-    def backlog(self) -> int:
-        return max(0, self.head - self.acked)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "connected": self.connected,
-            "acked": self.acked,
-            "sent": self.sent,
-            "published": self.published,
-            "head": self.head,
-            "backlog": self.backlog,
-            "oldest_unacked_ts": self.oldest_unacked_ts,
-            "reconnects": self.reconnects,
-            "last_error": self.last_error,
-            "last_ack_at": self.last_ack_at,
-        }
 
 
 @dataclass(frozen=True, slots=True)
