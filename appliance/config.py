@@ -38,6 +38,7 @@ from appliance.issuance._settings import IssuanceSection
 from appliance.oversight._settings import OversightSection
 from appliance.pipeline._records import SiakSection
 from appliance.pipeline._settings import PipelineSection
+from appliance.reports._targets import TargetsSection
 from appliance.screens._settings import ScreensSection
 from appliance.speech._settings import SpeechSection
 from appliance.sync._settings import UplinkSection
@@ -220,6 +221,7 @@ class Config(_Section):
     issuance: IssuanceSection = IssuanceSection()
     pipeline: PipelineSection = PipelineSection()
     oversight: OversightSection = OversightSection()
+    targets: TargetsSection = TargetsSection()
     siak: SiakSection = SiakSection()
     api: ApiSection = ApiSection()
     screens: ScreensSection = ScreensSection()

@@ -10,7 +10,18 @@ import pytest
 
 # Each is several MB once imported, and only printing, a card, a signature or a finger
 # needs it; numpy and SciPy live in the fingerprint worker only.
-LOADED_ON_FIRST_USE = {"PIL", "escpos", "qrcode", "barcode", "yaml", "asn1crypto", "numpy", "scipy"}
+LOADED_ON_FIRST_USE = {
+    "PIL",
+    "escpos",
+    "qrcode",
+    "barcode",
+    "yaml",
+    "asn1crypto",
+    "numpy",
+    "scipy",
+    "matplotlib",
+    "fpdf",
+}
 
 
 def _top_level_modules_after(code: str) -> set[str]:

@@ -17,6 +17,7 @@ from appliance.errors import ApplianceError
 from ._central import add_central_command
 from ._core import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, print_error
 from ._register import add_register_command
+from ._report import add_report_command
 from ._setup import add_config_command, add_keys_command
 from ._simulator import add_demo_command, add_sim_command
 from ._staff import add_staff_command
@@ -89,6 +90,7 @@ def _parser() -> argparse.ArgumentParser:
     add_config_command(commands)
     add_keys_command(commands)
     add_register_command(commands)
+    add_report_command(commands)
     add_run_command(commands)
     add_staff_command(commands)
     add_sim_command(commands)

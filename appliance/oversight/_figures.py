@@ -128,6 +128,9 @@ class ComplaintFigures:
     closed_on_time: int
     close_seconds_total: int
     close_seconds_max: int
+    escalated_open: int = 0
+    """Escalated and not closed as of the last event given: open past their deadline (0
+    in the counts a recap recorded, which do not carry it)."""
 
     @property
     def mean_days_to_close(self) -> Fraction | None:
@@ -307,6 +310,7 @@ def _complaint_figures(complaints: Iterable[_Complaint]) -> ComplaintFigures:
         by_status={state: sum(c.state is state for c in chosen) for state in ComplaintState},
         by_element={element: sum(c.element is element for c in chosen) for element in Element},
         escalated=sum(c.escalated for c in chosen),
+        escalated_open=sum(c.escalated and c.closed is None for c in chosen),
         closed=len(closed),
         closed_on_time=sum(c.closed is not None and c.closed <= c.due for c in closed),
         close_seconds_total=sum(seconds),
