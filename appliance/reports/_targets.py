@@ -20,7 +20,14 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Annotated, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    field_validator,
+)
 
 from appliance.domain import Step
 from appliance.oversight import Grade
@@ -40,6 +47,15 @@ DEFAULT_RETURNS_PERCENT: Final[dict[ReturnStep, float]] = {
 }
 
 
+def _ikm_target(value: object) -> Grade | float:
+    """A grade's letter or a score: one message for either mistake, not one per form."""
+    if isinstance(value, str) and value in Grade.__members__:
+        return Grade(value)
+    if isinstance(value, int | float) and not isinstance(value, bool) and 25 <= value <= 100:
+        return float(value)
+    raise ValueError(f"a grade A, B, C or D, or an IKM from 25 to 100, not {value!r}")
+
+
 class TargetsSection(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -47,7 +63,11 @@ class TargetsSection(BaseModel):
     """Each SOP step: at least this share finished within its minutes (seed 003)."""
     served_within_one_day_percent: Percent = 95
     """At least this share of cards handed over within one working day (seed 000, 001)."""
-    ikm: Grade | Annotated[float, Field(ge=25, le=100)] = Grade.B
+    ikm: Annotated[
+        Grade | float,
+        PlainValidator(_ikm_target),
+        PlainSerializer(lambda value: str(value) if isinstance(value, Grade) else value),
+    ] = Grade.B
     """The lowest IKM: a grade's letter (its lowest score) or a score 25-100."""
     complaints_on_time_percent: Percent = 90
     """At least this share of complaints closed by their deadline."""
