@@ -10,7 +10,17 @@ from fastapi.staticfiles import StaticFiles
 from appliance.api import ApiContext
 from appliance.staff import Sessions
 
-from . import _board, _counter, _head, _kiosk, _operator, _signin
+from . import (
+    _board,
+    _complaint_book,
+    _counter,
+    _head,
+    _kiosk,
+    _kiosk_survey,
+    _operator,
+    _signin,
+    _supervisor,
+)
 from ._context import ScreenContext
 from ._render import STATIC, Renderer
 from ._session import SignInRequired, sign_in_url
@@ -20,10 +30,13 @@ from ._timing import ServerTiming
 SCREEN_ROUTERS = (
     _signin.router,
     _counter.router,
+    _kiosk_survey.router,
     _kiosk.router,
     _board.router,
     _head.router,
     _operator.router,
+    _complaint_book.router,
+    _supervisor.router,
 )
 
 

@@ -21,13 +21,14 @@ from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
 from appliance._text import Text
 from appliance.api import ApiError, Audience
-from appliance.domain import SERVICE_PROMISE_WORKING_DAYS, ServiceType, TicketState
+from appliance.domain import SERVICE_PROMISE_WORKING_DAYS, EventType, ServiceType, TicketState
 from appliance.pipeline import CallView
 from appliance.pipeline._queue import TICKET_LETTERS
 from appliance.speech import SpeechError, Synthesizer, call_sentence, spell_number
 
 from ._context import ScreenContext
-from ._live import QUEUE, officer_topic
+from ._live import QUEUE, RECAP, officer_topic
+from ._recap_labels import LABELS
 from ._session import Context
 
 router = APIRouter(include_in_schema=False)
@@ -112,6 +113,7 @@ def _board_values(context: ScreenContext) -> dict[str, Any]:
 async def board(request: Request, context: Context, suara: int = 0) -> HTMLResponse:
     values = {
         **_board_values(context),
+        **_recap_values(context),
         "office": context.office,
         "promise": _promise(),
         "sound": bool(suara) and _voice(request) is not None,
@@ -125,14 +127,29 @@ async def board_part(request: Request, context: Context) -> HTMLResponse:
     return context.render.page(request, "board.html", _board_values(context), block="board")
 
 
+def _recap_values(context: ScreenContext) -> dict[str, Any]:
+    """The latest published recap as the public may read it (`PublicRecap`: counts and
+    promises, no complaint's text and no contact), with the words of its counts."""
+    return {"recap": context.station.pipeline.recaps.published(), "labels": LABELS}
+
+
+@router.get("/board/rekap")
+async def recap_part(request: Request, context: Context) -> HTMLResponse:
+    """The recap strip, fetched when a recap is published and on reconnecting."""
+    return context.render.page(request, "board.html", _recap_values(context), block="recap")
+
+
 def public_topic(event_type: str) -> str | None:
+    if event_type == EventType.RECAP_PUBLISHED:
+        return RECAP
     topic = officer_topic(event_type)
     return topic if topic == QUEUE else None
 
 
 @router.get("/langsung/umum")
 async def public_feed(context: Context) -> StreamingResponse:
-    """The public screens' feed: `event: queue` for each queue event, nothing else."""
+    """The public screens' feed: `event: queue` for each queue event and `event: recap`
+    when a recap is published, nothing else."""
     stream = context.station.live.topics(Audience.PUBLIC, public_topic)
     return StreamingResponse(
         _reconnecting(stream),

@@ -32,9 +32,15 @@ CONSOLES: Final[Mapping[Role, Console]] = MappingProxyType(
             Console(Role.COUNTER_OFFICER, "/loket", Text("Loket", "Counter")),
             Console(Role.SECTION_HEAD, "/kasi", Text("Kasi Pelayanan", "Section head")),
             Console(Role.OPERATOR, "/operator", Text("Operator", "Operator")),
+            Console(Role.SUPERVISOR, "/pimpinan", Text("Pimpinan", "Leadership")),
         )
     }
 )
+
+BOOK_PATH: Final = "/pengaduan"
+BOOK_ROLES: Final = frozenset(CONSOLES)
+"""The complaint book is read by every console's role; what each may write in it is the
+workflow table's."""
 
 
 def consoles_of(roles: frozenset[Role]) -> tuple[Console, ...]:
@@ -54,6 +60,7 @@ def console_values(request: Request, officer: Officer) -> dict[str, Any]:
     settings = context.settings
     return {
         "consoles": consoles_of(officer.roles),
+        "book_link": bool(BOOK_ROLES & officer.roles),
         "member_name": member.name if member else officer.person,
         "idle_s": int(settings.idle_logout.total_seconds()),
         "warn_s": settings.idle_warning_seconds,

@@ -121,7 +121,7 @@ def _fragment(request: Request) -> str | None:
     return "screen" if request.headers.get("HX-Request") else None
 
 
-def _render(
+def render_kiosk(
     request: Request,
     context: ScreenContext,
     template: str,
@@ -156,7 +156,7 @@ def _problem(
         "poll_s": PRINTER_CHECK_S if poll else None,
         "return_s": None if poll else PROBLEM_SHOWN_S,
     }
-    return _render(
+    return render_kiosk(
         request, context, "kiosk_problem.html", values, status_code=status_code, headers=headers
     )
 
@@ -165,7 +165,9 @@ def _problem(
 async def start(request: Request, context: Context) -> HTMLResponse:
     if not context.station.pipeline.ticket_printer_ready():
         return _problem(request, context, PRINTER_DOWN, status_code=200, poll=True)
-    return _render(request, context, "kiosk.html", {"services": tuple(ServiceType)})
+    offers = context.station.pipeline.survey.offers()
+    values = {"services": tuple(ServiceType), "survey_open": any(offers.questionnaires.values())}
+    return render_kiosk(request, context, "kiosk.html", values)
 
 
 @router.get("/layanan/{code}")
@@ -179,7 +181,7 @@ async def requirements(request: Request, context: Context, code: str) -> Respons
         "request_id": secrets.token_urlsafe(16),
         "idle_s": IDLE_RETURN_S,
     }
-    return _render(request, context, "kiosk_requirements.html", values)
+    return render_kiosk(request, context, "kiosk_requirements.html", values)
 
 
 @router.post("/tiket")
@@ -215,7 +217,7 @@ async def take_ticket(
         message = error.text if error.code == "ticket_not_printed" else NOT_ISSUED
         return _problem(request, context, message, status_code=503)
     values = {"ticket": ticket, "return_s": TICKET_SHOWN_S}
-    return _render(request, context, "kiosk_ticket.html", values)
+    return render_kiosk(request, context, "kiosk_ticket.html", values)
 
 
 def _service(code: str) -> ServiceType | None:

@@ -14,6 +14,8 @@ APPLICATIONS: Final = "applications"
 STOCK: Final = "stock"
 DEVICES: Final = "devices"
 """Signalled by the station when a device's state changes (not a register event)."""
+RECAP: Final = "recap"
+"""The public feed's: a complaint recap was published (the board shows it)."""
 BIOMETRICS: Final = "biometrics"
 """Signalled by the station when a biometric recording's progress changes."""
 
