@@ -27,6 +27,7 @@ ALLOWED = {
     "domain": set(),
     "oversight": {"domain"},
     "register": {"domain", "oversight"},
+    "reports": {"domain", "oversight"},
     "hal": set(),
     "card": {"domain"},
     "fingerprint": set(),

@@ -13,7 +13,14 @@ from typing import TextIO
 from appliance._text import Text
 from appliance.oversight import OversightError, Period
 from appliance.register import RegisterError, read_events
-from appliance.reports import Letterhead, render_html, render_pdf, report, report_document
+from appliance.reports import (
+    REPORT_EVENTS,
+    Letterhead,
+    render_html,
+    render_pdf,
+    report,
+    report_document,
+)
 
 from ._core import EXIT_OK, EXIT_USAGE, CommandFailed, load_configured, print_error, with_config
 
@@ -55,7 +62,7 @@ def _report(args: argparse.Namespace, out: TextIO) -> int:
         return EXIT_USAGE
     config = load_configured(args)
     try:
-        events = read_events(config.register_path)
+        events = read_events(config.register_path, types=REPORT_EVENTS)
         built = report(events, period, config.zone, config.targets)
     except RegisterError as error:
         raise CommandFailed(
