@@ -16,6 +16,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import TypeVar
 
+from appliance._text import Language
 from appliance.api import (
     ApiServer,
     Audience,
@@ -44,10 +45,11 @@ from appliance.issuance import CardActivator, CardIssuer
 from appliance.keys import secure_state_directories
 from appliance.liveness import Liveness
 from appliance.logs import get_logger
-from appliance.oversight import ContactBook
+from appliance.oversight import ContactBook, Period
 from appliance.pipeline import DeviceSteps, Pipeline, StepWork
 from appliance.pipeline._records import NoRecords, PersonRecords, SiakRecords
 from appliance.register import Event, Register, StationKey
+from appliance.reports import REPORT_EVENTS, render_html, report
 from appliance.retention import RetentionPurge
 from appliance.screens import mount_screens
 from appliance.screens._board import offer_voice
@@ -269,6 +271,7 @@ class Station:
                 sessions=Sessions(clock=clock, idle=config.screens.idle_logout),
                 settings=config.screens,
                 office=config.station.office,
+                performance=_performance(config, register),
             )
             speech = config.speech
             announcer = None
@@ -358,6 +361,20 @@ def _calls_to(
                     loop.call_soon_threadsafe(announcer.announce, call)
 
     return listener
+
+
+def _performance(config: Config, register: Register) -> Callable[[Period, Language], str]:
+    """The leadership's console's performance report: the same pure function and page as
+    `appliance report --format html`, over this station's register."""
+
+    def render(period: Period, lang: Language) -> str:
+        events = register.events_of(tuple(REPORT_EVENTS))
+        built = report(events, period, config.zone, config.targets)
+        return render_html(
+            built, office=config.station.office, station=config.station.id, lang=lang
+        )
+
+    return render
 
 
 def _live_events(register: Register, devices: Iterable[Device], pipeline: Pipeline) -> LiveEvents:

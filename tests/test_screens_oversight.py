@@ -246,7 +246,7 @@ async def test_the_section_head_verifies_follows_up_and_closes_and_sees_the_cont
     await head_page.get_by_role("button", name="Catat tindak lanjut").click()
     await expect(head_page.locator("h1 [data-state]")).to_have_text("Ditindaklanjuti")
     await expect(head_page.locator(".followups li")).to_contain_text(
-        "budi: Petugas ditegur; pungutan dihentikan"
+        "Budi Santoso: Petugas ditegur; pungutan dihentikan"
     )
     assert await serious_violations(head_page) == []
     await screenshot(head_page, "complaint-head")
@@ -342,7 +342,7 @@ async def _public_stream(
                 return
 
 
-async def test_the_camat_approves_the_recap_and_the_board_shows_it(
+async def test_the_counter_drafts_the_recap_and_the_camat_reads_the_figures(
     station: Office, browser: Browser
 ) -> None:
     _, counter = await _console(station, browser, "siti")
@@ -354,10 +354,6 @@ async def test_the_camat_approves_the_recap_and_the_board_shows_it(
     await counter.get_by_role("button", name="Susun rekap").click()
     await expect(counter.locator(".success")).to_contain_text("menunggu persetujuan Camat")
     await counter.context.close()
-
-    _, board = await new_page(browser, _url(station), viewport=TV_VIEWPORT)
-    await board.goto("/board")
-    await expect(board.locator("[data-recap]")).to_have_count(0)
 
     _, camat = await _console(station, browser, "camat")
     await expect(camat).to_have_url(f"{_url(station)}/pimpinan")
@@ -377,6 +373,27 @@ async def test_the_camat_approves_the_recap_and_the_board_shows_it(
     await expect(camat.locator("[data-recap-state]")).to_have_text("Draf, menunggu persetujuan")
     assert await serious_violations(camat) == []
     await screenshot(camat, "supervisor")
+    # The performance report of the same period, as `appliance report --format html` makes it.
+    await camat.locator("[data-report]").click()
+    await expect(camat).to_have_title(re.compile(r"^Laporan Evaluasi Kinerja Pelayanan"))
+    await expect(camat.get_by_role("heading", level=1)).to_have_text(
+        "Laporan Evaluasi Kinerja Pelayanan"
+    )
+    await screenshot(camat, "supervisor-report")
+    # The Camat serves no applicant: the counter's console is not his.
+    assert (refused := await camat.goto("/loket")) is not None
+    assert refused.status == 403
+    await camat.context.close()
+
+
+async def test_the_camat_approves_the_recap_and_the_board_shows_it(
+    station: Office, browser: Browser
+) -> None:
+    _, board = await new_page(browser, _url(station), viewport=TV_VIEWPORT)
+    await board.goto("/board")
+    await expect(board.locator("[data-recap]")).to_have_count(0)
+    _, camat = await _console(station, browser, "camat")
+    await expect(camat.locator("[data-recap-state]")).to_have_text("Draf, menunggu persetujuan")
 
     await camat.get_by_role("button", name="Setujui rekap").click()
     await expect(camat.locator(".success")).to_have_text("Rekap 2025-Q4 disetujui.")

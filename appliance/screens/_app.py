@@ -3,11 +3,15 @@ waiting-room board and the kiosk, their static files and their error pages."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from appliance._text import Language
 from appliance.api import ApiContext
+from appliance.oversight import Period
 from appliance.staff import Sessions
 
 from . import (
@@ -41,12 +45,23 @@ SCREEN_ROUTERS = (
 
 
 def mount_screens(
-    app: FastAPI, *, sessions: Sessions, settings: ScreensSection, office: str
+    app: FastAPI,
+    *,
+    sessions: Sessions,
+    settings: ScreensSection,
+    office: str,
+    performance: Callable[[Period, Language], str] | None = None,
 ) -> ScreenContext:
-    """Add the screens to the API's `app` (made by `api.create_app`)."""
+    """Add the screens to the API's `app` (made by `api.create_app`); `performance`
+    renders a period's performance report for the leadership's console."""
     station: ApiContext = app.state.context
     context = ScreenContext(
-        station=station, sessions=sessions, settings=settings, office=office, render=Renderer()
+        station=station,
+        sessions=sessions,
+        settings=settings,
+        office=office,
+        render=Renderer(),
+        performance=performance,
     )
     app.state.screens = context
     app.add_exception_handler(SignInRequired, _to_sign_in)

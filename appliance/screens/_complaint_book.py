@@ -85,8 +85,15 @@ def _may(officer: Officer, event: EventType) -> bool:
     return any(may_cause(transition, role) for role in officer.roles)
 
 
-def _common(officer: Officer) -> dict[str, Any]:
+def _common(officer: Officer, context: Context) -> dict[str, Any]:
+    staff = context.station.staff
+
+    def name_of(person: str) -> str:
+        member = staff.get(person)
+        return member.name if member else person
+
     return {
+        "name_of": name_of,
         "channels": tuple(Channel),
         "categories": tuple(Category),
         "standards": tuple(StandardPart),
@@ -112,7 +119,7 @@ def _page(
     block: str | None = None,
 ) -> HTMLResponse:
     values = {
-        **_common(officer),
+        **_common(officer, context),
         "book": context.station.pipeline.complaints.book(officer),
         "form": dict(form or {}),
         "errors": dict(errors or {}),
@@ -140,7 +147,7 @@ def _detail(
     except PipelineError as error:
         return _page(request, officer, context, problem=error.text, status_code=error.status)
     values = {
-        **_common(officer),
+        **_common(officer, context),
         "c": view,
         "form": dict(form or {}),
         "errors": dict(errors or {}),

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from fastapi import Request
 
+from appliance._text import Language
 from appliance.api import ApiContext
+from appliance.oversight import Period
 from appliance.staff import Sessions
 
 from ._settings import ScreensSection
@@ -26,6 +29,9 @@ class ScreenContext:
     office: str
     """The office's name, as the board and the tickets show it."""
     render: Renderer
+    performance: Callable[[Period, Language], str] | None = None
+    """A period's performance report as one HTML page (`appliance.reports`), from the
+    station's register and targets; None when the station was composed without it."""
 
 
 def screen_context(request: Request) -> ScreenContext:

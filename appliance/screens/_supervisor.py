@@ -19,11 +19,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from appliance._text import Text
 from appliance.domain import RecapState, Role
-from appliance.oversight import OversightError, Period, PeriodKind
+from appliance.oversight import OversightError, Period
 from appliance.pipeline import NotFound, Officer, PipelineError, RecapView
 
 from ._complaint_book import recap_quarter
 from ._consoles import render_console
+from ._i18n import language_of
 from ._recap_labels import LABELS
 from ._session import Context, Csrf, officer_in
 
@@ -54,15 +55,12 @@ def _page(
     pipeline = context.station.pipeline
     quarter = recap_quarter(pipeline.today())
     errors: dict[str, Text] = {}
+    # By default the quarter the recap is for: its figures beside its recap.
+    period = Period.parse(quarter)
     try:
-        period = (
-            Period.parse(periode)
-            if periode
-            else Period.containing(pipeline.today(), PeriodKind.QUARTER)
-        )
+        period = Period.parse(periode) if periode else period
     except OversightError as refused:
         errors["periode"] = refused.text
-        period = Period.containing(pipeline.today(), PeriodKind.QUARTER)
         status_code = 422
     values: dict[str, Any] = {
         "period": period,
@@ -72,6 +70,7 @@ def _page(
         "recap": _recap(context, quarter),
         "recap_quarter": quarter,
         "labels": LABELS,
+        "has_report": context.performance is not None,
         "notice": notice,
         "problem": problem,
     }
@@ -83,6 +82,22 @@ async def console(
     request: Request, officer: Leader, context: Context, periode: str = ""
 ) -> HTMLResponse:
     return _page(request, officer, context, periode=periode.strip())
+
+
+@router.get("/laporan")
+async def performance(
+    request: Request, _officer: Leader, context: Context, periode: str = ""
+) -> Response:
+    """The period's performance report (targets against achievement, trends, charts) as
+    the reports render it: one self-contained page, to read, save or print."""
+    if context.performance is None:
+        return RedirectResponse("/pimpinan", status_code=303)
+    try:
+        period = Period.parse(periode.strip())
+    except OversightError:
+        return _page(request, _officer, context, periode=periode.strip())
+    page = context.performance(period, language_of(request))
+    return HTMLResponse(page, headers={"Cache-Control": "no-store"})
 
 
 @router.get("/rekap/{period}/selesai")
