@@ -11,7 +11,7 @@ register as `appliance report` does (`read_events`, read-only):
   median of `--repeat` runs (target: the year <= 5 s on this machine);
 - `render_s`: the year's report as JSON, HTML (matplotlib's SVG charts) and PDF (fpdf2,
   PNG charts), built once;
-- `peak_rss_mb`: the process's peak resident memory (ru_maxrss) after the builds, and
+- `peak_rss_mb`: the process's peak resident memory (VmHWM) after the builds, and
   `baseline_rss_mb` after the imports alone, before reading a single event.
 """
 
@@ -21,7 +21,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -46,7 +45,12 @@ from sim.history import ZONE, history, office_calendar, write_history
 
 
 def _peak_mb() -> float:
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    """This process's peak resident memory (VmHWM): not ru_maxrss, which Linux carries
+    over an exec from the parent that forked it, the one holding the synthesised year."""
+    for line in Path("/proc/self/status").read_text(encoding="ascii").splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 def _measure(register: Path, repeat: int) -> dict[str, Any]:

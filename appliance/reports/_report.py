@@ -171,54 +171,81 @@ class _Fact:
     day: date
 
 
-def _facts(events: Iterable[Any], zone: ZoneInfo) -> list[_Fact]:
-    facts = []
-    for event in events:
-        if event.type in REPORT_EVENTS:
-            day = datetime.fromisoformat(event.ts).astimezone(zone).date()
-            facts.append(_Fact(event.type, event.ts, event.app, event.data, day))
-    return facts
-
-
 _Key = tuple[str, str]
+_SOP_MS: Final = {spec.step.value: spec.minutes * 60_000 for spec in SOP_STEPS}
 
 
-def _daily(facts: list[_Fact]) -> dict[date, Counter[_Key]]:  # noqa: PLR0912 - a branch per type read
-    """Per local date, the counts the service's measures are sums of."""
-    days: dict[date, Counter[_Key]] = {}
-    service_of: dict[str, str] = {}
-    late: set[str] = set()
-    minutes = {spec.step.value: spec.minutes for spec in SOP_STEPS}
-    for fact in facts:
-        kind, data = fact.type, fact.data
-        counts = days.get(fact.day)
-        if counts is None:
-            counts = days[fact.day] = Counter()
-        if kind == EventType.APPLICATION_SUBMITTED:
+class _Reading:
+    """One pass over the events: the figures' events kept (data parsed once, local date
+    known) for `figures`, and per local date the counts the service's measures are sums
+    of. An event's data is parsed only when a count needs it."""
+
+    def __init__(self, zone: ZoneInfo) -> None:
+        self.zone = zone
+        self.facts: list[_Fact] = []
+        self.days: dict[date, Counter[_Key]] = {}
+        self._service_of: dict[str, str] = {}
+        self._late: set[str] = set()
+        self.handed_over_on: dict[str, date] = {}
+        """Each application handed over, and on which local date."""
+        self._day_of: dict[str, date] = {}
+
+    def day(self, ts: str) -> date:
+        # The register writes UTC to the microsecond ("...Z"); a zone's offset is whole
+        # minutes, so one minute's events share a local date: parse each minute once.
+        key = ts[:16] if ts.endswith("Z") else ts
+        day = self._day_of.get(key)
+        if day is None:
+            day = self._day_of[key] = datetime.fromisoformat(ts).astimezone(self.zone).date()
+        return day
+
+    def read(self, events: Iterable[Any]) -> None:
+        for event in events:
+            kind = event.type
+            if kind not in REPORT_EVENTS:
+                continue
+            day = self.day(event.ts)
+            counts = self.days.get(day)
+            if counts is None:
+                counts = self.days[day] = Counter()
+            if kind in FIGURE_EVENTS:
+                fact = _Fact(kind, event.ts, event.app, event.data, day)
+                self.facts.append(fact)
+                self._count_figure(counts, fact)
+            else:
+                self._count(counts, kind, event)
+
+    def _count_figure(self, counts: Counter[_Key], fact: _Fact) -> None:
+        app = fact.app or ""
+        if fact.type == EventType.APPLICATION_SUBMITTED:
             counts["submitted", ""] += 1
-            service_of[fact.app or ""] = data["service"]
-        elif kind == EventType.APPLICATION_OVERDUE:
-            late.add(fact.app or "")
-        elif kind == EventType.APPLICATION_COMPLETED:
-            counts["handed_over", service_of.get(fact.app or "", "")] += 1
-            if fact.app in late:
+            self._service_of[app] = fact.data["service"]
+        elif fact.type == EventType.APPLICATION_COMPLETED:
+            self.handed_over_on[app] = fact.day
+            counts["handed_over", self._service_of.get(app, "")] += 1
+            if app in self._late:
                 counts["late", ""] += 1
+
+    def _count(self, counts: Counter[_Key], kind: str, event: Any) -> None:
+        if kind == EventType.STEP_FINISHED:
+            data = event.data
+            step = data["step"]
+            counts["finished", step] += 1
+            if data["duration_ms"] <= _SOP_MS[step]:
+                counts["within", step] += 1
+        elif kind == EventType.APPLICATION_OVERDUE:
+            self._late.add(event.app or "")
         elif kind == EventType.APPLICATION_RETURNED:
+            data = event.data
             counts["returned", data["step"]] += 1
             for document in data.get("missing_documents") or ():
                 counts["missing", document] += 1
-        elif kind == EventType.STEP_FINISHED:
-            step = data["step"]
-            counts["finished", step] += 1
-            if data["duration_ms"] <= minutes[step] * 60_000:
-                counts["within", step] += 1
         elif kind == EventType.BLANK_ISSUED:
             counts["issued", ""] += 1
         elif kind == EventType.BLANK_SPOILED:
-            counts["spoiled", data["reason"]] += 1
+            counts["spoiled", event.data["reason"]] += 1
         elif kind == EventType.SURAT_KETERANGAN_ISSUED:
             counts["suket", ""] += 1
-    return days
 
 
 def _activity(days: Mapping[date, Counter[_Key]], period: Period) -> Activity:
@@ -362,9 +389,8 @@ def _history_of(period: Period) -> list[Period]:
     return periods[::-1]
 
 
-_FOLLOWED_AFTER: Final = frozenset(
+_COMPLAINT_LATER: Final = frozenset(
     {
-        EventType.APPLICATION_SUBMITTED,  # a file handed in long before its handover
         EventType.COMPLAINT_VERIFIED,
         EventType.COMPLAINT_FOLLOWED_UP,
         EventType.COMPLAINT_CLOSED,
@@ -373,14 +399,23 @@ _FOLLOWED_AFTER: Final = frozenset(
 )
 
 
-def _relevant(facts: list[_Fact], period: Period) -> list[_Fact]:
+def _relevant(reading: _Reading, period: Period) -> list[_Fact]:
     """What `figures` can count for `period`: the events of it and of the period before
-    (whose handovers are the sample's population), with every submission (a file handed
-    in long before its handover) and every complaint's later steps. The same figures,
-    with less to read for a trend of many periods over a long register."""
+    (whose handovers are the sample's population), the submissions of the files handed
+    over then (handed in perhaps long before), and every complaint's later steps. The
+    same figures, with less to read for a trend of many periods over a long register."""
     start = period.previous().first
     last = period.last
-    return [fact for fact in facts if fact.type in _FOLLOWED_AFTER or start <= fact.day <= last]
+    handed_over = reading.handed_over_on
+    kept = []
+    for fact in reading.facts:
+        if fact.type == EventType.APPLICATION_SUBMITTED:
+            ended = handed_over.get(fact.app or "")
+            if ended is not None and start <= ended <= last:
+                kept.append(fact)
+        elif fact.type in _COMPLAINT_LATER or start <= fact.day <= last:
+            kept.append(fact)
+    return kept
 
 
 def report(
@@ -389,12 +424,12 @@ def report(
     """The period's report from `events` in register order (see the module's doc):
     pass the whole register, or at least from the earliest trend period's previous one
     (a sample's population) onward, with every submission."""
-    facts = _facts(events, zone)
-    days = _daily(facts)
-    survey_facts = [fact for fact in facts if fact.type in FIGURE_EVENTS]
+    reading = _Reading(zone)
+    reading.read(events)
+    days = reading.days
 
     def slice_of(part: Period) -> tuple[Figures, Activity, tuple[Measure, ...]]:
-        result = figures(_relevant(survey_facts, part), part, zone)
+        result = figures(_relevant(reading, part), part, zone)
         activity = _activity(days, part)
         return result, activity, _measures(activity, result, targets)
 
