@@ -43,12 +43,20 @@ TICKET = (
     "issued_at=datetime.datetime(2026, 1, 1), qr_payload='q'))"
 )
 
+REPORT_PDF = (
+    "from zoneinfo import ZoneInfo; from appliance.oversight import Period; "
+    "from appliance.reports import Letterhead, TargetsSection, render_pdf, report; "
+    "render_pdf(report([], Period.parse('2026-Q4'), ZoneInfo('Asia/Jakarta'), "
+    "TargetsSection()), letterhead=Letterhead(office='X', station='x'))"
+)
+
 
 @pytest.mark.parametrize(
     ("code", "needs"),
     [
         (TICKET, {"escpos", "qrcode"}),
         ("from appliance.hal._signature_pad import render_png; render_png([], 8, 8, 1)", {"PIL"}),
+        (REPORT_PDF, {"matplotlib", "fpdf"}),
     ],
 )
 def test_the_operation_that_needs_a_library_loads_it(code: str, needs: set[str]) -> None:
