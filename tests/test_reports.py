@@ -20,8 +20,9 @@ import pytest
 from appliance.cli import run
 from appliance.domain import Step
 from appliance.oversight import Element, Period
-from appliance.register import StationKey, read_jsonl
+from appliance.register import StationKey, read_events, read_jsonl
 from appliance.reports import TargetsSection, report, report_document
+from appliance.sync import open_store
 from sim.history import ZONE, HistoryEvent, history, write_history
 
 SCREENS = Path(__file__).resolve().parent.parent / "docs" / "screens"
@@ -401,3 +402,23 @@ def test_targets_default_sensibly_and_read_percents_exactly() -> None:
     assert targets.returns_share(Step.VALIDATE) == Fraction(5, 100)  # the default kept
     assert targets.ikm_lowest == Fraction("76.61")
     assert TargetsSection(ikm=80).ikm_lowest == 80
+
+
+def test_the_central_collector_recomputes_the_same_report(station: Path, tmp_path: Path) -> None:
+    """The station's events as the collector's store holds them once the uplink delivered
+    them (batches as the uplink sends them), and the report from them, equal."""
+    register = next(station.parent.glob("state/register.sqlite3"))
+    events = list(read_events(register))
+    store = open_store(f"sqlite:///{tmp_path / 'collector.sqlite3'}")
+    try:
+        for start in range(0, len(events), 256):
+            store.ingest([(STATION, events[start : start + 256])])
+        received = list(store.events(STATION))
+    finally:
+        store.close()
+    assert len(received) == len(events)
+    period = Period.parse(QUARTER)
+    at_station = report_document(report(events, period, ZONE, TargetsSection()))
+    at_centre = report_document(report(received, period, ZONE, TargetsSection()))
+    assert at_centre == at_station
+    assert at_centre["activity"]["handed_over"] > 250
