@@ -204,7 +204,7 @@ def _targets(pdf: FPDF, report: Report, lang: Language, t: Any) -> None:
 
 def _chart(pdf: FPDF, png: bytes, width: float = _WIDTH) -> None:
     pdf.ln(2)
-    pdf.image(io.BytesIO(png), x=_MARGIN, w=width)
+    pdf.image(io.BytesIO(png), x=_MARGIN + (_WIDTH - width) / 2, w=width)
     pdf.ln(2)
 
 
@@ -229,8 +229,8 @@ def _trend_table(pdf: FPDF, report: Report, lang: Language) -> None:
 def _pairs(pdf: FPDF, rows: list[tuple[str, str]], width: float = 110) -> None:
     pdf.set_font(_FONT, "", 9)
     for name, value in rows:
-        pdf.cell(width, 5.5, name, border="B")
-        pdf.cell(40, 5.5, value, border="B", align="R", new_x="LMARGIN", new_y="NEXT")
+        pdf.cell(width, 5, name, border="B")
+        pdf.cell(40, 5, value, border="B", align="R", new_x="LMARGIN", new_y="NEXT")
 
 
 def _activity(pdf: FPDF, report: Report, t: Any) -> None:
@@ -273,6 +273,24 @@ def _survey(pdf: FPDF, report: Report, lang: Language, t: Any, chart: bytes | No
             ),
         ],
     )
+    pdf.ln(2)
+    services = [
+        (
+            service.label.in_language(lang),
+            str(figures.respondents),
+            decimal(figures.index.ikm, lang) if figures.index else "-",
+            figures.index.grade.value if figures.index else "-",
+            str(figures.minimum_sample),
+        )
+        for service, figures in report.figures.by_service.items()
+    ]
+    _table(
+        pdf,
+        (72, 24, 20, 34, 30),
+        (t("service"), t("respondents"), t("ikm"), t("grade"), t("sample_min")),
+        services,
+        size=7.5,
+    )
     if survey.sample_short:
         pdf.set_text_color(*_RED)
         pdf.set_font(_FONT, "", 8)
@@ -287,7 +305,7 @@ def _survey(pdf: FPDF, report: Report, lang: Language, t: Any, chart: bytes | No
     if chart is not None and index is not None:
         if pdf.get_y() > 200:
             pdf.add_page()
-        _chart(pdf, chart)
+        _chart(pdf, chart, width=_WIDTH * 0.7)
         rows = [
             (f"{e.value} {ELEMENTS[e].name.in_language(lang)}", decimal(index.nrr(e), lang))
             for e in Element
@@ -314,9 +332,9 @@ def _complaints(pdf: FPDF, report: Report, lang: Language, t: Any) -> None:
 
 
 def _signatures(pdf: FPDF, letterhead: Letterhead, t: Any) -> None:
-    if pdf.get_y() > 215:
+    if pdf.get_y() > 225:
         pdf.add_page()
-    pdf.ln(8)
+    pdf.ln(5)
     half = _WIDTH / 2
     place = letterhead.place or "...................."
     top = pdf.get_y()
@@ -337,7 +355,7 @@ def _signatures(pdf: FPDF, letterhead: Letterhead, t: Any) -> None:
         pdf.set_font(_FONT, "B", 9)
         pdf.cell(half, 5, role, align="C", new_x="LEFT", new_y="NEXT")
         pdf.set_font(_FONT, "", 9)
-        pdf.ln(22)
+        pdf.ln(18)
         pdf.set_x(x)
         pdf.cell(
             half,

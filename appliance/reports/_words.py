@@ -47,10 +47,13 @@ WORDS: Final = {
     "ikm": Text("IKM", "IKM"),
     "grade": Text("Mutu pelayanan", "Service quality"),
     "sample": Text("Sampel minimum (Krejcie-Morgan)", "Minimum sample (Krejcie-Morgan)"),
+    "sample_min": Text("Sampel min.", "Min. sample"),
     "sample_short": Text(
         "Sampel belum mencukupi: {respondents} dari minimal {minimum} responden.",
         "The sample is short: {respondents} of at least {minimum} respondents.",
     ),
+    "by_service": Text("IKM per jenis layanan", "IKM by service"),
+    "service": Text("Layanan", "Service"),
     "keypad": Text("Koin kepuasan (tombol)", "Satisfaction coins (keypad)"),
     "keypad_share": Text("puas atau sangat puas", "satisfied or very satisfied"),
     "complaints": Text("Pengaduan", "Complaints"),
