@@ -135,6 +135,19 @@ def test_the_measures_count_what_the_events_say() -> None:
     assert (october.count, october.of) == (1, 2)
 
 
+def test_the_trend_of_a_month_is_its_days_and_a_day_has_none() -> None:
+    events = _application("A1", "2026-11-02")
+    month = report(events, Period.parse("2026-11"), ZONE, TargetsSection())
+    assert len(month.breakdown) == 30
+    assert [str(part.period) for part in month.history][-2:] == ["2026-10", "2026-11"]
+    assert len(month.history) == 6
+    assert month.breakdown[1].measure("served_one_day").of == 1  # 2 November
+    day = report(events, Period.parse("2026-11-02"), ZONE, TargetsSection())
+    assert day.breakdown == ()
+    assert str(day.history[0].period) == "2026-10-27"
+    assert len(day.history) == 7
+
+
 def test_complaints_on_time_count_the_open_past_their_deadline() -> None:
     def received(number: str, due: str) -> HistoryEvent:
         return _event(
