@@ -88,6 +88,8 @@ class _Plan:
         self.mix = mix
         self.events: list[_Planned] = []
         self.cards = 0
+        self.last_serial = ""
+        """The serial of the card printed last, which its application is issued."""
         self.complaints: dict[int, int] = {}
 
     def add(
