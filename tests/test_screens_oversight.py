@@ -320,6 +320,13 @@ async def test_an_overdue_complaint_is_escalated_and_marked(
         )
     assert await serious_violations(page) == []
     await screenshot(page, "complaints-escalated")
+    # The section head's own console lists them too.
+    await page.goto("/kasi")
+    listed = page.locator("[data-late-complaints]")
+    for number in sorted(late):
+        await expect(listed.get_by_role("link", name=number)).to_be_visible()
+    assert await serious_violations(page) == []
+    await screenshot(page, "head-complaints-late")
     await page.context.close()
 
 

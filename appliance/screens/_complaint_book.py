@@ -126,6 +126,7 @@ def _page(
         "notice": notice,
         "problem": problem,
         "recap_quarter": recap_quarter(context.station.pipeline.today()),
+        "alone": block is not None,
     }
     return render_console(request, officer, TEMPLATE, values, block=block, status_code=status_code)
 
@@ -194,6 +195,13 @@ async def book_part(request: Request, officer: Reader, context: Context) -> HTML
     """The list alone, refreshed on the live feed (complaint events, and the watch's
     escalations)."""
     return _page(request, officer, context, block="book")
+
+
+@router.get("/terlambat")
+async def late_part(request: Request, officer: Reader, context: Context) -> HTMLResponse:
+    """The escalated complaints still open, for the section head's console (`/kasi`):
+    empty when there are none."""
+    return _page(request, officer, context, block="late")
 
 
 @router.post("")
