@@ -144,6 +144,22 @@ async def test_the_kiosk_takes_one_questionnaire_after_a_handover(
     await page.context.close()
 
 
+async def test_the_questionnaire_reads_in_english_one_tap_away(
+    station: Office, browser: Browser
+) -> None:
+    station.station.pipeline.survey.after_handover(ServiceType.HILANG)
+    _, page = await new_page(browser, _url(station), viewport=KIOSK_VIEWPORT, has_touch=True)
+    await page.goto("/kiosk")
+    await page.get_by_role("link", name="English").tap()
+    await page.get_by_role("link", name="Received your KTP-el? Take the satisfaction survey").tap()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("How was our service?")
+    question = page.locator("#q-U4")
+    await expect(question.locator("legend")).to_contain_text("How fair was the cost")
+    await expect(question.locator("label.survey-choice").nth(3)).to_contain_text("Free")
+    await expect(page.get_by_role("radio", name="Prefer not to say")).to_have_count(4)
+    await page.context.close()
+
+
 # ---------------------------------------------------------------- the complaint book
 
 
