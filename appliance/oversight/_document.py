@@ -60,6 +60,7 @@ def complaints_document(complaints: ComplaintFigures) -> dict[str, Any]:
         "escalated": complaints.escalated,
         "closed": complaints.closed,
         "closed_on_time": complaints.closed_on_time,
+        "due": complaints.due,
         "on_time_percent": percent(complaints.on_time_share),
         "mean_days_to_close": number(complaints.mean_days_to_close),
         "max_days_to_close": number(Fraction(complaints.close_seconds_max, 86_400))

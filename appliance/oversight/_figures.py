@@ -139,9 +139,15 @@ class ComplaintFigures:
         return Fraction(self.close_seconds_total, self.closed * 86_400)
 
     @property
+    def due(self) -> int:
+        """The complaints an on-time share is judged on: those closed, and those still open
+        past their deadline (a complaint left open must not flatter the share)."""
+        return self.closed + self.escalated_open
+
+    @property
     def on_time_share(self) -> Fraction | None:
-        """Closed by their deadline, of those closed."""
-        return Fraction(self.closed_on_time, self.closed) if self.closed else None
+        """Closed by their deadline, of those due."""
+        return Fraction(self.closed_on_time, self.due) if self.due else None
 
 
 @dataclass(frozen=True, slots=True)

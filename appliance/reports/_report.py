@@ -328,7 +328,6 @@ def _measures(activity: Activity, result: Figures, targets: TargetsSection) -> t
         )
     )
     complaints = result.complaints
-    judged = complaints.closed + complaints.escalated_open
     measures.append(
         Measure(
             key="complaints_on_time",
@@ -336,9 +335,9 @@ def _measures(activity: Activity, result: Figures, targets: TargetsSection) -> t
             unit="share",
             bound="at_least",
             target=share_of(targets.complaints_on_time_percent),
-            achieved=_share(complaints.closed_on_time, judged),
+            achieved=complaints.on_time_share,
             count=complaints.closed_on_time,
-            of=judged,
+            of=complaints.due,
         )
     )
     used = activity.cards_issued + activity.cards_spoiled

@@ -12,6 +12,7 @@ page only shows them.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Depends, Path, Request
@@ -96,7 +97,9 @@ async def performance(
         period = Period.parse(periode.strip())
     except OversightError:
         return _page(request, _officer, context, periode=periode.strip())
-    page = context.performance(period, language_of(request))
+    # Seconds for a busy year: built on a worker thread (the register's reads take its lock a
+    # chunk at a time), so the board, the kiosk and the consoles keep being served meanwhile.
+    page = await asyncio.to_thread(context.performance, period, language_of(request))
     return HTMLResponse(page, headers={"Cache-Control": "no-store"})
 
 
