@@ -3,17 +3,21 @@
 `plan_day` draws the day from a seed: who comes when, for which service, with which
 file (some incomplete, some whose form contradicts their NIK), who was recorded before
 (enrolled in the simulated central records), and how long each officer takes over each
-step (`DurationModel`, around the SOP minutes). `Applicant.outcome` is what the SOP makes
-of each file; `DayPlan` adds up the work the day gives each officer and the card printer,
-and the shortest the day can be because of it. The officers who play the plan against a
-running station are `sim.day_officers.OfficeDay`.
+step (`DurationModel`, around the SOP minutes). Each applicant's part in the
+satisfaction survey after the handover (`SurveyChoice`: a keypad button, the kiosk's
+questionnaire, both or neither) comes from a random stream of its own, so the rest of
+the day is drawn as it was before the survey was simulated. `Applicant.outcome` is what
+the SOP makes of each file; `DayPlan` adds up the work the day gives each officer and
+the card printer, and the shortest the day can be because of it. The officers who play
+the plan against a running station are `sim.day_officers.OfficeDay`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, Final, Literal
 
@@ -31,6 +35,7 @@ from appliance.domain import (
     compose_nik,
     required_documents,
 )
+from appliance.oversight import AgeBand, Education, Occupation
 
 from ._base import Fault
 from .scenario import ScheduledFault
@@ -63,6 +68,23 @@ _NAMES: Final = (
 _VILLAGES: Final = ("Ditotrunan", "Citrodiwangsan", "Jogotrunan", "Tompokersan", "Rogotrunan")
 _REGIONS: Final = ("350801", "350802", "350810", "350815")
 _MINUTES: Final = {spec.step: spec.minutes for spec in SOP_STEPS}
+KEYPAD_SHARE: Final = 0.85
+"""Of the applicants handed a card, those who press a keypad button on their way out."""
+QUESTIONNAIRE_SHARE: Final = 0.4
+"""Those who also answer the kiosk's questionnaire (drawn independently: some do neither)."""
+PROFILE_SHARE: Final = 0.6
+"""Of the questionnaires, those that come with the respondent's profile."""
+KEYPAD_BUTTONS: Final = ((1, 45), (2, 40), (3, 10), (4, 5))
+"""The keypad's buttons (1 sangat puas ... 4 tidak puas) and how often each is pressed."""
+_SCORES: Final = ((1, 3), (2, 12), (3, 55), (4, 30))
+"""An element's score on the questionnaire and its weight: mostly satisfied, as the
+keypad."""
+_OCCUPATIONS: Final = {
+    "Petani": Occupation.LAINNYA,
+    "Pedagang": Occupation.WIRAUSAHA,
+    "Guru": Occupation.PNS,
+    "Pelajar/Mahasiswa": Occupation.PELAJAR,
+}
 _PERSON_STEPS: Final = (Step.SUBMIT, Step.CHECK, Step.VALIDATE, Step.TRANSFER, Step.HANDOVER)
 _OPERATOR_SESSIONS: Final = (Step.BIOMETRIC, Step.ACTIVATE)
 
@@ -102,6 +124,18 @@ class DurationModel:
         return drawn
 
 
+@dataclass(frozen=True, slots=True)
+class SurveyChoice:
+    """What an applicant does after their card is handed over."""
+
+    button: int | None = None
+    """The satisfaction keypad's button pressed (1-4), or None: they walk past it."""
+    answers: Mapping[str, int] | None = None
+    """The questionnaire on the kiosk, each element `U1`..`U9` scored 1-4; None: not taken."""
+    profile: Mapping[str, str] = field(default_factory=dict)
+    """The questionnaire's optional profile, as much of it as the respondent gave."""
+
+
 Outcome = Literal["returned_at_check", "returned_at_validate", "served"]
 
 
@@ -119,6 +153,7 @@ class Applicant:
     """The synthetic person whose fingers and face they have."""
     recorded_before: bool
     durations: Mapping[Step, float]
+    survey: SurveyChoice = SurveyChoice()
 
     @property
     def nik(self) -> str:
@@ -229,6 +264,12 @@ def plan_day(
         _applicant(rng, number, arrival, today, model)
         for number, arrival in enumerate(arrivals, start=1)
     ]
+    # A stream of its own: the survey's choices leave every other draw of the day as is.
+    survey_rng = random.Random(f"{seed}/survey")  # noqa: S311 - a reproducible scenario
+    people = [
+        dataclasses.replace(person, survey=_survey_choice(survey_rng, person, today))
+        for person in people
+    ]
     scheduled: list[ScheduledFault] = []
     if faults and not model.instant and applicants >= 8:
         span = max(arrivals_over_s, applicants * 13 * 60)
@@ -301,3 +342,29 @@ def _applicant(
         recorded_before=service is not ServiceType.BARU or rng.random() < 0.1,
         durations=model.draw(rng),
     )
+
+
+def _survey_choice(rng: random.Random, applicant: Applicant, today: date) -> SurveyChoice:
+    button = None
+    if rng.random() < KEYPAD_SHARE:
+        button = rng.choices(*zip(*KEYPAD_BUTTONS, strict=True))[0]
+    if rng.random() >= QUESTIONNAIRE_SHARE:
+        return SurveyChoice(button=button)
+    scores, weights = zip(*_SCORES, strict=True)
+    answers = {f"U{i}": rng.choices(scores, weights)[0] for i in range(1, 10)}
+    profile: dict[str, str] = {}
+    if rng.random() < PROFILE_SHARE:
+        born = date.fromisoformat(str(applicant.form["birth_date"]))
+        profile = {
+            "sex": str(applicant.form["sex"]),
+            "age_band": _age_band((today - born).days // 365),
+            "education": rng.choice(list(Education)),
+            "occupation": _OCCUPATIONS[applicant.form["biodata"]["occupation"]],
+        }
+    return SurveyChoice(button=button, answers=answers, profile=profile)
+
+
+def _age_band(years: int) -> AgeBand:
+    bands = [(20, AgeBand.UNDER_20), (30, AgeBand.TWENTIES), (40, AgeBand.THIRTIES)]
+    bands += [(50, AgeBand.FORTIES), (60, AgeBand.FIFTIES)]
+    return next((band for below, band in bands if years < below), AgeBand.SIXTY_PLUS)

@@ -6,7 +6,8 @@ waits out a daemon that is down; "not now" answers (409, 503) come back as None,
 officer to look again. Anything else the station refuses is `Refused`: a defect in the
 scenario or in the station, not a turn of the day. `Changes` counts the live events, so
 that an officer can look at the state and then wait for the next change without missing
-one that came in between.
+one that came in between. `Kiosk` is the waiting room's screen, on the API's public
+part: the applicants answer the satisfaction questionnaire there.
 """
 
 from __future__ import annotations
@@ -104,14 +105,41 @@ class Desk:
         body: Mapping[str, Any] | None,
         headers: Mapping[str, str],
     ) -> httpx.Response:
-        pause = 0.02
-        while True:
-            try:
-                return await self.http.request(method, f"/api/v1{path}", json=body, headers=headers)
-            except httpx.TransportError:
-                # The daemon is down or restarting: again soon, a little later each time.
-                await asyncio.sleep(pause)
-                pause = min(0.5, pause * 2)
+        return await _send(self.http, method, path, body, headers)
+
+
+@dataclass(slots=True)
+class Kiosk:
+    """The waiting room's kiosk screen: the public part of the API, no login; like a
+    desk, it waits out a daemon that is down."""
+
+    http: httpx.AsyncClient
+
+    async def get(self, path: str) -> Any:
+        response = await _send(self.http, "GET", path, None, {})
+        _raise_for_defect(response)
+        return response.json()
+
+    async def post(self, path: str, body: Mapping[str, Any]) -> httpx.Response:
+        """The answer as it is: the kiosk shows a refusal to the person at it."""
+        return await _send(self.http, "POST", path, body, {})
+
+
+async def _send(
+    http: httpx.AsyncClient,
+    method: str,
+    path: str,
+    body: Mapping[str, Any] | None,
+    headers: Mapping[str, str],
+) -> httpx.Response:
+    pause = 0.02
+    while True:
+        try:
+            return await http.request(method, f"/api/v1{path}", json=body, headers=headers)
+        except httpx.TransportError:
+            # The daemon is down or restarting: again soon, a little later each time.
+            await asyncio.sleep(pause)
+            pause = min(0.5, pause * 2)
 
 
 def _raise_for_defect(response: httpx.Response) -> None:

@@ -7,7 +7,9 @@ per applicant, so the day goes on the same way when the daemon is killed and res
 under it (an action whose answer was lost is found done, or refused as no longer
 fitting, and the loop moves on). The devices' part is played on the simulator: the
 applicant's fingers on the scanners, the card carried from the printer's tray to the
-activation desk.
+activation desk. Each applicant handed a card then does their part of the satisfaction
+survey as the plan says (`SurveyChoice`): a button on the keypad the station lights, the
+questionnaire on the kiosk, both or neither.
 
 Time is the scenario's clock, the same scaled clock the daemon runs on, so officers'
 minutes pass at the day's speed.
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -25,16 +28,22 @@ import httpx
 
 from appliance.clock import Timekeeper
 from appliance.domain import Step
+from appliance.hal import Rating
+from appliance.oversight import Satisfaction
 
 from .day import Applicant, DayPlan
-from .day_desk import Changes, Desk, Refused
+from .day_desk import Changes, Desk, Kiosk, Refused
 from .office import SimulatedOffice
 from .sbi import SbiSimulator
+from .serial_devices import SatisfactionKeypadSim
 
 _COUNTER: Final = "loket-1"
 _RETRIES: Final = 4
 """A device step retried this many times for one applicant is left waiting for a
 technician, as an operator would after a few tries."""
+_KEYPAD_WITHIN_S: Final = 10.0
+"""Real seconds an applicant waits for the keypad to light, and then for the station to
+take their press: a station that went down with the handover's answer lights nothing."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +71,10 @@ class DayLog:
     """Cards taken out of the card printer's reject box."""
     stray_tickets: int = 0
     """Tickets issued while the answer was lost in a restart: nobody holds them."""
+    keypad_presses: Counter[Satisfaction] = field(default_factory=Counter)
+    """The keypad's buttons the applicants pressed and the station took, by rating."""
+    questionnaires: list[Mapping[str, int]] = field(default_factory=list)
+    """The questionnaires the kiosk accepted: each element's score by code."""
 
 
 class OfficeDay:
@@ -83,6 +96,11 @@ class OfficeDay:
         self._clock = clock
         self._sequential = sequential
         self._http = http
+        self._kiosk = Kiosk(http)
+        keypad = sim.devices["satisfaction_keypad"]
+        if not isinstance(keypad, SatisfactionKeypadSim):
+            raise TypeError("the simulated office has no satisfaction keypad")
+        self._keypad = keypad
         self._counter = Desk(http, staff.counter, staff.secret)
         self._head = Desk(http, staff.section_head, staff.secret)
         self._operator = Desk(http, staff.operator, staff.secret)
@@ -225,7 +243,52 @@ class OfficeDay:
                 is not None
             )
         # The applicant signs the receipt on the pad: an unplugged pad is not now.
-        return await self._counter.act(f"/applications/{app}/handover") is not None
+        lit_before = self._keypad.arms
+        if await self._counter.act(f"/applications/{app}/handover") is None:
+            return False
+        await self._survey(await self._applicant_of(view), lit_before)
+        return True
+
+    async def _survey(self, applicant: Applicant, lit_before: int) -> None:
+        """The applicant, card in hand, presses a button on the keypad the handover lit
+        and may answer the kiosk's questionnaire, as their plan says. The counter waits
+        for them: the next handover would take the keypad over."""
+        choice = applicant.survey
+        if choice.button is not None:
+            await self._press(Rating(choice.button), lit_before)
+        if choice.answers is None:
+            return
+        answered = await self._kiosk.post(
+            "/survey/questionnaires",
+            {
+                "service": applicant.service,
+                "answers": dict(choice.answers),
+                "profile": dict(choice.profile),
+            },
+        )
+        if answered.status_code == 201:
+            self.log.questionnaires.append(choice.answers)
+        elif answered.status_code != 409:  # 409: the restarted station forgot the handover
+            raise Refused(f"questionnaire: {answered.status_code} {answered.text[:300]}")
+
+    async def _press(self, rating: Rating, lit_before: int) -> None:
+        """Press once the keypad lights, and count the press once the station took it:
+        the buttons go dark and the station offers the handover's coins no more."""
+        keypad = self._keypad
+        try:
+            async with asyncio.timeout(_KEYPAD_WITHIN_S):
+                await keypad.lit(after=lit_before)
+            keypad.press(int(rating))
+            async with asyncio.timeout(_KEYPAD_WITHIN_S):
+                await keypad.dark()
+                while True:
+                    seen = self._changes.count
+                    if not (await self._kiosk.get("/survey/offers"))["keypad"]:
+                        break
+                    await self._changes.after(seen)
+        except TimeoutError:
+            return  # not lit (the station went down), or the press not taken: not counted
+        self.log.keypad_presses[Satisfaction[rating.name]] += 1
 
     async def _serve_the_queue(self, views: Sequence[Mapping[str, Any]]) -> bool:
         """Take the file of the ticket called to the counter, or call the next one."""

@@ -163,6 +163,7 @@ async def office_run(
         pcscd=pcscd,
         timing=Timing(scale=0.0 if speed is None else 1 / speed),
         card_print_s=plan.model.card_print_s,
+        keypad_auto_press=False,  # the plan's applicants press it (or not)
     )
     try:
         config_path, config = _prepare_station(

@@ -45,13 +45,16 @@ class SimulatedOffice:
         pcscd: PrivatePcscd | None = None,
         card_print_s: float = 6.0,
         card_transport_key: Path | None = None,
+        keypad_auto_press: bool = True,
     ) -> None:
         """`pcscd` is one already running, started and stopped by the caller (a process
         reaches a single pcscd: libpcsclite reads its socket once); by default the office
         runs its own under `directory`. `card_print_s` is the card printer's printing
         time per card (before `timing` scales it). `card_transport_key` is the station's
         transport master (`[keys] card_transport_key`), which the blanks' maker shares:
-        read as each blank is made, so it may be set once the station's keys exist."""
+        read as each blank is made, so it may be set once the station's keys exist.
+        Without `keypad_auto_press`, the satisfaction keypad waits for `press` (a
+        scenario's applicant) instead of pressing a button of its own when lit."""
         self.directory = directory
         self.card_transport_key = card_transport_key
         self.timing = timing or Timing()
@@ -68,6 +71,7 @@ class SimulatedOffice:
                 link=by_id / "usb-KTPEL-SIM_SKM-4_SIM0002-if00-port0",
                 seed=seed,
                 timing=self.timing,
+                auto_press=keypad_auto_press,
             ),
         ]
         sbi = [

@@ -202,17 +202,37 @@ class SatisfactionKeypadSim(SerialLineSim):
         super().__init__(**kwargs)
         self.auto_press = auto_press
         self.armed = False
+        self.arms = 0
+        """How many times the buttons have been lit."""
+        self._armed_changed = asyncio.Event()
+
+    async def lit(self, *, after: int) -> None:
+        """Until the buttons are lit by an arming after the first `after` ones (a
+        scenario's visitor waits for the buttons to light before pressing)."""
+        while not (self.armed and self.arms > after):
+            await self._armed_changed.wait()
+
+    async def dark(self) -> None:
+        """Until the buttons go dark (the host took the press, or gave up waiting)."""
+        while self.armed:
+            await self._armed_changed.wait()
+
+    def _set_armed(self, *, armed: bool) -> None:
+        self.armed = armed
+        self._armed_changed.set()
+        self._armed_changed = asyncio.Event()
 
     async def handle(self, frame: Frame) -> None:
         if frame.kind == "ARM":
-            self.armed = True
+            self.arms += 1
+            self._set_armed(armed=True)
             self.send("ACK", "ARM")
             if self.auto_press:
                 # Most visitors are satisfied: the simulator leans the same way.
                 key = self.rng.choices([1, 2, 3, 4], weights=[45, 40, 10, 5])[0]
                 self._start_stream(iter([(self.rng.uniform(1.0, 4.0), "K", (key,))]))
         elif frame.kind == "DISARM":
-            self.armed = False
+            self._set_armed(armed=False)
             self._stop_stream()
             self.send("ACK", "DISARM")
         else:

@@ -58,18 +58,32 @@ class SurveyDesk:
         self._questionnaires.append((service, expires))
         handover = _Handover(service, expires)
         self._handover = handover
-        if self._keypad_task is not None:
-            self._keypad_task.cancel()  # the last applicant has gone: the keypad goes dark
-            self._keypad_task = None
+        previous = self._keypad_task
+        if previous is not None:
+            previous.cancel()  # the last applicant has gone: the keypad goes dark
+        self._keypad_task = None
         keypad = self._core.devices.get(self._core.settings.satisfaction_keypad)
-        if not isinstance(keypad, SatisfactionKeypad) or keypad.status.state is not (
-            DeviceState.READY
-        ):
+        if not isinstance(keypad, SatisfactionKeypad):
             log.info("keypad_not_ready", keypad=self._core.settings.satisfaction_keypad)
             return
-        self._keypad_task = self._core.spawn(self._await_press(keypad, handover), KEYPAD_TASK)
+        self._keypad_task = self._core.spawn(
+            self._await_press(keypad, handover, after=previous), KEYPAD_TASK
+        )
 
-    async def _await_press(self, keypad: SatisfactionKeypad, handover: _Handover) -> None:
+    async def _await_press(
+        self,
+        keypad: SatisfactionKeypad,
+        handover: _Handover,
+        *,
+        after: asyncio.Task[None] | None,
+    ) -> None:
+        if after is not None:
+            # The keypad stays busy until the last applicant's wait, cancelled, has put it
+            # dark: judged before that, an unpressed keypad would stay dark for this one.
+            await asyncio.wait({after})
+        if keypad.status.state is not DeviceState.READY:
+            log.info("keypad_not_ready", keypad=keypad.name)
+            return
         try:
             rating = await keypad.rating(timeout_s=self._core.settings.keypad_timeout_s)
         except DeviceError as error:  # not pressed in time, unplugged, garbage
