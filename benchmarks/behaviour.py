@@ -13,8 +13,9 @@ officers acting at once), then reads the register the day left and prints, as JS
   out, since they depend on the machine.
 
 `--check FILE` compares with a JSON written earlier (`--write FILE`) and exits 1 naming
-the first difference; the golden kept in `benchmarks/golden/` was written before the
-renovation of issue 16, so a structural change that alters behaviour shows here.
+the first difference. The golden kept in `benchmarks/golden/` is rewritten only with a
+change meant to alter the day (its commit says why: last, the applicants' keypad presses
+and questionnaires), so a structural change that alters behaviour by accident shows here.
 
     python benchmarks/behaviour.py [--seeds 7 11] [--applicants 20] [--write F | --check F]
 """
