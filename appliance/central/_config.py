@@ -20,6 +20,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from appliance.config import LoggingSection, read_document, validate_document
+from appliance.reports import TargetsSection
 from appliance.sync import BrokerSection, CollectorSection
 
 
@@ -29,6 +30,8 @@ class CentralConfig(BaseModel):
     central: CollectorSection
     broker: BrokerSection
     logging: LoggingSection = LoggingSection()
+    targets: TargetsSection = TargetsSection()
+    """What the stations' reports are measured against (docs/oversight.md, "Reports")."""
 
     def state_path(self, path: Path) -> Path:
         return path if path.is_absolute() else self.central.state_dir / path
