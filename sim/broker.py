@@ -59,6 +59,7 @@ from types import TracebackType
 from typing import Final, Self
 
 TOPIC_ROOT: Final = "ktpel/v1"
+CENTRAL_TOPIC_ROOT: Final = "ktpel/central"
 MOSQUITTO: Final = Path("/usr/sbin/mosquitto")
 MOSQUITTO_PASSWD: Final = Path("/usr/bin/mosquitto_passwd")
 HOST: Final = "127.0.0.1"
@@ -97,9 +98,10 @@ class BrokerTls:
 
 def fleet_acl(*, central_user: str = "central") -> str:
     """The ACL of the fleet's broker: a station (MQTT username = station id) writes only
-    its state, register, telemetry and device topics and reads only its ack and commands;
-    the central user reads and writes everything under ktpel/v1/, shared subscriptions
-    included (mosquitto 2.0.11 checks those on the delivered message's topic)."""
+    its state, register, telemetry, doctor and device topics and reads only its ack and
+    commands; the central user reads and writes everything under ktpel/v1/, shared
+    subscriptions included (mosquitto 2.0.11 checks those on the delivered message's
+    topic), and the central office's own topics (its alerts) under ktpel/central/."""
     if not central_user or any(c in central_user for c in "+#/ \n"):
         raise ValueError(f"not a usable username: {central_user!r}")
     root = TOPIC_ROOT
@@ -108,6 +110,7 @@ def fleet_acl(*, central_user: str = "central") -> str:
         f"pattern write {root}/%u/state\n"
         f"pattern write {root}/%u/register\n"
         f"pattern write {root}/%u/telemetry\n"
+        f"pattern write {root}/%u/doctor\n"
         f"pattern write {root}/%u/device/#\n"
         f"pattern read {root}/%u/ack\n"
         f"pattern read {root}/%u/cmd/#\n"
@@ -115,6 +118,7 @@ def fleet_acl(*, central_user: str = "central") -> str:
         "# The central office's collectors and command senders.\n"
         f"user {central_user}\n"
         f"topic readwrite {root}/#\n"
+        f"topic readwrite {CENTRAL_TOPIC_ROOT}/#\n"
     )
 
 

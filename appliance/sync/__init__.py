@@ -23,12 +23,13 @@ from ._store import (
     StationOverview,
     open_store,
 )
-from ._topics import TOPIC_ROOT, StationTopics, parse_topic
+from ._topics import CENTRAL_TOPIC_ROOT, TOPIC_ROOT, StationTopics, parse_topic
 from ._uplink import Uplink
 from ._uplink_status import UplinkStatus
 from ._wire import decode_events, encode_event, encode_events
 
 __all__ = [
+    "CENTRAL_TOPIC_ROOT",
     "TOPIC_ROOT",
     "BrokerSection",
     "CentralMessage",

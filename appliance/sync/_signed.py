@@ -28,6 +28,8 @@ from ._errors import MalformedMessage, RejectedMessage
 FROM_CENTRAL: Final = b"ktpel/v1 central\n"
 FROM_STATION: Final = b"ktpel/v1 station\n"
 ACK: Final = "ack"
+DOCTOR: Final = "doctor"
+"""The command asking a station for its check-up (`appliance doctor`), once per request."""
 MAX_MESSAGE_BYTES: Final = 4096
 RESEND: Final = "resend"
 STATE: Final = "state"
