@@ -29,6 +29,8 @@ from appliance.config import LoggingSection, read_document, validate_document
 from appliance.reports import TargetsSection
 from appliance.sync import BrokerSection, CollectorSection
 
+from ._fleet import FleetSection
+
 _EVERYWHERE = (ipaddress.ip_network("0.0.0.0/0"), ipaddress.ip_network("::/0"))
 
 
@@ -98,6 +100,7 @@ class CentralConfig(BaseModel):
     central: CollectorSection
     broker: BrokerSection
     dashboard: DashboardSection = DashboardSection()
+    fleet: FleetSection = FleetSection()
     logging: LoggingSection = LoggingSection()
     targets: TargetsSection = TargetsSection()
     """What the stations' reports are measured against (docs/oversight.md, "Reports")."""
