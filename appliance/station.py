@@ -30,6 +30,7 @@ from appliance.card import CardKeys, DocumentSigner
 from appliance.clock import RealTimekeeper, ScaledClock, Timekeeper
 from appliance.config import Config
 from appliance.diskspace import MIB, DiskSpace
+from appliance.doctor import StationDoctor
 from appliance.domain import EventType
 from appliance.fingerprint import FingerMatcher, FingerprintWorker
 from appliance.hal import (
@@ -246,6 +247,13 @@ class Station:
                     telemetry=telemetry,
                     devices=supervisor,
                     liveness=liveness,
+                    # `cmd/doctor`: the check-up, with the daemon's own view of its devices.
+                    doctor=StationDoctor(
+                        config=config,
+                        devices=supervisor.snapshot,
+                        stale_loops=liveness.stale,
+                        clock=clock,
+                    ),
                 )
             status = StatusReport(
                 telemetry=telemetry,

@@ -4,18 +4,21 @@ The doctor asks the daemon's local API (`/api/v1/health`, then `/api/v1/status`)
 than looking for a process: what matters is whether something answers as this station.
 The answer also says who may open the devices, which are exclusive: while a daemon (or
 something like one) runs, they are its, and the doctor reports the daemon's view of them.
+When the doctor runs inside the daemon (a check-up the central office asked for), the
+daemon's own view is given to it (`DaemonView`) and nothing is asked over HTTP.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
 import httpx
 
 from appliance._text import Text
+from appliance._version import __version__
 from appliance.config import Config
 
 from ._limits import DoctorLimits
@@ -32,6 +35,33 @@ class _DaemonProbe:
     """A daemon (or something like one) runs: the devices are its, not ours to open."""
     device_status: Mapping[str, Any] | None = None
     """`/api/v1/status`'s "devices", when the daemon has that endpoint."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DaemonView:
+    """The running daemon's view of itself, for a doctor run inside it."""
+
+    devices: Mapping[str, Any]
+    """`DeviceSupervisor.snapshot()`: the devices are the daemon's, never opened here."""
+    stale_loops: Sequence[str] = ()
+    """`Liveness.stale()`: the daemon's loops that stopped beating."""
+
+
+def _probe_in_process(view: DaemonView) -> _DaemonProbe:
+    running = Finding(
+        check="daemon",
+        level=Level.OK,
+        text=Text(
+            "Daemon stasiun berjalan (versi {version}); pemeriksaan ini berjalan di dalamnya "
+            "atas permintaan kantor pusat dan tidak membuka perangkat, yang dipegang daemon",
+            "The station daemon is running (version {version}); this check-up runs inside it "
+            "at the central office's request and does not open the devices, which it holds",
+        ).format(version=__version__),
+        details={"running": True, "version": __version__, "in_process": True},
+    )
+    if view.stale_loops:
+        running = _daemon_stuck(running, ", ".join(view.stale_loops))
+    return _DaemonProbe(findings=[running], holds_devices=True, device_status=view.devices)
 
 
 async def _probe_daemon_safely(config: Config, limits: DoctorLimits) -> _DaemonProbe:

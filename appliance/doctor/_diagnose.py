@@ -3,7 +3,9 @@ hide the others, and gather their findings into one report in a fixed order.
 
 The daemon is asked first, because its answer decides how the devices are checked: a
 running daemon holds them, so its view is reported; otherwise the doctor opens them
-itself. The other checks then run side by side.
+itself. The other checks then run side by side. Run inside the daemon (`daemon` given),
+the doctor takes the daemon's view as it is, and a check that fails names only the
+error's type: its message could quote anything, and this report leaves the station.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from appliance.config import Config
 from appliance.logs import get_logger
 
 from ._broker import _probe_broker
-from ._daemon import _DaemonProbe, _probe_daemon_safely
+from ._daemon import DaemonView, _DaemonProbe, _probe_daemon_safely, _probe_in_process
 from ._devices import _probe_devices, findings_from_daemon_status
 from ._host import _clock_finding, _config_finding, _inspect_disk
 from ._keys import _key_findings
@@ -42,11 +44,24 @@ def run_doctor(config: Config, *, language: Language, json_output: bool, out: Te
 
 
 async def diagnose(
-    config: Config, *, clock: Clock | None = None, limits: DoctorLimits | None = None
+    config: Config,
+    *,
+    clock: Clock | None = None,
+    limits: DoctorLimits | None = None,
+    daemon_view: DaemonView | None = None,
 ) -> Report:
-    """Check the station described by `config`; every check is bounded in time."""
+    """Check the station described by `config`; every check is bounded in time.
+    `daemon_view`: the doctor runs inside the daemon, which sees itself so."""
     limits = limits or DoctorLimits()
-    daemon = await _probe_daemon_safely(config, limits)
+    if daemon_view is None:
+        daemon = await _probe_daemon_safely(config, limits)
+    else:
+        daemon = _probe_in_process(daemon_view)
+    quote = daemon_view is None
+
+    async def _guarded(check: str, probe: Awaitable[list[Finding]]) -> list[Finding]:
+        return await _checked(check, probe, quote_error=quote)
+
     async with asyncio.TaskGroup() as group:
         devices = group.create_task(_guarded("devices", _device_findings(config, daemon, limits)))
         broker = group.create_task(_guarded("broker", _probe_broker(config, limits)))
@@ -94,8 +109,10 @@ async def _checked_keys(config: Config) -> list[Finding]:
     return _key_findings(config)
 
 
-async def _guarded(check: str, probe: Awaitable[list[Finding]]) -> list[Finding]:
+async def _checked(
+    check: str, probe: Awaitable[list[Finding]], *, quote_error: bool
+) -> list[Finding]:
     try:
         return await probe
     except Exception as exc:  # noqa: BLE001 - one failed check must not hide the others
-        return [_check_failed(check, exc)]
+        return [_check_failed(check, exc, quote=quote_error)]

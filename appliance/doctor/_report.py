@@ -140,7 +140,9 @@ _REPORT_TO_SUPPORT: Final = Text(
 )
 
 
-def _check_failed(check: str, exc: Exception) -> Finding:
+def _check_failed(check: str, exc: Exception, *, quote: bool = True) -> Finding:
+    """`quote`: the error's message in the text; without it, only its type (the message
+    stays in the station's log), for a report that leaves the station."""
     log.error("doctor_check_failed", check=check, exc_info=exc)
     return Finding(
         check=check,
@@ -148,6 +150,8 @@ def _check_failed(check: str, exc: Exception) -> Finding:
         text=Text(
             "Pemeriksaan {check} sendiri gagal: {error}",
             "The {check} check itself failed: {error}",
-        ).format(check=check, error=f"{type(exc).__name__}: {exc}"),
+        ).format(
+            check=check, error=f"{type(exc).__name__}: {exc}" if quote else type(exc).__name__
+        ),
         advice=_REPORT_TO_SUPPORT,
     )

@@ -8,7 +8,8 @@ is the outbox. Events go out in seq order from the last seq the centre *acknowle
 bounded number of messages awaiting the broker's PUBACK and a bounded number of events
 awaiting the centre's ack. Whatever the centre has not acknowledged is sent again: after
 every reconnect, after `ack_timeout_s` without progress, and from the seq a signed
-`cmd/resend` names. The centre absorbs the duplicates.
+`cmd/resend` names. The centre absorbs the duplicates. A signed `cmd/doctor` makes the
+station run its check-up and publish the report (`DoctorDesk`).
 
 A QoS 1 publish in aiomqtt waits for its PUBACK and is not woken by a disconnect, so
 every publish is bounded: no PUBACK in `publish_timeout_s` means a dead link, and the
@@ -23,7 +24,7 @@ import functools
 import json
 import random
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Final, Protocol
 
@@ -37,6 +38,7 @@ from appliance.liveness import Liveness
 from appliance.logs import get_logger
 from appliance.register import Event, KeyFileError, PublicKey, Register, StationKey
 
+from ._doctor_request import DoctorDesk, DoctorRun
 from ._errors import LinkDown, RejectedMessage
 from ._mqtt import (
     SESSION_ERRORS,
@@ -47,7 +49,7 @@ from ._mqtt import (
 )
 from ._progress import UplinkProgress, load_progress, save_progress
 from ._settings import UplinkSection
-from ._signed import ACK, RESEND, count_arg, open_message, sign_state
+from ._signed import ACK, DOCTOR, RESEND, count_arg, open_message, sign_state
 from ._topics import StationTopics, parse_topic
 from ._uplink_status import UplinkStatus
 from ._wire import encode_event, encode_events
@@ -88,7 +90,10 @@ class Uplink:
         clock: Clock | None = None,
         seed: int | None = None,
         liveness: Liveness | None = None,
+        doctor: DoctorRun | None = None,
     ) -> None:
+        """`doctor` runs the station's check-up for a signed `cmd/doctor`; without it
+        the station refuses the command."""
         self._settings = settings
         self._liveness = liveness or Liveness()
         self._register = register
@@ -122,6 +127,17 @@ class Uplink:
         self._reconnects = 0
         self._last_error: str | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._doctor = (
+            None
+            if doctor is None
+            else DoctorDesk(
+                station=self._station,
+                run=doctor,
+                clock=self._clock,
+                seen=lambda: self._progress.doctor_requests,
+                remember=self._remember_requests,
+            )
+        )
         register.add_listener(self._on_appended)
 
     # -- what the rest of the station sees --------------------------------------------
@@ -214,7 +230,7 @@ class Uplink:
         self._central_key = PublicKey.load(self._resolve(self._settings.central_public_key))
         self._progressed = False
         bd_seq = self._progress.bd_seq + 1
-        await self._save(UplinkProgress(acked=self._progress.acked, bd_seq=bd_seq))
+        await self._save(replace(self._progress, bd_seq=bd_seq))
         will = aiomqtt.Will(self._topics.state, self._death(bd_seq), qos=1, retain=True)
         client = make_client(
             self._settings,
@@ -248,6 +264,8 @@ class Uplink:
                             group.create_task(self._send_telemetry(client), name="uplink-telemetry")
                         if self._devices is not None:
                             group.create_task(self._send_devices(client), name="uplink-devices")
+                        if self._doctor is not None:
+                            group.create_task(self._answer_doctor(client), name="uplink-doctor")
             finally:
                 await self._say_goodbye(client, bd_seq)
 
@@ -416,7 +434,7 @@ class Uplink:
             elif topic.kind == "ack":
                 await self._on_ack(payload)
             elif topic.kind == "cmd" and topic.name is not None:
-                self._on_command(topic.name, payload)
+                await self._on_command(topic.name, payload)
 
     async def _on_ack(self, payload: bytes) -> None:
         try:
@@ -433,16 +451,20 @@ class Uplink:
         self._last_ack_at = datetime.fromtimestamp(self._clock.wall_ns() / 1e9, UTC).isoformat(
             timespec="seconds"
         )
-        await self._save(UplinkProgress(acked=upto, bd_seq=self._progress.bd_seq))
+        await self._save(replace(self._progress, acked=upto))
         self._ack_wait_s = self._settings.ack_timeout_s
         self._ack_deadline = None
         self._next = max(self._next, upto + 1)
         self._wake.set()
 
-    def _on_command(self, name: str, payload: bytes) -> None:
+    async def _on_command(self, name: str, payload: bytes) -> None:
         try:
             args = open_message(self._key(), payload, station=self._station, kind=name)
             start = count_arg(args, "from", minimum=1) if name == RESEND else None
+            if name == DOCTOR and self._doctor is not None:
+                request = await self._doctor.accept(args)
+                log.info("uplink_doctor_requested", request=request.request)
+                return
         except RejectedMessage as exc:
             log.warning("uplink_command_rejected", command=name, reason=str(exc))
             return
@@ -454,6 +476,18 @@ class Uplink:
         log.info("uplink_resend", start=start, sent=self._next - 1)
         self._next = min(self._next, start)
         self._wake.set()
+
+    async def _answer_doctor(self, client: aiomqtt.Client) -> None:
+        assert self._doctor is not None
+
+        async def publish(payload: bytes) -> None:
+            # Retained: a collector that connects later still finds the latest report.
+            await self._publish(client, self._topics.doctor, payload, retain=True)
+
+        await self._doctor.serve(publish)
+
+    async def _remember_requests(self, requests: tuple[str, ...]) -> None:
+        await self._save(replace(self._progress, doctor_requests=requests))
 
     def _key(self) -> PublicKey:
         if self._central_key is None:
