@@ -1,0 +1,414 @@
+"""The overview as a person reads it: the stations of a scope, filtered, problems first,
+one page at a time, with counts per condition and each row's cells worded.
+
+A pure function of the status rows (`StatusTable.rows`, the one table the overview reads)
+and the open alerts of the scope, at a given moment: nothing here reads a database, so
+its cost is a sort of a few thousand rows (benchmarks/central_dashboard.py measures it).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import IntEnum
+from typing import Final, Protocol
+from zoneinfo import ZoneInfo
+
+from appliance._text import Text
+from appliance.domain import province_name, regency_name
+
+from .._scope import dotted
+
+BLANKS_LOW_DAYS: Final = 3.0
+"""Working days of blanks below which a station's stock is shown as low (the alert
+rule's default)."""
+
+
+class StatusRow(Protocol):
+    """The fields of `_status.StationStatus` the overview shows."""
+
+    @property
+    def station(self) -> str: ...
+    @property
+    def district(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def online(self) -> bool | None: ...
+    @property
+    def online_since(self) -> str | None: ...
+    @property
+    def flaps_24h(self) -> int: ...
+    @property
+    def last_seen(self) -> str | None: ...
+    @property
+    def backlog(self) -> int | None: ...
+    @property
+    def backlog_oldest_ts(self) -> str | None: ...
+    @property
+    def devices_fault(self) -> tuple[str, ...]: ...
+    @property
+    def blanks_available(self) -> int | None: ...
+    @property
+    def blanks_days_left(self) -> float | None: ...
+    @property
+    def served_today(self) -> int | None: ...
+    @property
+    def returned_today(self) -> int | None: ...
+    @property
+    def certificates_today(self) -> int | None: ...
+    @property
+    def breaches_today(self) -> int | None: ...
+    @property
+    def overdue_promises(self) -> int | None: ...
+    @property
+    def ikm(self) -> str | None: ...
+    @property
+    def ikm_grade(self) -> str | None: ...
+    @property
+    def complaints_overdue(self) -> int | None: ...
+    @property
+    def version(self) -> str | None: ...
+    @property
+    def clock_synced(self) -> bool | None: ...
+    @property
+    def disk_low(self) -> bool | None: ...
+    @property
+    def flags(self) -> int: ...
+    @property
+    def last_flag_kind(self) -> str | None: ...
+
+
+class AlertRow(Protocol):
+    @property
+    def station(self) -> str: ...
+    @property
+    def severity(self) -> str: ...
+
+
+class Rank(IntEnum):
+    """Problems first: the order of the overview's rows."""
+
+    CRITICAL = 0
+    WARNING = 1
+    OFFLINE = 2
+    ATTENTION = 3
+    UNKNOWN = 4
+    FINE = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Cell:
+    text: Text
+    level: str = ""
+    """"", "ok", "warn" or "bad": how the cell is marked."""
+    detail: Text | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StationLine:
+    station: str
+    name: Text
+    region: Text
+    rank: Rank
+    alerts: int
+    alert_level: str
+    cells: dict[str, Cell]
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    key: str
+    label: Text
+    count: int
+    level: str
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    province: str | None = None
+    regency: str | None = None
+    problems_only: bool = False
+    query: str = ""
+    page: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    code: str
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class OverviewView:
+    total: int
+    shown: int
+    conditions: list[Condition]
+    lines: list[StationLine]
+    page: int
+    pages: int
+    provinces: list[Choice]
+    regencies: list[Choice]
+
+
+_ZERO: Final = Text("-", "-")
+
+
+def _moment(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def ago(text: str | None, now: datetime) -> Text:
+    """How long ago, in the words an operations room uses: "5 mnt", "3 j 10 mnt", "2 hr"."""
+    moment = _moment(text)
+    if moment is None:
+        return Text("belum pernah", "never")
+    return duration((now - moment).total_seconds())
+
+
+def duration(seconds: float) -> Text:
+    seconds = max(0, int(seconds))
+    if seconds < 60:
+        return Text(f"{seconds} dtk", f"{seconds} s")
+    minutes = seconds // 60
+    if minutes < 60:
+        return Text(f"{minutes} mnt", f"{minutes} min")
+    hours = minutes // 60
+    if hours < 48:
+        return Text(f"{hours} j {minutes % 60} mnt", f"{hours} h {minutes % 60} min")
+    return Text(f"{hours // 24} hr", f"{hours // 24} d")
+
+
+def clock_time(text: str | None, zone: ZoneInfo) -> str:
+    moment = _moment(text)
+    return "-" if moment is None else f"{moment.astimezone(zone):%d/%m %H:%M}"
+
+
+def _number(value: int | None) -> str:
+    return "-" if value is None else f"{value:,}".replace(",", ".")
+
+
+def _decimal(value: float) -> str:
+    return f"{value:.1f}".replace(".", ",")
+
+
+def _region(row: StatusRow) -> Text:
+    if not row.district:
+        return Text("wilayah belum terdaftar", "region not registered")
+    regency = regency_name(row.district[:4]) or dotted(row.district[:4])
+    label = f"{dotted(row.district)} · {regency}"
+    return Text(label, label)
+
+
+def _cells(row: StatusRow, now: datetime, zone: ZoneInfo) -> dict[str, Cell]:
+    cells: dict[str, Cell] = {}
+    since = clock_time(row.online_since, zone)
+    flaps = (
+        Text(f"putus {row.flaps_24h} kali/24 jam", f"{row.flaps_24h} drops in 24 h")
+        if row.flaps_24h
+        else None
+    )
+    if row.online is True:
+        cells["online"] = Cell(Text("Daring", "Online"), "ok", flaps)
+    elif row.online is False:
+        cells["online"] = Cell(
+            Text(f"Luring sejak {since}", f"Offline since {since}"), "bad", flaps
+        )
+    else:
+        cells["online"] = Cell(Text("Belum diketahui", "Unknown"), "warn", flaps)
+    cells["last_seen"] = Cell(ago(row.last_seen, now))
+    if row.backlog is None:
+        cells["backlog"] = Cell(_ZERO)
+    elif row.backlog == 0:
+        cells["backlog"] = Cell(Text("0", "0"), "ok")
+    else:
+        oldest = ago(row.backlog_oldest_ts, now) if row.backlog_oldest_ts else None
+        cells["backlog"] = Cell(
+            Text(_number(row.backlog), _number(row.backlog)),
+            "warn",
+            Text(f"tertua {oldest.id}", f"oldest {oldest.en}") if oldest else None,
+        )
+    faults = ", ".join(row.devices_fault)
+    cells["devices"] = (
+        Cell(Text(faults, faults), "bad") if faults else Cell(Text("semua siap", "all ready"), "ok")
+    )
+    if row.blanks_available is None:
+        cells["blanks"] = Cell(_ZERO)
+    else:
+        days = row.blanks_days_left
+        low = days is not None and days < BLANKS_LOW_DAYS
+        left = (
+            None
+            if days is None or math.isinf(days)
+            else Text(f"± {_decimal(days)} hari kerja", f"± {_decimal(days)} working days")
+        )
+        count = _number(row.blanks_available)
+        cells["blanks"] = Cell(Text(count, count), "bad" if low else "", left)
+    today = "/".join(
+        _number(n) for n in (row.served_today, row.returned_today, row.certificates_today)
+    )
+    cells["today"] = Cell(Text(today, today))
+    breaches, overdue = row.breaches_today, row.overdue_promises
+    sop = f"{_number(breaches)} / {_number(overdue)}"
+    cells["sop"] = Cell(Text(sop, sop), "warn" if (breaches or overdue) else "")
+    if row.ikm is None:
+        cells["ikm"] = Cell(_ZERO)
+    else:
+        grade = f"{row.ikm} ({row.ikm_grade})" if row.ikm_grade else row.ikm
+        cells["ikm"] = Cell(Text(grade, grade), "warn" if row.ikm_grade in {"C", "D"} else "")
+    complaints = _number(row.complaints_overdue)
+    cells["complaints"] = Cell(
+        Text(complaints, complaints), "bad" if row.complaints_overdue else ""
+    )
+    version = row.version or "-"
+    clock = {
+        True: Text("jam sinkron", "clock synced"),
+        False: Text("jam TIDAK sinkron", "clock NOT synced"),
+        None: Text("jam ?", "clock ?"),
+    }[row.clock_synced]
+    system_level = "bad" if row.clock_synced is False or row.disk_low else ""
+    disk = Text(" · disk hampir penuh", " · disk nearly full") if row.disk_low else Text("", "")
+    cells["system"] = Cell(
+        Text(version, version), system_level, Text(clock.id + disk.id, clock.en + disk.en)
+    )
+    if row.flags:
+        kind = row.last_flag_kind or "?"
+        cells["flags"] = Cell(Text(f"{row.flags} ({kind})", f"{row.flags} ({kind})"), "bad")
+    else:
+        cells["flags"] = Cell(Text("0", "0"), "ok")
+    return cells
+
+
+def rank(row: StatusRow, severities: Sequence[str]) -> Rank:
+    if "kritis" in severities:
+        return Rank.CRITICAL
+    if severities:
+        return Rank.WARNING
+    if row.online is False:
+        return Rank.OFFLINE
+    if needs_attention(row):
+        return Rank.ATTENTION
+    if row.online is None:
+        return Rank.UNKNOWN
+    return Rank.FINE
+
+
+def needs_attention(row: StatusRow) -> bool:
+    return bool(
+        row.flags
+        or row.devices_fault
+        or (row.blanks_days_left is not None and row.blanks_days_left < BLANKS_LOW_DAYS)
+        or row.backlog
+        or row.clock_synced is False
+        or row.disk_low
+        or row.complaints_overdue
+    )
+
+
+def _conditions(rows: Sequence[StatusRow], severities: dict[str, list[str]]) -> list[Condition]:
+    counts: Counter[str] = Counter()
+    for row in rows:
+        counts["online"] += row.online is True
+        counts["offline"] += row.online is False
+        counts["behind"] += bool(row.backlog)
+        counts["devices"] += bool(row.devices_fault)
+        counts["blanks"] += (
+            row.blanks_days_left is not None and row.blanks_days_left < BLANKS_LOW_DAYS
+        )
+        counts["flags"] += bool(row.flags)
+        alerts = severities.get(row.station, [])
+        counts["critical"] += "kritis" in alerts
+        counts["warning"] += bool(alerts) and "kritis" not in alerts
+    return [
+        Condition(
+            "critical", Text("Peringatan kritis", "Critical alerts"), counts["critical"], "bad"
+        ),
+        Condition("warning", Text("Peringatan lain", "Other alerts"), counts["warning"], "warn"),
+        Condition("offline", Text("Luring", "Offline"), counts["offline"], "bad"),
+        Condition("online", Text("Daring", "Online"), counts["online"], "ok"),
+        Condition("behind", Text("Tertunda kirim", "Behind"), counts["behind"], "warn"),
+        Condition("devices", Text("Perangkat rusak", "Device faults"), counts["devices"], "bad"),
+        Condition("blanks", Text("Blangko menipis", "Blanks low"), counts["blanks"], "warn"),
+        Condition("flags", Text("Tanda register", "Register flags"), counts["flags"], "bad"),
+    ]
+
+
+def overview(
+    rows: Sequence[StatusRow],
+    alerts: Sequence[AlertRow],
+    *,
+    filters: Filters,
+    now: datetime,
+    zone: ZoneInfo,
+    page_size: int,
+) -> OverviewView:
+    """The page of the overview that `filters` asks for, out of `rows` (the user's scope)."""
+    provinces = sorted({row.district[:2] for row in rows if row.district})
+    regencies = sorted(
+        {
+            row.district[:4]
+            for row in rows
+            if row.district
+            and (filters.province is None or row.district.startswith(filters.province))
+        }
+    )
+    prefix = filters.regency or filters.province or ""
+    query = filters.query.casefold()
+    severities: dict[str, list[str]] = {}
+    for alert in alerts:
+        severities.setdefault(alert.station, []).append(str(alert.severity))
+    chosen = [
+        row
+        for row in rows
+        if row.district.startswith(prefix)
+        and (not query or query in row.name.casefold() or query in row.station)
+    ]
+    ranked = sorted(
+        ((rank(row, severities.get(row.station, [])), row) for row in chosen),
+        key=lambda pair: (pair[0], pair[1].name or pair[1].station, pair[1].station),
+    )
+    if filters.problems_only:
+        ranked = [pair for pair in ranked if pair[0] <= Rank.ATTENTION]
+    pages = max(1, math.ceil(len(ranked) / page_size))
+    page = min(max(1, filters.page), pages)
+    lines = []
+    for line_rank, row in ranked[(page - 1) * page_size : page * page_size]:
+        station_alerts = severities.get(row.station, [])
+        lines.append(
+            StationLine(
+                station=row.station,
+                name=Text(row.name or row.station, row.name or row.station),
+                region=_region(row),
+                rank=line_rank,
+                alerts=len(station_alerts),
+                alert_level="bad"
+                if "kritis" in station_alerts
+                else "warn"
+                if station_alerts
+                else "",
+                cells=_cells(row, now, zone),
+            )
+        )
+    return OverviewView(
+        total=len(chosen),
+        shown=len(ranked),
+        conditions=_conditions(chosen, severities),
+        lines=lines,
+        page=page,
+        pages=pages,
+        provinces=[
+            Choice(code, f"{dotted(code)} {province_name(code) or ''}") for code in provinces
+        ],
+        regencies=[
+            Choice(code, f"{dotted(code)} {regency_name(code) or ''}") for code in regencies
+        ],
+    )
