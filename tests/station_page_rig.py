@@ -14,7 +14,7 @@ from sim.history import history, write_history
 from tests.sync_rig import Fleet, opened_store, running
 
 STATION = "kec-sukodono"
-DISTRICT = "350801"
+DISTRICT = "350815"
 OFFICE = "Kantor Kecamatan Sukodono"
 
 
