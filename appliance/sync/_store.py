@@ -14,28 +14,29 @@ The head is maximal after every ingest: the stored event at head+1, if any, does
 link. So an ingest can only move the head if it brings the event at head+1, and the walk
 that moves it reads the database only where the new events run out below stored_max.
 
-The model and the SQL the backends can share live here, the ingest algorithm in
-`_ingest`; each backend (`_store_sqlite`, `_store_postgres`) brings its connection, its
-locking, its bulk write and the one place where its driver's exceptions become StoreError.
+The model lives here; the SQL both backends share, with every record and read but the
+ingest, in `_store_sql`; the ingest algorithm in `_ingest`. Each backend (`_store_sqlite`,
+`_store_postgres`) brings its connection, its locking, its schema, its bulk write and the
+one place where its driver's exceptions become StoreError.
+
+Beside the latest state, telemetry and device payloads, the store keeps what a timeline
+needs: the state changes (births and deaths that counted), the device state changes, and
+each station's latest doctor report.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import threading
 import time
-from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, Protocol
 
 from appliance.register import Event, format_ts
 from appliance.register import event_from_row as register_event_from_row
 
-from ._bounds import is_count
 from ._errors import StoreError
 
 
@@ -110,6 +111,43 @@ class StationOverview:
     flags: int
     """How many flags were recorded."""
     last_flag: Flag | None
+    device_since: dict[str, str] = field(default_factory=dict)
+    """When each device entered the `state` of its latest payload (RFC 3339 UTC)."""
+    version: str | None = None
+    """The software version of the station's last birth that said one."""
+
+
+@dataclass(frozen=True, slots=True)
+class StateChange:
+    """A state message that counted and changed the station's (online, bd_seq)."""
+
+    at: str
+    """When the collector recorded it (RFC 3339 UTC)."""
+    online: bool
+    bd_seq: int | None
+    version: str | None
+    """The birth's software version; None for a death."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceChange:
+    """A device's latest payload whose `state` differs from the one before it."""
+
+    at: str
+    name: str
+    state: str | None
+    """None when the payload carried no text `state`."""
+    code: str | None
+    reason: dict[str, str] | None
+    """What the operator reads, {"id": ..., "en": ...}, when the station gave one."""
+
+
+@dataclass(frozen=True, slots=True)
+class DoctorReport:
+    """The latest `appliance doctor` report a station published (no personal data)."""
+
+    payload: dict[str, Any]
+    at: str
 
 
 class CollectorStore(Protocol):
@@ -162,9 +200,47 @@ class CollectorStore(Protocol):
         """Keep the latest payload of the station's device `name` (latest by `at`)."""
         ...
 
-    def overview(self) -> list[StationOverview]:
-        """Every station known, sorted by station id."""
+    def overview(self, stations: Collection[str] | None = None) -> list[StationOverview]:
+        """Every station known, or only those of `stations` that are known, sorted by id."""
         ...
+
+    def state_history(self, station: str, since: str) -> list[StateChange]:
+        """The station's state changes recorded at or after `since`, oldest first.
+
+        A state message is recorded here when it counted (a stale death never does) and
+        changed the station's (online, bd_seq): a redelivered birth adds nothing.
+        """
+        ...
+
+    def flaps(self, since: str) -> dict[str, int]:
+        """Per station, how many online sessions ended at or after `since`: a death, or
+        a birth of a new session with no death seen in between. Stations without a flap
+        are absent."""
+        ...
+
+    def device_history(self, station: str, since: str) -> list[DeviceChange]:
+        """The station's device state changes recorded at or after `since`, oldest first."""
+        ...
+
+    def events_since(self, station: str, ts: str) -> Iterator[Event]:
+        """The station's stored events whose `ts` (the station's clock) is at or after
+        `ts`, in seq order, read in pages through an index on (station, ts)."""
+        ...
+
+    def changed_since(self, at: str) -> list[str]:
+        """Stations with something recorded after `at` (last_seen later, or a flag), sorted.
+
+        `at` is compared with the collector's clock at each write, and a transaction may
+        commit a moment after its clock was read: a poller should overlap its windows by
+        a few seconds rather than pass exactly the time of its last poll.
+        """
+        ...
+
+    def record_doctor(self, station: str, payload: Mapping[str, Any], *, at: str) -> None:
+        """Keep the station's latest doctor report (latest by `at`)."""
+        ...
+
+    def latest_doctor(self, station: str) -> DoctorReport | None: ...
 
     def close(self) -> None: ...
 
@@ -246,213 +322,9 @@ def payload_json(payload: Mapping[str, Any]) -> str:
         raise ValueError(f"payload is not JSON: {exc}") from None
 
 
-# The SQL both backends run as it is, written with "?" placeholders (the PostgreSQL
-# backend turns them into "%s"). Times are utc_text(), so "later" is text order, and a
-# message processed late (another collector, a retry) never moves a time backwards.
-
 EVENT_COLUMNS: Final = (
     "station, seq, ts, mono_ns, boot_id, clock_synced, type, app, data_json, prev_hash, hash, sig"
 )
-
-SQL_SEEN: Final = (
-    "INSERT INTO stations (station, last_seen) VALUES (?, ?) "
-    "ON CONFLICT (station) DO UPDATE SET last_seen = CASE WHEN stations.last_seen IS NULL "
-    "OR stations.last_seen < excluded.last_seen THEN excluded.last_seen ELSE stations.last_seen END"
-)
-SQL_KNOW_STATION: Final = "INSERT INTO stations (station) VALUES (?) ON CONFLICT DO NOTHING"
-# The birth/death rule in the upsert's WHERE: a stale death changes nothing at all.
-SQL_STATE: Final = (
-    "INSERT INTO stations (station, last_seen, online, bd_seq, state_json, state_at) "
-    "VALUES (?, ?, ?, ?, ?, ?) "
-    "ON CONFLICT (station) DO UPDATE SET "
-    "last_seen = CASE WHEN stations.last_seen IS NULL OR stations.last_seen < excluded.last_seen "
-    "THEN excluded.last_seen ELSE stations.last_seen END, online = excluded.online, "
-    "bd_seq = COALESCE(excluded.bd_seq, stations.bd_seq), "
-    "state_json = excluded.state_json, state_at = excluded.state_at "
-    "WHERE excluded.online OR stations.bd_seq IS NULL OR excluded.bd_seq IS NULL "
-    "OR excluded.bd_seq >= stations.bd_seq"
-)
-SQL_TELEMETRY: Final = (
-    "INSERT INTO stations (station, last_seen, telemetry, telemetry_at) VALUES (?, ?, ?, ?) "
-    "ON CONFLICT (station) DO UPDATE SET "
-    "last_seen = CASE WHEN stations.last_seen IS NULL OR stations.last_seen < excluded.last_seen "
-    "THEN excluded.last_seen ELSE stations.last_seen END, "
-    "telemetry = CASE WHEN stations.telemetry_at IS NULL "
-    "OR stations.telemetry_at <= excluded.telemetry_at "
-    "THEN excluded.telemetry ELSE stations.telemetry END, "
-    "telemetry_at = CASE WHEN stations.telemetry_at IS NULL "
-    "OR stations.telemetry_at <= excluded.telemetry_at "
-    "THEN excluded.telemetry_at ELSE stations.telemetry_at END"
-)
-SQL_DEVICE: Final = (
-    "INSERT INTO devices (station, name, payload, at) VALUES (?, ?, ?, ?) "
-    "ON CONFLICT (station, name) DO UPDATE SET payload = excluded.payload, at = excluded.at "
-    "WHERE devices.at <= excluded.at"
-)
-SQL_FLAG: Final = "INSERT INTO flags (station, kind, seq, detail, at) VALUES (?, ?, ?, ?, ?)"
-SQL_FLAGS: Final = "SELECT station, kind, seq, detail, at FROM flags"
-SQL_HEADS: Final = "SELECT station, head FROM stations"
-SQL_HEAD: Final = "SELECT head FROM stations WHERE station = ?"
-SQL_EVENTS_PAGE: Final = (
-    f"SELECT {EVENT_COLUMNS} FROM events WHERE station = ? AND seq > ? ORDER BY seq LIMIT ?"  # noqa: S608
-)
-SQL_STORED_HASHES: Final = "SELECT seq, hash FROM events WHERE station = ? AND seq BETWEEN ? AND ?"
-SQL_STORED_LINKS: Final = (
-    "SELECT seq, prev_hash, hash FROM events WHERE station = ? AND seq BETWEEN ? AND ?"
-)
-SQL_OVERVIEW: Final = (
-    "SELECT s.station, s.head, s.stored_max, s.last_seen, s.online, s.bd_seq, "
-    "s.telemetry, s.telemetry_at, COALESCE(f.n, 0), lf.kind, lf.seq, lf.detail, lf.at "
-    "FROM stations s "
-    "LEFT JOIN (SELECT station, count(*) AS n, max(id) AS last FROM flags GROUP BY station) f "
-    "ON f.station = s.station "
-    "LEFT JOIN flags lf ON lf.id = f.last"
-)
-SQL_DEVICES: Final = "SELECT station, name, payload FROM devices"
-
-EVENTS_PAGE: Final = 1000
-
-
-class Cursor(Protocol):
-    """The part of a DB-API cursor the shared SQL uses."""
-
-    def execute(self, sql: str, params: Sequence[Any] = ..., /) -> Any: ...
-
-    def fetchall(self) -> list[Any]: ...
-
-    def fetchone(self) -> Any: ...
-
-
-class SqlStore(ABC):
-    """A CollectorStore over a SQL database; the backends supply connections and ingest.
-
-    One store object is driven by one worker thread; the lock keeps a stray second
-    thread from interleaving statements on the connection.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-
-    @abstractmethod
-    def _write(self) -> AbstractContextManager[Cursor]:
-        """A write transaction: committed durably on exit, rolled back on an exception."""
-
-    @abstractmethod
-    def _read(self) -> AbstractContextManager[Cursor]:
-        """A read-only snapshot."""
-
-    @abstractmethod
-    def _sql(self, text: str) -> str:
-        """The shared SQL in the backend's placeholder style."""
-
-    @abstractmethod
-    def ingest(self, batches: Sequence[tuple[str, Sequence[Event]]]) -> list[IngestOutcome]: ...
-
-    @abstractmethod
-    def close(self) -> None: ...
-
-    def heads(self) -> dict[str, int]:
-        with self._lock, self._read() as cur:
-            cur.execute(self._sql(SQL_HEADS))
-            return {station: int(head) for station, head in cur.fetchall()}
-
-    def head(self, station: str) -> int:
-        with self._lock, self._read() as cur:
-            cur.execute(self._sql(SQL_HEAD), (station,))
-            row = cur.fetchone()
-        return 0 if row is None else int(row[0])
-
-    def events(self, station: str, *, after: int = 0) -> Iterator[Event]:
-        # Pages by seq, each in its own short read: no transaction or cursor stays open
-        # while the caller works through a long register.
-        sql = self._sql(SQL_EVENTS_PAGE)
-        while True:
-            with self._lock, self._read() as cur:
-                cur.execute(sql, (station, after, EVENTS_PAGE))
-                rows = cur.fetchall()
-            for row in rows:
-                yield event_from_row(row)
-            if len(rows) < EVENTS_PAGE:
-                return
-            after = rows[-1][1]
-
-    def flag(self, flag: Flag) -> None:
-        if flag.seq is not None and not is_count(flag.seq):
-            raise ValueError(f"flag of {flag.station}: seq {flag.seq} is out of range")
-        at = utc_text(flag.at)
-        with self._lock, self._write() as cur:
-            cur.execute(self._sql(SQL_KNOW_STATION), (flag.station,))
-            cur.execute(self._sql(SQL_FLAG), (flag.station, flag.kind, flag.seq, flag.detail, at))
-
-    def flags(self, station: str | None = None) -> list[Flag]:
-        with self._lock, self._read() as cur:
-            if station is None:
-                cur.execute(self._sql(f"{SQL_FLAGS} ORDER BY id"))
-            else:
-                cur.execute(self._sql(f"{SQL_FLAGS} WHERE station = ? ORDER BY id"), (station,))
-            rows = cur.fetchall()
-        return [Flag(*row) for row in rows]
-
-    def record_state(self, station: str, payload: Mapping[str, Any], *, at: str) -> None:
-        online = payload.get("online")
-        if not isinstance(online, bool):
-            raise TypeError(f"state of {station}: 'online' must be true or false")
-        bd_seq = payload.get("bd_seq")
-        if bd_seq is not None and (isinstance(bd_seq, bool) or not isinstance(bd_seq, int)):
-            raise TypeError(f"state of {station}: 'bd_seq' must be an integer")
-        if bd_seq is not None and not is_count(bd_seq):
-            raise ValueError(f"state of {station}: 'bd_seq' {bd_seq} is out of range")
-        when = utc_text(at)
-        row = (station, when, online, bd_seq, payload_json(payload), when)
-        with self._lock, self._write() as cur:
-            cur.execute(self._sql(SQL_STATE), row)
-
-    def record_telemetry(self, station: str, payload: Mapping[str, Any], *, at: str) -> None:
-        when = utc_text(at)
-        with self._lock, self._write() as cur:
-            cur.execute(self._sql(SQL_TELEMETRY), (station, when, payload_json(payload), when))
-
-    def record_device(
-        self, station: str, name: str, payload: Mapping[str, Any], *, at: str
-    ) -> None:
-        when = utc_text(at)
-        with self._lock, self._write() as cur:
-            cur.execute(self._sql(SQL_SEEN), (station, when))
-            cur.execute(self._sql(SQL_DEVICE), (station, name, payload_json(payload), when))
-
-    def overview(self) -> list[StationOverview]:
-        with self._lock, self._read() as cur:
-            cur.execute(self._sql(SQL_OVERVIEW))
-            stations = cur.fetchall()
-            cur.execute(self._sql(SQL_DEVICES))
-            device_rows = cur.fetchall()
-        devices: dict[str, dict[str, dict[str, Any]]] = {}
-        for station, name, payload in device_rows:
-            devices.setdefault(station, {})[name] = json.loads(payload)
-        result = []
-        for row in stations:
-            (station, head, stored_max, last_seen, online, bd_seq, telemetry, telemetry_at) = row[
-                :8
-            ]
-            count, kind, seq, detail, at = row[8:]
-            result.append(
-                StationOverview(
-                    station=station,
-                    head=int(head),
-                    stored_max=int(stored_max),
-                    last_seen=last_seen,
-                    online=None if online is None else bool(online),
-                    bd_seq=bd_seq,
-                    telemetry=None if telemetry is None else json.loads(telemetry),
-                    telemetry_at=telemetry_at,
-                    devices=devices.get(station, {}),
-                    flags=int(count),
-                    last_flag=None if kind is None else Flag(station, kind, seq, detail, at),
-                )
-            )
-        # Sorted here, not in SQL: the database's collation must not decide the order.
-        result.sort(key=lambda item: item.station)
-        return result
 
 
 def event_from_row(row: Sequence[Any]) -> Event:

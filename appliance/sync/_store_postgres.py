@@ -27,16 +27,8 @@ from appliance.register import GENESIS_HASH, Event
 
 from ._errors import StoreError
 from ._ingest import StationHead, ingest_batches
-from ._store import (
-    EVENT_COLUMNS,
-    SQL_STORED_HASHES,
-    SQL_STORED_LINKS,
-    IngestOutcome,
-    SqlStore,
-    event_row,
-    now_text,
-    redact_url,
-)
+from ._store import EVENT_COLUMNS, IngestOutcome, event_row, now_text, redact_url
+from ._store_sql import SQL_STORED_HASHES, SQL_STORED_LINKS, SqlStore
 
 _CONNECT_TIMEOUT_S: Final = 10
 _ATTEMPTS: Final = 3
@@ -129,7 +121,51 @@ _V1: Final = (
     "CREATE INDEX flags_by_station ON flags (station, id)",
 )
 
-MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (_V1,)
+# The timeline: state and device changes, doctor reports, the birth's version. Times
+# compared as text are collated "C": byte order is time order, whatever the database's
+# default collation, and an index on them serves a plain `at > ?`.
+_V2: Final = (
+    'ALTER TABLE stations ALTER COLUMN last_seen TYPE text COLLATE "C"',
+    'ALTER TABLE flags ALTER COLUMN at TYPE text COLLATE "C"',
+    'ALTER TABLE devices ALTER COLUMN at TYPE text COLLATE "C"',
+    "ALTER TABLE stations ADD COLUMN version text",
+    """UPDATE stations SET version = state_json::jsonb ->> 'version'
+    WHERE online AND jsonb_typeof(state_json::jsonb -> 'version') = 'string'""",
+    'ALTER TABLE devices ADD COLUMN since text COLLATE "C"',
+    "UPDATE devices SET since = at",
+    "ALTER TABLE devices ALTER COLUMN since SET NOT NULL",
+    """CREATE TABLE state_history (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        station text NOT NULL,
+        at text COLLATE "C" NOT NULL,
+        online boolean NOT NULL,
+        bd_seq bigint,
+        version text,
+        flap boolean NOT NULL
+    )""",
+    "CREATE INDEX state_history_by_station ON state_history (station, at)",
+    "CREATE INDEX state_history_flaps ON state_history (at) WHERE flap",
+    """CREATE TABLE device_history (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        station text NOT NULL,
+        name text NOT NULL,
+        at text COLLATE "C" NOT NULL,
+        state text,
+        code text,
+        reason text
+    )""",
+    "CREATE INDEX device_history_by_station ON device_history (station, at)",
+    """CREATE TABLE doctor_reports (
+        station text PRIMARY KEY,
+        payload text NOT NULL,
+        at text COLLATE "C" NOT NULL
+    )""",
+    "CREATE INDEX flags_by_time ON flags (at)",
+    'ALTER TABLE events ALTER COLUMN ts TYPE text COLLATE "C"',
+    "CREATE INDEX events_by_ts ON events (station, ts)",
+)
+
+MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (_V1, _V2)
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 
 _LOCK_STATIONS: Final = """
@@ -150,6 +186,8 @@ _COPY_EVENTS: Final = f"COPY events ({EVENT_COLUMNS}) FROM STDIN"
 class PostgresStore(SqlStore):
     """One connection, reopened on the next call after it breaks (a server restart, a
     network cut): the call that saw it break raised StoreError and acknowledged nothing."""
+
+    _ROW_LOCK = " FOR UPDATE"
 
     def __init__(self, url: str, connection: psycopg.Connection[Any]) -> None:
         super().__init__()

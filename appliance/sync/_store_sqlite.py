@@ -22,16 +22,8 @@ from appliance.register import GENESIS_HASH, Event
 
 from ._errors import StoreError
 from ._ingest import StationHead, ingest_batches
-from ._store import (
-    EVENT_COLUMNS,
-    SQL_SEEN,
-    SQL_STORED_HASHES,
-    SQL_STORED_LINKS,
-    IngestOutcome,
-    SqlStore,
-    event_row,
-    now_text,
-)
+from ._store import EVENT_COLUMNS, IngestOutcome, event_row, now_text
+from ._store_sql import SQL_SEEN, SQL_STORED_HASHES, SQL_STORED_LINKS, SqlStore
 
 _BUSY_TIMEOUT_S: Final = 30.0
 ERRORS: Final = ErrorMap(
@@ -117,7 +109,55 @@ def _v1(cur: sqlite3.Cursor) -> None:
     cur.execute("CREATE INDEX flags_by_station ON flags (station, id)")
 
 
-MIGRATIONS: Final[tuple[Callable[[sqlite3.Cursor], None], ...]] = (_v1,)
+def _v2(cur: sqlite3.Cursor) -> None:
+    """The timeline: state and device changes, doctor reports, the birth's version, and
+    the indexes the dashboard reads by (events by time, flags by time)."""
+    cur.execute("ALTER TABLE stations ADD COLUMN version TEXT")
+    # The last birth kept says it, if the station is online by it.
+    cur.execute(
+        "UPDATE stations SET version = json_extract(state_json, '$.version') "
+        "WHERE online = 1 AND json_type(state_json, '$.version') = 'text'"
+    )
+    # Since when a device is in its state: its latest payload is the best known.
+    cur.execute("ALTER TABLE devices ADD COLUMN since TEXT NOT NULL DEFAULT ''")
+    cur.execute("UPDATE devices SET since = at")
+    cur.execute(
+        """CREATE TABLE state_history (
+            id INTEGER PRIMARY KEY,
+            station TEXT NOT NULL,
+            at TEXT NOT NULL,
+            online INTEGER NOT NULL,
+            bd_seq INTEGER,
+            version TEXT,
+            flap INTEGER NOT NULL
+        ) STRICT"""
+    )
+    cur.execute("CREATE INDEX state_history_by_station ON state_history (station, at)")
+    cur.execute("CREATE INDEX state_history_flaps ON state_history (at) WHERE flap")
+    cur.execute(
+        """CREATE TABLE device_history (
+            id INTEGER PRIMARY KEY,
+            station TEXT NOT NULL,
+            name TEXT NOT NULL,
+            at TEXT NOT NULL,
+            state TEXT,
+            code TEXT,
+            reason TEXT
+        ) STRICT"""
+    )
+    cur.execute("CREATE INDEX device_history_by_station ON device_history (station, at)")
+    cur.execute(
+        """CREATE TABLE doctor_reports (
+            station TEXT PRIMARY KEY,
+            payload TEXT NOT NULL,
+            at TEXT NOT NULL
+        ) STRICT, WITHOUT ROWID"""
+    )
+    cur.execute("CREATE INDEX flags_by_time ON flags (at)")
+    cur.execute("CREATE INDEX events_by_ts ON events (station, ts)")
+
+
+MIGRATIONS: Final[tuple[Callable[[sqlite3.Cursor], None], ...]] = (_v1, _v2)
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 
 
