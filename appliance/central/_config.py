@@ -29,6 +29,7 @@ from appliance.config import LoggingSection, read_document, validate_document
 from appliance.reports import TargetsSection
 from appliance.sync import BrokerSection, CollectorSection
 
+from ._alerts import AlertsSection
 from ._fleet import FleetSection
 
 _EVERYWHERE = (ipaddress.ip_network("0.0.0.0/0"), ipaddress.ip_network("::/0"))
@@ -100,6 +101,7 @@ class CentralConfig(BaseModel):
     central: CollectorSection
     broker: BrokerSection
     dashboard: DashboardSection = DashboardSection()
+    alerts: AlertsSection = AlertsSection()
     fleet: FleetSection = FleetSection()
     logging: LoggingSection = LoggingSection()
     targets: TargetsSection = TargetsSection()

@@ -1,0 +1,242 @@
+"""The alert rules on hand-made station statuses: each raises its condition past its
+threshold and not before, offline time counts only inside service hours (working days,
+national holidays, the station's own zone), and `[alerts]` switches rules off and sets
+their severities."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from pydantic import ValidationError
+
+from appliance.central._alerts import (
+    AlertsSection,
+    Condition,
+    Rule,
+    Severity,
+    evaluate,
+    service_seconds,
+)
+from appliance.central._fleet import FleetSection
+from appliance.central._status import StationStatus
+from appliance.domain import WorkingCalendar
+
+WIB = ZoneInfo("Asia/Jakarta")
+WIT = ZoneInfo("Asia/Jayapura")
+HOURS = FleetSection()  # 08:00-15:00, Monday to Friday, national holidays off
+JAKARTA = HOURS.calendar(WIB)
+DEFAULTS = AlertsSection()
+
+
+def wib(day: int, hour: int, minute: int = 0, *, month: int = 12) -> datetime:
+    """A moment of December 2026 in Jakarta's time (the 7th is a Monday)."""
+    return datetime(2026, month, day, hour, minute, tzinfo=WIB)
+
+
+def text(moment: datetime) -> str:
+    return f"{moment.astimezone(UTC):%Y-%m-%dT%H:%M:%S.%fZ}"
+
+
+def healthy(**changes: Any) -> StationStatus:
+    status = StationStatus(
+        station="kec-sukodono",
+        district="350801",
+        regency="3508",
+        province="35",
+        name="Sukodono",
+        online=True,
+        online_since=text(wib(7, 7, 30)),
+        bd_seq=3,
+        flaps_24h=0,
+        last_seen=text(wib(7, 9)),
+        head=120,
+        backlog=0,
+        backlog_oldest_ts=None,
+        devices_fault=(),
+        device_error_since=None,
+        blanks_available=200,
+        blanks_daily_use=20.0,
+        blanks_days_left=10.0,
+        served_today=12,
+        returned_today=0,
+        certificates_today=1,
+        breaches_today=0,
+        overdue_promises=0,
+        ikm="88.31",
+        ikm_grade="B",
+        ikm_period="2026-Q4",
+        complaints_overdue=0,
+        version="1.0.0",
+        clock_synced=True,
+        disk_low=False,
+        disk_refusing=False,
+        flags=0,
+        last_flag_kind=None,
+        updated_at=text(wib(7, 9)),
+    )
+    return replace(status, **changes)
+
+
+def rules(
+    status: StationStatus,
+    now: datetime,
+    settings: AlertsSection = DEFAULTS,
+    calendar: WorkingCalendar = JAKARTA,
+) -> dict[Rule, Condition]:
+    return {c.rule: c for c in evaluate(status, now, settings, calendar)}
+
+
+def offline_since(moment: datetime) -> StationStatus:
+    return healthy(online=False, online_since=text(moment), last_seen=text(moment))
+
+
+def test_a_healthy_station_raises_nothing() -> None:
+    assert rules(healthy(), wib(7, 10)) == {}
+
+
+def test_offline_counts_fifteen_minutes_of_service_hours() -> None:
+    status = offline_since(wib(7, 9))
+    assert Rule.OFFLINE not in rules(status, wib(7, 9, 14))
+    assert Rule.OFFLINE not in rules(status, wib(7, 9, 15)), "more than 15 minutes"
+    raised = rules(status, wib(7, 9, 16))[Rule.OFFLINE]
+    assert raised.severity is Severity.KRITIS
+    assert "07-12-2026 09:00 WIB" in raised.text.id
+    assert "15 menit" in raised.text.id
+    assert "15 minutes" in raised.text.en
+
+
+def test_offline_overnight_and_over_a_weekend_counts_only_the_hours_of_service() -> None:
+    evening = offline_since(wib(7, 15, 30))  # after closing on Monday
+    assert Rule.OFFLINE not in rules(evening, wib(7, 23))
+    assert Rule.OFFLINE not in rules(evening, wib(8, 7, 59))
+    assert Rule.OFFLINE not in rules(evening, wib(8, 8, 15))
+    assert Rule.OFFLINE in rules(evening, wib(8, 8, 16))
+
+    friday = offline_since(wib(4, 14, 50))  # 10 minutes before Friday's closing
+    assert Rule.OFFLINE not in rules(friday, wib(6, 12)), "Saturday and Sunday count nothing"
+    assert Rule.OFFLINE not in rules(friday, wib(7, 8, 5))
+    assert Rule.OFFLINE in rules(friday, wib(7, 8, 6))
+
+    # Christmas (Friday the 25th) is a national holiday: 5 minutes on Thursday, then Monday.
+    thursday = offline_since(wib(24, 14, 55))
+    assert Rule.OFFLINE not in rules(thursday, wib(28, 8, 10))
+    assert Rule.OFFLINE in rules(thursday, wib(28, 8, 11))
+
+
+def test_offline_is_judged_in_the_station_s_own_zone() -> None:
+    """07:00 UTC is 14:00 in Jakarta (open) and 16:00 in Jayapura (closed)."""
+    gone = datetime(2026, 12, 7, 7, 0, tzinfo=UTC)
+    status = offline_since(gone)
+    now = gone + timedelta(minutes=20)
+    assert Rule.OFFLINE in rules(status, now, calendar=HOURS.calendar(WIB))
+    assert Rule.OFFLINE not in rules(status, now, calendar=HOURS.calendar(WIT))
+    assert service_seconds(HOURS.calendar(WIT), gone, now) == 0
+
+
+def test_a_station_never_heard_of_or_online_is_not_offline() -> None:
+    never = healthy(online=None, online_since=None, last_seen=None)
+    assert Rule.OFFLINE not in rules(never, wib(9, 12))
+    # Offline with no change recorded: judged from when it was last seen.
+    unknown_since = healthy(online=False, online_since=None, last_seen=text(wib(7, 9)))
+    assert Rule.OFFLINE in rules(unknown_since, wib(7, 9, 30))
+
+
+def test_backlog_older_than_an_hour_while_online() -> None:
+    behind = healthy(backlog=42, backlog_oldest_ts=text(wib(7, 9)))
+    assert Rule.BACKLOG not in rules(behind, wib(7, 10))
+    raised = rules(behind, wib(7, 10, 1))[Rule.BACKLOG]
+    assert raised.severity is Severity.PERINGATAN
+    assert "42" in raised.text.id
+    assert "09:00 WIB" in raised.text.en
+    assert Rule.BACKLOG not in rules(replace(behind, backlog=0), wib(7, 12))
+    offline = replace(behind, online=False, online_since=text(wib(7, 11)))
+    assert Rule.BACKLOG not in rules(offline, wib(7, 12)), "the offline rule speaks for it"
+
+
+def test_blanks_lasting_fewer_than_three_working_days_or_none_left() -> None:
+    assert Rule.BLANKS not in rules(healthy(blanks_days_left=3.0), wib(7, 10))
+    low = rules(healthy(blanks_available=50, blanks_days_left=2.5), wib(7, 10))[Rule.BLANKS]
+    assert "50" in low.text.id
+    assert "2,5 hari kerja" in low.text.id
+    assert "2.5 working days" in low.text.en
+    assert Rule.BLANKS in rules(healthy(blanks_available=0, blanks_days_left=None), wib(7, 10))
+    unused = healthy(blanks_available=5, blanks_daily_use=0.0, blanks_days_left=None)
+    assert Rule.BLANKS not in rules(unused, wib(7, 10)), "no use, no run-out to forecast"
+
+
+def test_a_device_in_error_for_more_than_ten_minutes() -> None:
+    broken = healthy(devices_fault=("card_printer",), device_error_since=text(wib(7, 9)))
+    assert Rule.DEVICE_ERROR not in rules(broken, wib(7, 9, 10))
+    raised = rules(broken, wib(7, 9, 11))[Rule.DEVICE_ERROR]
+    assert raised.severity is Severity.KRITIS
+    assert "card_printer" in raised.text.id
+    unplugged = healthy(devices_fault=("camera",), device_error_since=None)  # not ERROR
+    assert Rule.DEVICE_ERROR not in rules(unplugged, wib(7, 12))
+
+
+@pytest.mark.parametrize(
+    ("kind", "raised"),
+    [
+        ("bad_signature", True),
+        ("altered", True),
+        ("wrong_station", True),
+        ("chain_break", True),
+        ("conflict", True),
+        ("malformed", False),
+        ("unknown_station", False),
+        (None, False),
+    ],
+)
+def test_forgery_and_chain_flags(kind: str | None, raised: bool) -> None:
+    status = healthy(flags=0 if kind is None else 3, last_flag_kind=kind)
+    found = rules(status, wib(7, 10))
+    assert (Rule.FORGERY in found) is raised
+    if raised:
+        assert kind is not None
+        assert kind in found[Rule.FORGERY].text.en
+
+
+def test_clock_and_disk() -> None:
+    assert Rule.CLOCK in rules(healthy(clock_synced=False), wib(7, 10))
+    assert Rule.CLOCK not in rules(healthy(clock_synced=None), wib(7, 10)), "unknown is not false"
+    low = rules(healthy(disk_low=True), wib(7, 10))[Rule.DISK]
+    refusing = rules(healthy(disk_low=True, disk_refusing=True), wib(7, 10))[Rule.DISK]
+    assert "tidak menerima" in refusing.text.id
+    assert low.text != refusing.text
+
+
+def test_rules_switched_off_and_severities_from_the_config() -> None:
+    settings = AlertsSection.model_validate(
+        {
+            "offline": {"after_min": 30, "severity": "peringatan"},
+            "clock": {"enabled": False},
+            "blanks": {"days_below": 5},
+        }
+    )
+    status = replace(offline_since(wib(7, 9)), clock_synced=False, blanks_days_left=4.0)
+    found = rules(status, wib(7, 9, 20), settings)
+    assert Rule.CLOCK not in found
+    assert Rule.OFFLINE not in found
+    assert found[Rule.BLANKS].severity is Severity.PERINGATAN
+    later = rules(status, wib(7, 9, 31), settings)
+    assert later[Rule.OFFLINE].severity is Severity.PERINGATAN
+    assert "30 menit" in later[Rule.OFFLINE].text.id
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        {"offline": {"after_min": 0}},
+        {"offline": {"severity": "darurat"}},
+        {"disk": {"threshold": 1}},
+        {"interval_s": 0},
+        {"backlog": {"older_than_min": -1}},
+    ],
+)
+def test_bad_thresholds_are_refused(document: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError):
+        AlertsSection.model_validate(document)
