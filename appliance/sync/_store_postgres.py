@@ -18,17 +18,25 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, Final, Self
+from datetime import UTC, date, datetime
+from typing import Any, Final, Self, TypeAlias
 
 import psycopg
-from psycopg import errors
+from psycopg import errors, sql
 
 from appliance.register import GENESIS_HASH, Event
 
 from ._errors import StoreError
 from ._ingest import StationHead, ingest_batches
 from ._store import EVENT_COLUMNS, IngestOutcome, event_row, now_text, redact_url
-from ._store_sql import SQL_STORED_HASHES, SQL_STORED_LINKS, SqlStore
+from ._store_partitions import (
+    DEFAULT_PARTITION,
+    PARENT,
+    event_month,
+    make_partitions,
+    no_truncate,
+)
+from ._store_sql import SQL_STORED_HASHES, SQL_STORED_LINKS, Cursor, SqlStore
 
 _CONNECT_TIMEOUT_S: Final = 10
 _ATTEMPTS: Final = 3
@@ -121,6 +129,23 @@ _V1: Final = (
     "CREATE INDEX flags_by_station ON flags (station, id)",
 )
 
+
+def _copy_v1_events(cur: psycopg.Cursor[Any]) -> None:
+    """v1's rows into the partitioned table, each with its month by the ingest's rule,
+    the partitions of those months made first."""
+    today = _today()
+    cur.execute("SELECT DISTINCT left(ts, 7) FROM events_v1")
+    months = {prefix: event_month(prefix, today) for (prefix,) in cur.fetchall()}
+    make_partitions(cur, {month for month in months.values() if month is not None})
+    cur.execute(
+        f"INSERT INTO events ({EVENT_COLUMNS}, month) "  # noqa: S608 - constant columns
+        f"SELECT {', '.join(f'v.{column}' for column in EVENT_COLUMNS.split(', '))}, m.month "
+        "FROM events_v1 v LEFT JOIN unnest(%s::text[], %s::date[]) AS m(prefix, month) "
+        "ON m.prefix = left(v.ts, 7)",
+        (list(months), list(months.values())),
+    )
+
+
 # The timeline: state and device changes, doctor reports, the birth's version. Times
 # compared as text are collated "C": byte order is time order, whatever the database's
 # default collation, and an index on them serves a plain `at > ?`.
@@ -161,12 +186,46 @@ _V2: Final = (
         at text COLLATE "C" NOT NULL
     )""",
     "CREATE INDEX flags_by_time ON flags (at)",
-    'ALTER TABLE events ALTER COLUMN ts TYPE text COLLATE "C"',
+    # `events` becomes partitioned by month (see `_store_partitions`): v1's table is
+    # renamed, its rows copied into the new one, which routes each to its partition.
+    "ALTER TABLE events RENAME TO events_v1",
+    "ALTER INDEX events_pkey RENAME TO events_v1_pkey",
+    """CREATE TABLE events (
+        station text NOT NULL,
+        seq bigint NOT NULL,
+        ts text COLLATE "C" NOT NULL,
+        mono_ns bigint NOT NULL,
+        boot_id text NOT NULL,
+        clock_synced boolean NOT NULL,
+        type text NOT NULL,
+        app text,
+        data_json text NOT NULL,
+        prev_hash text NOT NULL,
+        hash text NOT NULL,
+        sig text NOT NULL,
+        month date
+    ) PARTITION BY RANGE (month)""",
+    # Not unique: see the module's doc. Made on the parent, each partition gets its own.
+    "CREATE INDEX events_by_seq ON events (station, seq)",
     "CREATE INDEX events_by_ts ON events (station, ts)",
+    f"CREATE TABLE {DEFAULT_PARTITION} PARTITION OF events DEFAULT",
+    f"ALTER TABLE {DEFAULT_PARTITION} ADD CONSTRAINT events_default_no_month CHECK (month IS NULL)",
+    # A row trigger made on the parent is cloned to every partition, present and future:
+    # an UPDATE or DELETE aimed at a partition directly is refused too. Inserts never
+    # fire it.
+    """CREATE TRIGGER events_append_only_rows BEFORE UPDATE OR DELETE ON events
+    FOR EACH ROW EXECUTE FUNCTION events_append_only()""",
+    no_truncate(PARENT),
+    no_truncate(DEFAULT_PARTITION),
+    _copy_v1_events,
+    "DROP TABLE events_v1",
 )
 
-MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (_V1, _V2)
+# A migration step: a statement, or a function of the cursor for what needs Python.
+_Step: TypeAlias = str | sql.Composed | Callable[[psycopg.Cursor[Any]], None]
+MIGRATIONS: Final[tuple[tuple[_Step, ...], ...]] = (_V1, _V2)
 SCHEMA_VERSION: Final = len(MIGRATIONS)
+
 
 _LOCK_STATIONS: Final = """
     INSERT INTO stations AS s (station, last_seen)
@@ -180,7 +239,13 @@ _UPDATE_HEADS: Final = """
     FROM unnest(%s::text[], %s::bigint[], %s::text[], %s::bigint[])
         AS u(station, head, head_hash, stored_max)
     WHERE s.station = u.station"""
-_COPY_EVENTS: Final = f"COPY events ({EVENT_COLUMNS}) FROM STDIN"
+_COPY_EVENTS: Final = f"COPY events ({EVENT_COLUMNS}, month) FROM STDIN"
+# events_since's page, its month condition letting the planner skip older partitions.
+_EVENTS_SINCE_PAGE: Final = (
+    f"SELECT {EVENT_COLUMNS} FROM events "  # noqa: S608 - constant columns
+    "WHERE station = %s AND ts >= %s AND (month IS NULL OR month >= %s) AND seq > %s "
+    "ORDER BY seq LIMIT %s"
+)
 
 
 class PostgresStore(SqlStore):
@@ -194,6 +259,8 @@ class PostgresStore(SqlStore):
         self._url = url
         self._where = redact_url(url)
         self._conn: psycopg.Connection[Any] | None = connection
+        self._months: set[date] = set()
+        """Months known to have their partition."""
 
     @classmethod
     def open(cls, url: str) -> Self:
@@ -233,8 +300,11 @@ class PostgresStore(SqlStore):
                     f"software understands (v{SCHEMA_VERSION}); upgrade the software"
                 )
             for version in range(current, SCHEMA_VERSION):
-                for statement in MIGRATIONS[version]:
-                    cur.execute(statement)
+                for step in MIGRATIONS[version]:
+                    if callable(step):
+                        step(cur)
+                    else:
+                        cur.execute(step)
                 cur.execute("INSERT INTO schema_version VALUES (%s, %s)", (version + 1, now_text()))
 
     @contextmanager
@@ -259,20 +329,54 @@ class PostgresStore(SqlStore):
         if not batches:
             return []
         with self._lock:
-            for attempt in itertools.count(1):
-                try:
-                    with self._write() as cur:
-                        return ingest_batches(_PostgresIngest(cur), batches)
-                except StoreError as exc:
-                    if attempt >= _ATTEMPTS or not isinstance(exc.__cause__, _TRANSIENT):
-                        raise
+            today = _today()
+            months = {
+                month
+                for _, events in batches
+                for event in events
+                if (month := event_month(event.ts[:7], today)) is not None
+            }
+            try:
+                self._partitions_for(months)
+                for attempt in itertools.count(1):
+                    try:
+                        with self._write() as cur:
+                            return ingest_batches(_PostgresIngest(cur, today), batches)
+                    except StoreError as exc:
+                        if attempt >= _ATTEMPTS or not isinstance(exc.__cause__, _TRANSIENT):
+                            raise
+            except StoreError:
+                # A partition dropped by hand would have failed the COPY: look again.
+                self._months.clear()
+                raise
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _partitions_for(self, months: set[date]) -> None:
+        """Make sure every month of `months` has its partition, in a transaction of its
+        own before the ingest's (see `_store_partitions`)."""
+        if months <= self._months:
+            return
+        with self._write() as cur:
+            self._months = make_partitions(cur, months)
+
+    def _events_since_page(
+        self, cur: Cursor, station: str, ts: str, after: int, limit: int
+    ) -> list[Any]:
+        # ts is utc_text(): its month is the first month whose rows can match.
+        month = date(int(ts[:4]), int(ts[5:7]), 1)
+        cur.execute(_EVENTS_SINCE_PAGE, (station, ts, month, after, limit))
+        return cur.fetchall()
 
     def close(self) -> None:
         with self._lock:
             conn, self._conn = self._conn, None
             if conn is not None:
                 conn.close()
+
+
+def _today() -> date:
+    """The collector's own date, which bounds the months given a partition."""
+    return datetime.now(UTC).date()
 
 
 def _connect(url: str, where: str) -> psycopg.Connection[Any]:
@@ -291,8 +395,9 @@ _STORED_LINKS: Final = SQL_STORED_LINKS.replace("?", "%s")
 class _PostgresIngest:
     """The shared ingest's database side, inside one transaction."""
 
-    def __init__(self, cursor: psycopg.Cursor[Any]) -> None:
+    def __init__(self, cursor: psycopg.Cursor[Any], today: date) -> None:
         self._cur = cursor
+        self._today = today
 
     def lock_stations(self, stations: Sequence[str], seen_at: str) -> dict[str, StationHead]:
         rows = self._cur.execute(_LOCK_STATIONS, (seen_at, list(stations))).fetchall()
@@ -311,10 +416,11 @@ class _PostgresIngest:
     def insert_events(self, events: Sequence[Event]) -> None:
         if not events:
             return
+        today = self._today
         with self._cur.copy(_COPY_EVENTS) as copy:
             write: Callable[[Sequence[Any]], None] = copy.write_row
             for event in events:
-                write(event_row(event))
+                write((*event_row(event), event_month(event.ts[:7], today)))
 
     def update_heads(self, heads: Mapping[str, StationHead]) -> None:
         if not heads:
