@@ -10,6 +10,30 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+import httpx
+from argon2 import PasswordHasher
+from fastapi import FastAPI
+
+from appliance.central import Database
+from appliance.central._alert_store import AlertStore
+from appliance.central._commands import CommandSender
+from appliance.central._config import DashboardSection
+from appliance.central._fleet import Fleet as CentralFleet
+from appliance.central._scope import DashboardRole
+from appliance.central._sessions import Sessions
+from appliance.central._status import StatusTable
+from appliance.central._users import Users
+from appliance.central.web import (
+    DashboardContext,
+    LiveFeed,
+    Renderer,
+    create_dashboard,
+    database_markers,
+)
+from appliance.central.web._auth import SESSION_COOKIE
+from appliance.clock import Clock
+from appliance.reports import TargetsSection
+from appliance.sync import CollectorStore
 from sim.history import history, write_history
 from tests.sync_rig import Fleet, opened_store, running
 
@@ -58,3 +82,66 @@ async def _deliver(fleet: Fleet, head: int) -> None:
                     await uplink.wait_acked(head)
     finally:
         register.close()
+
+
+# -------------------------------------------------------------- the dashboard over it
+
+
+@dataclass
+class Dashboard:
+    """The dashboard's app on a collector store and the central office's database, and
+    a way to sign a user in (a session opened as the sign-in form opens one)."""
+
+    app: FastAPI
+    context: DashboardContext
+    database: Database
+
+    def add_user(self, name: str, role: DashboardRole, scope: str) -> None:
+        self.context.users.add(
+            name=name, display_name=name.title(), role=role, scope=scope, password=PASSWORD
+        )
+
+    def client(self, name: str) -> tuple[httpx.AsyncClient, str]:
+        """An HTTP client of the app (in process) signed in as `name`, and its session's
+        CSRF token."""
+        user = self.context.users.get(name)
+        assert user is not None
+        token, session = self.context.sessions.open(user)
+        client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=self.app),
+            base_url="http://127.0.0.1",
+            cookies={SESSION_COOKIE: token},
+        )
+        return client, session.csrf
+
+
+PASSWORD = "kata-sandi-pusat-1"  # noqa: S105 - a test user's
+# argon2id at a test's cost: the same algorithm and format, milliseconds per hash.
+CHEAP = PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1)
+
+
+def dashboard(
+    *,
+    store: CollectorStore,
+    database: Database,
+    fleet: CentralFleet,
+    clock: Clock,
+    commands: CommandSender | None = None,
+    targets: TargetsSection | None = None,
+) -> Dashboard:
+    settings = DashboardSection()
+    context = DashboardContext(
+        settings=settings,
+        clock=clock,
+        users=Users(database=database, clock=clock, hasher=CHEAP),
+        sessions=Sessions(database=database, clock=clock, idle=settings.session_idle),
+        status=StatusTable(database),
+        alerts=AlertStore(database=database),
+        fleet=fleet,
+        render=Renderer(),
+        live=LiveFeed(markers=database_markers(database)),
+        store=store,
+        targets=targets,
+        commands=commands,
+    )
+    return Dashboard(app=create_dashboard(context), context=context, database=database)

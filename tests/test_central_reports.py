@@ -1,24 +1,42 @@
 """A station's report recomputed at the centre equals the station's own `appliance report`:
 months of an office synthesised through the real register (sim/history.py), shipped by
 the station's real uplink over a private mosquitto to a real Collector, then the same
-period's JSON from the station's command and from the centre, compared whole."""
+period's JSON from the station's command and from the station page of the dashboard (a
+signed-in viewer), compared whole: no field differs (the document has no time of its
+making; what the centre read, the station's events up to its head, is said in headers).
+The page's HTML is the reports' own page, its PDF the reports' PDF; a bad period is
+refused at the field with the period parser's words and a stable code."""
 
 from __future__ import annotations
 
 import io
 import json
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
+from markupsafe import escape
 
+from appliance.central import Database
+from appliance.central._fleet import Fleet, FleetStation
+from appliance.central._scope import DashboardRole
 from appliance.central._station_reports import build_station_report
 from appliance.cli import run
-from appliance.oversight import Period
+from appliance.clock import ManualClock
+from appliance.oversight import OversightError, Period
 from appliance.reports import TargetsSection, report_document
 from sim.history import ZONE
-from tests.station_page_rig import OFFICE, STATION, ShippedStation, ship_history
+from tests.station_page_rig import (
+    DISTRICT,
+    OFFICE,
+    STATION,
+    Dashboard,
+    ShippedStation,
+    dashboard,
+    ship_history,
+)
 from tests.sync_rig import opened_store
 
 pytestmark = pytest.mark.timeout(300)
@@ -63,3 +81,99 @@ def test_the_centre_recomputes_the_station_s_own_report(
     assert built.upto == shipped.head
     assert report_document(built.report) == at_station
     assert at_station["activity"]["handed_over"] > 0
+
+
+@pytest.fixture
+def centre(shipped: ShippedStation, tmp_path: Path) -> Iterator[Dashboard]:
+    """The dashboard over the collector's store the station's events went to, the
+    station registered in its regency, a viewer of that regency signed in."""
+    fleet = Fleet(stations=(FleetStation(STATION, DISTRICT, "Kecamatan Sukodono", ZONE),))
+    with opened_store(shipped.store_url) as store:
+        database = Database.open(f"sqlite:{tmp_path}/dashboard.sqlite3")
+        site = dashboard(store=store, database=database, fleet=fleet, clock=ManualClock())
+        site.add_user("dinas", DashboardRole.PENGAMAT, DISTRICT[:4])
+        site.add_user("jember", DashboardRole.PENGAMAT, "3509")
+        yield site
+        database.close()
+
+
+@pytest.mark.parametrize("period", ["2026-11", "2026-Q4"])
+async def test_the_station_page_s_report_is_the_station_s_own(
+    shipped: ShippedStation, centre: Dashboard, period: str
+) -> None:
+    at_station = station_report_json(shipped.config, period)
+    client, _ = centre.client("dinas")
+    async with client:
+        answer = await client.get(
+            f"/stasiun/{STATION}/laporan", params={"periode": period, "format": "json"}
+        )
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"].startswith("application/json")
+    assert answer.headers["X-Ktpel-Events-Upto"] == str(shipped.head)
+    assert "attachment" in answer.headers["content-disposition"]
+    assert answer.json() == at_station
+
+
+async def test_the_report_s_page_and_pdf_are_the_reports_own(
+    shipped: ShippedStation, centre: Dashboard
+) -> None:
+    client, _ = centre.client("dinas")
+    async with client:
+        page = await client.get(f"/stasiun/{STATION}", params={"periode": "2026-11"})
+        html = await client.get(
+            f"/stasiun/{STATION}/laporan", params={"periode": "2026-11", "format": "html"}
+        )
+        pdf = await client.get(
+            f"/stasiun/{STATION}/laporan", params={"periode": "2026-11", "format": "pdf"}
+        )
+        client.cookies.set("ktpel_bahasa", "en")
+        english = await client.get(
+            f"/stasiun/{STATION}/laporan", params={"periode": "2026-11", "format": "html"}
+        )
+    assert page.status_code == 200
+    # The page frames the report and offers its downloads.
+    assert 'class="report-frame"' in page.text
+    assert "periode=2026-11&amp;format=pdf" in page.text
+    assert html.status_code == 200
+    assert html.text.startswith("<!doctype html>") or html.text.lower().startswith("<!doctype")
+    assert "<svg" in html.text  # the reports' charts, inline
+    assert OFFICE not in html.text  # the centre's letterhead: the fleet's name of it
+    assert "Kecamatan Sukodono" in html.text
+    assert 'lang="en"' in english.text
+    assert pdf.status_code == 200
+    assert pdf.content.startswith(b"%PDF")
+
+
+@pytest.mark.parametrize("where", ["page", "json"])
+async def test_a_bad_period_is_refused_with_the_parser_s_words(
+    centre: Dashboard, where: str
+) -> None:
+    period = "2026-13" if where == "page" else "2026-Q5"
+    client, _ = centre.client("dinas")
+    async with client:
+        if where == "page":
+            answer = await client.get(f"/stasiun/{STATION}", params={"periode": period})
+        else:
+            answer = await client.get(
+                f"/stasiun/{STATION}/laporan", params={"periode": period, "format": "json"}
+            )
+    assert answer.status_code == 422
+    with pytest.raises(OversightError) as parser:
+        Period.parse(period)
+    assert str(escape(parser.value.text.id)) in answer.text
+    if where == "json":
+        assert answer.headers["X-Error-Code"] == parser.value.code == "period_unparsable"
+    else:
+        assert 'data-code="period_unparsable"' in answer.text
+        assert 'aria-invalid="true"' in answer.text
+        assert "report-frame" not in answer.text  # no report for a period that is not one
+
+
+async def test_another_regency_s_viewer_gets_no_report(centre: Dashboard) -> None:
+    client, _ = centre.client("jember")
+    async with client:
+        answer = await client.get(
+            f"/stasiun/{STATION}/laporan", params={"periode": "2026-11", "format": "json"}
+        )
+    assert answer.status_code == 404
+    assert "activity" not in answer.text

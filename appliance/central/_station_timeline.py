@@ -49,22 +49,27 @@ class TimelineEntry:
     detail: Text | None = None
 
 
-def device_state_text(state: str) -> Text:
+def device_state_text(state: str | None) -> Text:
+    if state is None:
+        return Text("?", "?")
     return DEVICE_STATES.get(state, Text(state, state))
 
 
-def device_level(state: str) -> Level:
-    return _DEVICE_LEVELS.get(state, "info")
+def device_level(state: str | None) -> Level:
+    return _DEVICE_LEVELS.get(state or "", "info")
 
 
-def fault_text(code: str | None, reason: str | None) -> Text | None:
-    """A device's fault in words: the HAL's table for a known code, else what it said."""
+def fault_text(code: str | None, reason: object) -> Text | None:
+    """A device's fault in words: what the station said (the HAL's own words, {"id",
+    "en"}), else the HAL's table for its code, else the code."""
+    if isinstance(reason, dict):
+        id_text, en_text = reason.get("id"), reason.get("en")
+        if isinstance(id_text, str) and isinstance(en_text, str):
+            return Text(id_text, en_text)
     if code:
         fault = FAULT_CODES.get(code)
-        if fault is not None:
-            return fault.text
-    said = reason or code
-    return Text(said, said) if said else None
+        return fault.text if fault is not None else Text(code, code)
+    return None
 
 
 def flag_text(kind: str) -> Text:

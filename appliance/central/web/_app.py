@@ -22,7 +22,7 @@ from starlette.types import ASGIApp
 
 from appliance.screens import STATIC
 
-from . import _alerts_page, _overview, _signin
+from . import _alerts_page, _overview, _signin, _station
 from ._auth import DashboardError, SignInRequired, sign_in_url
 from ._context import DashboardContext
 from ._render import CENTRAL_STATIC, CENTRAL_STATIC_URL
@@ -33,6 +33,7 @@ DASHBOARD_ROUTERS = [
     _signin.router,
     _overview.router,
     _alerts_page.router,
+    _station.router,
 ]
 """Every page of the dashboard; a router added here is served with the rest."""
 
