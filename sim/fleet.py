@@ -363,6 +363,15 @@ class SimFleet:
             topic = StationTopics(station.id).device(name)
             await client.publish(topic, json.dumps(status).encode(), qos=1, retain=True)
 
+    async def forge_death(self, station: SimStation) -> None:
+        """A death of `station` signed by another key, sent with the station's own MQTT
+        credentials (a stolen password): the centre must flag it, never apply it."""
+        forged = sign_state(
+            StationKey.generate(), station.id, online=False, bd_seq=station.bd_seq + 1
+        )
+        async with self._client(station, will=False) as client:
+            await client.publish(StationTopics(station.id).state, forged, qos=1)
+
     @contextlib.asynccontextmanager
     async def live(self, *, interval_s: float = 60.0) -> AsyncIterator[None]:
         """The fleet published, then telemetry every `interval_s` while the block runs."""

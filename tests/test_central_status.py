@@ -21,11 +21,12 @@ import pytest
 from appliance._secrets import write_secret_file
 from appliance.central._database import Database
 from appliance.central._fleet import Fleet, FleetSection
-from appliance.central._status import StationStatus, StatusKeeper, StatusTable
+from appliance.central._status import StationStatus, StatusTable
+from appliance.central._status_keeper import StatusKeeper
 from appliance.clock import ManualClock
 from appliance.domain import EventType
 from appliance.oversight import Period, PeriodKind, figures, shown
-from appliance.register import Event, StationKey
+from appliance.register import Event, StationKey, format_ts
 from appliance.sync import (
     BrokerSection,
     Collector,
@@ -84,6 +85,9 @@ class Rig:
             hours=FleetSection(),
             **options,
         )
+
+    def now_text(self) -> str:
+        return format_ts(self.clock.wall_ns())
 
     async def until(self, condition: Any) -> None:
         async with asyncio.timeout(30):
@@ -357,6 +361,30 @@ async def check_later_passes(
     fixed = table.get("kec-pasirian")
     assert fixed is not None
     assert (fixed.devices_fault, fixed.device_error_since) == ((), None)
+
+    # The offline station comes back (a new session, bd_seq 2), and someone with a
+    # station's password sends a forged death: flagged, not applied.
+    r.clock.advance(5)
+    back_at = r.now_text()
+    pronojiwo = sims["kec-pronojiwo"]
+    pronojiwo.scenario = replace(pronojiwo.scenario, offline=False)
+    await r.fleet.publish_station(pronojiwo)
+    await r.fleet.forge_death(sims["kec-tarik"])
+
+    def heard() -> bool:
+        overviews = {o.station: o for o in r.store.overview(["kec-pronojiwo", "kec-tarik"])}
+        return overviews["kec-pronojiwo"].online is True and overviews["kec-tarik"].flags > 0
+
+    await r.until(heard)
+    r.clock.advance(5)
+    assert keeper.refresh().rows == 2
+    returned = table.get("kec-pronojiwo")
+    assert returned is not None
+    assert (returned.online, returned.online_since, returned.bd_seq) == (True, back_at, 2)
+    assert returned.flaps_24h == 1
+    flagged = table.get("kec-tarik")
+    assert flagged is not None
+    assert (flagged.online, flagged.flags, flagged.last_flag_kind) == (True, 1, "bad_signature")
 
     # A day later, with nothing heard: today's counts start again, the rest stands.
     r.clock.advance(86_400)
