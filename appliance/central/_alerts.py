@@ -259,7 +259,10 @@ def device_error(s: Situation) -> Text | None:
 
 
 def forgery(s: Situation) -> Text | None:
-    """The collector flagged a forged, altered or forked register (the flag's kind)."""
+    """The collector's last flag on the station says its register may be forged or
+    forked. The status keeps the last flag's kind, not its time, and the collector never
+    withdraws a flag: such an alert stays open, for a person to acknowledge and look into,
+    until a later flag of another kind (a malformed message) takes its place."""
     kind = s.status.last_flag_kind
     if kind not in FORGERY_KINDS:
         return None
