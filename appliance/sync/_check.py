@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from appliance.register import Event, PublicKey
 
@@ -113,3 +113,49 @@ def check_messages(
         check_message(station, key, payload, every_signature=every_signature)
         for station, key, payload in items
     ]
+
+
+WireItem = tuple[str, bytes, bytes]
+"""What a check process is handed per message: station, the key's 32 raw bytes, payload."""
+WireResult = tuple[str, list[tuple[Any, ...]], list[tuple[str, int | None, str]]]
+"""What it hands back: station, the good events as rows without their station (seq, ts,
+mono_ns, boot_id, clock_synced, type, app, data_json, prev_hash, hash, sig), rejections."""
+
+
+def check_wire(items: Sequence[WireItem], *, every_signature: bool) -> list[WireResult]:
+    """`check_messages` in a check process: plain tuples in and out, because pickling
+    them costs a fifth of pickling Event and Rejection objects, and the collector's own
+    process, which unpickles them, is the one with the least time to spare."""
+    results: list[WireResult] = []
+    for station, raw_key, payload in items:
+        key = PublicKey(raw_key)
+        checked = check_message(station, key, payload, every_signature=every_signature)
+        rows = [
+            (
+                e.seq,
+                e.ts,
+                e.mono_ns,
+                e.boot_id,
+                e.clock_synced,
+                e.type,
+                e.app,
+                e.data_json,
+                e.prev_hash,
+                e.hash,
+                e.sig,
+            )
+            for e in checked.events
+        ]
+        rejections = [(r.kind, r.seq, r.detail) for r in checked.rejections]
+        results.append((station, rows, rejections))
+    return results
+
+
+def from_wire(result: WireResult) -> CheckedMessage:
+    """A check process's result as the store takes it."""
+    station, rows, rejections = result
+    return CheckedMessage(
+        station,
+        [Event(station, *row) for row in rows],
+        [Rejection(kind, seq, detail) for kind, seq, detail in rejections],
+    )

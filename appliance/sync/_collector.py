@@ -2,26 +2,30 @@
 acknowledged only once it is.
 
 Messages arrive on an MQTT v5 shared subscription, so several collectors (sharing one
-PostgreSQL) divide the stations' traffic between them. Three named tasks in one
-TaskGroup form a pipeline: `receive` sorts messages (register messages to be checked,
-state, telemetry and device status to be recorded); `check` verifies hashes and
-signatures on every core (libsodium releases the GIL); `store` writes what passed in one
-transaction per group of messages, then acknowledges. An `ack {"upto": N}` is published
-only for the head the store reports: gapless, linked, verified and durable. A gap asks
-the station to `resend` (at most once per `resend_interval_s`), and a message that fails
-its check, a chain that breaks or a seq stored twice with different content flags the
-station for the operations room.
+PostgreSQL) divide the stations' traffic between them. Named tasks in one TaskGroup form
+a pipeline: `receive` sorts messages (register messages to a queue per station, the
+latest state, telemetry, device status and doctor report of each station to a slot of
+its own); `check` takes register messages round-robin over the stations and has worker
+processes decode them and verify hashes and signatures on every core (`CheckPool`);
+`store` writes what passed, in the order taken, in one transaction per group, then
+acknowledges; `records` writes the latest records and the flags in batches. An
+`ack {"upto": N}` is published only for the head the store reports: gapless, linked,
+verified and durable. A gap asks the station to `resend` (at most once per
+`resend_interval_s`), and a message that fails its check, a chain that breaks or a seq
+stored twice with different content flags the station for the operations room.
 
-Messages are PUBACKed as they arrive, before they are stored: safety does not rest on
-the broker but on the station, which sends again whatever was not acknowledged.
+Messages are PUBACKed once the collector has room for them, before they are stored:
+safety does not rest on the broker but on the station, which sends again whatever was
+not acknowledged. Until there is room the broker keeps them (MQTT v5's Receive Maximum),
+and one station's flood cannot take another's room (`_collector_queues`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -34,11 +38,14 @@ from appliance.clock import Clock, SystemClock
 from appliance.logs import get_logger
 from appliance.register import Event, PublicKey, StationKey, format_ts
 
-from ._bounds import decode_document, printable
-from ._check import BAD_SIGNATURE, MALFORMED, CheckedMessage, check_messages
+from ._bounds import MAX_DOCUMENT_BYTES, decode_document, printable
+from ._check import BAD_SIGNATURE, MALFORMED, CheckedMessage, WireItem
+from ._check_pool import CheckPool, CheckPoolBroken
+from ._collector_queues import LatestRecords, Record, RegisterQueue, Waiting
+from ._collector_stats import CollectorCounters, CollectorStats
 from ._errors import MalformedMessage, RejectedMessage, StoreError
 from ._keys import StationKeys
-from ._mqtt import SESSION_ERRORS, Resolve, make_client, raise_if_stopping, session_errors
+from ._mqtt import SESSION_ERRORS, Resolve, make_client, puback, raise_if_stopping, session_errors
 from ._settings import BrokerSection, CollectorSection
 from ._signed import ACK, RESEND, CentralMessage, open_state, sign_message
 from ._store import CollectorStore, Flag, IngestOutcome
@@ -48,21 +55,35 @@ log = get_logger(__name__)
 
 T = TypeVar("T")
 
-# Messages waiting to be checked, here and in aiomqtt's queue. Past it aiomqtt drops what
-# arrives: a fleet coming back from a long outage must not fill the collector's memory,
-# and whatever is dropped is not acknowledged, so the stations send it again.
-_QUEUE: Final = 1000
+# QoS 1 messages the broker may have sent and the collector not yet PUBACKed: past it the
+# broker keeps them queued for the collector's session.
+_RECEIVE_MAXIMUM: Final = 256
+# Register messages waiting to be checked, in bytes in all (a message is at most 512 KiB)
+# and in messages per station (the uplink has at most ~20 out, 40 while it sends again).
+_QUEUE_BYTES: Final = 64 * 1024 * 1024
+_STATION_MESSAGES: Final = 32
+# What a worker is handed at once (~2,000 events), and how many such pieces are out.
+_CHUNK_BYTES: Final = 1_500_000
+_CHUNKS_PER_WORKER: Final = 2
+_EVENT_BYTES: Final = 700  # a register event on the wire, roughly
+_DEVICES_PER_STATION: Final = 64
+_RECORDS_BATCH: Final = 500
 _FLAG_REPEAT_S: Final = 60.0
 _FLAG_MEMORY: Final = 10_000
 _UNKNOWN_STATION: Final = "unknown_station"
 _CHAIN_BREAK: Final = "chain_break"
 _CONFLICT: Final = "conflict"
+_SUBSCRIBED: Final = ("register", "state", "telemetry", "device/+", "doctor")
 
 
-@dataclass(frozen=True, slots=True)
-class _Received:
-    station: str
-    payload: bytes
+@dataclass(slots=True)
+class _InCheck:
+    """A piece of register messages out to the check, in the order taken."""
+
+    task: asyncio.Task[list[CheckedMessage]]
+    messages: int
+    bytes: int
+    since: float
 
 
 class Collector:
@@ -78,6 +99,8 @@ class Collector:
         clock: Clock | None = None,
         workers: int | None = None,
     ) -> None:
+        """`workers`: the check's worker processes, one per core by default; 0 checks
+        on threads of this process instead."""
         self._settings = settings
         self._broker = broker
         self._resolve = resolve
@@ -85,24 +108,69 @@ class Collector:
         self._keys = keys
         self._signing_key = signing_key
         self._clock = clock or SystemClock()
-        self._workers = workers or os.cpu_count() or 1
-        # One thread owns the store's connection; the others check signatures.
+        self._pool = CheckPool(processes=workers, every_signature=settings.every_signature)
+        # One thread owns the store's connection.
         self._store_thread = ThreadPoolExecutor(1, thread_name_prefix="collector-store")
-        self._check_threads = ThreadPoolExecutor(
-            self._workers, thread_name_prefix="collector-check"
-        )
-        self._incoming: asyncio.Queue[_Received] = asyncio.Queue(_QUEUE)
-        self._checked: asyncio.Queue[list[CheckedMessage]] = asyncio.Queue(2)
+        self._register = RegisterQueue(per_station=_STATION_MESSAGES, max_bytes=_QUEUE_BYTES)
+        self._records = LatestRecords(devices_per_station=_DEVICES_PER_STATION)
+        self._in_check: deque[_InCheck] = deque()
+        self._in_check_changed = asyncio.Event()
+        self._chunk_bytes = min(_CHUNK_BYTES, settings.max_batch_events * _EVENT_BYTES)
         self._resent_at: dict[str, float] = {}
         self._flagged_at: dict[tuple[str, str, int | None, str], float] = {}
-        self.stored_events = 0
-        """Events stored by this collector since it started (for the benchmark and logs)."""
-        self.duplicates = 0
-        """Events received again and absorbed."""
+        self._counters = CollectorCounters()
         self.acked: dict[str, int] = {}
         """The last head acknowledged per station."""
         self._handled = asyncio.Event()
         self.connected = asyncio.Event()
+
+    @property
+    def stored_events(self) -> int:
+        """Events stored by this collector since it started (for the benchmark and logs)."""
+        return self._counters.events_stored
+
+    @property
+    def duplicates(self) -> int:
+        """Events received again and absorbed."""
+        return self._counters.events_duplicate
+
+    @property
+    def stats(self) -> CollectorStats:
+        """Counters since the start and gauges now, for /metrics."""
+        counters = self._counters
+        now = time.monotonic()
+        waiting = [
+            since
+            for since in (
+                self._register.oldest(),
+                self._records.oldest(),
+                *(piece.since for piece in self._in_check),
+            )
+            if since is not None
+        ]
+        return CollectorStats(
+            received=dict(counters.received),
+            events_stored=counters.events_stored,
+            events_duplicate=counters.events_duplicate,
+            events_rejected=counters.events_rejected,
+            flags=dict(counters.flags),
+            dropped=counters.dropped + self._records.flags_dropped,
+            coalesced=self._records.coalesced,
+            acks_published=counters.acks_published,
+            resends_requested=counters.resends_requested,
+            store_latency=counters.store_calls.copy(),
+            queue_messages=self._register.messages
+            + sum(piece.messages for piece in self._in_check),
+            queue_bytes=self._register.bytes + sum(piece.bytes for piece in self._in_check),
+            records_waiting=len(self._records),
+            lag_s=round(max(0.0, now - min(waiting)), 3) if waiting else 0.0,
+            connected=self.connected.is_set(),
+        )
+
+    @property
+    def worker_pids(self) -> list[int]:
+        """The check's worker processes (for the benchmark's memory figures)."""
+        return self._pool.worker_pids()
 
     async def wait_acked(self, station: str, seq: int) -> None:
         """Until this collector has acknowledged `seq` of `station` (bound it with
@@ -110,7 +178,8 @@ class Collector:
         await self.wait_until(lambda: self.acked.get(station, 0) >= seq)
 
     async def wait_until(self, condition: Callable[[], bool]) -> None:
-        """Until `condition` holds, looked at after each message handled and each flag."""
+        """Until `condition` holds, looked at after each group stored and each batch of
+        records and flags."""
         while not condition():
             await self._handled.wait()
 
@@ -119,7 +188,7 @@ class Collector:
         handled.set()
 
     def close(self) -> None:
-        self._check_threads.shutdown()
+        self._pool.close()
         self._store_thread.shutdown()
 
     async def run(self) -> None:
@@ -134,7 +203,7 @@ class Collector:
             async for _ in backoff.delays(rng):
                 try:
                     await self._session()
-                except (*SESSION_ERRORS, StoreError) as exc:
+                except (*SESSION_ERRORS, StoreError, CheckPoolBroken) as exc:
                     raise_if_stopping(exc)
                     log.warning("collector_disconnected", error=str(exc))
                 except Exception as exc:
@@ -155,19 +224,30 @@ class Collector:
             resolve=self._resolve,
             identifier=f"ktpel-central-{self._settings.id}",
             persistent_session_s=self._settings.session_expiry_s or None,
-            max_queued_incoming=_QUEUE,
+            receive_maximum=_RECEIVE_MAXIMUM,
+            max_in_flight=_RECEIVE_MAXIMUM,
         )
-        async with client:
-            group = self._settings.share_group
-            for kind in ("register", "state", "telemetry", "device/+"):
-                await client.subscribe(f"$share/{group}/{TOPIC_ROOT}/+/{kind}", qos=1)
-            self.connected.set()
-            log.info("collector_connected", group=group, stations=len(self._keys))
-            with session_errors(StoreError):
-                async with asyncio.TaskGroup() as tasks:
-                    tasks.create_task(self._receive(client), name="collector-receive")
-                    tasks.create_task(self._check(), name="collector-check")
-                    tasks.create_task(self._store_and_ack(client), name="collector-store")
+        # Acknowledgements go out together, one per station of a group.
+        client.pending_calls_threshold = 100_000
+        try:
+            async with client:
+                group = self._settings.share_group
+                for kind in _SUBSCRIBED:
+                    await client.subscribe(f"$share/{group}/{TOPIC_ROOT}/+/{kind}", qos=1)
+                self.connected.set()
+                log.info("collector_connected", group=group, stations=len(self._keys))
+                with session_errors(StoreError, CheckPoolBroken):
+                    async with asyncio.TaskGroup() as tasks:
+                        tasks.create_task(self._receive(client), name="collector-receive")
+                        tasks.create_task(self._check(), name="collector-check")
+                        tasks.create_task(self._store_and_ack(client), name="collector-store")
+                        tasks.create_task(self._keep_records(), name="collector-records")
+        finally:
+            # What was out to the check is dropped with the session: it was not
+            # acknowledged, so the stations send it again.
+            for piece in self._in_check:
+                piece.task.cancel()
+            self._in_check.clear()
 
     # -- receive ------------------------------------------------------------------------
 
@@ -175,93 +255,164 @@ class Collector:
         async for message in client.messages:
             topic = parse_topic(str(message.topic))
             payload = message.payload if isinstance(message.payload, bytes) else b""
+            at = self._now()
+            since = time.monotonic()
             if topic is None:
+                self._counters.received["other"] += 1
                 log.warning("collector_topic_ignored", topic=str(message.topic))
             elif topic.kind == "register":
-                await self._incoming.put(_Received(topic.station, payload))
+                self._counters.received["register"] += 1
+                # Room in all is waited for (the broker keeps the rest); a station past
+                # its own share is dropped at once, so it cannot hold up the others.
+                await self._register.room()
+                if not self._register.offer(Waiting(topic.station, payload, since)):
+                    self._counters.dropped += 1
             else:
-                await self._record(topic, payload)
-                self._signal_handled()
+                self._counters.received[topic.kind] += 1
+                self._receive_record(topic, payload, at=at, since=since)
+            puback(client, message)
 
-    async def _record(self, topic: ParsedTopic, payload: bytes) -> None:
-        at = self._now()
+    def _receive_record(self, topic: ParsedTopic, payload: bytes, *, at: str, since: float) -> None:
         station = topic.station
         key = self._keys.get(station)
         if key is None:
-            await self._flag(station, _UNKNOWN_STATION, None, "no registered public key")
+            self._queue_flag(station, _UNKNOWN_STATION, None, "no registered public key")
             return
         if topic.kind == "state":
-            await self._record_state(station, key, payload, at=at)
+            self._receive_state(station, key, payload, at=at, since=since)
+            return
+        if topic.kind not in {"telemetry", "device", "doctor"} or (
+            topic.kind == "device" and topic.name is None
+        ):
             return
         # Everything from the network is in bounds before it reaches the store.
         try:
             document = decode_document(payload, where=topic.kind)
         except MalformedMessage as exc:
-            await self._flag(station, MALFORMED, None, str(exc))
+            self._queue_flag(station, MALFORMED, None, str(exc))
             return
-        if topic.kind == "telemetry":
-            await self._in_store(self._store.record_telemetry, station, document, at=at)
-        elif topic.kind == "device" and topic.name is not None:
-            await self._in_store(self._store.record_device, station, topic.name, document, at=at)
+        name = topic.name if topic.kind == "device" else None
+        if name is not None and not self._records.device_allowed(station, name):
+            detail = f"device/{name}: more than {_DEVICES_PER_STATION} devices"
+            self._queue_flag(station, MALFORMED, None, detail)
+            return
+        self._records.put(Record(station, topic.kind, name, document, at, since))
 
-    async def _record_state(self, station: str, key: PublicKey, payload: bytes, *, at: str) -> None:
-        """Only what the station signed counts: a forged death would mark it offline until
-        its next birth (issue 16, defect 8a). A death of an earlier session (a lower
-        bd_seq, a Last Will the broker sends late) is the store's to ignore."""
+    def _receive_state(
+        self, station: str, key: PublicKey, payload: bytes, *, at: str, since: float
+    ) -> None:
+        """Only what the station signed counts: a forged death would mark it offline
+        until its next birth (issue 16, defect 8a). A death of an earlier session (a
+        lower bd_seq, a Last Will the broker sends late) is the store's to ignore."""
+        if len(payload) > MAX_DOCUMENT_BYTES:
+            self._queue_flag(station, MALFORMED, None, f"state: {len(payload)} bytes")
+            return
         try:
             state = open_state(key, payload, station=station)
         except RejectedMessage as exc:
             kind = BAD_SIGNATURE if exc.forged else MALFORMED
-            await self._flag(station, kind, None, f"state: {exc}")
+            self._queue_flag(station, kind, None, f"state: {exc}")
             return
-        await self._in_store(self._store.record_state, station, state.document, at=at)
         log.info("station_state", station=station, online=state.online, bd_seq=state.bd_seq)
+        self._records.put(Record(station, "state", None, state.document, at, since))
+
+    # -- records ------------------------------------------------------------------------
+
+    async def _keep_records(self) -> None:
+        while True:
+            flags, records = await self._records.take(_RECORDS_BATCH)
+            try:
+                await self._in_store(self._write_records, flags, records)
+            except BaseException:
+                self._records.restore(flags, records, time.monotonic())
+                raise
+            finally:
+                self._signal_handled()
+
+    def _write_records(self, flags: list[Flag], records: list[Record]) -> None:
+        """In the store's thread, in one transaction. In order of station, as the ingest
+        takes its stations' locks: two collectors then never wait on each other in a
+        circle (a station's own flags and records keep their order)."""
+        items: list[Flag | Record] = [*flags, *records]
+        items.sort(key=lambda item: item.station)
+        with self._store.records():
+            for item in items:
+                if isinstance(item, Flag):
+                    self._store.flag(item)
+                    continue
+                try:
+                    self._write_record(item)
+                except (TypeError, ValueError) as exc:  # the store's own check of the form
+                    detail = printable(f"{item.kind}: {exc}"[:300])
+                    self._store.flag(Flag(item.station, MALFORMED, None, detail, item.at))
+                    self._counters.flags[MALFORMED] += 1
+
+    def _write_record(self, record: Record) -> None:
+        store, station, at = self._store, record.station, record.at
+        if record.kind == "state":
+            store.record_state(station, record.document, at=at)
+        elif record.kind == "telemetry":
+            store.record_telemetry(station, record.document, at=at)
+        elif record.kind == "device" and record.name is not None:
+            store.record_device(station, record.name, record.document, at=at)
+        elif record.kind == "doctor":
+            store.record_doctor(station, record.document, at=at)
 
     # -- check --------------------------------------------------------------------------
 
     async def _check(self) -> None:
-        loop = asyncio.get_running_loop()
+        limit = _CHUNKS_PER_WORKER * self._pool.workers
         while True:
-            received = await self._take()
-            items = []
-            for message in received:
+            while len(self._in_check) >= limit:
+                await self._in_check_wait()
+            taken = await self._register.take(self._chunk_bytes)
+            items: list[WireItem] = []
+            for message in taken:
                 key = self._keys.get(message.station)
                 if key is None:
-                    await self._flag(
-                        message.station, _UNKNOWN_STATION, None, "no registered public key"
-                    )
+                    detail = "no registered public key"
+                    self._queue_flag(message.station, _UNKNOWN_STATION, None, detail)
                     continue
-                items.append((message.station, key, message.payload))
-            shares = [items[index :: self._workers] for index in range(self._workers)]
-            results = await asyncio.gather(
-                *(
-                    loop.run_in_executor(self._check_threads, self._check_share, share)
-                    for share in shares
-                    if share
-                )
-            )
-            await self._checked.put([checked for share in results for checked in share])
+                items.append((message.station, key.raw, message.payload))
+            task = asyncio.create_task(self._checked(items), name="collector-check-piece")
+            size = sum(len(message.payload) for message in taken)
+            self._in_check.append(_InCheck(task, len(taken), size, taken[0].since))
+            self._in_check_signal()
 
-    def _check_share(self, share: list[tuple[str, PublicKey, bytes]]) -> list[CheckedMessage]:
-        return check_messages(share, every_signature=self._settings.every_signature)
+    async def _checked(self, items: list[WireItem]) -> list[CheckedMessage]:
+        return await self._pool.check(items) if items else []
 
-    async def _take(self) -> list[_Received]:
-        """The next message and whatever else is waiting, up to `max_batch_events`-ish."""
-        taken = [await self._incoming.get()]
-        size = len(taken[0].payload)
-        # A register event is ~0.7 kB on the wire: bound the group by bytes, not parsing.
-        limit = self._settings.max_batch_events * 700
-        while size < limit and not self._incoming.empty():
-            message = self._incoming.get_nowait()
-            taken.append(message)
-            size += len(message.payload)
-        return taken
+    def _in_check_signal(self) -> None:
+        changed, self._in_check_changed = self._in_check_changed, asyncio.Event()
+        changed.set()
+
+    async def _in_check_wait(self) -> None:
+        await self._in_check_changed.wait()
+
+    async def _next_checked(self) -> list[CheckedMessage]:
+        """The oldest piece out to the check, with those behind it that are done too, up
+        to `max_batch_events`: one transaction for all of them, in the order taken."""
+        while not self._in_check:
+            await self._in_check_wait()
+        checked = list(await self._in_check[0].task)
+        self._in_check.popleft()
+        events = sum(len(message.events) for message in checked)
+        while (
+            self._in_check
+            and self._in_check[0].task.done()
+            and events < self._settings.max_batch_events
+        ):
+            more = self._in_check.popleft().task.result()
+            checked += more
+            events += sum(len(message.events) for message in more)
+        self._in_check_signal()
+        return checked
 
     # -- store and acknowledge -----------------------------------------------------------
 
     async def _store_and_ack(self, client: aiomqtt.Client) -> None:
         while True:
-            checked = await self._checked.get()
+            checked = await self._next_checked()
             try:
                 await self._store_checked(client, checked)
             finally:
@@ -269,33 +420,40 @@ class Collector:
 
     async def _store_checked(self, client: aiomqtt.Client, checked: list[CheckedMessage]) -> None:
         for message in checked:
+            self._counters.events_rejected += len(message.rejections)
             for rejection in message.rejections:
-                await self._flag(message.station, rejection.kind, rejection.seq, rejection.detail)
+                self._queue_flag(message.station, rejection.kind, rejection.seq, rejection.detail)
         batches: list[tuple[str, Sequence[Event]]] = [
             (message.station, message.events) for message in checked if message.events
         ]
         if not batches:
             return
         outcomes = await self._in_store(self._store.ingest, batches)
-        self.stored_events += sum(outcome.stored for outcome in outcomes)
-        self.duplicates += sum(outcome.duplicates for outcome in outcomes)
+        self._counters.events_stored += sum(outcome.stored for outcome in outcomes)
+        self._counters.events_duplicate += sum(outcome.duplicates for outcome in outcomes)
         heads: dict[str, IngestOutcome] = {}
         for outcome in outcomes:
             heads[outcome.station] = outcome  # the last outcome of a station is its head
-            await self._flag_outcome(outcome)
+            self._flag_outcome(outcome)
+        publishes = []
         for station, outcome in heads.items():
             # Acknowledge even when nothing new was stored: a station re-sending what
             # is already here (it lost the retained ack with a broker's store) must
             # hear that it can stop.
-            await self._publish(client, station, ACK, {"upto": outcome.head}, retain=True)
-            self.acked[station] = outcome.head
+            publishes.append(self._publish(client, station, ACK, {"upto": outcome.head}))
             if outcome.gap_from is not None:
-                await self._ask_resend(client, station, outcome.gap_from)
+                publishes.append(self._ask_resend(client, station, outcome.gap_from))
+        # Together: one at a time, each waiting for its PUBACK, took longer than the
+        # group's store at a few hundred stations a group.
+        await asyncio.gather(*publishes)
+        for station, outcome in heads.items():
+            self.acked[station] = max(self.acked.get(station, 0), outcome.head)
+        self._counters.acks_published += len(heads)
 
-    async def _flag_outcome(self, outcome: IngestOutcome) -> None:
+    def _flag_outcome(self, outcome: IngestOutcome) -> None:
         if outcome.chain_break is not None:
             broken = outcome.chain_break
-            await self._flag(
+            self._queue_flag(
                 outcome.station,
                 _CHAIN_BREAK,
                 broken.seq,
@@ -303,7 +461,7 @@ class Collector:
                 f"is {broken.expected_prev_hash[:16]}…",
             )
         for conflict in outcome.conflicts:
-            await self._flag(
+            self._queue_flag(
                 outcome.station,
                 _CONFLICT,
                 conflict.seq,
@@ -317,17 +475,18 @@ class Collector:
             return
         self._resent_at[station] = now
         log.info("collector_resend", station=station, start=start)
-        await self._publish(client, station, RESEND, {"from": start}, retain=False)
+        self._counters.resends_requested += 1
+        await self._publish(client, station, RESEND, {"from": start})
 
     async def _publish(
-        self, client: aiomqtt.Client, station: str, kind: str, args: dict[str, Any], *, retain: bool
+        self, client: aiomqtt.Client, station: str, kind: str, args: dict[str, Any]
     ) -> None:
         topics = StationTopics(station)
         topic = topics.ack if kind == ACK else topics.command(kind)
         payload = sign_message(self._signing_key, CentralMessage(station, kind, args))
-        await client.publish(topic, payload, qos=1, retain=retain)
+        await client.publish(topic, payload, qos=1, retain=kind == ACK)
 
-    async def _flag(self, station: str, kind: str, seq: int | None, detail: str) -> None:
+    def _queue_flag(self, station: str, kind: str, seq: int | None, detail: str) -> None:
         # A station repeating the same fault (a forged event it keeps being asked for)
         # is flagged once a minute, not once a message.
         now = time.monotonic()
@@ -340,13 +499,17 @@ class Collector:
             self._flagged_at = recent
         self._flagged_at[key] = now
         log.warning("station_flagged", station=station, kind=kind, seq=seq, detail=detail)
+        self._counters.flags[kind] += 1
         flag = Flag(station=station, kind=kind, seq=seq, detail=detail, at=self._now())
-        await self._in_store(self._store.flag, flag)
-        self._signal_handled()
+        self._records.flag(flag, now)
 
     async def _in_store(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._store_thread, lambda: function(*args, **kwargs))
+        started = time.perf_counter()
+        try:
+            return await loop.run_in_executor(self._store_thread, lambda: function(*args, **kwargs))
+        finally:
+            self._counters.store_calls.observe(time.perf_counter() - started)
 
     def _now(self) -> str:
         return format_ts(self._clock.wall_ns())

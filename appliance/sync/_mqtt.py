@@ -69,19 +69,29 @@ def make_client(
     persistent_session_s: int | None = None,
     max_in_flight: int | None = None,
     max_queued_incoming: int | None = None,
+    receive_maximum: int | None = None,
 ) -> aiomqtt.Client:
     """An MQTT v5 client for `broker`; `persistent_session_s` keeps the session (and the
-    QoS 1 messages queued for it) at the broker that long after a disconnect."""
+    QoS 1 messages queued for it) at the broker that long after a disconnect.
+
+    `receive_maximum` turns on manual acknowledgement: the broker sends at most that many
+    QoS 1 messages the client has not yet PUBACKed (`puback`), and keeps the rest queued
+    for it. That is the collector's flow control: it PUBACKs a message once it has room
+    for it, so a backlog waits at the broker, not in the collector's memory.
+    """
     if broker.host is None:
         raise ValueError("no broker host configured")
     password = None
     if broker.password_file is not None:
         password = read_secret_file(resolve(broker.password_file)).decode().strip()
     properties = None
-    if persistent_session_s is not None:
+    if persistent_session_s is not None or receive_maximum is not None:
         properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+    if properties is not None and persistent_session_s is not None:
         properties.SessionExpiryInterval = persistent_session_s
-    return aiomqtt.Client(
+    if properties is not None and receive_maximum is not None:
+        properties.ReceiveMaximum = receive_maximum
+    client = aiomqtt.Client(
         broker.host,
         broker.effective_port,
         username=broker.username,
@@ -97,6 +107,16 @@ def make_client(
         max_inflight_messages=max_in_flight,
         max_queued_incoming_messages=max_queued_incoming,
     )
+    if receive_maximum is not None:
+        # aiomqtt does not expose paho's manual acknowledgement; its paho client does.
+        client._client.manual_ack_set(on=True)  # noqa: SLF001
+    return client
+
+
+def puback(client: aiomqtt.Client, message: aiomqtt.Message) -> None:
+    """Acknowledge a message received by a client made with `receive_maximum`."""
+    if message.qos > 0:
+        client._client.ack(message.mid, message.qos)  # noqa: SLF001
 
 
 def _tls_context(broker: BrokerSection, resolve: Resolve) -> ssl.SSLContext | None:

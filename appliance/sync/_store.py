@@ -30,6 +30,7 @@ import json
 import re
 import time
 from collections.abc import Collection, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, Protocol
@@ -176,6 +177,10 @@ class CollectorStore(Protocol):
         ...
 
     def flag(self, flag: Flag) -> None: ...
+
+    def records(self) -> AbstractContextManager[None]:
+        """The flag and record_* calls inside the block in one transaction."""
+        ...
 
     def flags(self, station: str | None = None) -> list[Flag]:
         """Flags in the order they were recorded."""
