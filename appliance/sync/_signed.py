@@ -7,8 +7,10 @@ off anyone who gets hold of the broker or of one station's MQTT password: an `ac
 the station what it may stop sending, a command makes it act, and a state message tells
 the operations room whether a station is up. A signed message names its station and its
 kind, and each signer has its own domain prefix, so a genuine message cannot be replayed
-on another station, as another kind, or as the other side's. Commands are idempotent
-(`resend` from a seq) and a state message is ordered by its `bd_seq`, so no nonce is kept.
+on another station, as another kind, or as the other side's. `ack` and `resend` are
+idempotent and a state message is ordered by its `bd_seq`, so they carry no nonce; a
+`doctor` request carries its own id and time, which the station judges
+(`_doctor_request.py`).
 """
 
 from __future__ import annotations

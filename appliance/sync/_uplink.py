@@ -21,12 +21,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import json
 import random
-from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
 import aiomqtt
 
@@ -51,6 +50,7 @@ from ._progress import UplinkProgress, load_progress, save_progress
 from ._settings import UplinkSection
 from ._signed import ACK, DOCTOR, RESEND, count_arg, open_message, sign_state
 from ._topics import StationTopics, parse_topic
+from ._uplink_health import DeviceFeed, device_messages, telemetry_payload
 from ._uplink_status import UplinkStatus
 from ._wire import encode_event, encode_events
 
@@ -60,14 +60,6 @@ _SHUTDOWN_PUBLISH_S: Final = 2.0
 _LOOP: Final = "uplink"
 """The loop the watchdog watches: reconnecting, and sending the register."""
 _ACK_WAIT_MAX_S: Final = 1800.0
-
-
-class DeviceFeed(Protocol):
-    """What the uplink needs of the device supervisor."""
-
-    def snapshot(self) -> dict[str, dict[str, Any]]: ...
-
-    def subscribe(self) -> AsyncGenerator[Any, None]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -505,23 +497,12 @@ class Uplink:
     async def _send_telemetry(self, client: aiomqtt.Client) -> None:
         assert self._telemetry is not None
         while True:
-            figures = dict(self._telemetry())
-            figures["uplink"] = self.status().to_json()
-            figures["clock_synced"] = self._clock.synchronised()
-            figures["wall_ns"] = self._clock.wall_ns()
-            await self._publish(client, self._topics.telemetry, json.dumps(figures).encode())
+            payload = telemetry_payload(self._telemetry(), self.status(), self._clock)
+            await self._publish(client, self._topics.telemetry, payload)
             await asyncio.sleep(self._settings.telemetry_interval_s)
 
     async def _send_devices(self, client: aiomqtt.Client) -> None:
         assert self._devices is not None
-        # Subscribed before the snapshot, so no change falls between the two.
-        async with contextlib.aclosing(self._devices.subscribe()) as changes:
-            for name, status in self._devices.snapshot().items():
-                await self._publish(client, self._topics.device(name), _json(status), retain=True)
-            async for change in changes:
-                topic = self._topics.device(change.device)
-                await self._publish(client, topic, _json(change.to_json()), retain=True)
-
-
-def _json(value: Mapping[str, Any]) -> bytes:
-    return json.dumps(value, ensure_ascii=False).encode()
+        async with contextlib.aclosing(device_messages(self._devices, self._topics)) as messages:
+            async for topic, payload in messages:
+                await self._publish(client, topic, payload, retain=True)
