@@ -295,3 +295,47 @@ async def test_a_command_is_logged_even_when_the_broker_is_down_and_sent_once_it
     assert third.args == {"request": third.request, "issued_at": third.at}
     issued = datetime.fromisoformat(third.at)
     assert abs(issued.timestamp() - time.time()) < 600
+
+
+async def test_an_injected_client_is_used_as_it_is(tmp_path: Path) -> None:
+    """The dashboard may share a connection it already holds: the sender publishes on it
+    and leaves it open."""
+    fleet = Fleet(tmp_path / "fleet", ("s1",))
+    database = Database.open(f"sqlite:{tmp_path / 'central.sqlite3'}")
+    with fleet.broker() as broker:
+        client_options: dict[str, Any] = {
+            "hostname": broker.host,
+            "port": broker.port,
+            "protocol": aiomqtt.ProtocolVersion.V5,
+        }
+        try:
+            async with (
+                aiomqtt.Client(
+                    **client_options,
+                    username=CENTRAL_USER,
+                    password=fleet.password(CENTRAL_USER),
+                    identifier="dashboard",
+                ) as shared,
+                aiomqtt.Client(
+                    **client_options,
+                    username="s1",
+                    password=fleet.password("s1"),
+                    identifier="station-s1",
+                ) as station,
+            ):
+                await station.subscribe(StationTopics("s1").commands, qos=1)
+                # Port 9: were the sender to connect by itself, it would fail.
+                sender = _sender(fleet, 9, database, client=shared)
+                record = await sender.send("s1", "doctor", {}, by="budi")
+                async with asyncio.timeout(10):
+                    message = await anext(aiter(station.messages))
+                await sender.close()
+                await shared.publish(StationTopics("s1").command("x"), b"still open", qos=1)
+            assert isinstance(message.payload, bytes)
+            args = open_message(
+                fleet.central_key.public_key, message.payload, station="s1", kind="doctor"
+            )
+            assert args == record.args
+            assert record.sent_at is not None
+        finally:
+            database.close()
