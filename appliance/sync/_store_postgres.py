@@ -9,8 +9,25 @@ new, so they go straight into `events` by COPY, the fastest way in, with no stag
 and no ON CONFLICT to evaluate. A commit returns once PostgreSQL has flushed it
 (synchronous_commit as the server has it, `on` by default).
 
+`events` is partitioned by the month of each event's `ts` (`_store_partitions`): a year
+of a nation's registers is a few hundred million rows, and a month's partition keeps its
+indexes small, lets a read by time skip the months before it, and can be archived whole.
+COPY into the parent routes each row to its partition.
+
+A partitioned table cannot have a unique index on (station, seq): PostgreSQL enforces
+uniqueness one partition at a time, so a unique index must contain the partition key,
+and (station, seq, month) would not stop one seq arriving twice with two different `ts`
+(a forked history: the very case that matters) in two months, nor twice in DEFAULT,
+where the key is NULL and NULLs are distinct. What guarantees one row per (station,
+seq) is the ingest itself, as before: under the station's row lock it reads which of a
+batch's seqs are stored (`stored_hashes`) and COPYs only the others, and no other
+transaction may write that station's events until it commits. The index on (station,
+seq) is there for those reads, unique or not; the tests ingest overlapping batches from
+two collectors at once, across a month boundary, and find every event once.
+
 `data_json` is text, not jsonb: jsonb would reorder keys and drop white space, and the
-exact bytes are what the signature covers.
+exact bytes are what the signature covers. `ts` and the recorded times are collated "C":
+they are fixed-form UTC text, so byte order is time order.
 """
 
 from __future__ import annotations
@@ -207,7 +224,8 @@ _V2: Final = (
     ) PARTITION BY RANGE (month)""",
     # Not unique: see the module's doc. Made on the parent, each partition gets its own.
     "CREATE INDEX events_by_seq ON events (station, seq)",
-    "CREATE INDEX events_by_ts ON events (station, ts)",
+    # seq included: events_since finds its first seq from this index alone.
+    "CREATE INDEX events_by_ts ON events (station, ts) INCLUDE (seq)",
     f"CREATE TABLE {DEFAULT_PARTITION} PARTITION OF events DEFAULT",
     f"ALTER TABLE {DEFAULT_PARTITION} ADD CONSTRAINT events_default_no_month CHECK (month IS NULL)",
     # A row trigger made on the parent is cloned to every partition, present and future:
@@ -240,7 +258,10 @@ _UPDATE_HEADS: Final = """
         AS u(station, head, head_hash, stored_max)
     WHERE s.station = u.station"""
 _COPY_EVENTS: Final = f"COPY events ({EVENT_COLUMNS}, month) FROM STDIN"
-# events_since's page, its month condition letting the planner skip older partitions.
+# events_since's reads, their month condition letting the planner skip older partitions.
+_EVENTS_SINCE_FIRST: Final = (
+    "SELECT min(seq) FROM events WHERE station = %s AND ts >= %s AND (month IS NULL OR month >= %s)"
+)
 _EVENTS_SINCE_PAGE: Final = (
     f"SELECT {EVENT_COLUMNS} FROM events "  # noqa: S608 - constant columns
     "WHERE station = %s AND ts >= %s AND (month IS NULL OR month >= %s) AND seq > %s "
@@ -359,12 +380,15 @@ class PostgresStore(SqlStore):
         with self._write() as cur:
             self._months = make_partitions(cur, months)
 
+    def _events_since_first(self, cur: Cursor, station: str, ts: str) -> int | None:
+        cur.execute(_EVENTS_SINCE_FIRST, (station, ts, _month_of(ts)))
+        row = cur.fetchone()
+        return None if row is None or row[0] is None else int(row[0])
+
     def _events_since_page(
         self, cur: Cursor, station: str, ts: str, after: int, limit: int
     ) -> list[Any]:
-        # ts is utc_text(): its month is the first month whose rows can match.
-        month = date(int(ts[:4]), int(ts[5:7]), 1)
-        cur.execute(_EVENTS_SINCE_PAGE, (station, ts, month, after, limit))
+        cur.execute(_EVENTS_SINCE_PAGE, (station, ts, _month_of(ts), after, limit))
         return cur.fetchall()
 
     def close(self) -> None:
@@ -372,6 +396,12 @@ class PostgresStore(SqlStore):
             conn, self._conn = self._conn, None
             if conn is not None:
                 conn.close()
+
+
+def _month_of(ts: str) -> date:
+    """The month of a utc_text() time: no partition of an earlier month has a row with a
+    `ts` at or after it, so reads by time need not look at them."""
+    return date(int(ts[:4]), int(ts[5:7]), 1)
 
 
 def _today() -> date:

@@ -110,6 +110,9 @@ SQL_HEAD: Final = "SELECT head FROM stations WHERE station = ?"
 SQL_EVENTS_PAGE: Final = (
     f"SELECT {EVENT_COLUMNS} FROM events WHERE station = ? AND seq > ? ORDER BY seq LIMIT ?"  # noqa: S608
 )
+# The first seq of events_since, read from the index on (station, ts, seq) alone; the
+# pages then follow the key from there, so a station's older history is never read.
+SQL_EVENTS_SINCE_FIRST: Final = "SELECT min(seq) FROM events WHERE station = ? AND ts >= ?"
 SQL_EVENTS_SINCE_PAGE: Final = (
     f"SELECT {EVENT_COLUMNS} FROM events "  # noqa: S608
     "WHERE station = ? AND ts >= ? AND seq > ? ORDER BY seq LIMIT ?"
@@ -194,6 +197,15 @@ class SqlStore(ABC):
     @abstractmethod
     def close(self) -> None: ...
 
+    _SQL_FLAPS: ClassVar[str] = SQL_FLAPS
+    """flaps()'s query, which a backend may pin to the partial index on flaps."""
+
+    def _events_since_first(self, cur: Cursor, station: str, ts: str) -> int | None:
+        """The lowest seq of events_since; a backend may help its planner (partitions)."""
+        cur.execute(self._sql(SQL_EVENTS_SINCE_FIRST), (station, ts))
+        row = cur.fetchone()
+        return None if row is None or row[0] is None else int(row[0])
+
     def _events_since_page(
         self, cur: Cursor, station: str, ts: str, after: int, limit: int
     ) -> list[Any]:
@@ -230,7 +242,13 @@ class SqlStore(ABC):
         _need_text(station, "station")
         # The register's ts is the same UTC text form as utc_text(): compared as text.
         since = utc_text(ts)
-        after = 0
+        with self._lock, self._read() as cur:
+            first = self._events_since_first(cur, station, since)
+        if first is None:
+            return
+        # Events of a later seq but an earlier ts (a clock put back) are skipped by the
+        # pages' own condition; they are few, and read only between `first` and the end.
+        after = first - 1
         while True:
             with self._lock, self._read() as cur:
                 rows = self._events_since_page(cur, station, since, after, EVENTS_PAGE)
@@ -300,7 +318,7 @@ class SqlStore(ABC):
     def flaps(self, since: str) -> dict[str, int]:
         start = utc_text(since)
         with self._lock, self._read() as cur:
-            cur.execute(self._sql(SQL_FLAPS), (start,))
+            cur.execute(self._sql(self._SQL_FLAPS), (start,))
             return {station: int(count) for station, count in cur.fetchall()}
 
     def record_telemetry(self, station: str, payload: Mapping[str, Any], *, at: str) -> None:

@@ -154,7 +154,7 @@ def _v2(cur: sqlite3.Cursor) -> None:
         ) STRICT, WITHOUT ROWID"""
     )
     cur.execute("CREATE INDEX flags_by_time ON flags (at)")
-    cur.execute("CREATE INDEX events_by_ts ON events (station, ts)")
+    cur.execute("CREATE INDEX events_by_ts ON events (station, ts, seq)")
 
 
 MIGRATIONS: Final[tuple[Callable[[sqlite3.Cursor], None], ...]] = (_v1, _v2)
@@ -162,6 +162,13 @@ SCHEMA_VERSION: Final = len(MIGRATIONS)
 
 
 class SqliteStore(SqlStore):
+    # Without statistics SQLite would rather walk the station index in GROUP BY order,
+    # reading every state change ever recorded; the partial index reads only flaps.
+    _SQL_FLAPS = (
+        "SELECT station, count(*) FROM state_history INDEXED BY state_history_flaps "
+        "WHERE flap AND at >= ? GROUP BY station"
+    )
+
     def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
         super().__init__()
         self._conn = connection
