@@ -71,6 +71,7 @@ class StationStatus:
 
 _COLUMNS: Final = tuple(f.name for f in fields(StationStatus))
 _SELECT: Final = f"SELECT {', '.join(_COLUMNS)} FROM station_status"  # noqa: S608 - constant
+_SELECT_KEPT: Final = f"SELECT {', '.join(_COLUMNS)}, facts FROM station_status"  # noqa: S608
 UPSERT: Final = (
     f"INSERT INTO station_status ({', '.join(_COLUMNS)}, facts) "  # noqa: S608 - constant
     f"VALUES ({', '.join('?' for _ in _COLUMNS)}, ?) ON CONFLICT (station) DO UPDATE SET "
@@ -159,6 +160,12 @@ def _where(scope: str, province: str | None, regency: str | None) -> tuple[str, 
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
+def _ORDER(row: Sequence[Any]) -> tuple[bool, str, str]:  # noqa: N802 - a sort key
+    # By region code, then id; unregistered ("" district) last. In Python, not SQL: the
+    # database's collation must not decide the order.
+    return row[1] == "", row[1], row[0]
+
+
 class StatusTable:
     """The reads of `station_status`: the overview's rows, one station, the counts."""
 
@@ -176,9 +183,8 @@ class StatusTable:
         with database.read() as cur:
             cur.execute(database.sql(_SELECT + where), params)
             rows = cur.fetchall()
-        statuses = [_status(row) for row in rows]
-        statuses.sort(key=lambda s: (s.district == "", s.district, s.station))
-        return statuses
+        rows.sort(key=_ORDER)
+        return [_status(row) for row in rows]
 
     def get(self, station: str) -> StationStatus | None:
         database = self._database
@@ -196,13 +202,58 @@ class StatusTable:
         return StatusSummary(*(int(value or 0) for value in row))
 
 
+_BOOLEANS: Final = tuple(
+    _COLUMNS.index(c) for c in ("online", "clock_synced", "disk_low", "disk_refusing")
+)
+_FAULT: Final = _COLUMNS.index("devices_fault")
+
+
 def _status(row: Sequence[Any]) -> StationStatus:
-    values = dict(zip(_COLUMNS, row, strict=True))
-    for name in ("online", "clock_synced", "disk_low", "disk_refusing"):
-        if values[name] is not None:
-            values[name] = bool(values[name])
-    values["devices_fault"] = tuple(json.loads(values["devices_fault"]))
-    return StationStatus(**values)
+    values = list(row[: len(_COLUMNS)])
+    for index in _BOOLEANS:  # SQLite gives 0 and 1
+        if values[index] is not None:
+            values[index] = bool(values[index])
+    fault = values[_FAULT]
+    values[_FAULT] = () if fault == "[]" else tuple(json.loads(fault))
+    return StationStatus(*values)
+
+
+def kept_rows(
+    database: Database, stations: Sequence[str] | None = None
+) -> dict[str, tuple[StationStatus, str | None]]:
+    """The rows of `stations` (every row: None) with the fold each was computed with,
+    for the keeper: (status, the fold's JSON)."""
+    found: dict[str, tuple[StationStatus, str | None]] = {}
+    chunks = (
+        [None]
+        if stations is None
+        else [stations[i : i + 500] for i in range(0, len(stations), 500)]
+    )
+    for chunk in chunks:
+        sql = _SELECT_KEPT
+        if chunk is not None:
+            sql += f" WHERE station IN ({_marks(chunk)})"
+        with database.read() as cur:
+            cur.execute(database.sql(sql), list(chunk or ()))
+            for row in cur.fetchall():
+                found[row[0]] = (_status(row), row[-1])
+    return found
+
+
+def delete_rows(database: Database, stations: Sequence[str]) -> None:
+    for chunk in _chunks(stations):
+        sql = f"DELETE FROM station_status WHERE station IN ({_marks(chunk)})"  # noqa: S608
+        with database.write() as cur:
+            cur.execute(database.sql(sql), list(chunk))
+
+
+def _chunks(stations: Sequence[str]) -> list[Sequence[str]]:
+    # Well under SQLite's and PostgreSQL's limits on parameters per statement.
+    return [stations[i : i + 500] for i in range(0, len(stations), 500)]
+
+
+def _marks(chunk: Sequence[str]) -> str:
+    return ", ".join("?" for _ in chunk)
 
 
 def status_row(status: StationStatus, state: FactsState | None) -> tuple[Any, ...]:
@@ -219,6 +270,8 @@ __all__ = [
     "StationStatus",
     "StatusSummary",
     "StatusTable",
+    "delete_rows",
+    "kept_rows",
     "migrate",
     "status_row",
 ]

@@ -37,7 +37,7 @@ from appliance.sync._store import utc_text
 from ._database import Database
 from ._facts import FactsState, days_left, facts, fold, window_start
 from ._fleet import Fleet, FleetSection
-from ._status import UPSERT, StationStatus, migrate, status_row
+from ._status import UPSERT, StationStatus, delete_rows, kept_rows, migrate, status_row
 
 log = get_logger(__name__)
 
@@ -47,18 +47,23 @@ _OVERLAP: Final = timedelta(seconds=10)
 _FLAP_WINDOW: Final = timedelta(hours=24)
 _STATE_WINDOW: Final = timedelta(days=7)
 _EPOCH: Final = "1970-01-01T00:00:00.000000Z"
-_KEPT: Final = "SELECT station, online, online_since, facts FROM station_status"
-_IN_CHUNK: Final = 500
-"""Stations per `IN (...)` list: well under SQLite's and PostgreSQL's parameter limits."""
 
 
 @dataclass(frozen=True, slots=True)
 class _Kept:
-    """What the keeper reads back of a row: its fold and how the station last stood."""
+    """A row as the keeper wrote it last: the status, and its fold (as kept, and read)."""
 
-    online: bool | None
-    online_since: str | None
+    status: StationStatus
+    facts_json: str | None
     facts: FactsState | None
+
+    @property
+    def online(self) -> bool | None:
+        return self.status.online
+
+    @property
+    def online_since(self) -> str | None:
+        return self.status.online_since
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +72,7 @@ class PassReport:
 
     full: bool
     rows: int
-    """Rows written."""
+    """Rows written (those that changed)."""
     events: int
     """Events folded."""
     pending: int
@@ -151,7 +156,11 @@ class StatusKeeper:
         if full:  # registered stations never heard of have a row too
             known = set(stations)
             stations += [s.id for s in self._fleet.stations if s.id not in known]
-        kept = self._kept(stations)
+        kept = self._kept(None if full else stations)
+        if full:  # rows of stations neither heard of nor registered any more
+            gone = sorted(set(kept) - set(stations))
+            if gone:
+                delete_rows(self._database, gone)
         flaps = store.flaps(utc_text((now - _FLAP_WINDOW).isoformat()))
         budget = self._max_events
         pending: set[str] = set()
@@ -166,7 +175,15 @@ class StatusKeeper:
             if not caught_up:
                 pending.add(station)
             status = self._status(station, overview, previous, state, flaps, now, at)
-            rows.append(status_row(status, state))
+            row = status_row(status, state)
+            # A row is written when it changes: `updated_at` says when it last did, and
+            # the dashboard's live view wakes only then.
+            if (
+                previous is None
+                or row[-1] != previous.facts_json
+                or (replace(status, updated_at=previous.status.updated_at) != previous.status)
+            ):
+                rows.append(row)
         self._write(rows)
         if full:
             self._last_full = now
@@ -181,21 +198,15 @@ class StatusKeeper:
 
     # -- reading and folding ------------------------------------------------------------
 
-    def _kept(self, stations: Sequence[str]) -> dict[str, _Kept]:
-        database = self._database
-        kept: dict[str, _Kept] = {}
-        for chunk in _chunks(stations, _IN_CHUNK):
-            marks = ", ".join("?" for _ in chunk)
-            sql = f"{_KEPT} WHERE station IN ({marks})"
-            with database.read() as cur:
-                cur.execute(database.sql(sql), list(chunk))
-                for station, online, online_since, state in cur.fetchall():
-                    kept[station] = _Kept(
-                        online=None if online is None else bool(online),
-                        online_since=online_since,
-                        facts=None if state is None else FactsState.from_json(state),
-                    )
-        return kept
+    def _kept(self, stations: Sequence[str] | None) -> dict[str, _Kept]:
+        return {
+            station: _Kept(
+                status=status,
+                facts_json=facts_json,
+                facts=None if facts_json is None else FactsState.from_json(facts_json),
+            )
+            for station, (status, facts_json) in kept_rows(self._database, stations).items()
+        }
 
     def _fold(
         self,
