@@ -39,6 +39,7 @@ from appliance.sync import (
     parse_topic,
     sign_message,
 )
+from appliance.sync._doctor_request import DoctorRun
 from sim.broker import PrivateMosquitto
 from tests.support import SUBMITTED
 from tests.sync_rig import CENTRAL_USER, Fleet, running
@@ -126,7 +127,7 @@ class Rig:
     sender: CommandSender
     uplinks: list[Uplink] = field(default_factory=list)
 
-    def uplink(self) -> Uplink:
+    def uplink(self, doctor: DoctorRun | None = None) -> Uplink:
         settings = self.fleet.uplink_settings(
             STATION,
             self.broker,
@@ -139,7 +140,7 @@ class Rig:
             resolve=self.config.state_path,
             clock=self.clock,
             seed=1,
-            doctor=StationDoctor(config=self.config, devices=dict, clock=self.clock),
+            doctor=doctor or StationDoctor(config=self.config, devices=dict, clock=self.clock),
         )
         self.uplinks.append(uplink)
         return uplink
@@ -394,6 +395,42 @@ async def test_without_a_synchronised_clock_only_the_remembered_ids_refuse(
     rejected = [log for log in logs if log["event"] == "uplink_command_rejected"]
     assert len(rejected) == 1
     assert "a replay" in rejected[0]["reason"]
+
+
+async def test_a_check_up_outlives_a_dropped_link_and_is_published_in_the_next_session(
+    tmp_path: Path,
+) -> None:
+    started, finish = asyncio.Event(), asyncio.Event()
+    runs = 0
+
+    async def slow_doctor() -> dict[str, Any]:
+        nonlocal runs
+        runs += 1
+        started.set()
+        await finish.wait()
+        return {"station": STATION, "level": "ok", "exit_code": 0, "findings": []}
+
+    async with rig(tmp_path) as r, connected(r, r.uplink(slow_doctor)):
+        record = await r.sender.send(STATION, "doctor", {}, by="teknisi-budi")
+        async with asyncio.timeout(WAIT_S):
+            await started.wait()
+        births = r.listener.births
+        # Another client with the station's id takes its session over: the link drops.
+        async with aiomqtt.Client(
+            r.broker.host,
+            r.broker.port,
+            username=STATION,
+            password=r.fleet.password(STATION),
+            identifier=f"ktpel-station-{STATION}",
+            protocol=aiomqtt.ProtocolVersion.V5,
+        ):
+            pass
+        await r.listener.until(lambda: r.listener.births > births)
+        finish.set()
+        report = await r.listener.report_for(record.request or "")
+    assert runs == 1
+    assert report["level"] == "ok"
+    assert [rep["request"] for rep in r.listener.reports] == [record.request]
 
 
 # ------------------------------------------------------------------------ the broker

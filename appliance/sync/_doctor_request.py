@@ -146,8 +146,8 @@ class DoctorDesk:
     publishes each report.
 
     An accepted request stays pending until its report is published: a link that drops
-    while the check-up runs gets it run again, afresh, in the next session. Its id is
-    remembered (and persisted by `remember`) as soon as it is accepted.
+    while the check-up runs leaves it running, and the next session publishes its report.
+    Its id is remembered (and persisted by `remember`) as soon as it is accepted.
     """
 
     def __init__(
@@ -168,6 +168,7 @@ class DoctorDesk:
         self._max_age_s = max_age_s
         self._pending: collections.deque[DoctorRequest] = collections.deque()
         self._arrived = asyncio.Event()
+        self._running: asyncio.Task[tuple[Mapping[str, Any], str]] | None = None
 
     @property
     def pending(self) -> int:
@@ -192,26 +193,33 @@ class DoctorDesk:
                 await self._arrived.wait()
                 continue
             request = self._pending[0]
-            log.info("doctor_request_running", request=request.request)
-            try:
-                async with asyncio.timeout(RUN_BOUND_S):
-                    report = await self._run()
-            except TimeoutError:
-                report = _unfinished(self._station)
-            except Exception as exc:
-                # The station goes on serving; the centre hears that the check-up failed.
-                log.exception("doctor_request_failed", request=request.request)
-                report = _unfinished(self._station, error=type(exc).__name__)
+            if self._running is None:
+                log.info("doctor_request_running", request=request.request)
+                self._running = asyncio.create_task(self._report(), name="doctor-run")
+            # A session that ends meanwhile leaves the check-up running (its thread could
+            # not be stopped anyway): the next session publishes its report, and never
+            # runs two at once.
+            report, at = await asyncio.shield(self._running)
             document = report_document(
-                report,
-                station=self._station,
-                request=request,
-                at=_rfc3339(self._clock),
-                version=__version__,
+                report, station=self._station, request=request, at=at, version=__version__
             )
             await publish(json.dumps(document, ensure_ascii=False).encode())
+            self._running = None
             self._pending.popleft()
             log.info("doctor_report_published", request=request.request, result=report.get("level"))
+
+    async def _report(self) -> tuple[Mapping[str, Any], str]:
+        """The check-up's report, and when it was made."""
+        try:
+            async with asyncio.timeout(RUN_BOUND_S):
+                report = await self._run()
+        except TimeoutError:
+            report = _unfinished(self._station)
+        except Exception as exc:
+            # The station goes on serving; the centre hears that the check-up failed.
+            log.exception("doctor_request_failed")
+            report = _unfinished(self._station, error=type(exc).__name__)
+        return report, _rfc3339(self._clock)
 
 
 def _unfinished(station: str, *, error: str | None = None) -> dict[str, Any]:
