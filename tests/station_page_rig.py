@@ -32,6 +32,7 @@ from appliance.central.web import (
 )
 from appliance.central.web._auth import SESSION_COOKIE
 from appliance.clock import Clock
+from appliance.register import read_events
 from appliance.reports import TargetsSection
 from appliance.sync import CollectorStore
 from sim.history import history, write_history
@@ -55,6 +56,15 @@ def ship_history(
     directory: Path, *, first: date, last: date, per_day: int, store_url: str | None = None
 ) -> ShippedStation:
     """The station's months written through its register, then delivered to the centre."""
+    return asyncio.run(
+        shipped_history(directory, first=first, last=last, per_day=per_day, store_url=store_url)
+    )
+
+
+async def shipped_history(
+    directory: Path, *, first: date, last: date, per_day: int, store_url: str | None = None
+) -> ShippedStation:
+    """`ship_history`, in a running event loop."""
     fleet = Fleet(directory, (STATION,), collector_store=store_url)
     station_dir = fleet.station_dir(STATION)
     events = history(first=first, last=last, per_day=per_day)
@@ -67,8 +77,24 @@ def ship_history(
         f'[paths]\nstate_dir = "{station_dir}"\n',
         encoding="utf-8",
     )
-    asyncio.run(_deliver(fleet, head))
+    await _deliver(fleet, head)
     return ShippedStation(fleet=fleet, config=config, store_url=fleet.store_url(), head=head)
+
+
+def stored_history(
+    directory: Path, store: CollectorStore, *, first: date, last: date, per_day: int
+) -> Fleet:
+    """The station's months written through its register, then its signed events
+    ingested into `store` as the collector stores them (no uplink: no state messages),
+    in the uplink's batches. Returns the fleet (keys, broker) they belong to."""
+    fleet = Fleet(directory, (STATION,))
+    register = fleet.station_dir(STATION) / "register.sqlite3"
+    events = history(first=first, last=last, per_day=per_day)
+    write_history(register, fleet.keys[STATION], events, station_id=STATION)
+    signed = list(read_events(register))
+    for start in range(0, len(signed), 500):
+        store.ingest([(STATION, signed[start : start + 500])])
+    return fleet
 
 
 async def _deliver(fleet: Fleet, head: int) -> None:

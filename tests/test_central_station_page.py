@@ -213,7 +213,7 @@ async def test_the_page_shows_where_the_station_is_and_its_week(site: Site) -> N
     assert "Rantai register terputus" not in timeline
     assert "Kartu macet di printer kartu" in html  # the device's reason, in its history
     # The doctor's report, check by check, problems first; no button for a viewer.
-    checks = html[html.index('class="checks"') :]
+    checks = html[html.index('class="doctor-checks"') :]
     assert checks.index("Printer kartu macet") < checks.index("Ruang disk tinggal 9%")
     assert checks.index("Ruang disk tinggal 9%") < checks.index("Konfigurasi terbaca")
     assert "Minta diagnosis" not in html
