@@ -51,6 +51,7 @@ from ._store_partitions import (
     PARENT,
     event_month,
     make_partitions,
+    next_month,
     no_truncate,
 )
 from ._store_sql import SQL_STORED_HASHES, SQL_STORED_LINKS, Cursor, SqlStore
@@ -288,6 +289,9 @@ class PostgresStore(SqlStore):
         store = cls(url, _connect(url, redact_url(url)))
         try:
             store._migrate()
+            # This month's and the next: a running collector's ingests seldom make one.
+            this_month = _month_of(now_text())
+            store._partitions_for({this_month, next_month(this_month)})
         except BaseException:
             store.close()
             raise
