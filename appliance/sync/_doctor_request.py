@@ -208,6 +208,12 @@ class DoctorDesk:
             self._pending.popleft()
             log.info("doctor_report_published", request=request.request, result=report.get("level"))
 
+    def close(self) -> None:
+        """The uplink stops: a check-up still running is abandoned, unanswered."""
+        if self._running is not None:
+            self._running.cancel()
+            self._running = None
+
     async def _report(self) -> tuple[Mapping[str, Any], str]:
         """The check-up's report, and when it was made."""
         try:

@@ -184,11 +184,15 @@ class Uplink:
             maximum_s=self._settings.reconnect_max_s,
             jitter=0.3,
         )
-        while True:
-            async for _ in backoff.delays(self._rng, sleep=sleep):
-                if await self._attempt():
-                    break  # a session that moved data starts the backoff over
-            await sleep(self._settings.reconnect_min_s)
+        try:
+            while True:
+                async for _ in backoff.delays(self._rng, sleep=sleep):
+                    if await self._attempt():
+                        break  # a session that moved data starts the backoff over
+                await sleep(self._settings.reconnect_min_s)
+        finally:
+            if self._doctor is not None:
+                self._doctor.close()
 
     async def _attempt(self) -> bool:
         """One session; True if the broker confirmed anything in it."""
