@@ -150,7 +150,7 @@ class CentralMetrics:
     def asgi_app(self) -> Callable[..., Any]:
         """A bare ASGI app answering a GET with the page (mount it at /metrics)."""
 
-        async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        async def app(scope: dict[str, Any], _receive: Any, send: Any) -> None:
             if scope.get("type") != "http":
                 return
             if scope.get("method") != "GET":
