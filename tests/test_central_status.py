@@ -443,3 +443,82 @@ def test_a_pass_reads_a_bounded_number_of_events_and_the_rest_follows(tmp_path: 
     finally:
         store.close()
         database.close()
+
+
+def test_two_keepers_on_one_database_count_each_event_once(
+    tmp_path: Path, urls: tuple[str, str]
+) -> None:
+    """Several central processes keep the same rows: whichever folds a station's new
+    events, each is counted once, and the rows end as one keeper alone makes them."""
+    store = open_store(urls[0])
+    databases = [Database.open(urls[1]), Database.open(urls[1])]
+    alone = Database.open(f"sqlite:{tmp_path / 'alone.sqlite3'}")
+    clock = ManualClock(wall_ns=int(NOW.timestamp()) * 1_000_000_000)
+    sims = []
+    for number in range(4):
+        station = SimStation(id=f"kec-{number}", district=f"35080{number + 1}")
+        station.add_days(first=date(2026, 11, 30), last=date(2026, 12, 8), per_day=3)
+        sims.append(station)
+    try:
+        keepers = [
+            StatusKeeper(
+                store=store,
+                database=database,
+                fleet=Fleet(),
+                clock=clock,
+                max_events=300,
+                station_interval_s=10,
+                full_every_s=30,
+            )
+            for database in databases
+        ]
+        shipped = dict.fromkeys((s.id for s in sims), 0)
+        for turn in range(40):
+            # The stations ship their registers in pieces while the keepers take turns.
+            for station in sims:
+                upto = min(len(station.events), shipped[station.id] + 90)
+                if upto > shipped[station.id]:
+                    store.ingest([(station.id, station.events[shipped[station.id] : upto])])
+                    shipped[station.id] = upto
+            keepers[turn % 2].refresh()
+            clock.advance(6)
+        while any(keeper.refresh().pending for keeper in keepers):
+            clock.advance(11)
+        assert shipped == {s.id: len(s.events) for s in sims}
+        StatusKeeper(store=store, database=alone, fleet=Fleet(), clock=clock).refresh()
+        expected = {s.station: replace(s, updated_at="") for s in StatusTable(alone).rows()}
+        got = {s.station: replace(s, updated_at="") for s in StatusTable(databases[0]).rows()}
+        assert got == expected
+        assert all(s.served_today is not None for s in got.values())
+    finally:
+        store.close()
+        alone.close()
+        for database in databases:
+            database.close()
+
+
+async def test_run_passes_on_its_thread_until_cancelled(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:{tmp_path / 'collector.sqlite3'}")
+    database = Database.open(f"sqlite:{tmp_path / 'dashboard.sqlite3'}")
+    station = SimStation(id="kec-a", district="350801")
+    station.add_days(first=date(2026, 12, 7), last=date(2026, 12, 8), per_day=2)
+    store.ingest([(station.id, station.events)])
+    store.record_telemetry(station.id, station.telemetry(NOW), at=AT)
+    clock = ManualClock(wall_ns=int(NOW.timestamp()) * 1_000_000_000)
+    keeper = StatusKeeper(
+        store=store, database=database, fleet=Fleet(), clock=clock, interval_s=0.01
+    )
+    task = asyncio.create_task(keeper.run(), name="status-keeper")
+    try:
+        async with asyncio.timeout(30):
+            await keeper.wait_passes(2)
+        row = StatusTable(database).get("kec-a")
+        assert row is not None
+        assert row.head == len(station.events)
+        assert row.blanks_available == 300
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        store.close()
+        database.close()

@@ -22,7 +22,7 @@ import asyncio
 import itertools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Final
 from zoneinfo import ZoneInfo
@@ -114,21 +114,36 @@ class StatusKeeper:
         """What each station's row was last computed from (`_seen`)."""
         self._folded_at: dict[str, int] = {}
         self._calendars: dict[str, WorkingCalendar] = {}
+        self.passes = 0
+        """Passes `run` has made (failed ones too)."""
+        self._passed = asyncio.Event()
         migrate(database)
 
     async def run(self) -> None:
         """A pass every `interval_s` until cancelled, each on a thread of its own (the
         store and the database block); a failing store is logged and tried again."""
         loop = asyncio.get_running_loop()
-        with ThreadPoolExecutor(1, thread_name_prefix="status-keeper") as thread:
+        thread = ThreadPoolExecutor(1, thread_name_prefix="status-keeper")
+        try:
             while True:
                 try:
                     report = await loop.run_in_executor(thread, self.refresh)
                     if report.rows:
-                        log.debug("status_pass", **report.__dict__)
+                        log.debug("status_pass", **asdict(report))
                 except StoreError as exc:
                     log.warning("status_pass_failed", error=str(exc))
+                self.passes += 1
+                passed, self._passed = self._passed, asyncio.Event()
+                passed.set()
                 await asyncio.sleep(self._interval_s)
+        finally:
+            # A pass under way finishes on its thread; the loop does not wait for it.
+            thread.shutdown(wait=False, cancel_futures=True)
+
+    async def wait_passes(self, count: int) -> None:
+        """Until `run` has made `count` passes in all (bound it with asyncio.timeout)."""
+        while self.passes < count:
+            await self._passed.wait()
 
     def refresh(self, now: datetime | None = None) -> PassReport:
         """One pass at `now` (default: the clock's): the changed stations' rows, or every
