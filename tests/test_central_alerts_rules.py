@@ -148,6 +148,11 @@ def test_forgery_and_chain_flags(kind: str | None, raised: bool) -> None:
 def test_clock_and_disk() -> None:
     assert Rule.CLOCK in rules(healthy(clock_synced=False), wib(7, 10))
     assert Rule.CLOCK not in rules(healthy(clock_synced=None), wib(7, 10)), "unknown is not false"
+    booted = healthy(clock_synced=False, online_since=text(wib(7, 9, 55)))
+    assert Rule.CLOCK not in rules(booted, wib(7, 10, 5)), "NTP's minutes after a boot"
+    assert Rule.CLOCK in rules(booted, wib(7, 10, 6))
+    away = healthy(clock_synced=False, online=False, online_since=text(wib(7, 9, 59)))
+    assert Rule.CLOCK in rules(away, wib(7, 10)), "the last word of a station gone away"
     low = rules(healthy(disk_low=True), wib(7, 10))[Rule.DISK]
     refusing = rules(healthy(disk_low=True, disk_refusing=True), wib(7, 10))[Rule.DISK]
     assert "tidak menerima" in refusing.text.id

@@ -120,6 +120,9 @@ class ForgeryRule(_RuleSection):
 
 class ClockRule(_RuleSection):
     severity: Severity = Severity.PERINGATAN
+    after_min: Annotated[float, Field(ge=0, le=24 * 60)] = 10.0
+    """Minutes a station is online before its unsynchronised clock counts: a Pi has no
+    real-time clock, and NTP takes a few minutes after every boot."""
 
 
 class DiskRule(_RuleSection):
@@ -274,8 +277,13 @@ def forgery(s: Situation) -> Text | None:
 
 def clock(s: Situation) -> Text | None:
     """The station's clock is not synchronised (its last telemetry says so): its events'
-    times, and so its SOP minutes, cannot be trusted."""
+    times, and so its SOP minutes, cannot be trusted. Not within `after_min` of the
+    station coming online, when NTP is still at work after a boot."""
     if s.status.clock_synced is not False:
+        return None
+    since = _moment(s.status.online_since)
+    grace = timedelta(minutes=s.settings.clock.after_min)
+    if s.status.online and since is not None and s.now - since <= grace:
         return None
     return Text(
         "Jam stasiun tidak tersinkron (NTP): waktu peristiwa register tidak dapat dipercaya.",
