@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
 
@@ -31,13 +34,16 @@ T6 = "2025-11-21T01:00:06.000000Z"
 
 
 @pytest.fixture(params=BACKENDS)
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[CollectorStore]:
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
-        url = f"sqlite://{tmp_path}/collector.sqlite3"
-    else:
-        server: PrivatePostgres = request.getfixturevalue("postgres")
-        url = server.fresh_database(f"test_{uuid.uuid4().hex[:12]}")
-    opened = open_store(url)
+        return f"sqlite://{tmp_path}/collector.sqlite3"
+    server: PrivatePostgres = request.getfixturevalue("postgres")
+    return server.fresh_database(f"test_{uuid.uuid4().hex[:12]}")
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[CollectorStore]:
+    opened = open_store(store_url)
     yield opened
     opened.close()
 
@@ -226,3 +232,29 @@ def test_the_latest_doctor_report(store: CollectorStore) -> None:
         store.record_doctor("st-a", {"x": {1, 2}}, at=T3)
     with pytest.raises(TypeError):
         store.latest_doctor(None)  # type: ignore[arg-type]
+
+
+def test_two_collectors_recording_the_same_messages_append_each_change_once(
+    store: CollectorStore, store_url: str
+) -> None:
+    """A state or device message delivered to two collectors at once (a redelivery after
+    a reconnect): each change is appended once, whichever collector wins the station."""
+    barrier = threading.Barrier(2)
+    steps = 40
+
+    def record(_: int) -> None:
+        with closing(open_store(store_url)) as own:
+            for step in range(steps):
+                at = f"2025-11-21T02:00:{step:02d}.000000Z"
+                barrier.wait(timeout=30)
+                own.record_state("st-a", {"online": step % 2 == 0, "bd_seq": step // 2}, at=at)
+                own.record_device("st-a", "printer", {"state": ("READY", "ERROR")[step % 2]}, at=at)
+
+    with ThreadPoolExecutor(2) as pool:
+        for future in [pool.submit(record, n) for n in range(2)]:
+            future.result(timeout=120)
+    history = store.state_history("st-a", T0)
+    assert [(c.online, c.bd_seq) for c in history] == [(s % 2 == 0, s // 2) for s in range(steps)]
+    assert store.flaps(T0) == {"st-a": steps // 2}
+    devices = store.device_history("st-a", T0)
+    assert [c.state for c in devices] == [("READY", "ERROR")[s % 2] for s in range(steps)]
