@@ -28,7 +28,8 @@ from appliance.sync._store_partitions import (
     next_month,
     partition_name,
 )
-from appliance.sync._store_postgres import _V1, PostgresStore
+from appliance.sync._store_postgres import PostgresStore
+from appliance.sync._store_postgres_schema import V1
 from appliance.sync._store_sqlite import _v1
 from sim.postgres import PrivatePostgres
 from tests.test_collector_store import T1, T2, _query
@@ -252,7 +253,7 @@ def test_a_v1_postgresql_database_is_migrated_with_every_row(pg_url: str, key: S
         conn.execute(
             "CREATE TABLE schema_version (version integer PRIMARY KEY, applied_at text NOT NULL)"
         )
-        for statement in _V1:
+        for statement in V1:
             conn.execute(statement)
         conn.execute("INSERT INTO schema_version VALUES (1, %s)", (T1,))
         with conn.cursor().copy(f"COPY events ({EVENT_COLUMNS}) FROM STDIN") as copy:

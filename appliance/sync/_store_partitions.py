@@ -27,7 +27,7 @@ lock another needs.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any, Final
 
@@ -56,6 +56,11 @@ def event_month(prefix: str, today: date) -> date | None:
     if not now - MONTHS_BACK <= index <= now + MONTHS_AHEAD:
         return None
     return date(int(year), int(month), 1)
+
+
+def collector_today() -> date:
+    """The collector's own date (UTC), which bounds the months given a partition."""
+    return datetime.now(UTC).date()
 
 
 def partition_name(month: date) -> str:
