@@ -7,7 +7,10 @@ card jam and an unplugged signature pad. The officers serve them through the loc
 while the day's progress is shown; at the end the summary is read back from the signed
 register: who was served, returned or given a Surat Keterangan, the blank cards, each
 step's durations against its SOP minutes, breaches, and the day's throughput against
-serving one applicant at a time. No broker is needed: the register keeps everything.
+serving one applicant at a time. The station ships its register over its real uplink
+to a central office started beside it (a private broker, and `appliance central`'s parts:
+the collector, the status and alert keepers, and the regency's dashboard); with
+`--serve`, the dashboard's URL and a demo login are printed next to the station's screens.
 """
 
 from __future__ import annotations
@@ -26,10 +29,10 @@ from typing import TextIO
 import httpx
 
 from appliance._text import Language, Text
-from appliance.domain import SOP_STEPS, Role
+from appliance.domain import SOP_STEPS, Role, regency_name
 from appliance.hal import FAULT_CODES
 from appliance.register import export_csv, read_events
-from sim.central import CentralReport
+from sim.central import CentralReport, DashboardLogin
 from sim.daemon import DaemonFailed
 from sim.day import DayPlan, DurationModel, plan_day
 from sim.day_report import DayReport, StepFigures
@@ -109,7 +112,12 @@ async def _demo(options: DemoOptions, directory: Path, language: Language, out: 
     say(_opening(plan, options))
     settings = _SERVE_SETTINGS if options.serve else None
     async with office_run(
-        directory / "office", plan, speed=options.speed, central=True, settings=settings
+        directory / "office",
+        plan,
+        speed=options.speed,
+        central=True,
+        dashboard=True,
+        settings=settings,
     ) as run:
         progress = asyncio.create_task(_progress(run, plan, say), name="demo-progress")
         try:
@@ -132,7 +140,8 @@ async def _demo(options: DemoOptions, directory: Path, language: Language, out: 
                 ).format(n=len(log.given_up))
             )
         if options.serve:
-            for line in _serving(run.api_url):
+            login = run.central.login if run.central is not None else None
+            for line in _serving(run.api_url, login):
                 say(line)
             await asyncio.Event().wait()  # until Ctrl-C cancels the demo
     if options.state_dir is not None:
@@ -146,8 +155,9 @@ async def _demo(options: DemoOptions, directory: Path, language: Language, out: 
     return 0 if intact else 1
 
 
-def _serving(url: str) -> list[Text]:
-    """Where a newcomer points a browser, and how to sign in."""
+def _serving(url: str, dashboard: DashboardLogin | None = None) -> list[Text]:
+    """Where a newcomer points a browser, and how to sign in: the station's screens and
+    the central office's dashboard."""
     officers = (
         (STAFF.counter, Role.COUNTER_OFFICER),
         (STAFF.section_head, Role.SECTION_HEAD),
@@ -168,6 +178,21 @@ def _serving(url: str) -> list[Text]:
             )
             for person, role in officers
         ),
+        *(_dashboard_lines(dashboard) if dashboard is not None else ()),
+    ]
+
+
+def _dashboard_lines(login: DashboardLogin) -> list[Text]:
+    scope = regency_name(login.scope) or login.scope
+    dotted = f"{login.scope[:2]}.{login.scope[2:]}"
+    return [
+        Text("  dasbor kantor pusat: {u}/masuk", "  central office dashboard: {u}/masuk").format(
+            u=login.url
+        ),
+        Text(
+            "  Dinas (teknisi, {scope} {dotted}): pengguna {user}, kata sandi {password}",
+            "  Dinas (technician, {scope} {dotted}): user {user}, password {password}",
+        ).format(scope=scope, dotted=dotted, user=login.user, password=login.password),
     ]
 
 

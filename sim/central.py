@@ -1,18 +1,27 @@
 """The central office for a simulated day: a private mosquitto with the fleet's ACL, the
 central office's signing key, and one collector storing into SQLite, all in one
 directory. The demo's station ships its register here over its real uplink, and the
-summary reports what arrived."""
+summary reports what arrived.
+
+With `dashboard`, the whole central office runs instead of the bare collector, as
+`appliance central` composes it (`CentralOffice`: the collector, the status and alert
+keepers, the dashboard on a loopback port and the command sender), the station
+registered in its regency in a fleet file, and a demo user (`dinas`, a technician of
+that regency, with a fresh password) to sign in with."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import hashlib
+import secrets
+import socket
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from appliance._secrets import write_secret_file
+from appliance.central import CentralOffice, DashboardRole, load_central_config
 from appliance.register import GENESIS_HASH, PublicKey, StationKey
 from appliance.sync import (
     BrokerSection,
@@ -26,6 +35,18 @@ from appliance.sync import (
 from .broker import PrivateMosquitto, fleet_acl
 
 _CENTRAL_USER = "central"
+DEMO_USER: Final = "dinas"
+DEMO_DISTRICT: Final = "350810"
+"""Kecamatan Lumajang (35.08.10), in Kabupaten Lumajang."""
+
+
+@dataclass(frozen=True, slots=True)
+class DashboardLogin:
+    url: str
+    user: str
+    password: str
+    scope: str
+    """The regency the demo user sees (4 digits)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,9 +59,13 @@ class CentralReport:
 
 
 class SimulatedCentral:
-    def __init__(self, *, directory: Path, station: str) -> None:
+    def __init__(self, *, directory: Path, station: str, dashboard: bool = False) -> None:
         self._directory = directory
         self._station = station
+        self._dashboard = dashboard
+        self._office: CentralOffice | None = None
+        self.login: DashboardLogin | None = None
+        """How to sign in to the dashboard, once it runs."""
         self._passwords = {station: f"{station}-mqtt", _CENTRAL_USER: "central-mqtt"}
         self._broker = PrivateMosquitto(
             directory=directory / "broker", users=self._passwords, acl=fleet_acl()
@@ -77,6 +102,9 @@ class SimulatedCentral:
         stations.mkdir(exist_ok=True)
         (stations / f"{self._station}.pem").write_bytes(station_public_key.read_bytes())
         self._store = open_store(f"sqlite:{self._directory / 'collector.sqlite3'}")
+        if self._dashboard:
+            self._start_office()
+            return
         self._collector = Collector(
             settings=CollectorSection(id="demo", state_dir=self._directory),
             broker=BrokerSection(
@@ -91,6 +119,52 @@ class SimulatedCentral:
             signing_key=self._key,
         )
         self._task = asyncio.create_task(self._collector.run(), name="central-collector")
+
+    def _start_office(self) -> None:
+        """The central office as `appliance central --config` runs it, on this directory."""
+        port = _free_port()
+        (self._directory / "fleet.toml").write_text(
+            f'[[station]]\nid = "{self._station}"\ndistrict = "{DEMO_DISTRICT}"\n'
+            'name = "Kecamatan Lumajang"\n',
+            encoding="utf-8",
+        )
+        config = self._directory / "central.toml"
+        config.write_text(
+            "[central]\n"
+            'id = "demo"\n'
+            f'state_dir = "{self._directory}"\n'
+            'store = "sqlite:collector.sqlite3"\n'
+            'signing_key = "keys/central.key"\n'
+            'stations_dir = "stations"\n'
+            "[broker]\n"
+            f'host = "{self._broker.host}"\n'
+            f"port = {self._broker.port}\n"
+            f'username = "{_CENTRAL_USER}"\n'
+            f'password_file = "{self._password_file(_CENTRAL_USER)}"\n'
+            "[dashboard]\n"
+            'host = "127.0.0.1"\n'
+            f"port = {port}\n"
+            "session_idle_minutes = 480\n"
+            "[fleet]\n"
+            'file = "fleet.toml"\n',
+            encoding="utf-8",
+        )
+        office = CentralOffice(config=load_central_config(config))
+        self._office = office
+        self._collector = office.collector
+        password = f"dinas-{secrets.token_hex(5)}"
+        scope = DEMO_DISTRICT[:4]
+        office.users.add(
+            name=DEMO_USER,
+            display_name="Dinas Dukcapil Lumajang",
+            role=DashboardRole.TEKNISI,
+            scope=scope,
+            password=password,
+        )
+        self.login = DashboardLogin(
+            url=f"http://127.0.0.1:{port}", user=DEMO_USER, password=password, scope=scope
+        )
+        self._task = asyncio.create_task(office.run(), name="central-office")
 
     async def wait_stored(self, head: int, *, within_s: float) -> None:
         """Until the collector has acknowledged the station's register up to `head`."""
@@ -125,7 +199,9 @@ class SimulatedCentral:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        if self._collector is not None:
+        if self._office is not None:
+            self._office.close()
+        elif self._collector is not None:
             self._collector.close()
         if self._store is not None:
             self._store.close()
@@ -133,3 +209,10 @@ class SimulatedCentral:
 
     def _password_file(self, user: str) -> Path:
         return self._directory / "keys" / f"{user}.mqtt-password"
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port

@@ -126,6 +126,7 @@ async def office_run(
     opens: time = OPENING,
     pcscd: PrivatePcscd | None = None,
     central: bool = False,
+    dashboard: bool = False,
     settings: Mapping[str, Mapping[str, object]] | None = None,
     program: Sequence[str] = APPLIANCE,
     env: Mapping[str, str] | None = None,
@@ -141,7 +142,8 @@ async def office_run(
     StationDaemon).
 
     With `central`, the station ships its register over its uplink to a central office
-    (a private broker and a collector) started beside it."""
+    (a private broker and a collector) started beside it; with `dashboard`, the whole
+    central office with its dashboard (`SimulatedCentral`)."""
     clock: Timekeeper = RealTimekeeper()
     clock_table: dict[str, object] = {}
     if speed is not None:
@@ -156,7 +158,9 @@ async def office_run(
     port = _free_port()
     office = None
     if central:
-        office = SimulatedCentral(directory=directory / "central", station=STATION_ID)
+        office = SimulatedCentral(
+            directory=directory / "central", station=STATION_ID, dashboard=dashboard
+        )
         office.start_broker()
     sim = SimulatedOffice(
         directory=directory / "sim",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -131,7 +132,9 @@ def test_an_unknown_failure_code_is_shown_as_it_is() -> None:
 
 def test_the_demo_can_leave_the_station_running_for_a_browser(short_dir: Path) -> None:
     """`--serve`: after the summary the station stays up, its screens' URLs and the demo
-    PINs printed; Ctrl-C (SIGINT) stops the station and the simulator, exit 0."""
+    PINs printed, and the central office's dashboard with a demo login, which signs in
+    and shows the station; Ctrl-C (SIGINT) stops the station, the central office and the
+    simulator, exit 0."""
     env = {name: value for name, value in os.environ.items() if name != SOCKET_VARIABLE}
     demo = subprocess.Popen(
         [
@@ -144,19 +147,42 @@ def test_the_demo_can_leave_the_station_running_for_a_browser(short_dir: Path) -
         text=True,
     )
     assert demo.stdout is not None
+    screens = {
+        "console": "officers' console:",
+        "board": "waiting-room board:",
+        "kiosk": "ticket kiosk",
+        "dashboard": "central office dashboard:",
+    }
     urls: dict[str, str] = {}
     said: list[str] = []
+    login: re.Match[str] | None = None
     try:
         for line in demo.stdout:  # ends when the demo does: no wait of our own
             said.append(line)
-            for screen in ("console", "board", "kiosk"):
-                if f"{screen}" in line and "http://" in line:
+            for screen, words in screens.items():
+                if words in line and "http://" in line:
                     urls[screen] = line.split(": ", 1)[1].strip()
-            if "operator" in line.lower() and "PIN" in line:
+            login = re.search(r"user (\S+), password (\S+)", line)
+            if login:
                 break
-        assert set(urls) == {"console", "board", "kiosk"}, "".join(said)
+        assert set(urls) == set(screens), "".join(said)
+        assert login is not None
         with httpx.Client(trust_env=False, timeout=10) as http:
             assert http.get(urls["console"]).status_code == 200
+        dashboard = urls["dashboard"].removesuffix("/masuk")
+        with httpx.Client(base_url=dashboard, trust_env=False, timeout=10) as http:
+            form = http.get("/masuk")
+            assert form.status_code == 200
+            csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
+            assert csrf is not None
+            signed_in = http.post(
+                "/masuk",
+                data={"name": login[1], "password": login[2], "csrf": csrf[1]},
+            )
+            assert signed_in.status_code == 303, signed_in.text
+            station = http.get("/stasiun/lumajang-sim")
+            assert station.status_code == 200
+            assert "Kecamatan Lumajang" in station.text
     finally:
         demo.send_signal(signal.SIGINT)
         rest, _ = demo.communicate(timeout=60)
