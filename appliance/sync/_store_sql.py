@@ -159,6 +159,8 @@ class SqlStore(ABC):
 
     _ROW_LOCK: ClassVar[str] = ""
     """What makes a SELECT lock the rows it reads, where the database locks rows."""
+    _SQL_FLAPS: ClassVar[str] = SQL_FLAPS
+    """flaps()'s query, which a backend may pin to the partial index on flaps."""
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
@@ -196,9 +198,6 @@ class SqlStore(ABC):
 
     @abstractmethod
     def close(self) -> None: ...
-
-    _SQL_FLAPS: ClassVar[str] = SQL_FLAPS
-    """flaps()'s query, which a backend may pin to the partial index on flaps."""
 
     def _events_since_first(self, cur: Cursor, station: str, ts: str) -> int | None:
         """The lowest seq of events_since; a backend may help its planner (partitions)."""
