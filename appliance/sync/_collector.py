@@ -66,6 +66,8 @@ _STATION_MESSAGES: Final = 32
 _CHUNK_BYTES: Final = 1_500_000
 _CHUNKS_PER_WORKER: Final = 2
 _EVENT_BYTES: Final = 700  # a register event on the wire, roughly
+# How often the heads acknowledged are looked at again while busy (`_confirm_acks`).
+_CONFIRM_S: Final = 1.0
 _DEVICES_PER_STATION: Final = 64
 _RECORDS_BATCH: Final = 500
 _FLAG_REPEAT_S: Final = 60.0
@@ -114,9 +116,12 @@ class Collector:
         self._register = RegisterQueue(per_station=_STATION_MESSAGES, max_bytes=_QUEUE_BYTES)
         self._records = LatestRecords(devices_per_station=_DEVICES_PER_STATION)
         self._in_check: deque[_InCheck] = deque()
+        self._storing: list[_InCheck] = []
         self._in_check_changed = asyncio.Event()
         self._chunk_bytes = min(_CHUNK_BYTES, settings.max_batch_events * _EVENT_BYTES)
         self._resent_at: dict[str, float] = {}
+        self._unconfirmed: set[str] = set()
+        self._confirmed_at = 0.0
         self._flagged_at: dict[tuple[str, str, int | None, str], float] = {}
         self._counters = CollectorCounters()
         self.acked: dict[str, int] = {}
@@ -139,12 +144,13 @@ class Collector:
         """Counters since the start and gauges now, for /metrics."""
         counters = self._counters
         now = time.monotonic()
+        pieces = (*self._in_check, *self._storing)
         waiting = [
             since
             for since in (
                 self._register.oldest(),
                 self._records.oldest(),
-                *(piece.since for piece in self._in_check),
+                *(piece.since for piece in pieces),
             )
             if since is not None
         ]
@@ -159,9 +165,8 @@ class Collector:
             acks_published=counters.acks_published,
             resends_requested=counters.resends_requested,
             store_latency=counters.store_calls.copy(),
-            queue_messages=self._register.messages
-            + sum(piece.messages for piece in self._in_check),
-            queue_bytes=self._register.bytes + sum(piece.bytes for piece in self._in_check),
+            queue_messages=self._register.messages + sum(p.messages for p in pieces),
+            queue_bytes=self._register.bytes + sum(p.bytes for p in pieces),
             records_waiting=len(self._records),
             lag_s=round(max(0.0, now - min(waiting)), 3) if waiting else 0.0,
             connected=self.connected.is_set(),
@@ -178,8 +183,8 @@ class Collector:
         await self.wait_until(lambda: self.acked.get(station, 0) >= seq)
 
     async def wait_until(self, condition: Callable[[], bool]) -> None:
-        """Until `condition` holds, looked at after each group stored and each batch of
-        records and flags."""
+        """Until `condition` holds, looked at after each message received, each group
+        stored and each batch of records and flags."""
         while not condition():
             await self._handled.wait()
 
@@ -248,6 +253,7 @@ class Collector:
             for piece in self._in_check:
                 piece.task.cancel()
             self._in_check.clear()
+            self._storing.clear()
 
     # -- receive ------------------------------------------------------------------------
 
@@ -271,6 +277,7 @@ class Collector:
                 self._counters.received[topic.kind] += 1
                 self._receive_record(topic, payload, at=at, since=since)
             puback(client, message)
+            self._signal_handled()
 
     def _receive_record(self, topic: ParsedTopic, payload: bytes, *, at: str, since: float) -> None:
         station = topic.station
@@ -391,18 +398,21 @@ class Collector:
 
     async def _next_checked(self) -> list[CheckedMessage]:
         """The oldest piece out to the check, with those behind it that are done too, up
-        to `max_batch_events`: one transaction for all of them, in the order taken."""
+        to `max_batch_events`: one transaction for all of them, in the order taken. They
+        stay in `_storing` until stored."""
         while not self._in_check:
             await self._in_check_wait()
         checked = list(await self._in_check[0].task)
-        self._in_check.popleft()
+        self._storing.append(self._in_check.popleft())
         events = sum(len(message.events) for message in checked)
         while (
             self._in_check
             and self._in_check[0].task.done()
             and events < self._settings.max_batch_events
         ):
-            more = self._in_check.popleft().task.result()
+            piece = self._in_check.popleft()
+            self._storing.append(piece)
+            more = piece.task.result()
             checked += more
             events += sum(len(message.events) for message in more)
         self._in_check_signal()
@@ -416,6 +426,7 @@ class Collector:
             try:
                 await self._store_checked(client, checked)
             finally:
+                self._storing.clear()
                 self._signal_handled()
 
     async def _store_checked(self, client: aiomqtt.Client, checked: list[CheckedMessage]) -> None:
@@ -428,9 +439,7 @@ class Collector:
         ]
         if not batches:
             return
-        outcomes = await self._in_store(self._store.ingest, batches)
-        self._counters.events_stored += sum(outcome.stored for outcome in outcomes)
-        self._counters.events_duplicate += sum(outcome.duplicates for outcome in outcomes)
+        outcomes = await self._in_store(self._ingest, batches)
         heads: dict[str, IngestOutcome] = {}
         for outcome in outcomes:
             heads[outcome.station] = outcome  # the last outcome of a station is its head
@@ -449,6 +458,38 @@ class Collector:
         for station, outcome in heads.items():
             self.acked[station] = max(self.acked.get(station, 0), outcome.head)
         self._counters.acks_published += len(heads)
+        self._unconfirmed.update(heads)
+        idle = not self._in_check and not self._register.messages
+        if idle or time.monotonic() - self._confirmed_at >= _CONFIRM_S:
+            await self._confirm_acks(client)
+
+    async def _confirm_acks(self, client: aiomqtt.Client) -> None:
+        """Publish again any head that moved past what this collector acknowledged.
+
+        Another collector of the group may commit a higher head for the same station and
+        publish its ack before this one's lower ack reaches the broker: the retained ack
+        would then stay behind the head. Each collector looks at the heads again once its
+        acks are PUBACKed (so the broker has them), when it has nothing else to do and at
+        least every `_CONFIRM_S`: whichever ack the broker took last, its sender looked
+        after it, and published the head if it was higher."""
+        stations, self._unconfirmed = self._unconfirmed, set()
+        self._confirmed_at = time.monotonic()
+        current = await self._in_store(self._store.heads)
+        behind = {s: current[s] for s in stations if current.get(s, 0) > self.acked.get(s, 0)}
+        await asyncio.gather(
+            *(self._publish(client, s, ACK, {"upto": head}) for s, head in behind.items())
+        )
+        for station, head in behind.items():
+            self.acked[station] = head
+        self._counters.acks_published += len(behind)
+
+    def _ingest(self, batches: list[tuple[str, Sequence[Event]]]) -> list[IngestOutcome]:
+        """In the store's thread: counted as soon as committed, so that a collector
+        stopped while its store works does not lose the count of what it stored."""
+        outcomes = self._store.ingest(batches)
+        self._counters.events_stored += sum(outcome.stored for outcome in outcomes)
+        self._counters.events_duplicate += sum(outcome.duplicates for outcome in outcomes)
+        return outcomes
 
     def _flag_outcome(self, outcome: IngestOutcome) -> None:
         if outcome.chain_break is not None:
