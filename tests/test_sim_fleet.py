@@ -4,10 +4,15 @@ deaths, telemetry in the documented shape, and the scenario knobs."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import json
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
+
+import aiomqtt
 
 from appliance.central._fleet import Fleet
 from appliance.central._overview_text import overview_rows
@@ -15,6 +20,7 @@ from appliance.domain import EventType
 from appliance.register import GENESIS_HASH, PublicKey, Register
 from appliance.register._events import validate_payload
 from appliance.sync import StationOverview, decode_events, open_state
+from sim.broker import PrivateMosquitto, fleet_acl
 from sim.fleet import DEVICES, Scenario, SimFleet, SimStation, demo_fleet
 
 JAKARTA = ZoneInfo("Asia/Jakarta")
@@ -131,3 +137,37 @@ def test_keys_and_fleet_file_register_the_stations(tmp_path: Path) -> None:
     loaded = Fleet.load(tmp_path / "fleet.toml")
     assert [s.id for s in loaded.stations] == [s.id for s in stations[:4]]
     assert loaded.stations[0].district == stations[0].district
+
+
+async def test_a_live_fleet_keeps_sending_telemetry_over_mqtt(tmp_path: Path) -> None:
+    stations = [
+        SimStation(id="kec-up", district="350801"),
+        SimStation(id="kec-down", district="350802", scenario=Scenario(offline=True)),
+    ]
+    for station in stations:
+        station.add_days(first=date(2026, 12, 8), last=date(2026, 12, 8), per_day=1)
+    users = {s.id: f"pw-{s.id}" for s in stations} | {"central": "pw-central"}
+    with PrivateMosquitto(directory=tmp_path / "broker", users=users, acl=fleet_acl()) as broker:
+        fleet = SimFleet(
+            stations=stations, host=broker.host, port=broker.port, password=users.__getitem__
+        )
+        heard: dict[str, list[dict[str, Any]]] = {"kec-up": [], "kec-down": []}
+        states: dict[str, bool] = {}
+        async with aiomqtt.Client(
+            broker.host, broker.port, username="central", password=users["central"]
+        ) as central:
+            await central.subscribe("ktpel/v1/+/telemetry", qos=1)
+            await central.subscribe("ktpel/v1/+/state", qos=1)
+            async with fleet.live(interval_s=0.05), asyncio.timeout(30):
+                async for message in central.messages:
+                    station = str(message.topic).split("/")[2]
+                    document = json.loads(bytes(message.payload))  # type: ignore[arg-type]
+                    if str(message.topic).endswith("/state"):
+                        states[station] = document["online"]
+                    else:
+                        heard[station].append(document)
+                    if len(heard["kec-up"]) >= 3:
+                        break
+        assert states == {"kec-up": True, "kec-down": False}
+        assert len(heard["kec-down"]) == 1  # its one session, then silence
+        assert all(t["station"] == "kec-up" for t in heard["kec-up"])
