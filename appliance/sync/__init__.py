@@ -2,6 +2,7 @@
 
 from ._check import CheckedMessage, Rejection, check_message
 from ._collector import Collector
+from ._collector_stats import CollectorStats, LatencyHistogram
 from ._errors import LinkDown, MalformedMessage, RejectedMessage, StoreError, SyncError
 from ._keys import StationKeys
 from ._progress import UplinkProgress, load_progress
@@ -40,12 +41,14 @@ __all__ = [
     "CheckedMessage",
     "Collector",
     "CollectorSection",
+    "CollectorStats",
     "CollectorStore",
     "Conflict",
     "DeviceChange",
     "DoctorReport",
     "Flag",
     "IngestOutcome",
+    "LatencyHistogram",
     "LinkDown",
     "MalformedMessage",
     "RejectedMessage",
