@@ -40,6 +40,7 @@ ZONE = ZoneInfo("Asia/Jakarta")
 NOW = datetime(2026, 12, 7, 10, 0, tzinfo=ZONE)
 HERE = "kec-sukodono"  # Lumajang's
 OTHER = "kec-kaliwates"  # Jember's
+STRAY = "kec-tanpa-berkas"  # a key, but not in the fleet file
 CENTRAL = "central"
 
 
@@ -113,6 +114,7 @@ def _record_history(store: CollectorStore) -> None:
     store.record_state(
         OTHER, {"online": True, "bd_seq": 1, "version": "1.4.0"}, at=_at(timedelta(hours=2))
     )
+    store.record_state(STRAY, {"online": True, "bd_seq": 1}, at=_at(timedelta(hours=1)))
 
 
 @dataclass
@@ -176,6 +178,7 @@ async def site(
     site.dashboard.add_user("tekno", DashboardRole.TEKNISI, "3508")
     site.dashboard.add_user("lihat", DashboardRole.PENGAMAT, "3508")
     site.dashboard.add_user("jember", DashboardRole.TEKNISI, "3509")
+    site.dashboard.add_user("pusat", DashboardRole.PENGAMAT, "")
     try:
         yield site
     finally:
@@ -297,3 +300,33 @@ async def test_a_technician_asks_for_a_diagnosis_and_sees_the_answer(
     assert "Printer kartu macet" in part.text
     assert "Masalah" in part.text
     assert "tekno" in part.text  # the command log names who asked
+
+
+async def test_the_live_parts_and_an_unregistered_station(site: Site) -> None:
+    """The parts the live feed refreshes are the page's own blocks; a station with a key
+    but no region is seen at national scope only, said to be unregistered."""
+    viewer, _ = site.dashboard.client("lihat")
+    national, _ = site.dashboard.client("pusat")
+    async with viewer, national:
+        parts = {
+            part: await viewer.get(f"/stasiun/{HERE}/bagian/{part}", headers={"HX-Request": "1"})
+            for part in ("kepala", "linimasa", "perangkat")
+        }
+        unknown_part = await viewer.get(f"/stasiun/{HERE}/bagian/semua")
+        stray_regency = await viewer.get(f"/stasiun/{STRAY}")
+        stray_national = await national.get(f"/stasiun/{STRAY}")
+        viewer.cookies.set("ktpel_bahasa", "en")
+        english = await viewer.get(f"/stasiun/{HERE}")
+    assert parts["kepala"].text.startswith('<section id="station-head"')
+    assert "1.4.0" in parts["kepala"].text
+    assert parts["linimasa"].text.startswith('<section id="station-timeline"')
+    assert "Tanda tangan tidak sah" in parts["linimasa"].text
+    assert parts["perangkat"].text.startswith('<section id="station-devices"')
+    assert "<html" not in parts["perangkat"].text
+    assert unknown_part.status_code == 422
+    assert stray_regency.status_code == 404
+    assert stray_national.status_code == 200
+    assert "wilayah belum terdaftar" in stray_national.text
+    assert "Timeline" in english.text
+    assert "Signature does not verify" in english.text
+    assert "Online" in english.text

@@ -208,13 +208,20 @@ async def station_page(
     return await _page(request, context, user, station_id, periode=periode.strip())
 
 
-@router.get("/{station_id}/bagian/kepala")
-async def head_part(
-    request: Request, station_id: StationId, user: SignedIn, context: Context
+_PARTS: Final = {"kepala": "head", "linimasa": "timeline", "perangkat": "devices"}
+
+
+@router.get("/{station_id}/bagian/{part}")
+async def live_part(
+    request: Request,
+    station_id: StationId,
+    part: Annotated[str, Path(pattern="^(kepala|linimasa|perangkat)$")],
+    user: SignedIn,
+    context: Context,
 ) -> HTMLResponse:
-    """The page's header (online, last seen, version, clock, flags): refreshed on the
-    live feed's `status`."""
-    return await _page(request, context, user, station_id, block="head")
+    """A part of the page the live feed's `status` refreshes (a station's row changed):
+    the header (online, last seen, version, clock, flags), the timeline, the devices."""
+    return await _page(request, context, user, station_id, block=_PARTS[part])
 
 
 @router.get("/{station_id}/diagnosis")
