@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Final
@@ -44,6 +44,7 @@ from .._station_page import (
 )
 from .._station_reports import FORMATS, StationReport, build_station_report
 from .._status import StationStatus
+from .._users import User
 from ._auth import Csrf, DashboardError, Diagnoser, SignedIn
 from ._context import Context, DashboardContext
 
@@ -81,7 +82,7 @@ def _station_or_404(context: DashboardContext, user_scope: str, station: str) ->
     return _Station(station, name, Region(district), zone, status)
 
 
-def _local(zone: ZoneInfo) -> Any:
+def _local(zone: ZoneInfo) -> Callable[..., str]:
     """`when(at)`: a stored UTC time as the station's local time, with its zone's name."""
     suffix = _ZONE_NAMES.get(zone.key, zone.key)
 
@@ -136,7 +137,7 @@ def _pending(commands: list[CommandRecord], history: StationHistory) -> CommandR
 
 
 def _values(
-    context: DashboardContext, station: _Station, gathered: dict[str, Any], user: Any
+    context: DashboardContext, station: _Station, gathered: dict[str, Any], user: User
 ) -> dict[str, Any]:
     history: StationHistory = gathered["history"]
     commands: list[CommandRecord] = gathered["commands"]
@@ -160,7 +161,7 @@ def _values(
 async def _page(
     request: Request,
     context: DashboardContext,
-    user: Any,
+    user: User,
     station_id: str,
     *,
     periode: str = "",
@@ -262,12 +263,21 @@ async def request_doctor(
 
 class _Reports:
     """The last few reports built, by (station, period, head, zone, targets): the same
-    events and settings give the same report, so a hit is exact."""
+    events and settings give the same report, so a hit is exact. Used on the event loop
+    only; the builds run on worker threads, one per key however many ask, and one kept
+    even when the request that started it has gone."""
 
     def __init__(self) -> None:
         self._kept: OrderedDict[tuple[Any, ...], StationReport] = OrderedDict()
-        self._lock = threading.Lock()
         self._building: dict[tuple[Any, ...], asyncio.Future[StationReport]] = {}
+
+    def _keep(self, key: tuple[Any, ...], building: asyncio.Future[StationReport]) -> None:
+        self._building.pop(key, None)
+        if building.cancelled() or building.exception() is not None:
+            return
+        self._kept[key] = building.result()
+        while len(self._kept) > _REPORTS_KEPT:
+            self._kept.popitem(last=False)
 
     async def get(
         self,
@@ -288,13 +298,12 @@ class _Reports:
             )
         head = await asyncio.to_thread(store.head, station.id)
         key = (station.id, str(period), head, station.zone.key, targets.model_dump_json())
-        with self._lock:
-            found = self._kept.get(key)
-            if found is not None:
-                self._kept.move_to_end(key)
-                return found
+        found = self._kept.get(key)
+        if found is not None:
+            self._kept.move_to_end(key)
+            return found
         building = self._building.get(key)
-        if building is None:  # one build per key at a time, however many ask
+        if building is None:
             building = asyncio.ensure_future(
                 asyncio.to_thread(
                     build_station_report,
@@ -308,13 +317,8 @@ class _Reports:
                 )
             )
             self._building[key] = building
-            building.add_done_callback(lambda _done: self._building.pop(key, None))
-        built = await asyncio.shield(building)
-        with self._lock:
-            self._kept[key] = built
-            while len(self._kept) > _REPORTS_KEPT:
-                self._kept.popitem(last=False)
-        return built
+            building.add_done_callback(lambda done: self._keep(key, done))
+        return await asyncio.shield(building)
 
 
 def _reports_of(request: Request) -> _Reports:
