@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from markupsafe import escape
 
-from appliance.central import Database
+from appliance.central import Database, load_central_config
 from appliance.central._fleet import Fleet, FleetStation
 from appliance.central._scope import DashboardRole
 from appliance.central._station_reports import build_station_report
@@ -177,3 +177,39 @@ async def test_another_regency_s_viewer_gets_no_report(centre: Dashboard) -> Non
         )
     assert answer.status_code == 404
     assert "activity" not in answer.text
+
+
+async def test_the_centre_s_targets_are_its_config_s(
+    shipped: ShippedStation, tmp_path: Path
+) -> None:
+    """`[targets]` in the central config is what the centre measures against; with the
+    station's own `[targets]` the same, the two reports are equal again."""
+    targets = "[targets]\nsteps_within_sop_percent = 50\nikm = 80\n"
+    central = tmp_path / "central.toml"
+    central.write_text(
+        f'[central]\nid = "pusat"\nstate_dir = "{tmp_path}"\n[broker]\nhost = "127.0.0.1"\n'
+        + targets,
+        encoding="utf-8",
+    )
+    config = load_central_config(central)
+    assert config.targets.steps_within_sop_percent == 50
+    station_config = tmp_path / "station.toml"
+    station_config.write_text(shipped.config.read_text() + targets, encoding="utf-8")
+    fleet = Fleet(stations=(FleetStation(STATION, DISTRICT, "Kecamatan Sukodono", ZONE),))
+    with opened_store(shipped.store_url) as store:
+        database = Database.open(f"sqlite:{tmp_path}/dashboard.sqlite3")
+        site = dashboard(
+            store=store, database=database, fleet=fleet, clock=ManualClock(), targets=config.targets
+        )
+        site.add_user("dinas", DashboardRole.PENGAMAT, DISTRICT[:4])
+        client, _ = site.client("dinas")
+        async with client:
+            answer = await client.get(
+                f"/stasiun/{STATION}/laporan", params={"periode": "2026-Q4", "format": "json"}
+            )
+        database.close()
+    document = answer.json()
+    assert document["targets"]["steps_within_sop_percent"] == 50
+    assert document["targets"]["ikm"] == 80
+    assert document == station_report_json(station_config, "2026-Q4")
+    assert document != station_report_json(shipped.config, "2026-Q4")
