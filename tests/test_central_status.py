@@ -169,7 +169,7 @@ def count(events: list[Event], kind: EventType, day: date) -> int:
 def expected_use(events: list[Event], today: date) -> float:
     """Blanks issued or spoiled per working day over the 10 before today (no holiday
     falls in these weeks of 2026)."""
-    days = []
+    days: list[date] = []
     day = today - timedelta(days=1)
     while len(days) < 10:
         if day.isoweekday() <= 5:
@@ -196,7 +196,7 @@ def complaints_past(events: list[Event], now: datetime) -> int:
     due: dict[str, datetime] = {}
     escalated: set[str] = set()
     for e in events:
-        number = e.data.get("number")
+        number = str(e.data.get("number"))
         received = e.type == EventType.COMPLAINT_RECEIVED
         if received or (e.type == EventType.COMPLAINT_VERIFIED and number in due):
             due[number] = datetime.fromisoformat(e.data["due"])
@@ -270,6 +270,7 @@ def check_first_pass(table: StatusTable, sims: dict[str, SimStation], at: str) -
     assert (ok.backlog, ok.backlog_oldest_ts) == (0, None)
     assert (ok.devices_fault, ok.device_error_since) == ((), None)
     assert ok.blanks_available == 300
+    assert ok.blanks_daily_use is not None
     assert ok.blanks_days_left == pytest.approx(round(300 / ok.blanks_daily_use, 1))
     check_event_figures(ok, sims["kec-tempursari"], NOW)
     assert (ok.version, ok.clock_synced, ok.disk_low, ok.disk_refusing) == (
@@ -352,7 +353,7 @@ async def check_later_passes(
 
     def cleared() -> bool:
         (overview,) = r.store.overview(["kec-pasirian"])
-        return overview.devices["card_printer"]["state"] == "READY"
+        return bool(overview.devices["card_printer"]["state"] == "READY")
 
     await r.until(cleared)
     r.clock.advance(5)
@@ -436,10 +437,10 @@ def test_a_pass_reads_a_bounded_number_of_events_and_the_rest_follows(tmp_path: 
         finally:
             other.close()
         assert bounded_rows.keys() == whole_rows.keys() == {s.id for s in sims}
-        for station, row in bounded_rows.items():
-            assert replace(row, updated_at="") == replace(whole_rows[station], updated_at="")
+        for ident, row in bounded_rows.items():
+            assert replace(row, updated_at="") == replace(whole_rows[ident], updated_at="")
             assert row.served_today is not None
-            assert row.head == len(sims[int(station[-1])].events)
+            assert row.head == len(sims[int(ident[-1])].events)
     finally:
         store.close()
         database.close()

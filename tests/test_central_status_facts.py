@@ -88,7 +88,7 @@ def test_todays_counts_fall_on_the_stations_local_day() -> None:
     # 16:30 UTC on the 7th is 00:30 on the 8th in Makassar (UTC+8), 23:30 in Jakarta.
     late = "2026-12-07T16:30:00.000000Z"
     morning = "2026-12-08T01:00:00.000000Z"
-    kinds = [
+    kinds: list[tuple[EventType, str, str | None, dict[str, Any]]] = [
         (EventType.APPLICATION_COMPLETED, late, "A1", {}),
         (EventType.APPLICATION_COMPLETED, morning, "A2", {}),
         (EventType.APPLICATION_RETURNED, morning, "A3", {"step": "check", "reason": "x"}),
@@ -170,7 +170,10 @@ def test_complaints_past_their_deadline_follow_the_clock() -> None:
         ),
     ]
     state = fold(FactsState.start(JAKARTA, date(2026, 11, 1)), events)
-    at = lambda d, h: datetime(2026, 12, d, h, tzinfo=JAKARTA)  # noqa: E731
+
+    def at(day: int, hour: int) -> datetime:
+        return datetime(2026, 12, day, hour, tzinfo=JAKARTA)
+
     assert facts(state, at(3, 10), calendar()).complaints_overdue == 0  # P-1 closed in time
     assert facts(state, at(4, 9), calendar()).complaints_overdue == 1  # P-3's new deadline
     assert facts(state, at(5, 9), calendar()).complaints_overdue == 2
@@ -237,6 +240,7 @@ def test_blank_use_per_recent_working_day_and_the_run_out_forecast() -> None:
     today = date(2026, 12, 14)  # Monday: the 10 days before are 11 Dec back to 30 Nov less the 8th
     use = daily_use(state, today, calendar(holidays=holidays))
     assert use == pytest.approx((9 * 3 + 1) / 9)  # only 9 working days are known
+    assert use is not None
     now = datetime(2026, 12, 14, 9, tzinfo=JAKARTA)
     assert facts(state, now, calendar(holidays=holidays)).blanks_daily_use == use
     assert days_left(12, use) == round(12 / use, 1)

@@ -160,12 +160,13 @@ async def test_a_live_fleet_keeps_sending_telemetry_over_mqtt(tmp_path: Path) ->
             await central.subscribe("ktpel/v1/+/state", qos=1)
             async with fleet.live(interval_s=0.05), asyncio.timeout(30):
                 async for message in central.messages:
-                    station = str(message.topic).split("/")[2]
-                    document = json.loads(bytes(message.payload))  # type: ignore[arg-type]
+                    sender = str(message.topic).split("/")[2]
+                    assert isinstance(message.payload, bytes)
+                    document = json.loads(message.payload)
                     if str(message.topic).endswith("/state"):
-                        states[station] = document["online"]
+                        states[sender] = document["online"]
                     else:
-                        heard[station].append(document)
+                        heard[sender].append(document)
                     if len(heard["kec-up"]) >= 3:
                         break
         assert states == {"kec-up": True, "kec-down": False}
