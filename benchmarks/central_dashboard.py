@@ -49,6 +49,7 @@ from psycopg import sql
 
 from appliance.central import Database
 from appliance.central._alert_store import AlertStore
+from appliance.central._commands import CommandSender
 from appliance.central._config import DashboardSection
 from appliance.central._fleet import Fleet, FleetStation
 from appliance.central._scope import DashboardRole
@@ -66,8 +67,10 @@ from appliance.central.web import (
 from appliance.central.web._auth import SESSION_COOKIE
 from appliance.clock import SystemClock
 from appliance.domain import district_name, listed_districts
+from appliance.logs import configure_logging
+from appliance.register import StationKey
 from appliance.reports import TargetsSection
-from appliance.sync import Flag, open_store
+from appliance.sync import BrokerSection, Flag, open_store
 from appliance.sync._store import EVENT_COLUMNS
 from appliance.sync._store_partitions import event_month, make_partitions
 from sim.fleet import Scenario, SimStation
@@ -366,7 +369,16 @@ def _context(url: str, fleet: Fleet) -> tuple[DashboardContext, list[Any]]:
         live=LiveFeed(markers=database_markers(database)),
         store=store,
         targets=TargetsSection(),
-        commands=None,
+        # Its log is what a station page reads; it connects to a broker only to send,
+        # which the benchmark never does.
+        commands=CommandSender(
+            broker=BrokerSection(host="127.0.0.1"),
+            resolve=lambda path: path,
+            signing_key=StationKey.generate(),
+            database=database,
+            client_id="benchmark",
+            clock=clock,
+        ),
     )
     return context, [store, database]
 
@@ -435,6 +447,7 @@ async def _measure_pages(
                     "requests": repeat,
                     "stations": len(in_scope),
                 }
+    await context.commands.close()
     return results
 
 
@@ -510,6 +523,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a smoke run: 300 stations, 7 days")
     args = parser.parse_args(argv)
+    configure_logging(level="warning")  # stdout is for the JSON
     json.dump(measure(args.quick), sys.stdout, indent=2)
     print()
 
