@@ -194,19 +194,21 @@ class PostgresStore(SqlStore):
         if not batches:
             return []
         with self._lock:
+            # Each event's month, by the first seven characters of its ts: a batch has
+            # few, so the rule runs once per prefix.
             today = collector_today()
-            months = {
-                month
-                for _, events in batches
-                for event in events
-                if (month := event_month(event.ts[:7], today)) is not None
-            }
+            months: dict[str, date | None] = {}
+            for _, events in batches:
+                for event in events:
+                    prefix = event.ts[:7]
+                    if prefix not in months:
+                        months[prefix] = event_month(prefix, today)
             try:
-                self._partitions_for(months)
+                self._partitions_for({month for month in months.values() if month is not None})
                 for attempt in itertools.count(1):
                     try:
                         with self._write() as cur:
-                            return ingest_batches(_PostgresIngest(cur, today), batches)
+                            return ingest_batches(_PostgresIngest(cur, months), batches)
                     except StoreError as exc:
                         if attempt >= _ATTEMPTS or not isinstance(exc.__cause__, _TRANSIENT):
                             raise
@@ -264,9 +266,10 @@ _STORED_LINKS: Final = SQL_STORED_LINKS.replace("?", "%s")
 class _PostgresIngest:
     """The shared ingest's database side, inside one transaction."""
 
-    def __init__(self, cursor: psycopg.Cursor[Any], today: date) -> None:
+    def __init__(self, cursor: psycopg.Cursor[Any], months: Mapping[str, date | None]) -> None:
         self._cur = cursor
-        self._today = today
+        self._months = months
+        """The partition month of each ts prefix in the call's batches."""
 
     def lock_stations(self, stations: Sequence[str], seen_at: str) -> dict[str, StationHead]:
         rows = self._cur.execute(_LOCK_STATIONS, (seen_at, list(stations))).fetchall()
@@ -285,11 +288,11 @@ class _PostgresIngest:
     def insert_events(self, events: Sequence[Event]) -> None:
         if not events:
             return
-        today = self._today
+        months = self._months
         with self._cur.copy(_COPY_EVENTS) as copy:
             write: Callable[[Sequence[Any]], None] = copy.write_row
             for event in events:
-                write((*event_row(event), event_month(event.ts[:7], today)))
+                write((*event_row(event), months[event.ts[:7]]))
 
     def update_heads(self, heads: Mapping[str, StationHead]) -> None:
         if not heads:
