@@ -56,10 +56,6 @@ class Region:
     def registered(self) -> bool:
         return bool(self.district)
 
-    @staticmethod
-    def dotted(code: str) -> str:
-        return ".".join(code[i : i + 2] for i in range(0, len(code), 2))
-
     @property
     def district_name(self) -> str | None:
         return district_name(self.district) if self.district else None

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Final, Literal
 from zoneinfo import ZoneInfo
 
 from appliance._text import Language
@@ -29,9 +28,6 @@ from appliance.reports import (
     report,
 )
 from appliance.sync import CollectorStore
-
-ReportFormat = Literal["html", "json", "pdf"]
-FORMATS: Final[tuple[ReportFormat, ...]] = ("html", "json", "pdf")
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,8 +83,6 @@ def build_station_report(
 
 
 __all__ = [
-    "FORMATS",
-    "ReportFormat",
     "StationReport",
     "acknowledged_events",
     "build_station_report",

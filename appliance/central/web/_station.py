@@ -42,7 +42,7 @@ from .._station_page import (
     since_days,
     station_history,
 )
-from .._station_reports import FORMATS, StationReport, build_station_report
+from .._station_reports import StationReport, build_station_report
 from .._status import StationStatus
 from .._users import User
 from ._auth import Csrf, DashboardError, Diagnoser, SignedIn
@@ -154,7 +154,6 @@ def _values(
         "pending": _pending(commands, history),
         "can_diagnose": user.role.diagnoses and context.commands is not None,
         "timeline_days": TIMELINE_DAYS,
-        "formats": FORMATS,
     }
 
 
