@@ -18,7 +18,8 @@ from typing import Final
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from starlette.types import ASGIApp
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from appliance.screens import STATIC
 
@@ -65,12 +66,24 @@ def create_dashboard(
     app.add_exception_handler(SignInRequired, _to_sign_in)
     app.add_exception_handler(DashboardError, _refused)
     if metrics is not None:
-        app.mount("/metrics", metrics())
+        # At /metrics itself (a mount would answer there with a redirect to /metrics/).
+        app.router.routes.append(Route("/metrics", _Asgi(metrics()), methods=["GET"]))
     app.mount(CENTRAL_STATIC_URL, StaticFiles(directory=CENTRAL_STATIC), name="central-static")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for router in DASHBOARD_ROUTERS:
         app.include_router(router)
     return app
+
+
+class _Asgi:
+    """An ASGI app as a route's endpoint (Starlette takes a plain function for a
+    request handler)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._app(scope, receive, send)
 
 
 async def _to_sign_in(request: Request, error: Exception) -> Response:

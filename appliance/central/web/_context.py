@@ -3,9 +3,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any, Protocol
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
 
@@ -16,19 +15,14 @@ if TYPE_CHECKING:
     from appliance.sync import CollectorStore
 
     from .._alert_store import AlertStore
+    from .._commands import CommandSender
     from .._config import DashboardSection
     from .._fleet import Fleet
     from .._sessions import Sessions
+    from .._status import StatusTable
     from .._users import Users
     from ._live import LiveFeed
-    from ._overview_view import StatusRow
     from ._render import Renderer
-
-
-class StatusReader(Protocol):
-    """What the dashboard reads of the status table (`_status.StatusTable`)."""
-
-    def rows(self, scope: str = "") -> Sequence[StatusRow]: ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -37,7 +31,7 @@ class DashboardContext:
     clock: Clock
     users: Users
     sessions: Sessions
-    status: StatusReader
+    status: StatusTable
     """The stations' status rows (the overview reads only these)."""
     alerts: AlertStore
     fleet: Fleet
@@ -46,8 +40,8 @@ class DashboardContext:
     store: CollectorStore | None = None
     """The collector's store, for a station's page (its history, its reports)."""
     targets: TargetsSection | None = None
-    commands: Any = None
-    """The command sender (`_commands.CommandSender`), None when not composed."""
+    commands: CommandSender | None = None
+    """The command sender, None when not composed (nothing can be sent)."""
 
 
 def dashboard_context(request: Request) -> DashboardContext:

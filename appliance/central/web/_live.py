@@ -58,6 +58,7 @@ class LiveFeed:
         self._interval_s = interval_s
         self._listeners: set[_Listener] = set()
         self._last: dict[str, object] | None = None
+        self._stopped = False
 
     async def run(self) -> None:
         """Poll until cancelled; a failed read is logged and tried again next time."""
@@ -78,7 +79,9 @@ class LiveFeed:
             self.stop()
 
     def stop(self) -> None:
-        """End every open stream (the server is stopping)."""
+        """End every open stream, and any opened from now on after its first event
+        (the server is stopping)."""
+        self._stopped = True
         for listener in self._listeners:
             listener.closed = True
             listener.wake.set()
@@ -87,6 +90,9 @@ class LiveFeed:
         """`event: connected` first (the page fetches everything), then a topic per
         change."""
         listener = _Listener()
+        if self._stopped:
+            listener.closed = True
+            listener.wake.set()
         self._listeners.add(listener)
         try:
             yield "retry: 2000\nevent: connected\ndata: 0\n\n"

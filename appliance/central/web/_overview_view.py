@@ -14,79 +14,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import IntEnum
-from typing import Final, Protocol
+from typing import Final
 from zoneinfo import ZoneInfo
 
 from appliance._text import Text
 from appliance.domain import province_name, regency_name
 
+from .._alert_store import Alert
 from .._scope import dotted
+from .._status import StationStatus
 
 BLANKS_LOW_DAYS: Final = 3.0
 """Working days of blanks below which a station's stock is shown as low (the alert
 rule's default)."""
-
-
-class StatusRow(Protocol):
-    """The fields of `_status.StationStatus` the overview shows."""
-
-    @property
-    def station(self) -> str: ...
-    @property
-    def district(self) -> str: ...
-    @property
-    def name(self) -> str: ...
-    @property
-    def online(self) -> bool | None: ...
-    @property
-    def online_since(self) -> str | None: ...
-    @property
-    def flaps_24h(self) -> int: ...
-    @property
-    def last_seen(self) -> str | None: ...
-    @property
-    def backlog(self) -> int | None: ...
-    @property
-    def backlog_oldest_ts(self) -> str | None: ...
-    @property
-    def devices_fault(self) -> tuple[str, ...]: ...
-    @property
-    def blanks_available(self) -> int | None: ...
-    @property
-    def blanks_days_left(self) -> float | None: ...
-    @property
-    def served_today(self) -> int | None: ...
-    @property
-    def returned_today(self) -> int | None: ...
-    @property
-    def certificates_today(self) -> int | None: ...
-    @property
-    def breaches_today(self) -> int | None: ...
-    @property
-    def overdue_promises(self) -> int | None: ...
-    @property
-    def ikm(self) -> str | None: ...
-    @property
-    def ikm_grade(self) -> str | None: ...
-    @property
-    def complaints_overdue(self) -> int | None: ...
-    @property
-    def version(self) -> str | None: ...
-    @property
-    def clock_synced(self) -> bool | None: ...
-    @property
-    def disk_low(self) -> bool | None: ...
-    @property
-    def flags(self) -> int: ...
-    @property
-    def last_flag_kind(self) -> str | None: ...
-
-
-class AlertRow(Protocol):
-    @property
-    def station(self) -> str: ...
-    @property
-    def severity(self) -> str: ...
 
 
 class Rank(IntEnum):
@@ -201,7 +141,7 @@ def _decimal(value: float) -> str:
     return f"{value:.1f}".replace(".", ",")
 
 
-def _region(row: StatusRow) -> Text:
+def _region(row: StationStatus) -> Text:
     if not row.district:
         return Text("wilayah belum terdaftar", "region not registered")
     regency = regency_name(row.district[:4]) or dotted(row.district[:4])
@@ -209,7 +149,7 @@ def _region(row: StatusRow) -> Text:
     return Text(label, label)
 
 
-def _cells(row: StatusRow, now: datetime, zone: ZoneInfo) -> dict[str, Cell]:
+def _cells(row: StationStatus, now: datetime, zone: ZoneInfo) -> dict[str, Cell]:
     cells: dict[str, Cell] = {}
     since = clock_time(row.online_since, zone)
     flaps = (
@@ -288,7 +228,7 @@ def _cells(row: StatusRow, now: datetime, zone: ZoneInfo) -> dict[str, Cell]:
     return cells
 
 
-def rank(row: StatusRow, severities: Sequence[str]) -> Rank:
+def rank(row: StationStatus, severities: Sequence[str]) -> Rank:
     if "kritis" in severities:
         return Rank.CRITICAL
     if severities:
@@ -302,7 +242,7 @@ def rank(row: StatusRow, severities: Sequence[str]) -> Rank:
     return Rank.FINE
 
 
-def needs_attention(row: StatusRow) -> bool:
+def needs_attention(row: StationStatus) -> bool:
     return bool(
         row.flags
         or row.devices_fault
@@ -314,7 +254,7 @@ def needs_attention(row: StatusRow) -> bool:
     )
 
 
-def _conditions(rows: Sequence[StatusRow], severities: dict[str, list[str]]) -> list[Condition]:
+def _conditions(rows: Sequence[StationStatus], severities: dict[str, list[str]]) -> list[Condition]:
     counts: Counter[str] = Counter()
     for row in rows:
         counts["online"] += row.online is True
@@ -343,8 +283,8 @@ def _conditions(rows: Sequence[StatusRow], severities: dict[str, list[str]]) -> 
 
 
 def overview(
-    rows: Sequence[StatusRow],
-    alerts: Sequence[AlertRow],
+    rows: Sequence[StationStatus],
+    alerts: Sequence[Alert],
     *,
     filters: Filters,
     now: datetime,
