@@ -15,13 +15,16 @@ new partition without scanning DEFAULT for rows that would belong to it. A month
 has left the window keeps its partition; later rows of it go to DEFAULT: each row's key
 is its own month or NULL, so any read that prunes by month also reads DEFAULT.
 
-A partition is made as its own table, then attached: ATTACH takes only a SHARE UPDATE
-EXCLUSIVE lock on `events`, which inserts and reads do not wait for (CREATE TABLE ...
-PARTITION OF would lock `events` exclusively). Several collectors may need the same month
-at once: each makes it under one transaction-scoped advisory lock, looking first whether
-another already has; the ingest does this in a short transaction of its own before its
-own, holding no other lock, so no collector waits for the advisory lock while holding a
-lock another needs.
+A partition is made as its own table, then attached: ATTACH takes a SHARE UPDATE
+EXCLUSIVE lock on `events`, which inserts and reads do not wait for, and an exclusive
+one on DEFAULT, which they wait for a moment (the new table is empty and DEFAULT's CHECK
+spares the scans); CREATE TABLE ... PARTITION OF would lock `events` itself exclusively.
+Several collectors may need the same month at once: each makes it under one
+transaction-scoped advisory lock, looking first whether another already has. The ingest
+does this in a short transaction before its own, holding no other lock, and its own
+transaction never asks for the advisory lock: no collector waits for it while holding
+a lock another needs. A store makes this month's and the next when it opens, so an
+ingest seldom has to make one.
 """
 
 from __future__ import annotations

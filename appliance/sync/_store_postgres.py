@@ -203,19 +203,17 @@ class PostgresStore(SqlStore):
                     prefix = event.ts[:7]
                     if prefix not in months:
                         months[prefix] = event_month(prefix, today)
-            try:
-                self._partitions_for({month for month in months.values() if month is not None})
-                for attempt in itertools.count(1):
-                    try:
-                        with self._write() as cur:
-                            return ingest_batches(_PostgresIngest(cur, months), batches)
-                    except StoreError as exc:
-                        if attempt >= _ATTEMPTS or not isinstance(exc.__cause__, _TRANSIENT):
-                            raise
-            except StoreError:
-                # A partition dropped by hand would have failed the COPY: look again.
-                self._months.clear()
-                raise
+            needed = {month for month in months.values() if month is not None}
+            for attempt in itertools.count(1):
+                try:
+                    self._partitions_for(needed)
+                    with self._write() as cur:
+                        return ingest_batches(_PostgresIngest(cur, months), batches)
+                except StoreError as exc:
+                    if attempt >= _ATTEMPTS or not isinstance(exc.__cause__, _TRANSIENT):
+                        # A partition detached by hand fails the COPY: look again.
+                        self._months.clear()
+                        raise
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _partitions_for(self, months: set[date]) -> None:
