@@ -389,8 +389,10 @@ class SimFleet:
             yield
         finally:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            # Bounded: a cancel that lands while aiomqtt connects must not hang the caller.
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                async with asyncio.timeout(10):
+                    await task
 
 
 def _ns(moment: datetime) -> int:

@@ -161,7 +161,7 @@ async def test_a_live_fleet_keeps_sending_telemetry_over_mqtt(tmp_path: Path) ->
             async with fleet.live(interval_s=0.05), asyncio.timeout(30):
                 async for message in central.messages:
                     sender = str(message.topic).split("/")[2]
-                    assert isinstance(message.payload, bytes)
+                    assert isinstance(message.payload, bytes | bytearray)
                     document = json.loads(message.payload)
                     if str(message.topic).endswith("/state"):
                         states[sender] = document["online"]
