@@ -146,14 +146,18 @@ async def _drop_sessions(broker: PrivateMosquitto, names: Sequence[str]) -> None
 
 
 async def _publish(
-    broker: PrivateMosquitto, messages: Sequence[tuple[str, bytes]], in_flight: int = 100
+    broker: PrivateMosquitto,
+    messages: Sequence[tuple[str, bytes]],
+    in_flight: int = 100,
+    *,
+    retain: bool = False,
 ) -> None:
     async with _client(broker, "bench-publisher", max_inflight_messages=in_flight) as client:
         slots = asyncio.Semaphore(in_flight)
 
         async def one(topic: str, payload: bytes) -> None:
             try:
-                await client.publish(topic, payload, qos=1)
+                await client.publish(topic, payload, qos=1, retain=retain)
             finally:
                 slots.release()
 
@@ -168,8 +172,10 @@ async def _acks(broker: PrivateMosquitto) -> AsyncIterator[dict[str, int]]:
     """The latest `upto` acknowledged to each station, as the stations would hear it
     (retained acks of an earlier run are ignored)."""
     heard: dict[str, int] = {}
+    # QoS 1: mosquitto drops QoS 0 messages to a subscriber that falls behind, and
+    # thousands of acks come at once.
     async with _client(broker, "bench-acks") as client:
-        await client.subscribe(f"{TOPIC_ROOT}/+/ack", qos=0)
+        await client.subscribe(f"{TOPIC_ROOT}/+/ack", qos=1)
 
         async def listen() -> None:
             async for message in client.messages:
@@ -186,6 +192,22 @@ async def _acks(broker: PrivateMosquitto) -> AsyncIterator[dict[str, int]]:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+async def _retained_acks(broker: PrivateMosquitto, stations: int) -> dict[str, int]:
+    """The retained ack of each station, as a station reconnecting now would hear it."""
+    heard: dict[str, int] = {}
+    async with _client(broker, "bench-retained") as client:
+        await client.subscribe(f"{TOPIC_ROOT}/+/ack", qos=1)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(30):
+                async for message in client.messages:
+                    if isinstance(message.payload, bytes) and message.payload:
+                        station = str(message.topic).split("/")[2]
+                        heard[station] = json.loads(message.payload)["upto"]
+                    if len(heard) >= stations:
+                        break
+    return heard
 
 
 async def _until(condition: Any, timeout_s: float, poll_s: float = 0.05) -> bool:
@@ -339,6 +361,8 @@ async def _collect(
 ) -> dict[str, Any]:
     """One timed run: sessions made, `preload` queued, collectors started, until every
     station of `heads` is acknowledged at its head."""
+    # An earlier run's retained acks would answer for this one.
+    await _publish(broker, [(StationTopics(s).ack, b"") for s in heads], retain=True)
     await _make_sessions(broker, names)
     _say(f"queueing {len(preload)} messages at the broker")
     await _publish(broker, preload)
@@ -362,10 +386,12 @@ async def _collect(
         for process in processes:
             process.kill()
     await _drop_sessions(broker, names)
+    retained = await _retained_acks(broker, len(heads))
     workers_cpu = [sum(f["cpu_s_check_workers"]) for f in figures]
     return {
         "complete": done,
         "stations_acked_at_head": acked,
+        "retained_acks_at_head": sum(retained.get(s, 0) >= head for s, head in heads.items()),
         **span,
         "collectors": dict(zip(names, figures, strict=True)),
         "cpu_s_per_collector_process": [f["cpu_s_collector"] for f in figures],
