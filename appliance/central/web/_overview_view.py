@@ -153,7 +153,7 @@ def _cells(row: StationStatus, now: datetime, zone: ZoneInfo) -> dict[str, Cell]
     cells: dict[str, Cell] = {}
     since = clock_time(row.online_since, zone)
     flaps = (
-        Text(f"putus {row.flaps_24h} kali/24 jam", f"{row.flaps_24h} drops in 24 h")
+        Text(f"putus {row.flaps_24h} kali/24 jam", f"dropped {row.flaps_24h}x in 24 h")
         if row.flaps_24h
         else None
     )
@@ -185,7 +185,7 @@ def _cells(row: StationStatus, now: datetime, zone: ZoneInfo) -> dict[str, Cell]
         cells["blanks"] = Cell(_ZERO)
     else:
         days = row.blanks_days_left
-        low = days is not None and days < BLANKS_LOW_DAYS
+        low = blanks_low(row)
         left = (
             None
             if days is None or math.isinf(days)
@@ -228,6 +228,13 @@ def _cells(row: StationStatus, now: datetime, zone: ZoneInfo) -> dict[str, Cell]
     return cells
 
 
+def blanks_low(row: StationStatus) -> bool:
+    """Out of blanks, or lasting fewer than BLANKS_LOW_DAYS working days at recent use."""
+    if row.blanks_available is not None and row.blanks_available <= 0:
+        return True
+    return row.blanks_days_left is not None and row.blanks_days_left < BLANKS_LOW_DAYS
+
+
 def rank(row: StationStatus, severities: Sequence[str]) -> Rank:
     if "kritis" in severities:
         return Rank.CRITICAL
@@ -246,7 +253,7 @@ def needs_attention(row: StationStatus) -> bool:
     return bool(
         row.flags
         or row.devices_fault
-        or (row.blanks_days_left is not None and row.blanks_days_left < BLANKS_LOW_DAYS)
+        or blanks_low(row)
         or row.backlog
         or row.clock_synced is False
         or row.disk_low
@@ -261,9 +268,7 @@ def _conditions(rows: Sequence[StationStatus], severities: dict[str, list[str]])
         counts["offline"] += row.online is False
         counts["behind"] += bool(row.backlog)
         counts["devices"] += bool(row.devices_fault)
-        counts["blanks"] += (
-            row.blanks_days_left is not None and row.blanks_days_left < BLANKS_LOW_DAYS
-        )
+        counts["blanks"] += blanks_low(row)
         counts["flags"] += bool(row.flags)
         alerts = severities.get(row.station, [])
         counts["critical"] += "kritis" in alerts
