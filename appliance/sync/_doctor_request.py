@@ -158,26 +158,20 @@ class DoctorDesk:
         clock: Clock,
         seen: Callable[[], Sequence[str]],
         remember: Callable[[tuple[str, ...]], Awaitable[None]],
-        max_age_s: float = MAX_AGE_S,
     ) -> None:
         self._station = station
         self._run = run
         self._clock = clock
         self._seen = seen
         self._remember = remember
-        self._max_age_s = max_age_s
         self._pending: collections.deque[DoctorRequest] = collections.deque()
         self._arrived = asyncio.Event()
         self._running: asyncio.Task[tuple[Mapping[str, Any], str]] | None = None
 
-    @property
-    def pending(self) -> int:
-        return len(self._pending)
-
     async def accept(self, args: Mapping[str, Any]) -> DoctorRequest:
         """Take a signed command's arguments; RejectedMessage if refused."""
         seen = self._seen()
-        request = doctor_request(args, clock=self._clock, seen=seen, max_age_s=self._max_age_s)
+        request = doctor_request(args, clock=self._clock, seen=seen)
         if len(self._pending) >= PENDING_REQUESTS:
             raise RejectedMessage(f"{len(self._pending)} check-ups already pending: busy")
         await self._remember(remembered(seen, request.request))
