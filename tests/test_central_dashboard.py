@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
+import sys
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -19,6 +21,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 from playwright.async_api import Browser, Page, expect
 
@@ -28,6 +31,7 @@ from appliance.clock import ManualClock
 from appliance.register import StationKey
 from sim.broker import PrivateMosquitto, fleet_acl
 from sim.fleet import Scenario, SimFleet, SimStation
+from sim.postgres import free_port
 from tests.browser_rig import (
     TV_VIEWPORT,
     chromium,
@@ -35,6 +39,7 @@ from tests.browser_rig import (
     screenshot,
     serious_violations,
 )
+from tests.support import REPO
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -297,3 +302,47 @@ async def _jember(rig: Rig, browser: Browser) -> None:
         assert answer.status == 404, guessed
         assert "pasirian" not in (await page.locator("main").inner_text()).lower()
     await context.close()
+
+
+async def test_appliance_central_runs_every_part_and_stops_on_sigterm(tmp_path: Path) -> None:
+    """`appliance central --config F`: the collector, keepers and dashboard in one process,
+    the dashboard answering (its sign-in page, /metrics), and a clean stop on SIGTERM."""
+    users = {"central": "pw-central"}
+    with PrivateMosquitto(directory=tmp_path / "broker", users=users, acl=fleet_acl()) as broker:
+        password_file = tmp_path / "keys" / "central.mqtt-password"
+        write_secret_file(password_file, users["central"].encode())
+        StationKey.generate().save(tmp_path / "keys" / "central.key")
+        config = _config(tmp_path, broker, password_file)
+        port = free_port()
+        config.write_text(config.read_text().replace("port = 0", f"port = {port}"))
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "appliance",
+            "central",
+            "--config",
+            str(config),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            cwd=REPO,
+        )
+        assert process.stdout is not None
+        try:
+            async with asyncio.timeout(60):
+                while b"api_listening" not in (line := await process.stdout.readline()):
+                    assert line, "appliance central ended before its dashboard listened"
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+                assert "Masuk ke dasbor" in (await client.get("/masuk")).text
+                metrics = await client.get("/metrics")
+                assert metrics.status_code == 200
+                assert "ktpel_collector" in metrics.text
+            process.send_signal(signal.SIGTERM)
+            async with asyncio.timeout(30):
+                rest = await process.stdout.read()
+                assert await process.wait() == 0, rest.decode()
+            assert b"central_stopped" in rest
+            assert b"Traceback" not in rest
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
