@@ -22,7 +22,9 @@ import aiomqtt
 import pytest
 
 from appliance._secrets import write_secret_file
+from appliance._text import Text
 from appliance.central import Database
+from appliance.central._alerts import Severity
 from appliance.central._commands import CommandSender
 from appliance.central._fleet import Fleet, FleetStation
 from appliance.central._scope import DashboardRole
@@ -175,6 +177,14 @@ async def site(
         store,
         clock,
     )
+    site.dashboard.context.alerts.open(
+        station=HERE,
+        district="350815",
+        rule="device_error",
+        severity=Severity.KRITIS,
+        text=Text("Printer kartu bermasalah sejak 5 jam", "Card printer faulty for 5 hours"),
+        at=NOW - timedelta(hours=4),
+    )
     site.dashboard.add_user("tekno", DashboardRole.TEKNISI, "3508")
     site.dashboard.add_user("lihat", DashboardRole.PENGAMAT, "3508")
     site.dashboard.add_user("jember", DashboardRole.TEKNISI, "3509")
@@ -220,6 +230,9 @@ async def test_the_page_shows_where_the_station_is_and_its_week(site: Site) -> N
     assert checks.index("Printer kartu macet") < checks.index("Ruang disk tinggal 9%")
     assert checks.index("Ruang disk tinggal 9%") < checks.index("Konfigurasi terbaca")
     assert "Minta diagnosis" not in html
+    alerts = html[html.index('id="station-alerts"') :]
+    assert "Kritis" in alerts
+    assert "Printer kartu bermasalah sejak 5 jam" in alerts
 
 
 async def test_another_regency_s_station_does_not_exist_for_its_officer(site: Site) -> None:
@@ -310,7 +323,7 @@ async def test_the_live_parts_and_an_unregistered_station(site: Site) -> None:
     async with viewer, national:
         parts = {
             part: await viewer.get(f"/stasiun/{HERE}/bagian/{part}", headers={"HX-Request": "1"})
-            for part in ("kepala", "linimasa", "perangkat")
+            for part in ("kepala", "linimasa", "perangkat", "peringatan")
         }
         unknown_part = await viewer.get(f"/stasiun/{HERE}/bagian/semua")
         stray_regency = await viewer.get(f"/stasiun/{STRAY}")
@@ -323,6 +336,8 @@ async def test_the_live_parts_and_an_unregistered_station(site: Site) -> None:
     assert "Tanda tangan tidak sah" in parts["linimasa"].text
     assert parts["perangkat"].text.startswith('<section id="station-devices"')
     assert "<html" not in parts["perangkat"].text
+    assert parts["peringatan"].text.startswith('<section id="station-alerts"')
+    assert "Printer kartu bermasalah" in parts["peringatan"].text
     assert unknown_part.status_code == 422
     assert stray_regency.status_code == 404
     assert stray_national.status_code == 200

@@ -19,7 +19,9 @@ import pytest
 import uvicorn
 from playwright.async_api import expect
 
+from appliance._text import Text
 from appliance.central import Database
+from appliance.central._alerts import Severity
 from appliance.central._commands import CommandSender
 from appliance.central._fleet import Fleet, FleetStation
 from appliance.central._scope import DashboardRole
@@ -190,6 +192,16 @@ async def test_a_technician_reads_a_station_s_page_and_asks_for_a_diagnosis(tmp_
             clock=clock,
         )
         site = dashboard(store=store, database=database, fleet=fleet, clock=clock, commands=sender)
+        site.context.alerts.open(
+            station=STATION,
+            district=DISTRICT,
+            rule="device_error",
+            severity=Severity.KRITIS,
+            text=Text(
+                "card_printer: ERROR sejak 1 jam 35 menit", "card_printer: ERROR for 1 h 35 min"
+            ),
+            at=NOW - timedelta(minutes=25),
+        )
         site.add_user("wahyu", DashboardRole.TEKNISI, DISTRICT[:4])
         user = site.context.users.get("wahyu")
         assert user is not None

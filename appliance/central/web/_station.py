@@ -57,6 +57,8 @@ _NOT_FOUND: Final = Text(
     "Stasiun tidak ditemukan di wilayah Anda.", "No such station in your region."
 )
 _REPORTS_KEPT: Final = 8
+_ALERTS_READ: Final = 50
+"""The station's latest alerts read for its open ones (one per rule can be open)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +124,8 @@ def _gather(context: DashboardContext, station: _Station) -> dict[str, Any]:
     commands: list[CommandRecord] = (
         context.commands.log.recent(station.id) if context.commands is not None else []
     )
-    return {"history": history, "devices": devices, "commands": commands}
+    alerts = [a for a in context.alerts.history(station.id, limit=_ALERTS_READ) if not a.closed_at]
+    return {"history": history, "devices": devices, "commands": commands, "alerts": alerts}
 
 
 def _pending(commands: list[CommandRecord], history: StationHistory) -> CommandRecord | None:
@@ -150,6 +153,7 @@ def _values(
         "when": _local(station.zone),
         "history": history,
         "devices": gathered["devices"],
+        "alerts": gathered["alerts"],
         "commands": commands,
         "pending": _pending(commands, history),
         "can_diagnose": user.role.diagnoses and context.commands is not None,
@@ -208,19 +212,25 @@ async def station_page(
     return await _page(request, context, user, station_id, periode=periode.strip())
 
 
-_PARTS: Final = {"kepala": "head", "linimasa": "timeline", "perangkat": "devices"}
+_PARTS: Final = {
+    "kepala": "head",
+    "linimasa": "timeline",
+    "perangkat": "devices",
+    "peringatan": "alerts",
+}
 
 
 @router.get("/{station_id}/bagian/{part}")
 async def live_part(
     request: Request,
     station_id: StationId,
-    part: Annotated[str, Path(pattern="^(kepala|linimasa|perangkat)$")],
+    part: Annotated[str, Path(pattern="^(kepala|linimasa|perangkat|peringatan)$")],
     user: SignedIn,
     context: Context,
 ) -> HTMLResponse:
-    """A part of the page the live feed's `status` refreshes (a station's row changed):
-    the header (online, last seen, version, clock, flags), the timeline, the devices."""
+    """A part of the page the live feed refreshes: on `status` (a station's row changed)
+    the header (online, last seen, version, clock, flags), the timeline, the devices; on
+    `alerts` the station's open alerts."""
     return await _page(request, context, user, station_id, block=_PARTS[part])
 
 
