@@ -345,3 +345,18 @@ async def test_the_live_parts_and_an_unregistered_station(site: Site) -> None:
     assert "Timeline" in english.text
     assert "Signature does not verify" in english.text
     assert "Online" in english.text
+
+
+async def test_an_unanswered_diagnosis_stops_being_awaited(site: Site) -> None:
+    """No answer within ten minutes (the station offline, say): the part stops asking
+    every few seconds, says so, and the technician may ask again."""
+    client, csrf = site.dashboard.client("tekno")
+    async with client:
+        asked = await client.post(f"/stasiun/{HERE}/diagnosis", headers={"X-CSRF-Token": csrf})
+        assert "every 3s" in asked.text
+        site.clock.advance(11 * 60)
+        later = await client.get(f"/stasiun/{HERE}/diagnosis", headers={"HX-Request": "1"})
+    assert "every 3s" not in later.text
+    assert "Stasiun belum menjawab permintaan" in later.text
+    assert "disabled" not in later.text
+    assert len(site.dashboard.context.commands.log.recent(HERE)) == 1

@@ -17,7 +17,7 @@ import json
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Final
 from zoneinfo import ZoneInfo
 
@@ -57,6 +57,7 @@ _NOT_FOUND: Final = Text(
     "Stasiun tidak ditemukan di wilayah Anda.", "No such station in your region."
 )
 _REPORTS_KEPT: Final = 8
+_WAIT_FOR_ANSWER: Final = timedelta(minutes=10)
 _ALERTS_READ: Final = 50
 """The station's latest alerts read for its open ones (one per rule can be open)."""
 
@@ -120,7 +121,7 @@ def _gather(context: DashboardContext, station: _Station) -> dict[str, Any]:
                 for name, payload in overview.devices.items()
                 if isinstance(payload, dict)
             }
-            devices = devices_now(getattr(overview, "device_since", {}), states)
+            devices = devices_now(overview.device_since, states)
     commands: list[CommandRecord] = (
         context.commands.log.recent(station.id) if context.commands is not None else []
     )
@@ -128,15 +129,35 @@ def _gather(context: DashboardContext, station: _Station) -> dict[str, Any]:
     return {"history": history, "devices": devices, "commands": commands, "alerts": alerts}
 
 
-def _pending(commands: list[CommandRecord], history: StationHistory) -> CommandRecord | None:
-    """The latest doctor request not answered yet: one sent after the latest report."""
+def _moment(at: str) -> datetime:
+    return datetime.fromisoformat(at)
+
+
+@dataclass(frozen=True, slots=True)
+class _Waiting:
+    """A doctor request not answered yet, and whether the page still waits for it."""
+
+    command: CommandRecord
+    polling: bool
+    """False once it is older than `_WAIT_FOR_ANSWER`: the station may be offline (it runs
+    the request when it is back, if the request is still fresh), so the page stops asking
+    every few seconds and says so."""
+
+
+def _waiting(
+    commands: list[CommandRecord], history: StationHistory, now: datetime
+) -> _Waiting | None:
+    """The latest doctor request, if no report answered it: the report carries the
+    request's id, or (a station that did not say) arrived after the request."""
     latest = next((c for c in commands if c.kind == "doctor"), None)
     if latest is None:
         return None
     doctor = history.doctor
-    if doctor is not None and (doctor.request == latest.request or doctor.at >= latest.at):
+    if doctor is not None and (
+        doctor.request == latest.request or _moment(doctor.at) >= _moment(latest.at)
+    ):
         return None
-    return latest
+    return _Waiting(latest, polling=now - _moment(latest.at) < _WAIT_FOR_ANSWER)
 
 
 def _values(
@@ -155,7 +176,7 @@ def _values(
         "devices": gathered["devices"],
         "alerts": gathered["alerts"],
         "commands": commands,
-        "pending": _pending(commands, history),
+        "pending": _waiting(commands, history, wall_datetime(context.clock)),
         "can_diagnose": user.role.diagnoses and context.commands is not None,
         "timeline_days": TIMELINE_DAYS,
     }
