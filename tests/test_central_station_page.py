@@ -28,6 +28,7 @@ from appliance.central._alerts import Severity
 from appliance.central._commands import CommandSender
 from appliance.central._fleet import Fleet, FleetStation
 from appliance.central._scope import DashboardRole
+from appliance.central._station_page import doctor_view
 from appliance.central._status_keeper import StatusKeeper
 from appliance.clock import ManualClock
 from appliance.register import StationKey
@@ -360,3 +361,32 @@ async def test_an_unanswered_diagnosis_stops_being_awaited(site: Site) -> None:
     assert "Stasiun belum menjawab permintaan" in later.text
     assert "disabled" not in later.text
     assert len(site.dashboard.context.commands.log.recent(HERE)) == 1
+
+
+def test_a_doctor_report_is_read_for_what_it_should_be() -> None:
+    """The report is the station's word: a finding that is not one is left out, never
+    rendered as it came; problems first, the doctor's order kept within a level."""
+    payload: dict[str, Any] = {
+        "request": 7,  # not a request id: none
+        "findings": [
+            "not a finding",
+            {"check": "a", "level": "ok", "text": {"id": "satu", "en": "one"}},
+            {"check": "b", "level": "fatal", "text": {"id": "?", "en": "?"}},
+            {"check": "c", "level": "problem", "text": {"id": "dua"}},
+            {"check": "d", "level": "problem", "text": {"id": "tiga", "en": "three"}},
+            {"check": ["e"], "level": "warning", "text": "empat", "advice": {"id": 5}},
+            {"check": "f", "level": "ok", "text": {"id": "enam", "en": "six"}},
+        ],
+    }
+    view = doctor_view(payload, "2026-12-07T03:00:00.000000Z")
+    assert [(c.check, c.level, c.text.id) for c in view.checks] == [
+        ("d", "bad", "tiga"),
+        ("?", "warn", "empat"),
+        ("a", "ok", "satu"),
+        ("f", "ok", "enam"),
+    ]
+    assert view.checks[1].advice is None
+    assert view.request is None
+    assert view.level == "bad"
+    assert dict(view.counts) == {"bad": 1, "warn": 1, "ok": 2}
+    assert doctor_view({"findings": "none"}, "2026-12-07T03:00:00Z").checks == ()
