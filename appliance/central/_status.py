@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from ._database import Database
 from ._facts import FactsState
@@ -166,6 +166,34 @@ def _ORDER(row: Sequence[Any]) -> tuple[bool, str, str]:  # noqa: N802 - a sort 
     return row[1] == "", row[1], row[0]
 
 
+class StatusGlance(NamedTuple):
+    """The few fields of a station's row the overview ranks, counts and filters every
+    station of a scope by (building 7,277 whole rows took most of its time)."""
+
+    station: str
+    district: str
+    name: str
+    online: bool | None
+    flags: int
+    device_fault: bool
+    blanks_available: int | None
+    blanks_days_left: float | None
+    backlog: int | None
+    clock_synced: bool | None
+    disk_low: bool | None
+    complaints_overdue: int | None
+
+
+_GLANCE: Final = (
+    "SELECT station, district, name, online, flags, devices_fault, blanks_available, "
+    "blanks_days_left, backlog, clock_synced, disk_low, complaints_overdue FROM station_status"
+)
+
+
+def _flag(value: object) -> bool | None:
+    return None if value is None else bool(value)
+
+
 class StatusTable:
     """The reads of `station_status`: the overview's rows, one station, the counts."""
 
@@ -185,6 +213,44 @@ class StatusTable:
             rows = cur.fetchall()
         rows.sort(key=_ORDER)
         return [_status(row) for row in rows]
+
+    def glance(self, scope: str = "") -> list[StatusGlance]:
+        """Every station of `scope` at a glance, in no particular order."""
+        where, params = _where(scope, None, None)
+        database = self._database
+        with database.read() as cur:
+            cur.execute(database.sql(_GLANCE + where), params)
+            rows = cur.fetchall()
+        return [
+            StatusGlance(
+                station,
+                district,
+                name,
+                _flag(online),
+                flags,
+                faults != "[]",
+                blanks,
+                days,
+                backlog,
+                _flag(synced),
+                _flag(disk),
+                complaints,
+            )
+            for (
+                station,
+                district,
+                name,
+                online,
+                flags,
+                faults,
+                blanks,
+                days,
+                backlog,
+                synced,
+                disk,
+                complaints,
+            ) in rows
+        ]
 
     def get(self, station: str) -> StationStatus | None:
         database = self._database

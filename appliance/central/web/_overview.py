@@ -8,6 +8,7 @@ regency's officer learns nothing about another regency by guessing its code."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Final
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -18,6 +19,7 @@ from fastapi.responses import HTMLResponse
 from appliance._text import Text
 from appliance.clock import wall_datetime
 
+from .._status import StationStatus
 from .._users import User
 from ._auth import DashboardError, SignedIn
 from ._context import Context, DashboardContext
@@ -93,11 +95,18 @@ def _query(filters: Filters) -> str:
 def _render(
     request: Request, context: DashboardContext, user: User, filters: Filters, *, block: str | None
 ) -> HTMLResponse:
-    rows = context.status.rows(user.scope)
+    rows = context.status.glance(user.scope)
     alerts = context.alerts.open_alerts(user.scope)
+
+    def load(stations: Sequence[str]) -> list[StationStatus]:
+        # Read in the page's order; a row deleted meanwhile is left out.
+        found = (context.status.get(station) for station in stations)
+        return [status for status in found if status is not None]
+
     view = overview(
         rows,
         alerts,
+        load=load,
         filters=filters,
         now=wall_datetime(context.clock),
         zone=ZoneInfo(context.fleet.default_zone.key),

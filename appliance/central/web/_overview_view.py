@@ -9,8 +9,7 @@ its cost is a sort of a few thousand rows (benchmarks/central_dashboard.py measu
 from __future__ import annotations
 
 import math
-from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import IntEnum
@@ -22,7 +21,7 @@ from appliance.domain import province_name, regency_name
 
 from .._alert_store import Alert
 from .._scope import dotted
-from .._status import StationStatus
+from .._status import StationStatus, StatusGlance
 
 BLANKS_LOW_DAYS: Final = 3.0
 """Working days of blanks below which a station's stock is shown as low (the alert
@@ -185,7 +184,7 @@ def _cells(row: StationStatus, now: datetime, zone: ZoneInfo) -> dict[str, Cell]
         cells["blanks"] = Cell(_ZERO)
     else:
         days = row.blanks_days_left
-        low = blanks_low(row)
+        low = blanks_low(row.blanks_available, days)
         left = (
             None
             if days is None or math.isinf(days)
@@ -228,14 +227,14 @@ def _cells(row: StationStatus, now: datetime, zone: ZoneInfo) -> dict[str, Cell]
     return cells
 
 
-def blanks_low(row: StationStatus) -> bool:
+def blanks_low(available: int | None, days_left: float | None) -> bool:
     """Out of blanks, or lasting fewer than BLANKS_LOW_DAYS working days at recent use."""
-    if row.blanks_available is not None and row.blanks_available <= 0:
+    if available is not None and available <= 0:
         return True
-    return row.blanks_days_left is not None and row.blanks_days_left < BLANKS_LOW_DAYS
+    return days_left is not None and days_left < BLANKS_LOW_DAYS
 
 
-def rank(row: StationStatus, severities: Sequence[str]) -> Rank:
+def rank(row: StatusGlance, severities: Sequence[str]) -> Rank:
     if "kritis" in severities:
         return Rank.CRITICAL
     if severities:
@@ -249,11 +248,11 @@ def rank(row: StationStatus, severities: Sequence[str]) -> Rank:
     return Rank.FINE
 
 
-def needs_attention(row: StationStatus) -> bool:
+def needs_attention(row: StatusGlance) -> bool:
     return bool(
         row.flags
-        or row.devices_fault
-        or blanks_low(row)
+        or row.device_fault
+        or blanks_low(row.blanks_available, row.blanks_days_left)
         or row.backlog
         or row.clock_synced is False
         or row.disk_low
@@ -261,42 +260,51 @@ def needs_attention(row: StationStatus) -> bool:
     )
 
 
-def _conditions(rows: Sequence[StationStatus], severities: dict[str, list[str]]) -> list[Condition]:
-    counts: Counter[str] = Counter()
+def _conditions(rows: Sequence[StatusGlance], severities: dict[str, list[str]]) -> list[Condition]:
+    # Plain counters: this runs over every station of the scope on every refresh.
+    online = offline = behind = devices = blanks = flags = critical = warning = 0
     for row in rows:
-        counts["online"] += row.online is True
-        counts["offline"] += row.online is False
-        counts["behind"] += bool(row.backlog)
-        counts["devices"] += bool(row.devices_fault)
-        counts["blanks"] += blanks_low(row)
-        counts["flags"] += bool(row.flags)
-        alerts = severities.get(row.station, [])
-        counts["critical"] += "kritis" in alerts
-        counts["warning"] += bool(alerts) and "kritis" not in alerts
+        if row.online is True:
+            online += 1
+        elif row.online is False:
+            offline += 1
+        behind += bool(row.backlog)
+        devices += row.device_fault
+        blanks += blanks_low(row.blanks_available, row.blanks_days_left)
+        flags += bool(row.flags)
+        alerts = severities.get(row.station)
+        if alerts:
+            if "kritis" in alerts:
+                critical += 1
+            else:
+                warning += 1
     return [
-        Condition(
-            "critical", Text("Peringatan kritis", "Critical alerts"), counts["critical"], "bad"
-        ),
-        Condition("warning", Text("Peringatan lain", "Other alerts"), counts["warning"], "warn"),
-        Condition("offline", Text("Luring", "Offline"), counts["offline"], "bad"),
-        Condition("online", Text("Daring", "Online"), counts["online"], "ok"),
-        Condition("behind", Text("Tertunda kirim", "Behind"), counts["behind"], "warn"),
-        Condition("devices", Text("Perangkat rusak", "Device faults"), counts["devices"], "bad"),
-        Condition("blanks", Text("Blangko menipis", "Blanks low"), counts["blanks"], "warn"),
-        Condition("flags", Text("Tanda register", "Register flags"), counts["flags"], "bad"),
+        Condition("critical", Text("Peringatan kritis", "Critical alerts"), critical, "bad"),
+        Condition("warning", Text("Peringatan lain", "Other alerts"), warning, "warn"),
+        Condition("offline", Text("Luring", "Offline"), offline, "bad"),
+        Condition("online", Text("Daring", "Online"), online, "ok"),
+        Condition("behind", Text("Tertunda kirim", "Behind"), behind, "warn"),
+        Condition("devices", Text("Perangkat rusak", "Device faults"), devices, "bad"),
+        Condition("blanks", Text("Blangko menipis", "Blanks low"), blanks, "warn"),
+        Condition("flags", Text("Tanda register", "Register flags"), flags, "bad"),
     ]
 
 
+_NO_ALERTS: Final[list[str]] = []
+
+
 def overview(
-    rows: Sequence[StationStatus],
+    rows: Sequence[StatusGlance],
     alerts: Sequence[Alert],
     *,
+    load: Callable[[Sequence[str]], Sequence[StationStatus]],
     filters: Filters,
     now: datetime,
     zone: ZoneInfo,
     page_size: int,
 ) -> OverviewView:
-    """The page of the overview that `filters` asks for, out of `rows` (the user's scope)."""
+    """The page of the overview that `filters` asks for, out of `rows` (every station of
+    the user's scope, at a glance); `load` reads the whole rows of the page's stations."""
     provinces = sorted({row.district[:2] for row in rows if row.district})
     regencies = sorted(
         {
@@ -318,22 +326,24 @@ def overview(
         and (not query or query in row.name.casefold() or query in row.station)
     ]
     ranked = sorted(
-        ((rank(row, severities.get(row.station, [])), row) for row in chosen),
+        ((rank(row, severities.get(row.station, _NO_ALERTS)), row) for row in chosen),
         key=lambda pair: (pair[0], pair[1].name or pair[1].station, pair[1].station),
     )
     if filters.problems_only:
         ranked = [pair for pair in ranked if pair[0] <= Rank.ATTENTION]
     pages = max(1, math.ceil(len(ranked) / page_size))
     page = min(max(1, filters.page), pages)
+    shown = ranked[(page - 1) * page_size : page * page_size]
+    ranks = {row.station: line_rank for line_rank, row in shown}
     lines = []
-    for line_rank, row in ranked[(page - 1) * page_size : page * page_size]:
-        station_alerts = severities.get(row.station, [])
+    for row in load([row.station for _, row in shown]):
+        station_alerts = severities.get(row.station, _NO_ALERTS)
         lines.append(
             StationLine(
                 station=row.station,
                 name=Text(row.name or row.station, row.name or row.station),
                 region=_region(row),
-                rank=line_rank,
+                rank=ranks[row.station],
                 alerts=len(station_alerts),
                 alert_level="bad"
                 if "kritis" in station_alerts
