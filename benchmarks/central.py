@@ -38,7 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -194,8 +194,8 @@ async def _acks(broker: PrivateMosquitto) -> AsyncIterator[dict[str, int]]:
                 await task
 
 
-async def _retained_acks(broker: PrivateMosquitto, stations: int) -> dict[str, int]:
-    """The retained ack of each station, as a station reconnecting now would hear it."""
+async def _retained_acks(broker: PrivateMosquitto, stations: Collection[str]) -> dict[str, int]:
+    """The retained ack of each of `stations`, as a station reconnecting now would hear it."""
     heard: dict[str, int] = {}
     async with _client(broker, "bench-retained") as client:
         await client.subscribe(f"{TOPIC_ROOT}/+/ack", qos=1)
@@ -205,7 +205,7 @@ async def _retained_acks(broker: PrivateMosquitto, stations: int) -> dict[str, i
                     if isinstance(message.payload, bytes) and message.payload:
                         station = str(message.topic).split("/")[2]
                         heard[station] = json.loads(message.payload)["upto"]
-                    if len(heard) >= stations:
+                    if all(station in heard for station in stations):
                         break
     return heard
 
@@ -283,6 +283,7 @@ async def _child(arguments: dict[str, Any]) -> None:
     configure_logging(level="warning")
     directory = Path(arguments["directory"])
     store = open_store(arguments["store"])
+    records_store = open_store(arguments["store"])
     collector = Collector(
         settings=CollectorSection(id=arguments["name"], state_dir=directory, share_group=_GROUP),
         broker=BrokerSection(
@@ -295,6 +296,7 @@ async def _child(arguments: dict[str, Any]) -> None:
         store=store,
         keys=StationKeys(directory=directory / "stations"),
         signing_key=StationKey.load(directory / "keys" / "central.key"),
+        records_store=records_store,
     )
     read = asyncio.get_running_loop().run_in_executor
     print("ready", flush=True)
@@ -317,6 +319,7 @@ async def _child(arguments: dict[str, Any]) -> None:
         await task
     collector.close()
     store.close()
+    records_store.close()
     print(json.dumps(figures), flush=True)
 
 
@@ -386,7 +389,7 @@ async def _collect(
         for process in processes:
             process.kill()
     await _drop_sessions(broker, names)
-    retained = await _retained_acks(broker, len(heads))
+    retained = await _retained_acks(broker, heads.keys())
     workers_cpu = [sum(f["cpu_s_check_workers"]) for f in figures]
     return {
         "complete": done,

@@ -119,6 +119,7 @@ class Fleet:
         *,
         name: str = "c1",
         connection: BrokerSection | None = None,
+        records_store: CollectorStore | None = None,
         **overrides: Any,
     ) -> Collector:
         central = self.collector_dir
@@ -146,6 +147,7 @@ class Fleet:
             store=store,
             keys=StationKeys(directory=central / "stations", rescan_s=0.1),
             signing_key=self.central_key,
+            records_store=records_store,
         )
 
 

@@ -31,8 +31,13 @@ async def test_the_latest_doctor_report_is_kept_and_a_bad_one_flagged(tmp_path: 
     register = fleet.register("kec-a")
     head = append_events(register, 4)
     topics = StationTopics("kec-a")
-    with fleet.broker() as broker, opened_store(fleet.store_url()) as store:
-        collector = fleet.collector(broker, store)
+    with (
+        fleet.broker() as broker,
+        opened_store(fleet.store_url()) as store,
+        opened_store(fleet.store_url()) as records_store,
+    ):
+        # The records on a connection of their own, as `appliance central` has them.
+        collector = fleet.collector(broker, store, records_store=records_store)
         try:
             async with running(collector.run(), "collector"):
                 async with asyncio.timeout(10):

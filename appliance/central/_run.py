@@ -74,6 +74,7 @@ class CentralOffice:
                 store=store(),
                 keys=StationKeys(directory=resolve(config.central.stations_dir)),
                 signing_key=signing_key,
+                records_store=store(),
             )
             self.status_keeper = StatusKeeper(
                 store=store(),

@@ -100,9 +100,14 @@ class Collector:
         signing_key: StationKey,
         clock: Clock | None = None,
         workers: int | None = None,
+        records_store: CollectorStore | None = None,
     ) -> None:
         """`workers`: the check's worker processes, one per core by default; 0 checks
-        on threads of this process instead."""
+        on threads of this process instead. `records_store`: a second connection to the
+        same database for the state, telemetry, device, doctor records and the flags, on
+        a thread of its own, so that they do not wait behind the register's ingest (a
+        fleet's devices reporting at once are tens of thousands of records); without
+        it they take turns on `store`."""
         self._settings = settings
         self._broker = broker
         self._resolve = resolve
@@ -111,8 +116,14 @@ class Collector:
         self._signing_key = signing_key
         self._clock = clock or SystemClock()
         self._pool = CheckPool(processes=workers, every_signature=settings.every_signature)
-        # One thread owns the store's connection.
+        # One thread owns each store's connection.
         self._store_thread = ThreadPoolExecutor(1, thread_name_prefix="collector-store")
+        self._records_store = records_store or store
+        self._records_thread = (
+            ThreadPoolExecutor(1, thread_name_prefix="collector-records")
+            if records_store is not None
+            else self._store_thread
+        )
         self._register = RegisterQueue(per_station=_STATION_MESSAGES, max_bytes=_QUEUE_BYTES)
         self._records = LatestRecords(devices_per_station=_DEVICES_PER_STATION)
         self._in_check: deque[_InCheck] = deque()
@@ -195,6 +206,7 @@ class Collector:
     def close(self) -> None:
         self._pool.close()
         self._store_thread.shutdown()
+        self._records_thread.shutdown()
 
     async def run(self) -> None:
         """Collect until cancelled, reconnecting to the broker with backoff."""
@@ -329,7 +341,9 @@ class Collector:
         while True:
             flags, records = await self._records.take(_RECORDS_BATCH)
             try:
-                await self._in_store(self._write_records, flags, records)
+                await self._in_store(
+                    self._write_records, flags, records, executor=self._records_thread
+                )
             except BaseException:
                 self._records.restore(flags, records, time.monotonic())
                 raise
@@ -342,20 +356,21 @@ class Collector:
         circle (a station's own flags and records keep their order)."""
         items: list[Flag | Record] = [*flags, *records]
         items.sort(key=lambda item: item.station)
-        with self._store.records():
+        store = self._records_store
+        with store.records():
             for item in items:
                 if isinstance(item, Flag):
-                    self._store.flag(item)
+                    store.flag(item)
                     continue
                 try:
                     self._write_record(item)
                 except (TypeError, ValueError) as exc:  # the store's own check of the form
                     detail = printable(f"{item.kind}: {exc}"[:300])
-                    self._store.flag(Flag(item.station, MALFORMED, None, detail, item.at))
+                    store.flag(Flag(item.station, MALFORMED, None, detail, item.at))
                     self._counters.flags[MALFORMED] += 1
 
     def _write_record(self, record: Record) -> None:
-        store, station, at = self._store, record.station, record.at
+        store, station, at = self._records_store, record.station, record.at
         if record.kind == "state":
             store.record_state(station, record.document, at=at)
         elif record.kind == "telemetry":
@@ -544,11 +559,19 @@ class Collector:
         flag = Flag(station=station, kind=kind, seq=seq, detail=detail, at=self._now())
         self._records.flag(flag, now)
 
-    async def _in_store(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    async def _in_store(
+        self,
+        function: Callable[..., T],
+        *args: Any,
+        executor: ThreadPoolExecutor | None = None,
+        **kwargs: Any,
+    ) -> T:
         loop = asyncio.get_running_loop()
         started = time.perf_counter()
         try:
-            return await loop.run_in_executor(self._store_thread, lambda: function(*args, **kwargs))
+            return await loop.run_in_executor(
+                executor or self._store_thread, lambda: function(*args, **kwargs)
+            )
         finally:
             self._counters.store_calls.observe(time.perf_counter() - started)
 
