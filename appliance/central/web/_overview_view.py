@@ -279,8 +279,8 @@ def _conditions(rows: Sequence[StatusGlance], severities: dict[str, list[str]]) 
             else:
                 warning += 1
     return [
-        Condition("critical", Text("Peringatan kritis", "Critical alerts"), critical, "bad"),
-        Condition("warning", Text("Peringatan lain", "Other alerts"), warning, "warn"),
+        Condition("critical", Text("Peringatan kritis", "Critical"), critical, "bad"),
+        Condition("warning", Text("Peringatan", "Warnings"), warning, "warn"),
         Condition("offline", Text("Luring", "Offline"), offline, "bad"),
         Condition("online", Text("Daring", "Online"), online, "ok"),
         Condition("behind", Text("Tertunda kirim", "Behind"), behind, "warn"),
