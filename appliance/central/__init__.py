@@ -4,10 +4,13 @@ regency's dashboard over it (docs/central.md)."""
 from ._commands import CommandError, CommandLog, CommandNotSent, CommandRecord, CommandSender
 from ._config import CentralConfig, DashboardSection, load_central_config
 from ._database import Database
+from ._fleet import Fleet, FleetSection, FleetStation, load_fleet
 from ._overview_text import overview_json, overview_rows, render_table
 from ._run import CentralOffice, init_central_key, overview, run_central
 from ._scope import DashboardRole, parse_scope, scope_label, within
 from ._sessions import Session, Sessions
+from ._status import StationStatus, StatusSummary, StatusTable
+from ._status_keeper import StatusKeeper
 from ._users import (
     DuplicateUser,
     InvalidUser,
@@ -30,9 +33,16 @@ __all__ = [
     "DashboardSection",
     "Database",
     "DuplicateUser",
+    "Fleet",
+    "FleetSection",
+    "FleetStation",
     "InvalidUser",
     "Session",
     "Sessions",
+    "StationStatus",
+    "StatusKeeper",
+    "StatusSummary",
+    "StatusTable",
     "UnknownUser",
     "User",
     "UserError",
@@ -40,6 +50,7 @@ __all__ = [
     "WeakPassword",
     "init_central_key",
     "load_central_config",
+    "load_fleet",
     "overview",
     "overview_json",
     "overview_rows",
