@@ -447,7 +447,8 @@ async def _measure_pages(
                     "requests": repeat,
                     "stations": len(in_scope),
                 }
-    await context.commands.close()
+    if context.commands is not None:
+        await context.commands.close()
     return results
 
 

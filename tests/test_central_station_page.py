@@ -253,6 +253,7 @@ async def test_another_regency_s_station_does_not_exist_for_its_officer(site: Si
         assert response.status_code == 404
         assert response.headers["X-Error-Code"] == "station_not_found"
         assert "Sukodono" not in response.text
+    assert site.dashboard.context.commands is not None
     assert site.dashboard.context.commands.log.recent(HERE) == []
 
 
@@ -266,6 +267,7 @@ async def test_a_viewer_may_not_ask_and_a_form_without_its_token_changes_nothing
         no_token = await tech.post(f"/stasiun/{HERE}/diagnosis")
     assert (wrong_role.status_code, wrong_role.headers["X-Error-Code"]) == (403, "wrong_role")
     assert (no_token.status_code, no_token.headers["X-Error-Code"]) == (403, "csrf_failed")
+    assert site.dashboard.context.commands is not None
     assert site.dashboard.context.commands.log.recent(HERE) == []
 
 
@@ -296,6 +298,7 @@ async def test_a_technician_asks_for_a_diagnosis_and_sees_the_answer(
         async with asyncio.timeout(10):
             message = await anext(aiter(station.messages))
         assert message.topic.value == command_topic
+        assert site.dashboard.context.commands is not None
         (record,) = site.dashboard.context.commands.log.recent(HERE)
         assert (record.kind, record.by_user, record.sent_at is not None) == (
             "doctor",
@@ -360,6 +363,7 @@ async def test_an_unanswered_diagnosis_stops_being_awaited(site: Site) -> None:
     assert "every 3s" not in later.text
     assert "Stasiun belum menjawab permintaan" in later.text
     assert "disabled" not in later.text
+    assert site.dashboard.context.commands is not None
     assert len(site.dashboard.context.commands.log.recent(HERE)) == 1
 
 
