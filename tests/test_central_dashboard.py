@@ -124,11 +124,15 @@ async def _central(tmp_path: Path) -> AsyncIterator[Rig]:
         office = CentralOffice(
             config=load_central_config(_config(tmp_path, broker, password_file)), clock=clock
         )
-        for name, scope in (("sari", "35.08"), ("joko", "35.09")):
+        for name, scope, role in (
+            ("sari", "35.08", DashboardRole.PETUGAS),
+            ("joko", "35.09", DashboardRole.PETUGAS),
+            ("pusat", "", DashboardRole.PENGAMAT),
+        ):
             office.users.add(
                 name=name,
                 display_name=f"{name.capitalize()} Rahayu",
-                role=DashboardRole.PETUGAS,
+                role=role,
                 scope=scope,
                 password=PASSWORD,
             )
@@ -183,6 +187,7 @@ async def test_a_regency_officer_sees_the_fleet_acknowledges_and_another_sees_no
         )
         await _lumajang(rig, browser)
         await _jember(rig, browser)
+        await _national(rig, browser)
 
 
 async def _lumajang(rig: Rig, browser: Browser) -> None:
@@ -346,3 +351,25 @@ async def test_appliance_central_runs_every_part_and_stops_on_sigterm(tmp_path: 
             if process.returncode is None:
                 process.kill()
                 await process.wait()
+
+
+async def _national(rig: Rig, browser: Browser) -> None:
+    """The national operations centre: every station, filtered to a regency by the form."""
+    context, page = await new_page(browser, rig.url)
+    await _sign_in(page, "pusat")
+    rows = page.locator("table.fleet tbody tr")
+    await expect(rows).to_have_count(7)
+    await expect(page.get_by_role("link", name="Pronojiwo")).to_be_visible()
+    assert await serious_violations(page) == []
+    await screenshot(page, "central-overview-national")
+    await page.get_by_label("Kabupaten/kota").select_option("3509")
+    await page.get_by_role("button", name="Tampilkan").click()
+    await expect(page).to_have_url("/ikhtisar?provinsi=&kabupaten=3509&q=")
+    await expect(rows).to_have_count(2)
+    await expect(page.locator("[data-condition=offline] strong")).to_have_text("0")
+    # A viewer reads the alerts (Lumajang's four and Tempursari's printer), and has no
+    # form to take one.
+    await page.goto("/peringatan")
+    await expect(page.locator(".alert-list > li")).to_have_count(5)
+    await expect(page.get_by_role("button", name="Tangani")).to_have_count(0)
+    await context.close()
