@@ -371,14 +371,29 @@ async def check_later_passes(
     pronojiwo.scenario = replace(pronojiwo.scenario, offline=False)
     await r.fleet.publish_station(pronojiwo)
     await r.fleet.forge_death(sims["kec-tarik"])
+    # A new session with no death heard between (a link that dropped without a will).
+    await r.fleet.publish_station(sims["kec-tempursari"])
+    watched = ["kec-pronojiwo", "kec-tarik", "kec-tempursari"]
 
     def heard() -> bool:
-        overviews = {o.station: o for o in r.store.overview(["kec-pronojiwo", "kec-tarik"])}
-        return overviews["kec-pronojiwo"].online is True and overviews["kec-tarik"].flags > 0
+        overviews = {o.station: o for o in r.store.overview(watched)}
+        return (
+            overviews["kec-pronojiwo"].online is True
+            and overviews["kec-tarik"].flags > 0
+            and overviews["kec-tempursari"].bd_seq == 2
+        )
 
     await r.until(heard)
     r.clock.advance(5)
-    assert keeper.refresh().rows == 2
+    assert keeper.refresh().rows == 3
+    again = table.get("kec-tempursari")
+    assert again is not None
+    assert (again.online, again.online_since, again.bd_seq, again.flaps_24h) == (
+        True,
+        back_at,
+        2,
+        1,
+    )
     returned = table.get("kec-pronojiwo")
     assert returned is not None
     assert (returned.online, returned.online_since, returned.bd_seq) == (True, back_at, 2)
@@ -394,7 +409,7 @@ async def check_later_passes(
     later = table.get("kec-tempursari")
     assert later is not None
     assert (later.served_today, later.certificates_today, later.breaches_today) == (0, 0, 0)
-    assert later.online_since == at
+    assert later.online_since == back_at
     check_event_figures(later, sims["kec-tempursari"], tomorrow)
 
 

@@ -57,14 +57,6 @@ class _Kept:
     facts_json: str | None
     facts: FactsState | None
 
-    @property
-    def online(self) -> bool | None:
-        return self.status.online
-
-    @property
-    def online_since(self) -> str | None:
-        return self.status.online_since
-
 
 @dataclass(frozen=True, slots=True)
 class PassReport:
@@ -305,7 +297,7 @@ class StatusKeeper:
             province=registered.province if registered else "",
             name=registered.name if registered else "",
             online=online,
-            online_since=self._online_since(station, online=online, previous=previous, now=now),
+            online_since=self._online_since(station, overview, previous, now),
             bd_seq=overview.bd_seq if overview else None,
             flaps_24h=flaps.get(station, 0),
             last_seen=overview.last_seen if overview else None,
@@ -345,19 +337,29 @@ class StatusKeeper:
         return {name: _part(p).get("state") for name, p in _part(telemetry.get("devices")).items()}
 
     def _online_since(
-        self, station: str, *, online: bool | None, previous: _Kept | None, now: datetime
+        self, station: str, overview: StationOverview | None, previous: _Kept | None, now: datetime
     ) -> str | None:
-        """When the station's current run of online (or offline) began: kept from the row
-        while it lasts, found in the state history when it changed."""
-        if online is None:
+        """Online: when its current session was born (a new bd_seq is a new session, even
+        with no death heard between). Offline: when it first died after its last session.
+        Kept from the row while that lasts, found in the state history when it changed."""
+        if overview is None or overview.online is None:
             return None
-        if previous is not None and previous.online == online and previous.online_since:
-            return previous.online_since
+        online, bd_seq = overview.online, overview.bd_seq
+        if (
+            previous is not None
+            and previous.status.online == online
+            and previous.status.bd_seq == bd_seq
+            and previous.status.online_since
+        ):
+            return previous.status.online_since
         since = _EPOCH if previous is None else utc_text((now - _STATE_WINDOW).isoformat())
         history = self._store.state_history(station, since)
+        if online:
+            births = [change.at for change in history if change.online]
+            return births[-1] if births else None
         began = None
         for change in reversed(history):
-            if change.online != online:
+            if change.online:
                 break
             began = change.at
         return began
