@@ -5,8 +5,10 @@ values refused with a stable code and an Indonesian message, nothing changed."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import re
+import ssl
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
@@ -19,6 +21,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
 from appliance._text import Text
+from appliance.api import ApiServer, LanMode, ensure_certificate
 from appliance.central import DashboardSection, Database
 from appliance.central._alert_store import AlertStore
 from appliance.central._alerts import Severity
@@ -384,3 +387,38 @@ async def test_metrics_are_mounted(app: FastAPI) -> None:
         metrics = await client.get("/metrics")
     assert metrics.status_code == 200
     assert 'severity="kritis"' in metrics.text
+
+
+async def test_over_tls_the_session_cookie_is_secure(app: FastAPI, tmp_path: Path) -> None:
+    """Served as `appliance central` serves it with a certificate (ApiServer, LanMode): HTTPS
+    only, and the session and CSRF cookies marked Secure."""
+    certificate, key = tmp_path / "dashboard.crt", tmp_path / "dashboard.key"
+    ensure_certificate(key, certificate, station_id="pusat-uji", names=["127.0.0.1"])
+    server = ApiServer(
+        app=app,
+        host="127.0.0.1",
+        port=0,
+        lan=LanMode(
+            certificate=certificate, key=key, allowed_clients=DashboardSection().allowed_clients
+        ),
+    )
+    serving = asyncio.create_task(server.serve())
+    try:
+        async with asyncio.timeout(30):
+            await server.started.wait()
+        trusted = ssl.create_default_context(cafile=certificate)
+        async with httpx.AsyncClient(
+            base_url=f"https://127.0.0.1:{server.port}", verify=trusted
+        ) as client:
+            csrf = await _sign_in(client, "sari")
+            cookies = {cookie.name: cookie for cookie in client.cookies.jar}
+            assert cookies["ktpel_pusat_sesi"].secure
+            assert cookies["ktpel_pusat_csrf"].secure
+            assert csrf != cookies["ktpel_pusat_csrf"].value  # the session's own token
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{server.port}") as plain:
+            with pytest.raises(httpx.HTTPError):
+                await plain.get("/masuk")
+    finally:
+        serving.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await serving
