@@ -11,6 +11,7 @@ import pytest
 
 from appliance.central import load_central_config
 from appliance.central._fleet import Fleet, FleetSection, load_fleet
+from appliance.cli import run
 from appliance.config import ConfigError
 
 JAKARTA = ZoneInfo("Asia/Jakarta")
@@ -159,3 +160,22 @@ def test_bad_fleet_section_is_a_config_error(tmp_path: Path, table: str, key: st
     with pytest.raises(ConfigError) as caught:
         load_central_config(config_file)
     assert [problem.key for problem in caught.value.problems] == [key]
+
+
+def test_appliance_central_refuses_a_bad_fleet_file_with_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config_file = write(
+        tmp_path / "central.toml",
+        '[central]\nid = "pusat-1"\nstate_dir = "state"\n[broker]\nhost = "127.0.0.1"\n',
+    )
+    assert run(["central", "--config", str(config_file), "--init-key"]) == 0
+    capsys.readouterr()
+    fleet_file = write(
+        tmp_path / "state" / "fleet.toml",
+        '[[station]]\nid = "kec-a"\ndistrict = "35.99.01"\n',
+    )
+    assert run(["--lang", "en", "central", "--config", str(config_file)]) == 2
+    error = capsys.readouterr().err
+    assert f"{fleet_file}: station[1 kec-a].district:" in error
+    assert "not in the official region list" in error
