@@ -42,7 +42,9 @@ def add_central_command(commands: argparse._SubParsersAction[argparse.ArgumentPa
     central.add_argument("--json", action="store_true", help="the overview as JSON")
     central.set_defaults(handler=_central)
     parts = central.add_subparsers(dest="central_command", required=False, metavar="COMMAND")
-    user = parts.add_parser("user", help="the dashboard's users: add, list, disable, enable, passwd")
+    user = parts.add_parser(
+        "user", help="the dashboard's users: add, list, disable, enable, passwd"
+    )
     user_commands = user.add_subparsers(dest="user_command", required=True)
 
     add = user_commands.add_parser(
