@@ -343,7 +343,9 @@ async def test_bad_values_are_refused_with_a_code_and_change_nothing(
             refused = await sari.get(f"/ikhtisar?{query}")
             assert refused.status_code == 422, query
             assert refused.headers["X-Error-Code"] == "bad_filter"
-            assert message in refused.text
+            # At the filter form, above the whole scope as it was.
+            assert f'id="e-filter" aria-live="polite">{message}</p>' in refused.text
+            assert len(re.findall(r"<tr data-station=", refused.text)) == 5
         long_note = await sari.post(
             f"/peringatan/{offline.id}/tangani", data={"note": "n" * 501}, headers=headers
         )

@@ -93,7 +93,14 @@ def _query(filters: Filters) -> str:
 
 
 def _render(
-    request: Request, context: DashboardContext, user: User, filters: Filters, *, block: str | None
+    request: Request,
+    context: DashboardContext,
+    user: User,
+    filters: Filters,
+    *,
+    block: str | None,
+    refused: DashboardError | None = None,
+    asked: str = "",
 ) -> HTMLResponse:
     rows = context.status.glance(user.scope)
     alerts = context.alerts.open_alerts(user.scope)
@@ -122,8 +129,12 @@ def _render(
             "filters": filters,
             "query": f"{page_query}halaman={view.page}",
             "page_query": page_query,
+            "errors": {} if refused is None else {refused.field: refused.text},
+            "asked": asked,
         },
         block=block,
+        status_code=200 if refused is None else refused.status,
+        headers=None if refused is None else {"X-Error-Code": refused.code},
     )
 
 
@@ -139,9 +150,17 @@ def overview_page(
     q: str = "",
     halaman: str = "1",
 ) -> HTMLResponse:
-    filters = parse_filters(
-        user, provinsi=provinsi, kabupaten=kabupaten, masalah=masalah, q=q, halaman=halaman
-    )
+    try:
+        filters = parse_filters(
+            user, provinsi=provinsi, kabupaten=kabupaten, masalah=masalah, q=q, halaman=halaman
+        )
+    except DashboardError as refused:
+        if refused.code != "bad_filter":
+            raise
+        # The whole scope again, the words under the field that was refused.
+        return _render(
+            request, context, user, Filters(), block=None, refused=refused, asked=q[:_QUERY_MAX]
+        )
     return _render(request, context, user, filters, block=None)
 
 
