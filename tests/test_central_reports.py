@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import uuid
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -28,6 +29,7 @@ from appliance.clock import ManualClock
 from appliance.oversight import OversightError, Period
 from appliance.reports import TargetsSection, report_document
 from sim.history import ZONE
+from sim.postgres import PrivatePostgres
 from tests.station_page_rig import (
     DISTRICT,
     OFFICE,
@@ -213,3 +215,26 @@ async def test_the_centre_s_targets_are_its_config_s(
     assert document["targets"]["ikm"] == 80
     assert document == station_report_json(station_config, "2026-Q4")
     assert document != station_report_json(shipped.config, "2026-Q4")
+
+
+def test_the_centre_s_report_from_postgresql_is_the_station_s_own(
+    tmp_path: Path, postgres: PrivatePostgres
+) -> None:
+    """The same through a collector storing into PostgreSQL (events partitioned by month,
+    read back in seq order across the partitions)."""
+    url = postgres.fresh_database(f"reports_{uuid.uuid4().hex[:12]}")
+    shipped = ship_history(
+        tmp_path, first=date(2026, 9, 1), last=date(2026, 11, 30), per_day=3, store_url=url
+    )
+    with opened_store(url) as store:
+        built = build_station_report(
+            store,
+            station=STATION,
+            office=OFFICE,
+            place=None,
+            period=Period.parse("2026-Q4"),
+            zone=ZONE,
+            targets=TargetsSection(),
+        )
+    assert built.upto == shipped.head
+    assert report_document(built.report) == station_report_json(shipped.config, "2026-Q4")
