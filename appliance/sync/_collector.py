@@ -42,6 +42,7 @@ from ._bounds import MAX_DOCUMENT_BYTES, decode_document, printable
 from ._check import BAD_SIGNATURE, MALFORMED, CheckedMessage, WireItem
 from ._check_pool import CheckPool, CheckPoolBroken
 from ._collector_queues import LatestRecords, Record, RegisterQueue, Waiting
+from ._collector_records import write_records
 from ._collector_stats import CollectorCounters, CollectorStats
 from ._errors import MalformedMessage, RejectedMessage, StoreError
 from ._keys import StationKeys
@@ -341,44 +342,19 @@ class Collector:
         while True:
             flags, records = await self._records.take(_RECORDS_BATCH)
             try:
-                await self._in_store(
-                    self._write_records, flags, records, executor=self._records_thread
+                malformed = await self._in_store(
+                    write_records,
+                    self._records_store,
+                    flags,
+                    records,
+                    executor=self._records_thread,
                 )
+                self._counters.flags[MALFORMED] += malformed
             except BaseException:
                 self._records.restore(flags, records, time.monotonic())
                 raise
             finally:
                 self._signal_handled()
-
-    def _write_records(self, flags: list[Flag], records: list[Record]) -> None:
-        """In the store's thread, in one transaction. In order of station, as the ingest
-        takes its stations' locks: two collectors then never wait on each other in a
-        circle (a station's own flags and records keep their order)."""
-        items: list[Flag | Record] = [*flags, *records]
-        items.sort(key=lambda item: item.station)
-        store = self._records_store
-        with store.records():
-            for item in items:
-                if isinstance(item, Flag):
-                    store.flag(item)
-                    continue
-                try:
-                    self._write_record(item)
-                except (TypeError, ValueError) as exc:  # the store's own check of the form
-                    detail = printable(f"{item.kind}: {exc}"[:300])
-                    store.flag(Flag(item.station, MALFORMED, None, detail, item.at))
-                    self._counters.flags[MALFORMED] += 1
-
-    def _write_record(self, record: Record) -> None:
-        store, station, at = self._records_store, record.station, record.at
-        if record.kind == "state":
-            store.record_state(station, record.document, at=at)
-        elif record.kind == "telemetry":
-            store.record_telemetry(station, record.document, at=at)
-        elif record.kind == "device" and record.name is not None:
-            store.record_device(station, record.name, record.document, at=at)
-        elif record.kind == "doctor":
-            store.record_doctor(station, record.document, at=at)
 
     # -- check --------------------------------------------------------------------------
 
