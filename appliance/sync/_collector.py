@@ -43,7 +43,7 @@ from ._check import BAD_SIGNATURE, MALFORMED, CheckedMessage, WireItem
 from ._check_pool import CheckPool, CheckPoolBroken
 from ._collector_queues import LatestRecords, Record, RegisterQueue, Waiting
 from ._collector_records import write_records
-from ._collector_stats import CollectorCounters, CollectorStats
+from ._collector_stats import CollectorCounters, CollectorStats, snapshot
 from ._errors import MalformedMessage, RejectedMessage, StoreError
 from ._keys import StationKeys
 from ._mqtt import SESSION_ERRORS, Resolve, make_client, puback, raise_if_stopping, session_errors
@@ -154,33 +154,12 @@ class Collector:
     @property
     def stats(self) -> CollectorStats:
         """Counters since the start and gauges now, for /metrics."""
-        counters = self._counters
-        now = time.monotonic()
         pieces = (*self._in_check, *self._storing)
-        waiting = [
-            since
-            for since in (
-                self._register.oldest(),
-                self._records.oldest(),
-                *(piece.since for piece in pieces),
-            )
-            if since is not None
-        ]
-        return CollectorStats(
-            received=dict(counters.received),
-            events_stored=counters.events_stored,
-            events_duplicate=counters.events_duplicate,
-            events_rejected=counters.events_rejected,
-            flags=dict(counters.flags),
-            dropped=counters.dropped + self._records.flags_dropped,
-            coalesced=self._records.coalesced,
-            acks_published=counters.acks_published,
-            resends_requested=counters.resends_requested,
-            store_latency=counters.store_calls.copy(),
-            queue_messages=self._register.messages + sum(p.messages for p in pieces),
-            queue_bytes=self._register.bytes + sum(p.bytes for p in pieces),
-            records_waiting=len(self._records),
-            lag_s=round(max(0.0, now - min(waiting)), 3) if waiting else 0.0,
+        return snapshot(
+            self._counters,
+            register=self._register,
+            records=self._records,
+            pieces=[(piece.messages, piece.bytes, piece.since) for piece in pieces],
             connected=self.connected.is_set(),
         )
 

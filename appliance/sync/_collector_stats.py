@@ -8,9 +8,13 @@ a person; stations appear only as counts.
 from __future__ import annotations
 
 import bisect
+import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final
+
+from ._collector_queues import LatestRecords, RegisterQueue
 
 STORE_SECONDS_BUCKETS: Final = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 """The upper bounds of the store latency histogram's buckets, in seconds."""
@@ -96,3 +100,37 @@ class CollectorStats:
     """Gauge: how long the oldest message still waiting has waited (0 when none)."""
     connected: bool
     """Gauge: the MQTT session is up."""
+
+
+def snapshot(
+    counters: CollectorCounters,
+    *,
+    register: RegisterQueue,
+    records: LatestRecords,
+    pieces: Sequence[tuple[int, int, float]],
+    connected: bool,
+) -> CollectorStats:
+    """A reading: the counters, and the gauges of what waits now (`pieces`: messages,
+    bytes and arrival of each piece out to the check or being stored)."""
+    waiting = [
+        since
+        for since in (register.oldest(), records.oldest(), *(since for _, _, since in pieces))
+        if since is not None
+    ]
+    return CollectorStats(
+        received=dict(counters.received),
+        events_stored=counters.events_stored,
+        events_duplicate=counters.events_duplicate,
+        events_rejected=counters.events_rejected,
+        flags=dict(counters.flags),
+        dropped=counters.dropped + records.flags_dropped,
+        coalesced=records.coalesced,
+        acks_published=counters.acks_published,
+        resends_requested=counters.resends_requested,
+        store_latency=counters.store_calls.copy(),
+        queue_messages=register.messages + sum(messages for messages, _, _ in pieces),
+        queue_bytes=register.bytes + sum(size for _, size, _ in pieces),
+        records_waiting=len(records),
+        lag_s=round(max(0.0, time.monotonic() - min(waiting)), 3) if waiting else 0.0,
+        connected=connected,
+    )
