@@ -9,6 +9,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -120,18 +121,30 @@ def test_each_rule_opens_its_alert_and_closes_when_it_clears(database: Database)
         disk_low=True,
         flags=1,
         last_flag_kind="chain_break",
+        forgery_kind="chain_break",
+        forgery_at=text(wib(7, 10)),
     )
     put_status(database, troubled)
     assert summary(keeper.evaluate(now)) == [
         ("kec-sukodono", rule, AlertState.OPEN)
         for rule in ("backlog", "blanks", "clock", "device_error", "disk", "forgery")
     ]
-    put_status(database, healthy(flags=1, last_flag_kind="chain_break"))
+    flagged = healthy(
+        flags=1,
+        last_flag_kind="chain_break",
+        forgery_kind="chain_break",
+        forgery_at=text(wib(7, 10)),
+    )
+    put_status(database, flagged)
     assert summary(keeper.evaluate(now)) == [
         ("kec-sukodono", rule, AlertState.CLOSED)
         for rule in ("backlog", "blanks", "clock", "device_error", "disk")
     ]
     assert [a.rule for a in AlertStore(database=database).open_alerts()] == ["forgery"]
+    # A flag is a moment: its alert closes when its window has passed with no new one.
+    assert summary(keeper.evaluate(wib(7, 10) + timedelta(hours=73))) == [
+        ("kec-sukodono", "forgery", AlertState.CLOSED)
+    ]
 
 
 def test_a_rule_switched_off_or_a_station_gone_closes_its_alerts(database: Database) -> None:

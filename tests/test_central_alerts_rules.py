@@ -22,6 +22,7 @@ from appliance.central._alerts import (
 )
 from appliance.central._status import StationStatus
 from appliance.domain import WorkingCalendar
+from appliance.sync import FORGERY_FLAG_KINDS
 
 from .central_alerts_rig import DEFAULTS, HOURS, JAKARTA, WIB, WIT, healthy, text, wib
 
@@ -123,26 +124,27 @@ def test_a_device_in_error_for_more_than_ten_minutes() -> None:
     assert Rule.DEVICE_ERROR not in rules(unplugged, wib(7, 12))
 
 
-@pytest.mark.parametrize(
-    ("kind", "raised"),
-    [
-        ("bad_signature", True),
-        ("altered", True),
-        ("wrong_station", True),
-        ("chain_break", True),
-        ("conflict", True),
-        ("malformed", False),
-        ("unknown_station", False),
-        (None, False),
-    ],
-)
-def test_forgery_and_chain_flags(kind: str | None, raised: bool) -> None:
-    status = healthy(flags=0 if kind is None else 3, last_flag_kind=kind)
-    found = rules(status, wib(7, 10))
-    assert (Rule.FORGERY in found) is raised
-    if raised:
-        assert kind is not None
-        assert kind in found[Rule.FORGERY].text.en
+@pytest.mark.parametrize("kind", FORGERY_FLAG_KINDS)
+def test_a_forgery_or_chain_flag_keeps_its_alert_for_its_window(kind: str) -> None:
+    flagged = healthy(flags=3, forgery_kind=kind, forgery_at=text(wib(7, 9)))
+    found = rules(flagged, wib(7, 10))
+    assert Rule.FORGERY in found
+    assert kind in found[Rule.FORGERY].text.en
+    # 72 hours by default: still there a minute before, gone a minute after.
+    assert Rule.FORGERY in rules(flagged, wib(7, 9) + timedelta(hours=72) - timedelta(minutes=1))
+    assert Rule.FORGERY not in rules(flagged, wib(7, 9) + timedelta(hours=72, minutes=1))
+
+
+def test_a_harmless_flag_raises_nothing_and_hides_no_forgery() -> None:
+    assert Rule.FORGERY not in rules(healthy(flags=2, last_flag_kind="malformed"), wib(7, 10))
+    assert Rule.FORGERY not in rules(healthy(), wib(7, 10))
+    behind_a_harmless_one = healthy(
+        flags=2,
+        last_flag_kind="malformed",
+        forgery_kind="bad_signature",
+        forgery_at=text(wib(7, 9)),
+    )
+    assert Rule.FORGERY in rules(behind_a_harmless_one, wib(7, 10))
 
 
 def test_clock_and_disk() -> None:

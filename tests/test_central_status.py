@@ -401,6 +401,8 @@ async def check_later_passes(
     flagged = table.get("kec-tarik")
     assert flagged is not None
     assert (flagged.online, flagged.flags, flagged.last_flag_kind) == (True, 1, "bad_signature")
+    assert flagged.forgery_kind == "bad_signature"
+    assert flagged.forgery_at is not None
 
     # A day later, with nothing heard: today's counts start again, the rest stands.
     r.clock.advance(86_400)

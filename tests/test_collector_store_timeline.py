@@ -18,6 +18,7 @@ import pytest
 
 from appliance.register import GENESIS_HASH, Event, EventType, StationKey
 from appliance.sync import (
+    FORGERY_FLAG_KINDS,
     CollectorStore,
     DeviceChange,
     DoctorReport,
@@ -258,3 +259,35 @@ def test_two_collectors_recording_the_same_messages_append_each_change_once(
     assert store.flaps(T0) == {"st-a": steps // 2}
     devices = store.device_history("st-a", T0)
     assert [c.state for c in devices] == [("READY", "ERROR")[s % 2] for s in range(steps)]
+
+
+def test_the_overview_keeps_the_last_forgery_flag_behind_harmless_ones(
+    store: CollectorStore,
+) -> None:
+    """A malformed telemetry message flagged after a bad signature must not hide it: the
+    alert on a register in doubt reads `last_forgery`, not the last flag."""
+    store.flag(Flag(station="st-1", kind="bad_signature", seq=7, detail="forged", at=T1))
+    store.flag(Flag(station="st-1", kind="malformed", seq=None, detail="junk", at=T2))
+    store.flag(Flag(station="st-2", kind="malformed", seq=None, detail="junk", at=T2))
+    by_id = {item.station: item for item in store.overview()}
+    assert by_id["st-1"].last_flag is not None
+    assert by_id["st-1"].last_flag.kind == "malformed"
+    assert by_id["st-1"].last_forgery == Flag("st-1", "bad_signature", 7, "forged", T1)
+    assert by_id["st-2"].last_forgery is None
+    for kind in FORGERY_FLAG_KINDS:
+        store.flag(Flag(station="st-3", kind=kind, seq=1, detail=kind, at=T3))
+        (overview,) = store.overview(["st-3"])
+        assert overview.last_forgery is not None
+        assert overview.last_forgery.kind == kind
+
+
+def test_the_forgery_kinds_are_the_collectors_flags() -> None:
+    from appliance.sync import _check, _collector  # noqa: PLC0415 - the kinds' homes
+
+    assert set(FORGERY_FLAG_KINDS) == {
+        _check.BAD_SIGNATURE,
+        _check.ALTERED,
+        _check.WRONG_STATION,
+        _collector._CHAIN_BREAK,
+        _collector._CONFLICT,
+    }

@@ -33,11 +33,6 @@ from appliance.domain import WorkingCalendar
 if TYPE_CHECKING:
     from ._status import StationStatus
 
-FORGERY_KINDS: Final = frozenset(
-    {"bad_signature", "altered", "wrong_station", "chain_break", "conflict"}
-)
-"""The collector's flags that say the register may be forged or forked."""
-
 
 class Severity(StrEnum):
     KRITIS = "kritis"
@@ -116,6 +111,9 @@ class DeviceErrorRule(_RuleSection):
 
 class ForgeryRule(_RuleSection):
     severity: Severity = Severity.KRITIS
+    within_h: Annotated[float, Field(gt=0, le=365 * 24)] = 72.0
+    """A flag putting the register in doubt keeps its alert open this long after it: a
+    flag is a moment, not a state, and nothing the station sends later withdraws it."""
 
 
 class ClockRule(_RuleSection):
@@ -262,17 +260,19 @@ def device_error(s: Situation) -> Text | None:
 
 
 def forgery(s: Situation) -> Text | None:
-    """The collector's last flag on the station says its register may be forged or
-    forked. The status keeps the last flag's kind, not its time, and the collector never
-    withdraws a flag: such an alert stays open, for a person to acknowledge and look into,
-    until a later flag of another kind (a malformed message) takes its place."""
-    kind = s.status.last_flag_kind
-    if kind not in FORGERY_KINDS:
+    """The collector flagged the station's register as possibly forged or forked (a bad
+    signature, altered content, another station's event, a broken chain, one seq with two
+    hashes) within the last `within_h` hours. A later flag of a harmless kind does not
+    hide it (the status keeps the latest such flag apart from the last flag of any kind);
+    the alert closes `within_h` after the last one, and a chain break that stops the
+    register also shows as the backlog growing."""
+    at = _moment(s.status.forgery_at)
+    if at is None or s.now - at > timedelta(hours=s.settings.forgery.within_h):
         return None
     return Text(
-        "Register ditandai oleh pengumpul pusat: {kind}. Periksa sebelum diterima.",
-        "The central collector flagged the register: {kind}. Check it before trusting it.",
-    ).format(kind=kind)
+        "Register ditandai oleh pengumpul pusat pada {at}: {kind}. Periksa sebelum diterima.",
+        "The central collector flagged the register at {at}: {kind}. Check it before trusting it.",
+    ).format(at=_local(at, s.calendar), kind=s.status.forgery_kind or "?")
 
 
 def clock(s: Situation) -> Text | None:

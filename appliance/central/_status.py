@@ -63,6 +63,10 @@ class StationStatus:
     flags: int
     last_flag_kind: str | None
     updated_at: str
+    forgery_kind: str | None = None
+    """The kind of the latest flag that puts the register in doubt (FORGERY_FLAG_KINDS)."""
+    forgery_at: str | None = None
+    """When that flag was recorded."""
 
     @property
     def registered(self) -> bool:
@@ -95,7 +99,11 @@ MIGRATIONS: Final = [
         ),
         "CREATE INDEX station_status_province ON station_status (province, station)",
         "CREATE INDEX station_status_regency ON station_status (regency, station)",
-    ]
+    ],
+    [
+        "ALTER TABLE station_status ADD COLUMN forgery_kind TEXT",
+        "ALTER TABLE station_status ADD COLUMN forgery_at TEXT",
+    ],
 ]
 
 

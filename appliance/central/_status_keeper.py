@@ -290,6 +290,7 @@ class StatusKeeper:
             figures = facts(state, now, self._calendar(zone))
         use = figures.blanks_daily_use if figures else None
         online = overview.online if overview else None
+        forgery = overview.last_forgery if overview else None
         return StationStatus(
             station=station,
             district=registered.district if registered else "",
@@ -324,6 +325,8 @@ class StatusKeeper:
             disk_refusing=_bool(disk.get("refusing")),
             flags=overview.flags if overview else 0,
             last_flag_kind=overview.last_flag.kind if overview and overview.last_flag else None,
+            forgery_kind=forgery.kind if forgery else None,
+            forgery_at=forgery.at if forgery else None,
             updated_at=at,
         )
 

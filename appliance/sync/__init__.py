@@ -16,6 +16,7 @@ from ._signed import (
     sign_state,
 )
 from ._store import (
+    FORGERY_FLAG_KINDS,
     ChainBreak,
     CollectorStore,
     Conflict,
@@ -34,6 +35,7 @@ from ._wire import decode_events, encode_event, encode_events
 
 __all__ = [
     "CENTRAL_TOPIC_ROOT",
+    "FORGERY_FLAG_KINDS",
     "TOPIC_ROOT",
     "BrokerSection",
     "CentralMessage",

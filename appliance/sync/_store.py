@@ -92,6 +92,11 @@ class Flag:
     """RFC 3339 UTC."""
 
 
+FORGERY_FLAG_KINDS: Final = ("bad_signature", "altered", "wrong_station", "chain_break", "conflict")
+"""The flags that say a station's register may be forged or forked (the rest say a
+message was malformed or its station unknown)."""
+
+
 @dataclass(frozen=True, slots=True)
 class StationOverview:
     station: str
@@ -116,6 +121,9 @@ class StationOverview:
     """When each device entered the `state` of its latest payload (RFC 3339 UTC)."""
     version: str | None = None
     """The software version of the station's last birth that said one."""
+    last_forgery: Flag | None = None
+    """The latest flag of a kind in FORGERY_FLAG_KINDS: a later flag of a harmless kind
+    (a malformed telemetry message) must not hide it."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -123,11 +123,18 @@ SQL_STORED_LINKS: Final = (
 )
 SQL_OVERVIEW: Final = (
     "SELECT s.station, s.head, s.stored_max, s.last_seen, s.online, s.bd_seq, "
-    "s.telemetry, s.telemetry_at, s.version, COALESCE(f.n, 0), lf.kind, lf.seq, lf.detail, lf.at "
+    "s.telemetry, s.telemetry_at, s.version, COALESCE(f.n, 0), lf.kind, lf.seq, lf.detail, lf.at, "
+    "gf.kind, gf.seq, gf.detail, gf.at "
     "FROM stations s "
     "LEFT JOIN (SELECT station, count(*) AS n, max(id) AS last FROM flags GROUP BY station) f "
     "ON f.station = s.station "
-    "LEFT JOIN flags lf ON lf.id = f.last"
+    "LEFT JOIN flags lf ON lf.id = f.last "
+    "LEFT JOIN (SELECT station, max(id) AS last FROM flags "
+    # FORGERY_FLAG_KINDS, spelled out (tests/test_collector_store_timeline.py pins it).
+    "WHERE kind IN ('bad_signature', 'altered', 'wrong_station', 'chain_break', 'conflict') "
+    "GROUP BY station) g "
+    "ON g.station = s.station "
+    "LEFT JOIN flags gf ON gf.id = g.last"
 )
 SQL_DEVICES: Final = "SELECT station, name, payload, since FROM devices"
 
@@ -420,7 +427,8 @@ def _overview(station_rows: list[Any], device_rows: list[Any]) -> list[StationOv
     result = []
     for row in station_rows:
         (station, head, stored_max, last_seen, online, bd_seq, telemetry, telemetry_at) = row[:8]
-        version, count, kind, seq, detail, at = row[8:]
+        version, count, kind, seq, detail, at = row[8:14]
+        forged_kind, forged_seq, forged_detail, forged_at = row[14:]
         result.append(
             StationOverview(
                 station=station,
@@ -436,6 +444,9 @@ def _overview(station_rows: list[Any], device_rows: list[Any]) -> list[StationOv
                 last_flag=None if kind is None else Flag(station, kind, seq, detail, at),
                 device_since=since.get(station, {}),
                 version=version,
+                last_forgery=None
+                if forged_kind is None
+                else Flag(station, forged_kind, forged_seq, forged_detail, forged_at),
             )
         )
     # Sorted here, not in SQL: the database's collation must not decide the order.
