@@ -27,9 +27,10 @@ from . import (
 )
 from ._context import ScreenContext
 from ._render import STATIC, Renderer
-from ._session import SignInRequired, sign_in_url
+from ._session import SignInRequired
 from ._settings import ScreensSection
 from ._timing import ServerTiming
+from ._web import sign_in_url
 
 SCREEN_ROUTERS = (
     _signin.router,

@@ -17,7 +17,7 @@ from typing import Any, Final
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from jinja2 import BaseLoader, Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from appliance._version import __version__
 
@@ -36,15 +36,8 @@ def asset(name: str) -> str:
 
 class Renderer:
     def __init__(self) -> None:
-        self._env = Environment(
-            loader=PackageLoader("appliance.screens", "templates"),
-            autoescape=select_autoescape(default=True),
-            undefined=StrictUndefined,
-            trim_blocks=True,
-            lstrip_blocks=True,
-            auto_reload=False,
-        )
-        self._env.globals.update(asset=asset, version=__version__)
+        self._env = template_environment(PackageLoader("appliance.screens", "templates"))
+        self._env.globals.update(asset=asset)
 
     def page(
         self,
@@ -65,16 +58,45 @@ class Renderer:
             "csrf": csrf_token(request),
             **(context or {}),
         }
-        started = time.perf_counter()
-        compiled = self._env.get_template(template)
-        if block is None:
-            html = compiled.render(values)
-        else:
-            html = "".join(compiled.blocks[block](compiled.new_context(values)))
-        took_ms = (time.perf_counter() - started) * 1000
-        # Server-Timing (W3C): what rendering took, for benchmarks/console.py and the
-        # browser's developer tools; it tells nothing about the data.
-        timing = {"Server-Timing": f"render;dur={took_ms:.2f}"}
-        response = HTMLResponse(html, status_code=status_code, headers=timing | (headers or {}))
+        response = render_html(
+            self._env, template, values, block=block, status_code=status_code, headers=headers
+        )
         remember_csrf(request, response)
         return response
+
+
+def template_environment(loader: BaseLoader) -> Environment:
+    """Our templates' Jinja2 environment: escaping on, an undefined name an error."""
+    environment = Environment(
+        loader=loader,
+        autoescape=select_autoescape(default=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        auto_reload=False,
+    )
+    environment.globals.update(version=__version__)
+    return environment
+
+
+def render_html(
+    environment: Environment,
+    template: str,
+    values: dict[str, Any],
+    *,
+    block: str | None = None,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+) -> HTMLResponse:
+    """The whole `template`, or only its `block` (a fragment for htmx)."""
+    started = time.perf_counter()
+    compiled = environment.get_template(template)
+    if block is None:
+        html = compiled.render(values)
+    else:
+        html = "".join(compiled.blocks[block](compiled.new_context(values)))
+    took_ms = (time.perf_counter() - started) * 1000
+    # Server-Timing (W3C): what rendering took, for benchmarks/console.py and the
+    # browser's developer tools; it tells nothing about the data.
+    timing = {"Server-Timing": f"render;dur={took_ms:.2f}"}
+    return HTMLResponse(html, status_code=status_code, headers=timing | (headers or {}))

@@ -14,10 +14,8 @@ refused with 403 when it does not match (the double-submit pattern, on top of Sa
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Final
-from urllib.parse import quote
 
 from fastapi import Depends, Request, Response
 
@@ -28,13 +26,17 @@ from appliance.pipeline import Officer
 from appliance.staff import StaffMember
 
 from ._context import ScreenContext, screen_context
+from ._web import (
+    BACKGROUND_HEADER,
+    back_to,
+    cookie_csrf,
+    csrf_holds,
+    is_tls,
+    remember_cookie_csrf,
+)
 
 SESSION_COOKIE: Final = "ktpel_sesi"
 CSRF_COOKIE: Final = "ktpel_csrf"
-CSRF_FIELD: Final = "csrf"
-CSRF_HEADER: Final = "X-CSRF-Token"
-BACKGROUND_HEADER: Final = "X-Ktpel-Background"
-_UNSAFE: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 class SignInRequired(Exception):
@@ -49,33 +51,16 @@ class SignInRequired(Exception):
 def csrf_token(request: Request) -> str:
     """The page's CSRF token: the browser's, or a new one set on the response by
     `remember_csrf`."""
-    token = request.cookies.get(CSRF_COOKIE)
-    if token is None or len(token) != 43:
-        token = getattr(request.state, "new_csrf", None) or secrets.token_urlsafe(32)
-        request.state.new_csrf = token
-    return token
+    return cookie_csrf(request, CSRF_COOKIE)
 
 
 def remember_csrf(request: Request, response: Response) -> None:
-    new = getattr(request.state, "new_csrf", None)
-    if new is not None:
-        response.set_cookie(
-            CSRF_COOKIE, new, httponly=True, samesite="strict", secure=_tls(request), path="/"
-        )
+    remember_cookie_csrf(request, response, CSRF_COOKIE)
 
 
 async def check_csrf(request: Request) -> None:
     """Refuse (403) an unsafe request that does not carry the browser's CSRF token."""
-    if request.method not in _UNSAFE:
-        return
-    expected = request.cookies.get(CSRF_COOKIE)
-    sent = request.headers.get(CSRF_HEADER)
-    if sent is None and request.headers.get("content-type", "").startswith(
-        ("application/x-www-form-urlencoded", "multipart/form-data")
-    ):
-        field = (await request.form()).get(CSRF_FIELD)
-        sent = field if isinstance(field, str) else None
-    if not expected or not sent or not secrets.compare_digest(expected, sent):
+    if not await csrf_holds(request, request.cookies.get(CSRF_COOKIE)):
         raise ApiError(
             403,
             "csrf_failed",
@@ -93,7 +78,7 @@ def open_session(request: Request, response: Response, member: StaffMember) -> N
     context = screen_context(request)
     token = context.sessions.open(member)
     response.set_cookie(
-        SESSION_COOKIE, token, httponly=True, samesite="strict", secure=_tls(request), path="/"
+        SESSION_COOKIE, token, httponly=True, samesite="strict", secure=is_tls(request), path="/"
     )
 
 
@@ -120,7 +105,7 @@ def officer_in(*roles: Role) -> Callable[[Request], Awaitable[Officer]]:
         member = signed_in(request)
         if member is None:
             expired = SESSION_COOKIE in request.cookies
-            raise SignInRequired(_back_to(request), expired=expired)
+            raise SignInRequired(back_to(request), expired=expired)
         if roles and not any(member.has_role(role) for role in roles):
             raise ApiError(
                 403,
@@ -133,25 +118,6 @@ def officer_in(*roles: Role) -> Callable[[Request], Awaitable[Officer]]:
         return Officer(person=member.id, roles=member.roles)
 
     return officer
-
-
-def _back_to(request: Request) -> str:
-    if request.headers.get("HX-Request") or request.method != "GET":
-        # A fragment or a form: back to the page the officer was on.
-        referer = request.headers.get("HX-Current-URL") or request.headers.get("referer", "")
-        path = referer.split(str(request.base_url).rstrip("/"), 1)[-1]
-        return path if path.startswith("/") and not path.startswith("//") else "/"
-    query = f"?{request.url.query}" if request.url.query else ""
-    return request.url.path + query
-
-
-def sign_in_url(back_to: str, *, expired: bool) -> str:
-    url = f"/masuk?kembali={quote(back_to, safe='/')}"
-    return url + "&habis=1" if expired else url
-
-
-def _tls(request: Request) -> bool:
-    return request.url.scheme == "https"
 
 
 ScreenOfficer = Annotated[Officer, Depends(officer_in())]

@@ -22,17 +22,11 @@ from ._session import (
     open_session,
     signed_in,
 )
+from ._web import local_path
 
 router = APIRouter(include_in_schema=False)
 
 _SSE: Final = "text/event-stream"
-
-
-def _local(path: str | None) -> str:
-    """Only a path on this station: never an open redirect."""
-    if path and path.startswith("/") and not path.startswith(("//", "/\\")):
-        return path
-    return "/"
 
 
 @router.get("/")
@@ -56,7 +50,7 @@ async def sign_in_page(
     return context.render.page(
         request,
         "signin.html",
-        {"back_to": _local(kembali), "notice": notice, "errors": {}, "person": ""},
+        {"back_to": local_path(kembali), "notice": notice, "errors": {}, "person": ""},
     )
 
 
@@ -80,7 +74,7 @@ async def sign_in(
         except (AuthenticationFailed, AccountLocked) as error:
             errors["pin"] = error.text
         else:
-            back_to = _local(kembali)
+            back_to = local_path(kembali)
             target = back_to if back_to != "/" else home_of(member.roles)
             response = RedirectResponse(target, status_code=303)
             open_session(request, response, member)
@@ -88,7 +82,7 @@ async def sign_in(
     return context.render.page(
         request,
         "signin.html",
-        {"back_to": _local(kembali), "notice": None, "errors": errors, "person": person},
+        {"back_to": local_path(kembali), "notice": None, "errors": errors, "person": person},
         status_code=422,
     )
 
@@ -108,7 +102,7 @@ async def stay_signed_in(_officer: ScreenOfficer, _csrf: Csrf) -> Response:
 
 @router.get("/bahasa/{language}")
 async def choose_language(language: str, kembali: str = "/") -> Response:
-    response = RedirectResponse(_local(kembali), status_code=303)
+    response = RedirectResponse(local_path(kembali), status_code=303)
     if language in LANGUAGES:
         response.set_cookie(
             LANGUAGE_COOKIE, language, max_age=365 * 86400, samesite="strict", path="/"

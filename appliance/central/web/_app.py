@@ -21,10 +21,10 @@ from fastapi.staticfiles import StaticFiles
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from appliance.screens import STATIC
+from appliance.screens import STATIC, sign_in_url
 
 from . import _alerts_page, _overview, _signin, _station
-from ._auth import DashboardError, SignInRequired, sign_in_url
+from ._auth import DashboardError, SignInRequired
 from ._context import DashboardContext
 from ._render import CENTRAL_STATIC, CENTRAL_STATIC_URL
 

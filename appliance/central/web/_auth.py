@@ -13,15 +13,20 @@ signs out after the idle limit even while its overview keeps refreshing.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Final
-from urllib.parse import quote
 
 from fastapi import Depends, Request, Response
 
 from appliance._text import Text
 from appliance.errors import ApplianceError
+from appliance.screens import (
+    BACKGROUND_HEADER,
+    back_to,
+    cookie_csrf,
+    csrf_holds,
+    remember_cookie_csrf,
+)
 
 from .._scope import DashboardRole
 from .._sessions import Session
@@ -30,10 +35,6 @@ from ._context import dashboard_context
 
 SESSION_COOKIE: Final = "ktpel_pusat_sesi"
 PRE_CSRF_COOKIE: Final = "ktpel_pusat_csrf"
-CSRF_FIELD: Final = "csrf"
-CSRF_HEADER: Final = "X-CSRF-Token"
-BACKGROUND_HEADER: Final = "X-Ktpel-Background"
-_UNSAFE: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _NO_SESSION: Final = object()
 
 
@@ -77,34 +78,18 @@ def csrf_for_page(request: Request) -> str:
     session = session_of(request)
     if session is not None:
         return session.csrf
-    token = request.cookies.get(PRE_CSRF_COOKIE)
-    if token is None or len(token) != 43:
-        token = getattr(request.state, "new_csrf", None) or secrets.token_urlsafe(32)
-        request.state.new_csrf = token
-    return token
+    return cookie_csrf(request, PRE_CSRF_COOKIE)
 
 
 def remember_pre_csrf(request: Request, response: Response) -> None:
-    new = getattr(request.state, "new_csrf", None)
-    if new is not None:
-        response.set_cookie(
-            PRE_CSRF_COOKIE, new, httponly=True, samesite="strict", secure=tls(request), path="/"
-        )
+    remember_cookie_csrf(request, response, PRE_CSRF_COOKIE)
 
 
 async def check_csrf(request: Request) -> None:
     """Refuse (403) an unsafe request that does not carry its page's CSRF token."""
-    if request.method not in _UNSAFE:
-        return
     session = session_of(request)
     expected = session.csrf if session is not None else request.cookies.get(PRE_CSRF_COOKIE)
-    sent = request.headers.get(CSRF_HEADER)
-    if sent is None and request.headers.get("content-type", "").startswith(
-        ("application/x-www-form-urlencoded", "multipart/form-data")
-    ):
-        field = (await request.form()).get(CSRF_FIELD)
-        sent = field if isinstance(field, str) else None
-    if not expected or not sent or not secrets.compare_digest(expected, sent):
+    if not await csrf_holds(request, expected):
         raise DashboardError(
             403,
             "csrf_failed",
@@ -139,31 +124,6 @@ def user_with(
         return session.user
 
     return signed_in_user
-
-
-def back_to(request: Request) -> str:
-    if request.headers.get("HX-Request") or request.method != "GET":
-        referer = request.headers.get("HX-Current-URL") or request.headers.get("referer", "")
-        path = referer.split(str(request.base_url).rstrip("/"), 1)[-1]
-        return path if path.startswith("/") and not path.startswith("//") else "/"
-    query = f"?{request.url.query}" if request.url.query else ""
-    return request.url.path + query
-
-
-def sign_in_url(back: str, *, expired: bool) -> str:
-    url = f"/masuk?kembali={quote(back, safe='/')}"
-    return url + "&habis=1" if expired else url
-
-
-def local_path(path: str | None) -> str:
-    """Only a path on this dashboard: never an open redirect."""
-    if path and path.startswith("/") and not path.startswith(("//", "/\\")):
-        return path
-    return "/"
-
-
-def tls(request: Request) -> bool:
-    return request.url.scheme == "https"
 
 
 SignedIn = Annotated[User, Depends(user_with())]

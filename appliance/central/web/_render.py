@@ -11,7 +11,6 @@ template gets `t`, `lang`, `csrf` (the session's token, or the sign-in form's), 
 from __future__ import annotations
 
 import hashlib
-import time
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -19,10 +18,9 @@ from typing import Any, Final
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
-from jinja2 import ChoiceLoader, Environment, PackageLoader, StrictUndefined, select_autoescape
+from jinja2 import ChoiceLoader, PackageLoader
 
-from appliance._version import __version__
-from appliance.screens import STATIC, Translator, language_of
+from appliance.screens import STATIC, Translator, language_of, render_html, template_environment
 
 from .._scope import scope_label
 from ._auth import csrf_for_page, remember_pre_csrf, session_of
@@ -47,20 +45,15 @@ def asset(name: str) -> str:
 
 class Renderer:
     def __init__(self) -> None:
-        self._env = Environment(
-            loader=ChoiceLoader(
+        self._env = template_environment(
+            ChoiceLoader(
                 [
                     PackageLoader("appliance.central", "templates"),
                     PackageLoader("appliance.screens", "templates"),
                 ]
-            ),
-            autoescape=select_autoescape(default=True),
-            undefined=StrictUndefined,
-            trim_blocks=True,
-            lstrip_blocks=True,
-            auto_reload=False,
+            )
         )
-        self._env.globals.update(asset=asset, version=__version__)
+        self._env.globals.update(asset=asset)
 
     def page(
         self,
@@ -85,14 +78,8 @@ class Renderer:
             "idle_s": dashboard_context(request).settings.session_idle_minutes * 60,
             **(context or {}),
         }
-        started = time.perf_counter()
-        compiled = self._env.get_template(template)
-        if block is None:
-            html = compiled.render(values)
-        else:
-            html = "".join(compiled.blocks[block](compiled.new_context(values)))
-        took_ms = (time.perf_counter() - started) * 1000
-        timing = {"Server-Timing": f"render;dur={took_ms:.2f}"}
-        response = HTMLResponse(html, status_code=status_code, headers=timing | (headers or {}))
+        response = render_html(
+            self._env, template, values, block=block, status_code=status_code, headers=headers
+        )
         remember_pre_csrf(request, response)
         return response

@@ -9,10 +9,10 @@ from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse, StreamingResponse
 
 from appliance._text import Text
-from appliance.screens import LANGUAGE_COOKIE, LANGUAGES
+from appliance.screens import LANGUAGE_COOKIE, LANGUAGES, is_tls, local_path
 from appliance.staff import AccountLocked, AuthenticationFailed
 
-from ._auth import SESSION_COOKIE, Csrf, SignedIn, local_path, session_of, tls
+from ._auth import SESSION_COOKIE, Csrf, SignedIn, session_of
 from ._context import Context
 
 router = APIRouter(include_in_schema=False)
@@ -79,7 +79,7 @@ async def sign_in(
                 token,
                 httponly=True,
                 samesite="strict",
-                secure=tls(request),
+                secure=is_tls(request),
                 path="/",
             )
             return response
