@@ -48,7 +48,8 @@ M = TypeVar("M", bound=BaseModel)
 DEFAULT_CONFIG_PATH = Path("/etc/ktpel-station/station.toml")
 
 
-def _zone(name: str) -> str:
+def time_zone_name(name: str) -> str:
+    """`name` if it is a known IANA time zone: the validator of every `timezone` key."""
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
@@ -64,7 +65,7 @@ class StationSection(_Section):
     id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
     """Station identifier: the MQTT topic segment, lower-case letters, digits and '-'."""
     office: Annotated[str, Field(min_length=1, max_length=200)] = "Kantor Kecamatan"
-    timezone: Annotated[str, AfterValidator(_zone)] = "Asia/Jakarta"
+    timezone: Annotated[str, AfterValidator(time_zone_name)] = "Asia/Jakarta"
     requirements: RequirementProfile = RequirementProfile.LUMAJANG
     language: Literal["id", "en"] = "id"
 

@@ -30,7 +30,7 @@ from typing import Any, Final, Protocol
 from zoneinfo import ZoneInfo
 
 from appliance.domain import EventType, WorkingCalendar
-from appliance.oversight import Element, Period, PeriodKind, SurveyIndex, shown
+from appliance.oversight import Element, Period, PeriodKind, RegisterEvent, SurveyIndex, shown
 
 _VERSION: Final = 1
 DAYS_KEPT: Final = 45
@@ -75,19 +75,12 @@ FACT_EVENTS: Final = frozenset(
 """The event types the figures read; the fold passes over any others."""
 
 
-class SeqEvent(Protocol):
-    """What the fold reads of an event: the collector's `Event` (and the register's)."""
+class SeqEvent(RegisterEvent, Protocol):
+    """What the fold reads of an event: the figures' fields and its seq (the collector's
+    `Event`, and the register's)."""
 
     @property
     def seq(self) -> int: ...
-    @property
-    def type(self) -> str: ...
-    @property
-    def ts(self) -> str: ...
-    @property
-    def app(self) -> str | None: ...
-    @property
-    def data(self) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True, slots=True)

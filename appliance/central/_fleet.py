@@ -39,13 +39,13 @@ from datetime import date, time
 from pathlib import Path
 from types import MappingProxyType
 from typing import Annotated, Any, Final, Self
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from appliance._problems import ConfigProblem
 from appliance._text import Text
-from appliance.config import ConfigError, read_document, validate_document
+from appliance.config import ConfigError, read_document, time_zone_name, validate_document
 from appliance.domain import WorkingCalendar, district_name
 
 from ._scope import dotted, within
@@ -54,14 +54,6 @@ STATION_ID_PATTERN: Final = r"^[a-z0-9][a-z0-9-]{0,62}$"
 """As the station's own `[station] id`: the MQTT username and topic segment."""
 UNREGISTERED: Final = Text("wilayah belum terdaftar", "region not registered")
 """How a station with a key but not in the fleet file is shown (national scope only)."""
-
-
-def _zone(name: str) -> str:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {name!r} (e.g. Asia/Jakarta, Asia/Makassar)") from None
-    return name
 
 
 def undotted(code: object) -> object:
@@ -85,7 +77,7 @@ class FleetSection(BaseModel):
     file: Path = Path("fleet.toml")
     """The fleet file, relative to `[central] state_dir`. The default may be missing (no
     station registered yet); a file named here must exist."""
-    timezone: Annotated[str, AfterValidator(_zone)] = "Asia/Jakarta"
+    timezone: Annotated[str, AfterValidator(time_zone_name)] = "Asia/Jakarta"
     """The zone of a station the fleet file gives none, and of unregistered stations."""
     opening: time = time(8, 0)
     closing: time = time(15, 0)
@@ -131,7 +123,7 @@ class _StationEntry(BaseModel):
         AfterValidator(_listed_district),
     ]
     name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
-    timezone: Annotated[str, AfterValidator(_zone)] | None = None
+    timezone: Annotated[str, AfterValidator(time_zone_name)] | None = None
 
 
 class _FleetFile(BaseModel):
