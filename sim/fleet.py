@@ -39,6 +39,7 @@ from appliance.domain import SOP_STEPS, EventType, Step
 from appliance.register import GENESIS_HASH, Event, StationKey, format_ts
 from appliance.register._events import canonical_data, validate_payload
 from appliance.sync import StationTopics, encode_event, encode_events, sign_state
+from appliance.sync._mqtt import CancelSafeClient
 
 from .history import COUNTER, HistoryEvent, Mix, history
 
@@ -306,9 +307,9 @@ class SimFleet:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("\n".join(lines), encoding="utf-8")
 
-    def _client(self, station: SimStation, *, will: bool) -> aiomqtt.Client:
+    def _client(self, station: SimStation, *, will: bool) -> CancelSafeClient:
         topics = StationTopics(station.id)
-        return aiomqtt.Client(
+        return CancelSafeClient(
             self._host,
             self._port,
             username=station.id,

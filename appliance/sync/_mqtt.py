@@ -4,10 +4,12 @@ collector alike."""
 from __future__ import annotations
 
 import asyncio
+import math
 import ssl
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
@@ -19,6 +21,7 @@ from ._errors import LinkDown
 from ._settings import BrokerSection
 
 Resolve = Callable[[Path], Path]
+T = TypeVar("T")
 
 SESSION_ERRORS = (aiomqtt.MqttError, LinkDown, OSError)
 """What ends a session and calls for a reconnect; anything else is a bug and propagates."""
@@ -60,6 +63,29 @@ def session_errors(*also: type[Exception]) -> Iterator[None]:
         raise error from None
 
 
+class CancelSafeClient(aiomqtt.Client):
+    """aiomqtt's client, whose waits for the broker never lose a stop request.
+
+    aiomqtt bounds each wait (CONNACK, SUBACK, PUBACK, the disconnect) with
+    `asyncio.wait_for`. On Python 3.11 (Debian bookworm's, the station's) `wait_for`
+    returns the result when the awaited thing completes in the same loop iteration as
+    a `cancel()` of the task, and the cancellation is lost (CPython gh-86296, fixed in
+    3.12 by building `wait_for` on `asyncio.timeout`). A stop that arrived as a PUBACK
+    did was swallowed: the uplink went on into its session and ran on, and whatever
+    waited for it to stop (the daemon's SIGTERM, a test) waited for ever. The same
+    bound with `asyncio.timeout`, which counts cancellations, keeps the stop.
+    """
+
+    async def _wait_for(self, fut: Awaitable[T], timeout: float | None) -> T:  # noqa: ASYNC109 - aiomqtt's signature
+        if timeout is None:
+            timeout = self.timeout
+        try:
+            async with asyncio.timeout(None if timeout == math.inf else timeout):
+                return await fut
+        except TimeoutError:
+            raise aiomqtt.MqttError("Operation timed out") from None
+
+
 def make_client(
     broker: BrokerSection,
     *,
@@ -70,7 +96,7 @@ def make_client(
     max_in_flight: int | None = None,
     max_queued_incoming: int | None = None,
     receive_maximum: int | None = None,
-) -> aiomqtt.Client:
+) -> CancelSafeClient:
     """An MQTT v5 client for `broker`; `persistent_session_s` keeps the session (and the
     QoS 1 messages queued for it) at the broker that long after a disconnect.
 
@@ -91,7 +117,7 @@ def make_client(
         properties.SessionExpiryInterval = persistent_session_s
     if properties is not None and receive_maximum is not None:
         properties.ReceiveMaximum = receive_maximum
-    client = aiomqtt.Client(
+    client = CancelSafeClient(
         broker.host,
         broker.effective_port,
         username=broker.username,
