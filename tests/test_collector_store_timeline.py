@@ -282,12 +282,12 @@ def test_the_overview_keeps_the_last_forgery_flag_behind_harmless_ones(
 
 
 def test_the_forgery_kinds_are_the_collectors_flags() -> None:
-    from appliance.sync import _check, _collector  # noqa: PLC0415 - the kinds' homes
+    from appliance.sync import _check, _collector_flags  # noqa: PLC0415 - the kinds' homes
 
     assert set(FORGERY_FLAG_KINDS) == {
         _check.BAD_SIGNATURE,
         _check.ALTERED,
         _check.WRONG_STATION,
-        _collector._CHAIN_BREAK,
-        _collector._CONFLICT,
+        _collector_flags.CHAIN_BREAK,
+        _collector_flags.CONFLICT,
     }

@@ -38,9 +38,10 @@ from appliance.clock import Clock, SystemClock
 from appliance.logs import get_logger
 from appliance.register import Event, PublicKey, StationKey, format_ts
 
-from ._bounds import MAX_DOCUMENT_BYTES, decode_document, printable
+from ._bounds import MAX_DOCUMENT_BYTES, decode_document
 from ._check import BAD_SIGNATURE, MALFORMED, CheckedMessage, WireItem
 from ._check_pool import CheckPool, CheckPoolBroken
+from ._collector_flags import UNKNOWN_STATION, Flagger
 from ._collector_queues import LatestRecords, Record, RegisterQueue, Waiting
 from ._collector_records import write_records
 from ._collector_stats import CollectorCounters, CollectorStats, snapshot
@@ -49,7 +50,7 @@ from ._keys import StationKeys
 from ._mqtt import SESSION_ERRORS, Resolve, make_client, puback, raise_if_stopping, session_errors
 from ._settings import BrokerSection, CollectorSection
 from ._signed import ACK, RESEND, CentralMessage, open_state, sign_message
-from ._store import CollectorStore, Flag, IngestOutcome
+from ._store import CollectorStore, IngestOutcome
 from ._topics import TOPIC_ROOT, ParsedTopic, StationTopics, parse_topic
 
 log = get_logger(__name__)
@@ -71,11 +72,6 @@ _EVENT_BYTES: Final = 700  # a register event on the wire, roughly
 _CONFIRM_S: Final = 1.0
 _DEVICES_PER_STATION: Final = 64
 _RECORDS_BATCH: Final = 500
-_FLAG_REPEAT_S: Final = 60.0
-_FLAG_MEMORY: Final = 10_000
-_UNKNOWN_STATION: Final = "unknown_station"
-_CHAIN_BREAK: Final = "chain_break"
-_CONFLICT: Final = "conflict"
 _SUBSCRIBED: Final = ("register", "state", "telemetry", "device/+", "doctor")
 
 
@@ -134,8 +130,8 @@ class Collector:
         self._resent_at: dict[str, float] = {}
         self._unconfirmed: set[str] = set()
         self._confirmed_at = 0.0
-        self._flagged_at: dict[tuple[str, str, int | None, str], float] = {}
         self._counters = CollectorCounters()
+        self._flagger = Flagger(records=self._records, counters=self._counters, now=self._now)
         self.acked: dict[str, int] = {}
         """The last head acknowledged per station."""
         self._handled = asyncio.Event()
@@ -275,7 +271,7 @@ class Collector:
         station = topic.station
         key = self._keys.get(station)
         if key is None:
-            self._queue_flag(station, _UNKNOWN_STATION, None, "no registered public key")
+            self._flagger.flag(station, UNKNOWN_STATION, None, "no registered public key")
             return
         if topic.kind == "state":
             self._receive_state(station, key, payload, at=at, since=since)
@@ -288,12 +284,12 @@ class Collector:
         try:
             document = decode_document(payload, where=topic.kind)
         except MalformedMessage as exc:
-            self._queue_flag(station, MALFORMED, None, str(exc))
+            self._flagger.flag(station, MALFORMED, None, str(exc))
             return
         name = topic.name if topic.kind == "device" else None
         if name is not None and not self._records.device_allowed(station, name):
             detail = f"device/{name}: more than {_DEVICES_PER_STATION} devices"
-            self._queue_flag(station, MALFORMED, None, detail)
+            self._flagger.flag(station, MALFORMED, None, detail)
             return
         self._records.put(Record(station, topic.kind, name, document, at, since))
 
@@ -304,13 +300,13 @@ class Collector:
         until its next birth (issue 16, defect 8a). A death of an earlier session (a
         lower bd_seq, a Last Will the broker sends late) is the store's to ignore."""
         if len(payload) > MAX_DOCUMENT_BYTES:
-            self._queue_flag(station, MALFORMED, None, f"state: {len(payload)} bytes")
+            self._flagger.flag(station, MALFORMED, None, f"state: {len(payload)} bytes")
             return
         try:
             state = open_state(key, payload, station=station)
         except RejectedMessage as exc:
             kind = BAD_SIGNATURE if exc.forged else MALFORMED
-            self._queue_flag(station, kind, None, f"state: {exc}")
+            self._flagger.flag(station, kind, None, f"state: {exc}")
             return
         log.info("station_state", station=station, online=state.online, bd_seq=state.bd_seq)
         self._records.put(Record(station, "state", None, state.document, at, since))
@@ -348,7 +344,7 @@ class Collector:
                 key = self._keys.get(message.station)
                 if key is None:
                     detail = "no registered public key"
-                    self._queue_flag(message.station, _UNKNOWN_STATION, None, detail)
+                    self._flagger.flag(message.station, UNKNOWN_STATION, None, detail)
                     continue
                 items.append((message.station, key.raw, message.payload))
             task = asyncio.create_task(self._checked(items), name="collector-check-piece")
@@ -403,7 +399,7 @@ class Collector:
         for message in checked:
             self._counters.events_rejected += len(message.rejections)
             for rejection in message.rejections:
-                self._queue_flag(message.station, rejection.kind, rejection.seq, rejection.detail)
+                self._flagger.flag(message.station, rejection.kind, rejection.seq, rejection.detail)
         batches: list[tuple[str, Sequence[Event]]] = [
             (message.station, message.events) for message in checked if message.events
         ]
@@ -413,7 +409,7 @@ class Collector:
         heads: dict[str, IngestOutcome] = {}
         for outcome in outcomes:
             heads[outcome.station] = outcome  # the last outcome of a station is its head
-            self._flag_outcome(outcome)
+            self._flagger.outcome(outcome)
         publishes = []
         for station, outcome in heads.items():
             # Acknowledge even when nothing new was stored: a station re-sending what
@@ -461,25 +457,6 @@ class Collector:
         self._counters.events_duplicate += sum(outcome.duplicates for outcome in outcomes)
         return outcomes
 
-    def _flag_outcome(self, outcome: IngestOutcome) -> None:
-        if outcome.chain_break is not None:
-            broken = outcome.chain_break
-            self._queue_flag(
-                outcome.station,
-                _CHAIN_BREAK,
-                broken.seq,
-                f"links to {broken.prev_hash[:16]}…, the stored seq {broken.seq - 1} "
-                f"is {broken.expected_prev_hash[:16]}…",
-            )
-        for conflict in outcome.conflicts:
-            self._queue_flag(
-                outcome.station,
-                _CONFLICT,
-                conflict.seq,
-                f"stored as {conflict.stored_hash[:16]}…, received as "
-                f"{conflict.received_hash[:16]}…: the station's history forked",
-            )
-
     async def _ask_resend(self, client: aiomqtt.Client, station: str, start: int) -> None:
         now = time.monotonic()
         if now - self._resent_at.get(station, -1e9) < self._settings.resend_interval_s:
@@ -496,23 +473,6 @@ class Collector:
         topic = topics.ack if kind == ACK else topics.command(kind)
         payload = sign_message(self._signing_key, CentralMessage(station, kind, args))
         await client.publish(topic, payload, qos=1, retain=kind == ACK)
-
-    def _queue_flag(self, station: str, kind: str, seq: int | None, detail: str) -> None:
-        # A station repeating the same fault (a forged event it keeps being asked for)
-        # is flagged once a minute, not once a message.
-        now = time.monotonic()
-        detail = printable(detail[:300])  # it may quote the network's text
-        key = (station, kind, seq, detail)
-        if now - self._flagged_at.get(key, -1e9) < _FLAG_REPEAT_S:
-            return
-        if len(self._flagged_at) >= _FLAG_MEMORY:  # a flood: forget what is past its minute
-            recent = {k: t for k, t in self._flagged_at.items() if now - t < _FLAG_REPEAT_S}
-            self._flagged_at = recent
-        self._flagged_at[key] = now
-        log.warning("station_flagged", station=station, kind=kind, seq=seq, detail=detail)
-        self._counters.flags[kind] += 1
-        flag = Flag(station=station, kind=kind, seq=seq, detail=detail, at=self._now())
-        self._records.flag(flag, now)
 
     async def _in_store(
         self,

@@ -23,7 +23,7 @@ import contextlib
 import functools
 import random
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -52,7 +52,7 @@ from ._signed import ACK, DOCTOR, RESEND, count_arg, open_message, sign_state
 from ._topics import StationTopics, parse_topic
 from ._uplink_health import DeviceFeed, device_messages, telemetry_payload
 from ._uplink_status import UplinkStatus
-from ._wire import encode_event, encode_events
+from ._wire import Batch, read_batch
 
 log = get_logger(__name__)
 
@@ -60,13 +60,6 @@ _SHUTDOWN_PUBLISH_S: Final = 2.0
 _LOOP: Final = "uplink"
 """The loop the watchdog watches: reconnecting, and sending the register."""
 _ACK_WAIT_MAX_S: Final = 1800.0
-
-
-@dataclass(frozen=True, slots=True)
-class _Batch:
-    first: int
-    last: int
-    payload: bytes
 
 
 class Uplink:
@@ -344,7 +337,13 @@ class Uplink:
             while True:
                 self._liveness.beat(_LOOP)
                 await self._wait_for_work()
-                batch = await asyncio.to_thread(self._read_batch, self._next)
+                batch = await asyncio.to_thread(
+                    read_batch,
+                    self._register,
+                    self._next,
+                    max_events=settings.batch_max_events,
+                    max_bytes=settings.batch_max_bytes,
+                )
                 if batch is None:
                     continue
                 self._head = max(self._head, batch.last)
@@ -359,7 +358,7 @@ class Uplink:
                 self._next = batch.last + 1
 
     async def _publish_batch(
-        self, client: aiomqtt.Client, batch: _Batch, in_flight: asyncio.Semaphore
+        self, client: aiomqtt.Client, batch: Batch, in_flight: asyncio.Semaphore
     ) -> None:
         try:
             await self._publish(client, self._topics.register, batch.payload)
@@ -402,22 +401,6 @@ class Uplink:
                     # A centre that stays silent is asked less and less often: a re-sent
                     # window costs a kecamatan link dearly.
                     self._ack_wait_s = min(self._ack_wait_s * 2, _ACK_WAIT_MAX_S)
-
-    def _read_batch(self, first: int) -> _Batch | None:
-        settings = self._settings
-        encoded: list[str] = []
-        size = 2
-        last = first - 1
-        for event in self._register.events(after=first - 1, limit=settings.batch_max_events):
-            text = encode_event(event)
-            if encoded and size + len(text) + 1 > settings.batch_max_bytes:
-                break
-            encoded.append(text)
-            size += len(text) + 1
-            last = event.seq
-        if not encoded:
-            return None
-        return _Batch(first=first, last=last, payload=encode_events(encoded))
 
     # -- from the centre --------------------------------------------------------------
 

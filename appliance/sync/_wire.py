@@ -12,9 +12,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any, Final
 
-from appliance.register import Event
+from appliance.register import Event, Register
 from appliance.register._canonical import CANONICAL_ENCODER
 
 from ._bounds import MAX_INT, is_count
@@ -54,6 +55,33 @@ def encode_event(event: Event) -> str:
 def encode_events(encoded: Iterable[str]) -> bytes:
     """One `register` message from events already passed through `encode_event`."""
     return ("[" + ",".join(encoded) + "]").encode()
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """One `register` message: events `first` to `last`, encoded."""
+
+    first: int
+    last: int
+    payload: bytes
+
+
+def read_batch(register: Register, first: int, *, max_events: int, max_bytes: int) -> Batch | None:
+    """The events from `first` on, as many as fit in `max_events` and `max_bytes` (one
+    at least); None when there is none yet."""
+    encoded: list[str] = []
+    size = 2
+    last = first - 1
+    for event in register.events(after=first - 1, limit=max_events):
+        text = encode_event(event)
+        if encoded and size + len(text) + 1 > max_bytes:
+            break
+        encoded.append(text)
+        size += len(text) + 1
+        last = event.seq
+    if not encoded:
+        return None
+    return Batch(first=first, last=last, payload=encode_events(encoded))
 
 
 def decode_events(payload: bytes) -> list[Event]:
