@@ -359,6 +359,7 @@ def _stats(collector: Collector) -> dict[str, Any]:
         "acks_published": stats.acks_published,
         "resends_requested": stats.resends_requested,
         "flags": stats.flags,
+        "unread_peak": stats.unread_peak,
         "store_calls": latency.count,
         "store_mean_ms": round(latency.sum_s / latency.count * 1000, 1) if latency.count else None,
     }

@@ -79,6 +79,7 @@ async def test_the_collector_s_figures_move_with_its_work(tmp_path: Path) -> Non
                 assert value(first, "ktpel_collector_store_seconds_sum") > 0
                 assert value(first, "ktpel_collector_queue_messages") >= 0
                 assert value(first, "ktpel_collector_lag_seconds") >= 0
+                assert value(first, "ktpel_collector_unread") >= 0
 
                 more = append_events(register, 80)
                 assert more == head + 80

@@ -49,6 +49,7 @@ _GAUGES: Final = (
     ("queue_messages", "Register messages received and not yet stored."),
     ("queue_bytes", "Size of the register messages received and not yet stored."),
     ("records_waiting", "Telemetry, device, state, doctor and flags waiting to be stored."),
+    ("unread", "Messages delivered by the broker and not yet taken from the MQTT client."),
 )
 
 

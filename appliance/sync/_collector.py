@@ -36,22 +36,21 @@ import aiomqtt
 from appliance._backoff import Backoff
 from appliance.clock import Clock, SystemClock
 from appliance.logs import get_logger
-from appliance.register import Event, PublicKey, StationKey, format_ts
+from appliance.register import Event, StationKey, format_ts
 
-from ._bounds import MAX_DOCUMENT_BYTES, decode_document
-from ._check import BAD_SIGNATURE, MALFORMED, CheckedMessage, WireItem
+from ._check import MALFORMED, CheckedMessage, WireItem
 from ._check_pool import CheckPool, CheckPoolBroken
 from ._collector_flags import UNKNOWN_STATION, Flagger
-from ._collector_queues import LatestRecords, Record, RegisterQueue, Waiting
-from ._collector_records import write_records
+from ._collector_queues import LatestRecords, RegisterQueue, Waiting
+from ._collector_records import DEVICES_PER_STATION, RecordIntake, write_records
 from ._collector_stats import CollectorCounters, CollectorStats, snapshot
-from ._errors import MalformedMessage, RejectedMessage, StoreError
+from ._errors import StoreError
 from ._keys import StationKeys
 from ._mqtt import SESSION_ERRORS, Resolve, make_client, puback, raise_if_stopping, session_errors
 from ._settings import BrokerSection, CollectorSection
-from ._signed import ACK, RESEND, CentralMessage, open_state, sign_message
+from ._signed import ACK, RESEND, CentralMessage, sign_message
 from ._store import CollectorStore, IngestOutcome
-from ._topics import TOPIC_ROOT, ParsedTopic, StationTopics, parse_topic
+from ._topics import TOPIC_ROOT, StationTopics, parse_topic
 
 log = get_logger(__name__)
 
@@ -60,6 +59,8 @@ T = TypeVar("T")
 # QoS 1 messages the broker may have sent and the collector not yet PUBACKed: past it the
 # broker keeps them queued for the collector's session.
 _RECEIVE_MAXIMUM: Final = 256
+# Past this many unread, the broker is not keeping to the Receive Maximum.
+_UNREAD_WARNING: Final = 4 * _RECEIVE_MAXIMUM
 # Register messages waiting to be checked, in bytes in all (a message is at most 512 KiB)
 # and in messages per station (the uplink has at most ~20 out, 40 while it sends again).
 _QUEUE_BYTES: Final = 64 * 1024 * 1024
@@ -70,7 +71,6 @@ _CHUNKS_PER_WORKER: Final = 2
 _EVENT_BYTES: Final = 700  # a register event on the wire, roughly
 # How often the heads acknowledged are looked at again while busy (`_confirm_acks`).
 _CONFIRM_S: Final = 1.0
-_DEVICES_PER_STATION: Final = 64
 _RECORDS_BATCH: Final = 500
 _SUBSCRIBED: Final = ("register", "state", "telemetry", "device/+", "doctor")
 
@@ -122,7 +122,7 @@ class Collector:
             else self._store_thread
         )
         self._register = RegisterQueue(per_station=_STATION_MESSAGES, max_bytes=_QUEUE_BYTES)
-        self._records = LatestRecords(devices_per_station=_DEVICES_PER_STATION)
+        self._records = LatestRecords(devices_per_station=DEVICES_PER_STATION)
         self._in_check: deque[_InCheck] = deque()
         self._storing: list[_InCheck] = []
         self._in_check_changed = asyncio.Event()
@@ -132,10 +132,12 @@ class Collector:
         self._confirmed_at = 0.0
         self._counters = CollectorCounters()
         self._flagger = Flagger(records=self._records, counters=self._counters, now=self._now)
+        self._intake = RecordIntake(keys=keys, records=self._records, flagger=self._flagger)
         self.acked: dict[str, int] = {}
         """The last head acknowledged per station."""
         self._handled = asyncio.Event()
         self.connected = asyncio.Event()
+        self._client: aiomqtt.Client | None = None
 
     @property
     def stored_events(self) -> int:
@@ -157,6 +159,7 @@ class Collector:
             records=self._records,
             pieces=[(piece.messages, piece.bytes, piece.since) for piece in pieces],
             connected=self.connected.is_set(),
+            unread=len(self._client.messages) if self._client is not None else 0,
         )
 
     @property
@@ -224,6 +227,7 @@ class Collector:
         client.pending_calls_threshold = 100_000
         try:
             async with client:
+                self._client = client
                 group = self._settings.share_group
                 for kind in _SUBSCRIBED:
                     await client.subscribe(f"$share/{group}/{TOPIC_ROOT}/+/{kind}", qos=1)
@@ -236,6 +240,7 @@ class Collector:
                         tasks.create_task(self._store_and_ack(client), name="collector-store")
                         tasks.create_task(self._keep_records(), name="collector-records")
         finally:
+            self._client = None
             # What was out to the check is dropped with the session: it was not
             # acknowledged, so the stations send it again.
             for piece in self._in_check:
@@ -246,7 +251,20 @@ class Collector:
     # -- receive ------------------------------------------------------------------------
 
     async def _receive(self, client: aiomqtt.Client) -> None:
+        warned = False
         async for message in client.messages:
+            unread = len(client.messages)
+            self._counters.unread_peak = max(self._counters.unread_peak, unread)
+            if unread > _UNREAD_WARNING and not warned:
+                # Then a backlog at the broker moves into this process's memory, and
+                # flow control rests on the register queue's bound alone.
+                warned = True
+                log.warning(
+                    "broker_ignores_receive_maximum",
+                    unread=unread,
+                    receive_maximum=_RECEIVE_MAXIMUM,
+                    hint="mosquitto before 2.0.13 (eclipse/mosquitto#2306)",
+                )
             topic = parse_topic(str(message.topic))
             payload = message.payload if isinstance(message.payload, bytes) else b""
             at = self._now()
@@ -263,53 +281,9 @@ class Collector:
                     self._counters.dropped += 1
             else:
                 self._counters.received[topic.kind] += 1
-                self._receive_record(topic, payload, at=at, since=since)
+                self._intake.take(topic, payload, at=at, since=since)
             puback(client, message)
             self._signal_handled()
-
-    def _receive_record(self, topic: ParsedTopic, payload: bytes, *, at: str, since: float) -> None:
-        station = topic.station
-        key = self._keys.get(station)
-        if key is None:
-            self._flagger.flag(station, UNKNOWN_STATION, None, "no registered public key")
-            return
-        if topic.kind == "state":
-            self._receive_state(station, key, payload, at=at, since=since)
-            return
-        if topic.kind not in {"telemetry", "device", "doctor"} or (
-            topic.kind == "device" and topic.name is None
-        ):
-            return
-        # Everything from the network is in bounds before it reaches the store.
-        try:
-            document = decode_document(payload, where=topic.kind)
-        except MalformedMessage as exc:
-            self._flagger.flag(station, MALFORMED, None, str(exc))
-            return
-        name = topic.name if topic.kind == "device" else None
-        if name is not None and not self._records.device_allowed(station, name):
-            detail = f"device/{name}: more than {_DEVICES_PER_STATION} devices"
-            self._flagger.flag(station, MALFORMED, None, detail)
-            return
-        self._records.put(Record(station, topic.kind, name, document, at, since))
-
-    def _receive_state(
-        self, station: str, key: PublicKey, payload: bytes, *, at: str, since: float
-    ) -> None:
-        """Only what the station signed counts: a forged death would mark it offline
-        until its next birth (issue 16, defect 8a). A death of an earlier session (a
-        lower bd_seq, a Last Will the broker sends late) is the store's to ignore."""
-        if len(payload) > MAX_DOCUMENT_BYTES:
-            self._flagger.flag(station, MALFORMED, None, f"state: {len(payload)} bytes")
-            return
-        try:
-            state = open_state(key, payload, station=station)
-        except RejectedMessage as exc:
-            kind = BAD_SIGNATURE if exc.forged else MALFORMED
-            self._flagger.flag(station, kind, None, f"state: {exc}")
-            return
-        log.info("station_state", station=station, online=state.online, bd_seq=state.bd_seq)
-        self._records.put(Record(station, "state", None, state.document, at, since))
 
     # -- records ------------------------------------------------------------------------
 

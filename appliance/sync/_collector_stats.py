@@ -61,6 +61,7 @@ class CollectorCounters:
     acks_published: int = 0
     resends_requested: int = 0
     store_calls: LatencyHistogram = field(default_factory=LatencyHistogram)
+    unread_peak: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +101,12 @@ class CollectorStats:
     """Gauge: how long the oldest message still waiting has waited (0 when none)."""
     connected: bool
     """Gauge: the MQTT session is up."""
+    unread: int
+    """Gauge: messages the broker has delivered that the collector has not yet taken
+    from its MQTT client. The client's Receive Maximum bounds it, unless the broker
+    ignores that (mosquitto before 2.0.13 does, after each PUBACK: docs/deploy-central.md)."""
+    unread_peak: int
+    """The most `unread` has been since the collector started."""
 
 
 def snapshot(
@@ -109,9 +116,11 @@ def snapshot(
     records: LatestRecords,
     pieces: Sequence[tuple[int, int, float]],
     connected: bool,
+    unread: int,
 ) -> CollectorStats:
     """A reading: the counters, and the gauges of what waits now (`pieces`: messages,
-    bytes and arrival of each piece out to the check or being stored)."""
+    bytes and arrival of each piece out to the check or being stored; `unread`: in the
+    MQTT client)."""
     waiting = [
         since
         for since in (register.oldest(), records.oldest(), *(since for _, _, since in pieces))
@@ -133,4 +142,6 @@ def snapshot(
         records_waiting=len(records),
         lag_s=round(max(0.0, time.monotonic() - min(waiting)), 3) if waiting else 0.0,
         connected=connected,
+        unread=unread,
+        unread_peak=max(counters.unread_peak, unread),
     )
