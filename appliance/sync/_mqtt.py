@@ -70,10 +70,10 @@ class CancelSafeClient(aiomqtt.Client):
     `asyncio.wait_for`. On Python 3.11 (Debian bookworm's, the station's) `wait_for`
     returns the result when the awaited thing completes in the same loop iteration as
     a `cancel()` of the task, and the cancellation is lost (CPython gh-86296, fixed in
-    3.12 by building `wait_for` on `asyncio.timeout`). A stop that arrived as a PUBACK
-    did was swallowed: the uplink went on into its session and ran on, and whatever
+    3.12 by building `wait_for` on `asyncio.timeout`). A stop arriving together with a
+    PUBACK was swallowed: the uplink went on into its session and ran on, and whatever
     waited for it to stop (the daemon's SIGTERM, a test) waited for ever. The same
-    bound with `asyncio.timeout`, which counts cancellations, keeps the stop.
+    bound made with `asyncio.timeout`, which counts cancellations, keeps the stop.
     """
 
     async def _wait_for(self, fut: Awaitable[T], timeout: float | None) -> T:  # noqa: ASYNC109 - aiomqtt's signature
