@@ -60,6 +60,7 @@ from appliance.sync import (
     StationTopics,
     open_store,
 )
+from appliance.sync._mqtt import CancelSafeClient
 from benchmarks.sync import _Clock, _cpu_s, _machine, _peak_rss_mb
 from sim.broker import PrivateMosquitto, fleet_acl
 from sim.central_load import LoadFleet, LoadStation
@@ -113,7 +114,7 @@ class _Centre:
 
 
 def _client(broker: PrivateMosquitto, identifier: str, **options: Any) -> aiomqtt.Client:
-    client = aiomqtt.Client(
+    client = CancelSafeClient(
         broker.host,
         broker.port,
         username=_CENTRAL_USER,

@@ -76,6 +76,7 @@ from appliance.sync import (
     encode_event,
     encode_events,
 )
+from appliance.sync._mqtt import CancelSafeClient
 from sim.broker import MOSQUITTO, PrivateMosquitto
 from sim.postgres import BIN as POSTGRES_BIN
 from sim.postgres import PrivatePostgres
@@ -175,7 +176,7 @@ class _Clock:
 def _client(
     broker: PrivateMosquitto, user: str, identifier: str, *, max_in_flight: int | None = None
 ) -> aiomqtt.Client:
-    client = aiomqtt.Client(
+    client = CancelSafeClient(
         broker.host,
         broker.port,
         username=user,
