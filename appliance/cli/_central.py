@@ -7,23 +7,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import getpass
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from appliance._text import Language, Text
+from appliance._text import Text
 from appliance.clock import SystemClock
 from appliance.logs import configure_logging
 from appliance.sync import StoreError
 
-from ._core import EXIT_OK, EXIT_USAGE, CommandFailed, print_error, with_config
+from ._core import EXIT_OK, EXIT_USAGE, CommandFailed, print_error, read_new_secret, with_config
 
 if TYPE_CHECKING:
     from appliance.central import CentralConfig, User, Users
 
 _ROLES = ("pengamat", "petugas", "teknisi")
+_NEW_PASSWORD = Text("Kata sandi baru: ", "New password: ")
 
 
 def add_central_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -154,7 +153,7 @@ def _user_add(args: argparse.Namespace, users: Users, out: TextIO) -> int:
     # Checked before asking for the password, so nobody types it twice for nothing.
     if users.get(args.name) is not None:
         raise DuplicateUser(args.name)
-    password = _read_new_password(args.lang)
+    password = read_new_secret(_NEW_PASSWORD, args.lang)
     if password is None:
         return EXIT_USAGE
     user = users.add(
@@ -209,7 +208,7 @@ def _user_passwd(args: argparse.Namespace, users: Users, out: TextIO) -> int:
 
     if users.get(args.name) is None:
         raise UnknownUser(args.name)
-    password = _read_new_password(args.lang)
+    password = read_new_secret(_NEW_PASSWORD, args.lang)
     if password is None:
         return EXIT_USAGE
     users.set_password(args.name, password)
@@ -222,21 +221,3 @@ def _scope(user: User) -> Text:
     from appliance.central import scope_label  # noqa: PLC0415
 
     return scope_label(user.scope)
-
-
-def _read_new_password(language: Language) -> str | None:
-    """The new password: asked twice at a terminal, else the first line of stdin. None,
-    with the reason told, when the two entries at a terminal differ."""
-    if not sys.stdin.isatty():
-        return sys.stdin.readline().rstrip("\r\n")
-    first = getpass.getpass(Text("Kata sandi baru: ", "New password: ").in_language(language))
-    again = getpass.getpass(Text("Ulangi: ", "Repeat it: ").in_language(language))
-    if first != again:
-        print_error(
-            Text(
-                "kedua isian tidak sama; tidak ada yang diubah",
-                "the two entries differ; nothing was changed",
-            ).in_language(language)
-        )
-        return None
-    return first

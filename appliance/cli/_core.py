@@ -1,5 +1,6 @@
 """What every command shares: the exit codes, the error a command fails with, how a
-message reaches the terminal, and the config file each command is pointed at.
+message reaches the terminal, how a new secret is read from it, and the config file each
+command is pointed at.
 
 Exit codes are a contract: 0 ok, 1 a runtime failure (a damaged register, a key that
 exists already), 2 bad usage or a bad config file, with a message that names the file,
@@ -9,11 +10,12 @@ the key and the problem.
 from __future__ import annotations
 
 import argparse
+import getpass
 import os
 import sys
 from pathlib import Path
 
-from appliance._text import Text
+from appliance._text import Language, Text
 from appliance.config import DEFAULT_CONFIG_PATH, Config, load_config
 from appliance.errors import ApplianceError
 from appliance.logs import configure_logging, mask_identity_numbers
@@ -33,6 +35,25 @@ class CommandFailed(ApplianceError):
 
 def print_error(message: str) -> None:
     print(mask_identity_numbers(message), file=sys.stderr)  # noqa: T201 - the CLI's voice
+
+
+def read_new_secret(prompt: Text, language: Language) -> str | None:
+    """A new PIN or password: asked twice at a terminal (`prompt`), else the first line
+    of stdin, never an argument. None, with the reason told, when the two entries at a
+    terminal differ."""
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass(prompt.in_language(language))
+    again = getpass.getpass(Text("Ulangi: ", "Repeat it: ").in_language(language))
+    if first != again:
+        print_error(
+            Text(
+                "kedua isian tidak sama; tidak ada yang diubah",
+                "the two entries differ; nothing was changed",
+            ).in_language(language)
+        )
+        return None
+    return first
 
 
 def with_config(sub: argparse.ArgumentParser) -> None:

@@ -4,8 +4,6 @@ PIN or password is read from the terminal twice, or from standard input once."""
 from __future__ import annotations
 
 import argparse
-import getpass
-import sys
 from collections.abc import Callable
 from typing import TextIO
 
@@ -22,7 +20,9 @@ from appliance.staff import (
     set_secret,
 )
 
-from ._core import EXIT_OK, EXIT_USAGE, load_configured, print_error, with_config
+from ._core import EXIT_OK, EXIT_USAGE, load_configured, print_error, read_new_secret, with_config
+
+_NEW_SECRET = Text("PIN atau kata sandi baru: ", "New PIN or password: ")
 
 
 def add_staff_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -71,7 +71,7 @@ def _staff_add(args: argparse.Namespace, out: TextIO) -> int:
     # Checked before asking for the PIN, so nobody types it twice for nothing.
     if StaffDirectory.load(config.staff_path).get(args.person_id) is not None:
         raise DuplicatePerson(args.person_id)
-    secret = _read_new_secret(args.lang)
+    secret = read_new_secret(_NEW_SECRET, args.lang)
     if secret is None:
         return EXIT_USAGE
     member = add_member(
@@ -93,7 +93,7 @@ def _staff_passwd(args: argparse.Namespace, out: TextIO) -> int:
     config = load_configured(args)
     if StaffDirectory.load(config.staff_path).get(args.person_id) is None:
         raise UnknownPerson(args.person_id)
-    secret = _read_new_secret(args.lang)
+    secret = read_new_secret(_NEW_SECRET, args.lang)
     if secret is None:
         return EXIT_USAGE
     set_secret(config.staff_path, args.person_id, secret)
@@ -119,25 +119,3 @@ def _staff_list(args: argparse.Namespace, out: TextIO) -> int:
 
 def _role_labels(member: StaffMember, language: Language) -> str:
     return ", ".join(role.label.in_language(language) for role in Role if member.has_role(role))
-
-
-def _read_new_secret(language: Language) -> str | None:
-    """The new PIN or password: asked twice at a terminal, else the first line of stdin.
-
-    None, with the reason told, when the two entries at a terminal differ.
-    """
-    if not sys.stdin.isatty():
-        return sys.stdin.readline().rstrip("\r\n")
-    first = getpass.getpass(
-        Text("PIN atau kata sandi baru: ", "New PIN or password: ").in_language(language)
-    )
-    again = getpass.getpass(Text("Ulangi: ", "Repeat it: ").in_language(language))
-    if first != again:
-        print_error(
-            Text(
-                "kedua isian tidak sama; tidak ada yang diubah",
-                "the two entries differ; nothing was changed",
-            ).in_language(language)
-        )
-        return None
-    return first
