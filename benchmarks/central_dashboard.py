@@ -48,19 +48,15 @@ from argon2 import PasswordHasher
 from psycopg import sql
 
 from appliance.central import Database
-from appliance.central._alert_store import AlertStore
 from appliance.central._commands import CommandSender
 from appliance.central._config import DashboardSection
 from appliance.central._fleet import Fleet, FleetStation
 from appliance.central._scope import DashboardRole
-from appliance.central._sessions import Sessions
-from appliance.central._status import StatusTable
 from appliance.central._status_keeper import StatusKeeper
-from appliance.central._users import Users
 from appliance.central.web import (
     DashboardContext,
     LiveFeed,
-    Renderer,
+    compose_context,
     create_dashboard,
     database_markers,
 )
@@ -356,17 +352,13 @@ def _context(url: str, fleet: Fleet) -> tuple[DashboardContext, list[Any]]:
     clock = SystemClock()
     database = Database.open(url)
     store = open_store(url)
-    settings = DashboardSection()
-    context = DashboardContext(
-        settings=settings,
+    context = compose_context(
+        database=database,
+        settings=DashboardSection(),
         clock=clock,
-        users=Users(database=database, clock=clock, hasher=CHEAP),
-        sessions=Sessions(database=database, clock=clock, idle=settings.session_idle),
-        status=StatusTable(database),
-        alerts=AlertStore(database=database),
         fleet=fleet,
-        render=Renderer(),
         live=LiveFeed(markers=database_markers(database)),
+        hasher=CHEAP,
         store=store,
         targets=TargetsSection(),
         # Its log is what a station page reads; it connects to a broker only to send,

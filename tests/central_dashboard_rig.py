@@ -10,14 +10,14 @@ from zoneinfo import ZoneInfo
 
 from argon2 import PasswordHasher
 
-from appliance.central import DashboardRole, DashboardSection, Database, Sessions, Users
-from appliance.central._alert_store import AlertStore
+from appliance.central import DashboardRole, DashboardSection, Database, Users
 from appliance.central._fleet import Fleet, FleetStation
 from appliance.central._status import UPSERT, StationStatus, StatusTable, status_row
-from appliance.central.web import DashboardContext, LiveFeed, Renderer, database_markers
+from appliance.central.web import DashboardContext, LiveFeed, compose_context, database_markers
 from appliance.clock import Clock
 
 PASSWORD = "kata-sandi-rahasia"  # noqa: S105 - a test's
+# argon2id at a test's cost: the same algorithm and format, milliseconds per hash.
 CHEAP = PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1)
 JAKARTA = ZoneInfo("Asia/Jakarta")
 
@@ -148,22 +148,11 @@ def add_users(users: Users) -> None:
 def dashboard_context(
     database: Database, clock: Clock, *, settings: DashboardSection | None = None
 ) -> DashboardContext:
-    settings = settings or DashboardSection()
-    users = Users(
+    return compose_context(
         database=database,
+        settings=settings or DashboardSection(),
         clock=clock,
-        hasher=CHEAP,
-        max_failures=settings.max_failures,
-        lockout=settings.lockout,
-    )
-    return DashboardContext(
-        settings=settings,
-        clock=clock,
-        users=users,
-        sessions=Sessions(database=database, clock=clock, idle=settings.session_idle),
-        status=StatusTable(database),
-        alerts=AlertStore(database=database),
         fleet=fleet(),
-        render=Renderer(),
         live=LiveFeed(markers=database_markers(database), interval_s=0.2),
+        hasher=CHEAP,
     )

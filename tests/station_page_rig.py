@@ -11,22 +11,17 @@ from datetime import date
 from pathlib import Path
 
 import httpx
-from argon2 import PasswordHasher
 from fastapi import FastAPI
 
 from appliance.central import Database
-from appliance.central._alert_store import AlertStore
 from appliance.central._commands import CommandSender
 from appliance.central._config import DashboardSection
 from appliance.central._fleet import Fleet as CentralFleet
 from appliance.central._scope import DashboardRole
-from appliance.central._sessions import Sessions
-from appliance.central._status import StatusTable
-from appliance.central._users import Users
 from appliance.central.web import (
     DashboardContext,
     LiveFeed,
-    Renderer,
+    compose_context,
     create_dashboard,
     database_markers,
 )
@@ -36,6 +31,7 @@ from appliance.register import read_events
 from appliance.reports import TargetsSection
 from appliance.sync import CollectorStore
 from sim.history import history, write_history
+from tests.central_dashboard_rig import CHEAP
 from tests.sync_rig import Fleet, opened_store, running
 
 STATION = "kec-sukodono"
@@ -142,8 +138,6 @@ class Dashboard:
 
 
 PASSWORD = "kata-sandi-pusat-1"  # noqa: S105 - a test user's
-# argon2id at a test's cost: the same algorithm and format, milliseconds per hash.
-CHEAP = PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1)
 
 
 def dashboard(
@@ -155,17 +149,13 @@ def dashboard(
     commands: CommandSender | None = None,
     targets: TargetsSection | None = None,
 ) -> Dashboard:
-    settings = DashboardSection()
-    context = DashboardContext(
-        settings=settings,
+    context = compose_context(
+        database=database,
+        settings=DashboardSection(),
         clock=clock,
-        users=Users(database=database, clock=clock, hasher=CHEAP),
-        sessions=Sessions(database=database, clock=clock, idle=settings.session_idle),
-        status=StatusTable(database),
-        alerts=AlertStore(database=database),
         fleet=fleet,
-        render=Renderer(),
         live=LiveFeed(markers=database_markers(database)),
+        hasher=CHEAP,
         store=store,
         targets=targets,
         commands=commands,

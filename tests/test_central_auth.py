@@ -15,7 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from argon2 import PasswordHasher, Type, extract_parameters
+from argon2 import Type, extract_parameters
 
 from appliance.central import (
     DashboardRole,
@@ -32,11 +32,10 @@ from appliance.clock import ManualClock
 from appliance.config import ConfigError
 from appliance.staff import AccountLocked, AuthenticationFailed
 from sim.postgres import PrivatePostgres
+from tests.central_dashboard_rig import CHEAP
 from tests.support import REPO
 
 PASSWORD = "kata-sandi-rahasia"  # noqa: S105 - a test's
-# argon2id at a test's cost: the same algorithm and format, milliseconds per hash.
-CHEAP = PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

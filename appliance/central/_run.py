@@ -29,11 +29,9 @@ from ._config import CentralConfig
 from ._database import Database
 from ._fleet import Fleet, load_fleet
 from ._metrics import CentralMetrics
-from ._sessions import Sessions
 from ._status import StatusTable
 from ._status_keeper import StatusKeeper
-from ._users import Users
-from .web import DashboardContext, LiveFeed, Renderer, create_dashboard, database_markers
+from .web import LiveFeed, compose_context, create_dashboard, database_markers
 
 log = get_logger(__name__)
 
@@ -103,29 +101,19 @@ class CentralOffice:
                 client_id=f"{config.central.id}-commands",
                 clock=clock,
             )
-            web_db = database()
             settings = config.dashboard
-            self.users = Users(
-                database=web_db,
-                clock=clock,
-                max_failures=settings.max_failures,
-                lockout=settings.lockout,
-            )
             self.live = LiveFeed(markers=database_markers(database()))
-            context = DashboardContext(
+            context = compose_context(
+                database=database(),
                 settings=settings,
                 clock=clock,
-                users=self.users,
-                sessions=Sessions(database=web_db, clock=clock, idle=settings.session_idle),
-                status=StatusTable(web_db),
-                alerts=AlertStore(database=web_db),
                 fleet=self.fleet,
-                render=Renderer(),
                 live=self.live,
                 store=store(),
                 targets=config.targets,
                 commands=self.commands,
             )
+            self.users = context.users
             collector = self.collector
             metrics = CentralMetrics(
                 collector_stats=lambda: collector.stats, alerts=AlertStore(database=database())
