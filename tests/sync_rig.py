@@ -99,6 +99,20 @@ class Fleet:
         settings.update(overrides)
         return UplinkSection.model_validate(settings)
 
+    def uplink_toml(self, station: str, port: int, **settings: float) -> str:
+        """A station config file's `[uplink]` section for this fleet's broker on `port`,
+        `settings` (e.g. `telemetry_interval_s=3600`) after the connection's keys."""
+        lines = [
+            "[uplink]",
+            'host = "127.0.0.1"',
+            f"port = {port}",
+            f'username = "{station}"',
+            f'password_file = "{self.station_dir(station)}/keys/mqtt.password"',
+            f'central_public_key = "{self.directory}/central.pub"',
+            *(f"{key} = {value}" for key, value in settings.items()),
+        ]
+        return "\n".join(lines) + "\n"
+
     def uplink(self, register: Register, broker: PrivateMosquitto, **overrides: Any) -> Uplink:
         station_dir = self.station_dir(register.station_id)
         return Uplink(

@@ -155,13 +155,11 @@ class Rig:
 
 def _station_config(fleet: Fleet, broker: PrivateMosquitto, directory: Path) -> Config:
     directory.mkdir(parents=True)
-    password = fleet.station_dir(STATION) / "keys" / "mqtt.password"
     config_file = directory / "station.toml"
     config_file.write_text(
         f'[station]\nid = "{STATION}"\noffice = "Kecamatan Sukodono"\n'
         f'[paths]\nstate_dir = "{directory / "state"}"\n[logging]\nlevel = "warning"\n'
-        f'[uplink]\nhost = "{broker.host}"\nport = {broker.port}\nusername = "{STATION}"\n'
-        f'password_file = "{password}"\ncentral_public_key = "{fleet.directory / "central.pub"}"\n',
+        + fleet.uplink_toml(STATION, broker.port),
         encoding="utf-8",
     )
     config = load_config(config_file)

@@ -42,15 +42,6 @@ async def pcscd() -> AsyncIterator[PrivatePcscd]:
         yield daemon
 
 
-def _uplink_config(fleet: Fleet, port: int) -> str:
-    return (
-        f'[uplink]\nhost = "127.0.0.1"\nport = {port}\nusername = "{STATION}"\n'
-        f'password_file = "{fleet.station_dir(STATION)}/keys/mqtt.password"\n'
-        f'central_public_key = "{fleet.directory}/central.pub"\n'
-        "telemetry_interval_s = 3600\nreconnect_min_s = 0.05\nreconnect_max_s = 0.5\n"
-    )
-
-
 def _opened_devices(logs: Iterable[Mapping[str, Any]]) -> set[str]:
     """The devices opened in this process, as their drivers log it."""
     return {log["device"] for log in logs if log["event"].endswith(("_opened", ".connected"))}
@@ -91,7 +82,17 @@ async def test_the_daemon_answers_a_doctor_request_with_its_devices_and_nothing_
             await central.subscribe(StationTopics(STATION).doctor, qos=1)
             await central.subscribe(StationTopics(STATION).state, qos=1)
             rig = await stack.enter_async_context(
-                office(tmp_path / "office", pcscd, extra_config=_uplink_config(fleet, broker.port))
+                office(
+                    tmp_path / "office",
+                    pcscd,
+                    extra_config=fleet.uplink_toml(
+                        STATION,
+                        broker.port,
+                        telemetry_interval_s=3600,
+                        reconnect_min_s=0.05,
+                        reconnect_max_s=0.5,
+                    ),
+                )
             )
             station = rig.station
             station.register.append(

@@ -37,16 +37,6 @@ async def pcscd() -> AsyncIterator[PrivatePcscd]:
         yield daemon
 
 
-def _uplink_config(fleet: Fleet, port: int) -> str:
-    return (
-        f'[uplink]\nhost = "127.0.0.1"\nport = {port}\nusername = "{STATION}"\n'
-        f'password_file = "{fleet.station_dir(STATION)}/keys/mqtt.password"\n'
-        f'central_public_key = "{fleet.directory}/central.pub"\n'
-        "ack_timeout_s = 1.0\ntelemetry_interval_s = 0.5\nreconnect_min_s = 0.05\n"
-        "reconnect_max_s = 0.5\n"
-    )
-
-
 @pytest.mark.asyncio(loop_scope="module")
 async def test_the_centre_sees_state_devices_telemetry_and_register(
     tmp_path: Path, pcscd: PrivatePcscd
@@ -59,7 +49,18 @@ async def test_the_centre_sees_state_devices_telemetry_and_register(
 
         async with contextlib.AsyncExitStack() as stack:
             rig = await stack.enter_async_context(
-                office(tmp_path / "office", pcscd, extra_config=_uplink_config(fleet, broker.port))
+                office(
+                    tmp_path / "office",
+                    pcscd,
+                    extra_config=fleet.uplink_toml(
+                        STATION,
+                        broker.port,
+                        ack_timeout_s=1.0,
+                        telemetry_interval_s=0.5,
+                        reconnect_min_s=0.05,
+                        reconnect_max_s=0.5,
+                    ),
+                )
             )
             uplink = rig.station.uplink
             assert uplink is not None
