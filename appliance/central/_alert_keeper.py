@@ -28,8 +28,8 @@ broker was away, or while this process was down, is left behind at the broker.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
-import random
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Final, Protocol
@@ -41,13 +41,7 @@ from appliance.clock import Clock, SystemClock, wall_datetime
 from appliance.domain import WorkingCalendar
 from appliance.logs import get_logger
 from appliance.sync import BrokerSection, StoreError
-from appliance.sync._mqtt import (
-    SESSION_ERRORS,
-    Resolve,
-    make_client,
-    raise_if_stopping,
-    session_errors,
-)
+from appliance.sync._mqtt import Resolve, keep_reconnecting, make_client, session_errors
 from appliance.sync._topics import CENTRAL_TOPIC_ROOT
 
 from ._alert_store import Alert, AlertState, AlertStore
@@ -255,22 +249,14 @@ class AlertKeeper:
                 pass
 
     async def _publishing(self, broker: BrokerSection) -> None:
-        rng = random.Random()  # noqa: S311 - jitter, not security
-        while True:
-            async for _ in self._backoff.delays(rng):
-                try:
-                    await self._session(broker)
-                except (*SESSION_ERRORS, TimeoutError, StoreError) as exc:
-                    raise_if_stopping(exc)
-                    log.warning("alerts_publisher_disconnected", error=str(exc))
-                except Exception as exc:
-                    raise_if_stopping(exc)
-                    log.exception("alerts_publisher_failed")
-                finally:
-                    was_up = self.connected.is_set()
-                    self.connected.clear()
-                if was_up:
-                    break
+        await keep_reconnecting(
+            functools.partial(self._session, broker),
+            backoff=self._backoff,
+            connected=self.connected,
+            expected=(TimeoutError, StoreError),
+            log=log,
+            name="alerts_publisher",
+        )
 
     async def _session(self, broker: BrokerSection) -> None:
         client = make_client(

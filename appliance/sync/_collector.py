@@ -23,7 +23,6 @@ and one station's flood cannot take another's room (`_collector_queues`).
 from __future__ import annotations
 
 import asyncio
-import random
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -46,7 +45,7 @@ from ._collector_records import DEVICES_PER_STATION, RecordIntake, write_records
 from ._collector_stats import CollectorCounters, CollectorStats, snapshot
 from ._errors import StoreError
 from ._keys import StationKeys
-from ._mqtt import SESSION_ERRORS, Resolve, make_client, puback, raise_if_stopping, session_errors
+from ._mqtt import Resolve, keep_reconnecting, make_client, puback, session_errors
 from ._settings import BrokerSection, CollectorSection
 from ._signed import ACK, RESEND, CentralMessage, sign_message
 from ._store import CollectorStore, IngestOutcome
@@ -189,30 +188,18 @@ class Collector:
 
     async def run(self) -> None:
         """Collect until cancelled, reconnecting to the broker with backoff."""
-        backoff = Backoff(
-            initial_s=self._settings.reconnect_min_s,
-            maximum_s=self._settings.reconnect_max_s,
-            jitter=0.3,
+        await keep_reconnecting(
+            self._session,
+            backoff=Backoff(
+                initial_s=self._settings.reconnect_min_s,
+                maximum_s=self._settings.reconnect_max_s,
+                jitter=0.3,
+            ),
+            connected=self.connected,
+            expected=(StoreError, CheckPoolBroken),
+            log=log,
+            name="collector",
         )
-        rng = random.Random()  # noqa: S311 - jitter, not security
-        while True:
-            async for _ in backoff.delays(rng):
-                try:
-                    await self._session()
-                except (*SESSION_ERRORS, StoreError, CheckPoolBroken) as exc:
-                    raise_if_stopping(exc)
-                    log.warning("collector_disconnected", error=str(exc))
-                except Exception as exc:
-                    # Whatever one message could provoke, a bug included, must not stop
-                    # the fleet's collector: it is logged, and the session opened again.
-                    raise_if_stopping(exc)
-                    log.exception("collector_failed")
-                finally:
-                    was_up = self.connected.is_set()
-                    self.connected.clear()
-                if was_up:
-                    break
-            await asyncio.sleep(self._settings.reconnect_min_s)
 
     async def _session(self) -> None:
         client = make_client(

@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import math
+import random
 import ssl
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 import aiomqtt
+import structlog
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from appliance._backoff import Backoff
 from appliance._secrets import read_secret_file
 
 from ._errors import LinkDown
@@ -61,6 +64,42 @@ def session_errors(*also: type[Exception]) -> Iterator[None]:
         while isinstance(error, BaseExceptionGroup):
             error = error.exceptions[0]
         raise error from None
+
+
+async def keep_reconnecting(
+    session: Callable[[], Awaitable[None]],
+    *,
+    backoff: Backoff,
+    connected: asyncio.Event,
+    expected: tuple[type[Exception], ...],
+    log: structlog.stdlib.BoundLogger,
+    name: str,
+) -> NoReturn:
+    """Run `session` again and again until cancelled, `backoff` apart while it cannot
+    connect. A session that was up (it set `connected`) starts the backoff over after
+    its first pause; `connected` is cleared whenever a session ends.
+
+    `SESSION_ERRORS` and `expected` are logged as `{name}_disconnected`; anything else,
+    a bug one message could provoke included, as `{name}_failed` with its traceback: it
+    must not stop a loop the whole fleet depends on. A stop request always stops."""
+    rng = random.Random()  # noqa: S311 - jitter, not security
+    ended: tuple[type[Exception], ...] = (*SESSION_ERRORS, *expected)
+    while True:
+        async for _ in backoff.delays(rng):
+            try:
+                await session()
+            except ended as exc:
+                raise_if_stopping(exc)
+                log.warning(f"{name}_disconnected", error=str(exc))
+            except Exception as exc:
+                raise_if_stopping(exc)
+                log.exception(f"{name}_failed")
+            finally:
+                was_up = connected.is_set()
+                connected.clear()
+            if was_up:
+                break
+        await asyncio.sleep(backoff.initial_s)
 
 
 class CancelSafeClient(aiomqtt.Client):
