@@ -23,7 +23,8 @@ from ._context import ScreenContext
 from ._session import officer_in
 
 OperatorOfficer = Annotated[Officer, Depends(officer_in(Role.OPERATOR))]
-ApplicationId = Annotated[str, Path(pattern=r"^[0-9]{8}-[0-9]{4}$")]
+APPLICATION_ID_PATTERN: Final = r"^[0-9]{8}-[0-9]{4}$"
+ApplicationId = Annotated[str, Path(pattern=APPLICATION_ID_PATTERN)]
 _ORDER: Final = list(Step)
 
 

@@ -3,16 +3,17 @@
 is taken, its quality against the device's threshold, and the operator's choice when it
 stays below it (capture again, or accept the best).
 
-The panel refreshes itself on the "biometrics" topic while a recording runs; the
-declaration form never does, so nothing typed is lost to a live update."""
+The panel is refreshed on the "biometrics" topic while a recording runs, by refreshers
+outside it (`/operator/rekam/langsung`); the declaration form never is, so nothing typed
+is lost to a live update."""
 
 from __future__ import annotations
 
 from enum import StrEnum
 from typing import Annotated, Any, Final, TypeVar
 
-from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, Response
 
 from appliance._text import Text
 from appliance.domain import Phase, Step
@@ -33,6 +34,7 @@ from appliance.register import MissingReason
 from ._consoles import render_console
 from ._context import ScreenContext
 from ._operator_base import (
+    APPLICATION_ID_PATTERN,
     ApplicationId,
     OperatorOfficer,
     failure_text,
@@ -188,6 +190,20 @@ def render(
 @router.get("")
 async def idle_panel(request: Request, officer: OperatorOfficer, context: Context) -> HTMLResponse:
     return render(request, officer, idle_values(context))
+
+
+@router.get("/langsung")
+async def live_panel(
+    request: Request,
+    officer: OperatorOfficer,
+    context: Context,
+    app: Annotated[str | None, Query(pattern=APPLICATION_ID_PATTERN)] = None,
+) -> Response:
+    """For the refreshers outside the panel (operator.html): the running recording's
+    panel, or nothing (204) when the panel carries no recording to refresh."""
+    if app is None:
+        return Response(status_code=204)
+    return await progress_panel(request, app, officer, context)
 
 
 @router.get("/{app_id}")
