@@ -98,7 +98,7 @@ def device_values(context: ScreenContext) -> dict[str, Any]:
 
 @router.get("/perangkat")
 async def device_strip(request: Request, _officer: ScreenOfficer, context: Context) -> HTMLResponse:
-    return context.render.page(request, "devices.html", device_values(context))
+    return context.render.page(request, "devices.html", device_values(context), block="strip")
 
 
 def _line(name: str, entry: dict[str, Any]) -> DeviceLine:
